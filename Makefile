@@ -1,0 +1,44 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# Both set everything up first; set-up is idempotent and skips what is already there.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test serve bench clean system-packages
+
+setup: $(STAMP)
+
+# System packages: flite is the embedded TTS. Installed with apt where missing (root or sudo).
+system-packages:
+	@command -v flite >/dev/null 2>&1 || { \
+	  echo "installing flite with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq flite; }
+
+$(STAMP): pyproject.toml | system-packages
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	# The Silero VAD wheel is installed without its torch dependencies: we only need its ONNX file.
+	$(BIN)/pip install -q --no-deps 'silero-vad>=5.1,<7'
+	@touch $(STAMP)
+
+demo: setup system-packages
+	$(BIN)/turngate demo
+
+test: setup system-packages
+	$(BIN)/python -m pytest -q
+
+serve: setup system-packages
+	$(BIN)/turngate serve
+
+bench: setup system-packages
+	$(BIN)/python bench/hotpath.py
+	$(BIN)/python bench/route.py
+	$(BIN)/python bench/guard.py
+	$(BIN)/python bench/stt.py
+	$(BIN)/python bench/bargein.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,85 @@
+"""The ``turngate`` command line. Each subcommand maps flags one to one onto a
+config object or a function argument; the work lives in the named modules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="turngate", description="Turn-taking gateway for voice AI on phone calls")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the gateway (Twilio webhook + media stream)")
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+    s.add_argument("--policy", default=None, help="policy YAML (default: the bundled contact-centre policy)")
+    s.add_argument("--store", default=None, help="store URL: sqlite:///path or postgresql://...")
+
+    d = sub.add_parser("demo", help="start a local gateway and run the bundled scenarios through the simulator")
+    d.add_argument("scenarios", nargs="*", help="scenario files (default: scenarios/*.yaml)")
+    d.add_argument("--json", action="store_true")
+    d.add_argument("--store", default=None)
+
+    m = sub.add_parser("simulate", help="run scenario files against a running gateway, as Twilio would")
+    m.add_argument("scenarios", nargs="+")
+    m.add_argument("--url", required=True, help="the gateway's base URL, e.g. http://127.0.0.1:8080")
+    m.add_argument("--json", action="store_true")
+    m.add_argument("--speed", type=float, default=1.0, help="audio pacing: 1.0 is real time")
+
+    pol = sub.add_parser("policy", help="check or evaluate a policy file")
+    psub = pol.add_subparsers(dest="policy_command", required=True)
+    pc = psub.add_parser("check", help="validate a policy file")
+    pc.add_argument("file")
+    pe = psub.add_parser("eval", help="read JSON lines on stdin, write one decision line per input")
+    pe.add_argument("--policy", default=None)
+
+    c = sub.add_parser("calls", help="review calls in the store")
+    csub = c.add_subparsers(dest="calls_command", required=True)
+    cl = csub.add_parser("list")
+    cl.add_argument("--json", action="store_true")
+    cl.add_argument("--limit", type=int, default=50)
+    cl.add_argument("--store", default=None)
+    cs = csub.add_parser("show")
+    cs.add_argument("call_id")
+    cs.add_argument("--json", action="store_true")
+    cs.add_argument("--store", default=None)
+    cw = csub.add_parser("why", help="answer the five questions for one call from its decision records")
+    cw.add_argument("call_id")
+    cw.add_argument("--json", action="store_true")
+    cw.add_argument("--store", default=None)
+
+    st = sub.add_parser("states", help="print the turn state machine's transition table")
+    st.add_argument("--dot", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    match args.command:
+        case "serve":
+            from .server.run import serve_main
+            return serve_main(args)
+        case "demo":
+            from .demo import demo_main
+            return demo_main(args)
+        case "simulate":
+            from .sim.cli import simulate_main
+            return simulate_main(args)
+        case "policy":
+            from .policy_cli import check_main, eval_main
+            return check_main(args) if args.policy_command == "check" else eval_main(args)
+        case "calls":
+            from .store.cli import calls_main
+            return calls_main(args)
+        case "states":
+            from .core.states import to_dot, to_text
+            print(to_dot() if args.dot else to_text())
+            return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

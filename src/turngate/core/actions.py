@@ -1,0 +1,94 @@
+"""Actions: imperative commands the core returns for the shell to carry out.
+
+The shell executes them in order in one dispatch function. The union is closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .decisions import Decision
+
+__all__ = [
+    "SendAudio", "SendMark", "ClearPlayback", "StartModel", "CancelModel",
+    "Synthesize", "CancelSynthesis", "TransferCall", "WriteDecision", "EndCall", "Action",
+]
+
+_dc = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@_dc
+class SendAudio:
+    """Send 8 kHz mu-law bytes to the caller (one Twilio ``media`` message)."""
+
+    payload: bytes
+
+
+@_dc
+class SendMark:
+    name: str
+
+
+@_dc
+class ClearPlayback:
+    """Twilio ``clear``: drop the audio buffered at Twilio, at once."""
+
+    reason: str
+
+
+@_dc
+class StartModel:
+    """Start one generation. ``context`` is the conversation so far, already
+    redacted and truncated to what the caller heard; ``route`` and ``profile`` say
+    which path and model profile serve it."""
+
+    generation: int
+    context: tuple[dict[str, str], ...]
+    route: str
+    profile: str
+    memory: tuple[tuple[str, str], ...] = ()
+
+
+@_dc
+class CancelModel:
+    """Cancel exactly one generation (its model stream and its TTS)."""
+
+    generation: int
+    reason: str
+
+
+@_dc
+class Synthesize:
+    generation: int
+    segment: int
+    text: str
+
+
+@_dc
+class CancelSynthesis:
+    generation: int
+    reason: str
+
+
+@_dc
+class TransferCall:
+    queue: str
+    reason: str
+    note: str
+
+
+@_dc
+class WriteDecision:
+    decision: Decision
+
+
+@_dc
+class EndCall:
+    reason: str
+
+
+Action = Union[
+    SendAudio, SendMark, ClearPlayback, StartModel, CancelModel, Synthesize,
+    CancelSynthesis, TransferCall, WriteDecision, EndCall,
+]

@@ -1,0 +1,31 @@
+"""The decision record: one row of the decision log, per decision, per gate.
+
+Gates return typed decisions; the call stamps them with call id, sequence,
+call-relative time and policy version, and the result is this record. The same
+record is what the log stores and what ``calls why`` reads, so the reason in the
+log can never drift from the reason that acted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Gate = Literal["turn", "route", "guard", "model", "handoff", "memory", "transport"]
+GATES: tuple[str, ...] = ("turn", "route", "guard", "model", "handoff", "memory", "transport")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    call_id: str
+    seq: int
+    at_ms: int
+    gate: str
+    outcome: str
+    reason: str
+    rule: str
+    policy_version: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,138 @@
+"""Events: past-tense facts fed into ``Call.handle(event, now)``.
+
+The union is closed: ``Event`` lists every kind, and the core matches on it with
+``assert_never``. The shell (or a test) creates them; the core never does I/O to
+learn anything. Times are the ``now`` argument of ``handle``, not fields here,
+except where a provider reports a time inside the audio (word timings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+__all__ = [
+    "CallStarted", "VoiceActivity", "PartialTranscript", "FinalTranscript",
+    "DtmfReceived", "MarkPlayed", "ModelTextDelta", "ModelDone", "ModelFailed",
+    "SpeechSynthesized", "SynthesisFailed", "TimerFired", "StreamStopped",
+    "PeerMessageRejected", "Event", "WordTime",
+]
+
+_dc = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@_dc
+class CallStarted:
+    call_id: str
+    stream_sid: str
+    caller: str = ""
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@_dc
+class VoiceActivity:
+    """One VAD window (32 ms at 8 kHz) of caller audio.
+
+    ``probability`` is the speech probability (Silero, gated by WebRTC VAD);
+    ``level_db`` the window's RMS level in dBFS, used to tell the caller's voice
+    from the echo of our own playback.
+    """
+
+    probability: float
+    level_db: float
+    window_ms: int = 32
+
+
+@_dc
+class PartialTranscript:
+    text: str
+    confidence: float = 1.0
+
+
+@_dc
+class FinalTranscript:
+    text: str
+    confidence: float = 1.0
+
+
+@_dc
+class DtmfReceived:
+    digit: str
+
+
+@_dc
+class MarkPlayed:
+    """Twilio echoed a mark: the audio before it has played (or was cleared)."""
+
+    name: str
+
+
+@_dc
+class ModelTextDelta:
+    generation: int
+    text: str
+
+
+@_dc
+class ModelDone:
+    generation: int
+
+
+@_dc
+class ModelFailed:
+    generation: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WordTime:
+    word: str
+    start_ms: int
+    end_ms: int
+
+
+@_dc
+class SpeechSynthesized:
+    """TTS produced the audio (8 kHz mu-law) of one sentence of a generation."""
+
+    generation: int
+    segment: int
+    text: str
+    audio: bytes
+    words: tuple[WordTime, ...] = ()
+
+
+@_dc
+class SynthesisFailed:
+    generation: int
+    segment: int
+    reason: str
+
+
+@_dc
+class TimerFired:
+    pass
+
+
+@_dc
+class StreamStopped:
+    reason: str = "stop"
+
+
+@_dc
+class PeerMessageRejected:
+    """A frame from the peer that the codec could not use (malformed or unknown).
+
+    It is a fact about the call, so it is logged as a decision; it never raises in the shell.
+    """
+
+    kind: str  # "malformed" | "unknown" | "out_of_order"
+    detail: str
+    excerpt: str = ""
+
+
+Event = Union[
+    CallStarted, VoiceActivity, PartialTranscript, FinalTranscript, DtmfReceived,
+    MarkPlayed, ModelTextDelta, ModelDone, ModelFailed, SpeechSynthesized,
+    SynthesisFailed, TimerFired, StreamStopped, PeerMessageRejected,
+]

@@ -1,0 +1,42 @@
+"""Turn-taking parameters: one frozen object, loaded from the policy's
+``turn_taking`` section (every field optional there) and passed into each Call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnParams:
+    # VAD hysteresis (Silero probability per 32 ms window)
+    speech_threshold: float = 0.5
+    silence_threshold: float = 0.35
+    # A caller turn starts after this much speech; during our playback it is the barge-in onset.
+    speech_start_ms: int = 64
+    # End of turn: silence after speech, adjusted by what the transcript says.
+    end_silence_ms: int = 600          # default silence that closes a turn
+    end_silence_complete_ms: int = 350  # the transcript reads as a complete question or answer
+    end_silence_open_ms: int = 1400     # trailing "and", "um", an unfinished number
+    max_turn_ms: int = 20000
+    # Barge-in: pause at once, then confirm.
+    barge_in_min_level_over_echo_db: float = 10.0  # caller must be this much above expected echo
+    echo_return_loss_db: float = 18.0   # expected attenuation of our own audio in the caller channel
+    backchannel_max_ms: int = 700       # a sound shorter than this with no new words may resume
+    confirm_timeout_ms: int = 500       # no words after this much pause: resume (noise)
+    abandon_speech_ms: int = 1200       # sustained speech with words abandons even without a keyword
+    resume_overlap_ms: int = 200        # replay this much before the cut point on resume
+    # Playback: chunk size and how far ahead of the caller's ear we may send.
+    chunk_ms: int = 100
+    playback_lead_ms: int = 600
+    # Words that are backchannels (never interrupt) and that always interrupt.
+    backchannels: tuple[str, ...] = (
+        "uh huh", "uh-huh", "mm hmm", "mm-hmm", "mhm", "yeah", "yes", "yep", "right",
+        "okay", "ok", "sure", "i see", "got it", "alright", "all right", "uh", "um", "hmm",
+    )
+    interrupt_words: tuple[str, ...] = (
+        "stop", "wait", "hold on", "hang on", "no", "nope", "cancel", "excuse me",
+        "sorry", "actually", "that's wrong", "that is wrong", "not that",
+    )
+    open_endings: tuple[str, ...] = field(default=(
+        "and", "or", "but", "so", "um", "uh", "er", "because", "the", "a", "to", "my", "is",
+    ))
