@@ -1,0 +1,150 @@
+"""Embedded TTS: Debian's ``flite`` binary, one subprocess per sentence.
+
+flite survives the 8 kHz mu-law phone path intelligibly (espeak-ng is faster
+but garbled after mu-law). Word times come from flite itself: ``-psdur`` prints
+every phone segment with its end time, and a second run that speaks each token
+as its own sentence ("tok1. tok2.") tells how many of those phones belong to
+each token (flite inserts a pause between sentences). Both runs go in parallel.
+Should the counts disagree (a post-lexical rule that depends on context), the
+times fall back to an estimate proportional to phone/character counts and the
+``Synthesis`` says so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import wave
+
+import numpy as np
+import soxr
+
+from turngate.core.events import WordTime
+from turngate.errors import ConfigError, ProviderError
+from turngate.speech import _mulaw
+from turngate.speech.tts import Synthesis
+
+__all__ = ["FliteTts", "VOICES"]
+
+VOICES = ("kal", "kal16", "awb", "rms", "slt")
+_PAUSE = "pau"
+_WORD_CHARS = re.compile(r"[\w']")
+
+
+class FliteTts:
+    """``TtsEngine`` over ``/usr/bin/flite``; stateless, so any thread may call it."""
+
+    def __init__(self, voice: str = "kal", *, binary: str = "flite", timeout_s: float = 30.0) -> None:
+        if voice not in VOICES:
+            raise ConfigError(f"flite voice {voice!r} is not one of {', '.join(VOICES)}")
+        path = shutil.which(binary)
+        if path is None:
+            raise ConfigError(f"flite binary {binary!r} not found (apt-get install flite)")
+        self.voice = voice
+        self._binary = path
+        self._timeout_s = timeout_s
+
+    def synthesize(self, text: str) -> Synthesis:
+        text = " ".join(text.split())
+        tokens = [t for t in text.split(" ") if _WORD_CHARS.search(t)]
+        if not tokens:
+            return Synthesis(text=text, audio=b"")
+        fd, wav_path = tempfile.mkstemp(prefix="turngate-flite-", suffix=".wav")
+        os.close(fd)
+        try:
+            main = subprocess.Popen(
+                [self._binary, "-voice", self.voice, "-psdur", "-t", text, "-o", wav_path],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            # Phones per token: the lexicon is shared by all voices, so the fastest voice answers.
+            counter = subprocess.Popen(
+                [self._binary, "-voice", "kal", "-ps", "-t", " ".join(t + "." for t in tokens), "none"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            segs_out, err = main.communicate(timeout=self._timeout_s)
+            per_token_out, _ = counter.communicate(timeout=self._timeout_s)
+            if main.returncode != 0:
+                raise ProviderError("flite", f"exit {main.returncode}: {err.strip()[:200]}")
+            pcm, rate = _read_wav(wav_path)
+        except subprocess.TimeoutExpired as exc:
+            main.kill()
+            counter.kill()
+            raise ProviderError("flite", "synthesis timed out") from exc
+        finally:
+            os.unlink(wav_path)
+        if rate != 8000:
+            pcm = soxr.resample(pcm, rate, 8000, quality="HQ")
+            pcm = np.clip(np.round(pcm), -32768, 32767).astype(np.int16)
+        segments = _parse_segments(segs_out)
+        counts = _phone_counts(per_token_out)
+        words, estimated = _word_times(tokens, segments, counts, len(pcm) * 1000 // 8000)
+        return Synthesis(text=text, audio=_mulaw.encode(pcm), words=words, words_estimated=estimated)
+
+
+def _read_wav(path: str) -> tuple[np.ndarray, int]:
+    with wave.open(path, "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1:
+            raise ProviderError("flite", "unexpected wav format")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16), w.getframerate()
+
+
+def _parse_segments(out: str) -> list[tuple[str, int]]:
+    """``pau:0.220 ay:0.415 ...`` -> [(phone, end_ms), ...]."""
+    segs = []
+    for item in out.split():
+        phone, _, end = item.rpartition(":")
+        try:
+            segs.append((phone, round(float(end) * 1000)))
+        except ValueError:
+            continue
+    return segs
+
+
+def _phone_counts(out: str) -> list[int]:
+    """``pau ay pau w aa n t pau ...`` -> phones per sentence (= per token): [1, 4, ...]."""
+    counts, n = [], 0
+    for phone in out.split():
+        if phone == _PAUSE:
+            if n:
+                counts.append(n)
+            n = 0
+        else:
+            n += 1
+    if n:
+        counts.append(n)
+    return counts
+
+
+def _clean(token: str) -> str:
+    return token.strip(".,;:!?\"()[]{}")
+
+
+def _word_times(
+    tokens: list[str], segments: list[tuple[str, int]], counts: list[int], total_ms: int
+) -> tuple[tuple[WordTime, ...], bool]:
+    # Start of each phone = end of the one before it; pauses take time but belong to no word.
+    phones: list[tuple[int, int]] = []
+    prev_end = 0
+    for phone, end in segments:
+        if phone != _PAUSE:
+            phones.append((prev_end, end))
+        prev_end = end
+    if len(counts) == len(tokens) and sum(counts) == len(phones) and phones:
+        words, i = [], 0
+        for tok, n in zip(tokens, counts):
+            words.append(WordTime(word=_clean(tok), start_ms=phones[i][0], end_ms=phones[i + n - 1][1]))
+            i += n
+        return tuple(words), False
+    # Fallback: share the speech span (first to last phone) by character count.
+    lo = phones[0][0] if phones else 0
+    hi = phones[-1][1] if phones else total_ms
+    weights = np.array([max(1, len(_clean(t))) for t in tokens], dtype=float)
+    edges = lo + np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum() * (hi - lo)
+    words = tuple(
+        WordTime(word=_clean(t), start_ms=int(round(edges[k])), end_ms=int(round(edges[k + 1])))
+        for k, t in enumerate(tokens)
+    )
+    return words, True
