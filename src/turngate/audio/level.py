@@ -1,0 +1,40 @@
+"""Signal level in dBFS (RMS relative to int16 full scale).
+
+A full-scale square wave reads 0 dBFS and a full-scale sine about -3 dBFS (no
+AES +3 dB sine correction). Digital silence reads ``SILENCE_DB`` rather than
+minus infinity, so levels can be compared and subtracted without special cases.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["level_db", "levels_db", "SILENCE_DB"]
+
+SILENCE_DB = -100.0
+_FULL_SCALE = 32768.0
+
+
+def level_db(pcm: np.ndarray) -> float:
+    """RMS level of int16 samples (or floats scaled to [-1, 1)) in dBFS."""
+    x = np.asarray(pcm)
+    if x.size == 0:
+        return SILENCE_DB
+    if x.dtype.kind == "f":
+        ms = float(np.dot(x.ravel(), x.ravel())) / x.size
+    else:
+        xf = x.astype(np.float64).ravel()
+        ms = float(np.dot(xf, xf)) / x.size / (_FULL_SCALE * _FULL_SCALE)
+    if ms <= 0.0:
+        return SILENCE_DB
+    return max(SILENCE_DB, 10.0 * math.log10(ms))
+
+
+def levels_db(windows: np.ndarray) -> np.ndarray:
+    """Per-row RMS level in dBFS of a 2-D float array scaled to [-1, 1)."""
+    ms = np.einsum("ij,ij->i", windows, windows) / windows.shape[1]
+    with np.errstate(divide="ignore"):
+        out = 10.0 * np.log10(ms)
+    return np.maximum(out, SILENCE_DB)
