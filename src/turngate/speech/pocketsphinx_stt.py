@@ -1,0 +1,260 @@
+"""Embedded streaming STT: pocketsphinx 5 with a domain language model.
+
+Weak but real, and offline. What makes it usable on a phone line:
+
+- the caller's 8 kHz audio is upsampled to the 16 kHz the bundled acoustic
+  model was trained on (a streaming soxr resampler per utterance); the band
+  above 4 kHz stays empty, which the model tolerates better than an 8 kHz
+  front end with a filterbank it was never trained on (``input_rate=8000``
+  exists to measure that claim: see bench/stt.py);
+- the cepstral mean starts from a warm-up utterance (flite speech through
+  the same mu-law path) instead of pocketsphinx's generic guess, and keeps
+  adapting across the utterances of one call;
+- the language model is built from the gateway's own phrases (``lm.py``),
+  with a slice of the general model's vocabulary mixed in.
+
+One engine per process holds the built model files and a pool of decoders
+(a decoder costs ~0.3 s and tens of MB to load; a call borrows one for its
+lifetime and gives it back on ``close``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pocketsphinx
+import soxr
+
+from turngate.core.events import WordTime
+from turngate.errors import ConfigError
+from turngate.speech import _mulaw
+from turngate.speech import lm as lmbuild
+from turngate.speech.stt import SttResult
+
+__all__ = ["PocketsphinxEngine", "PocketsphinxStream"]
+
+_MODEL_DIR = pocketsphinx.get_model_path()
+_HMM = os.path.join(_MODEL_DIR, "en-us", "en-us")
+_GENERAL_LM = os.path.join(_MODEL_DIR, "en-us", "en-us.lm.bin")
+_CMUDICT = os.path.join(_MODEL_DIR, "en-us", "cmudict-en-us.dict")
+_FRAME_MS = 10  # pocketsphinx frame rate is 100/s
+
+# What the warm-up utterance says: ordinary call phrases, enough (~8 s) for a stable mean.
+_WARMUP_TEXT = (
+    "Hello, I'm calling about my appointment next Tuesday. "
+    "Could you move it to the afternoon? My account number is four two seven one. "
+    "Thank you, that's all I needed."
+)
+
+
+class PocketsphinxEngine:
+    """``SttEngine`` for pocketsphinx. Build once per process; ``new_stream`` per call.
+
+    ``language_model="domain"`` (the gateway default) builds a trigram model
+    from ``BASE_PHRASES`` + ``phrases``; ``"general"`` uses the bundled 130k-word
+    English model unchanged (for open-vocabulary speech).
+    """
+
+    def __init__(
+        self,
+        phrases: Sequence[str] = (),
+        *,
+        language_model: Literal["domain", "general"] = "domain",
+        general_weight: float = 0.2,
+        general_vocab: int = 3000,
+        input_rate: Literal[16000, 8000] = 16000,
+        cmninit: str | None = None,
+        warmup: bool = True,
+        partial_interval_ms: int = 150,
+        decoder_options: dict[str, object] | None = None,
+    ) -> None:
+        if input_rate not in (16000, 8000):
+            raise ConfigError("input_rate must be 16000 or 8000")
+        self.language_model = language_model
+        self.input_rate = input_rate
+        self.partial_interval_ms = partial_interval_ms
+        self._tmp = tempfile.TemporaryDirectory(prefix="turngate-stt-")
+        options: dict[str, object] = {"hmm": _HMM, "loglevel": "FATAL"}
+        if input_rate == 8000:
+            # Narrowband front end: the filterbank must fit under 4 kHz.
+            options.update(samprate=8000, nfft=256, upperf=3500)
+        if language_model == "domain":
+            options["lm"], options["dict"] = self._build_domain_model(phrases, general_weight, general_vocab)
+            self.vocabulary_size = self._vocab_size
+        elif language_model == "general":
+            options["lm"], options["dict"] = _GENERAL_LM, _CMUDICT
+            self.vocabulary_size = 0
+        else:
+            raise ConfigError(f"unknown language_model {language_model!r}")
+        options.update(decoder_options or {})
+        if cmninit is not None:
+            options["cmninit"] = cmninit
+        self._options = options
+        self._pool: list[pocketsphinx.Decoder] = []
+        self._lock = threading.Lock()
+        self.cmninit = cmninit
+        if cmninit is None and warmup:
+            self.cmninit = self._warm_up()
+            self._options["cmninit"] = self.cmninit
+
+    # -- model building -------------------------------------------------------------------
+
+    def _build_domain_model(self, phrases: Sequence[str], weight: float, top_k: int) -> tuple[str, str]:
+        sentences = [w for w in (lmbuild.normalize(p) for p in (*lmbuild.BASE_PHRASES, *phrases)) if w]
+        cmudict = lmbuild.read_cmudict(_CMUDICT)
+        general: dict[str, float] = {}
+        if weight > 0 and top_k > 0:
+            # Unigram probabilities of the general model (logbase-1.0001 ints) for its commonest words.
+            glm = pocketsphinx.NGramModel.readfile(_GENERAL_LM)
+            scored = []
+            for word in cmudict:
+                score = glm.prob([word])
+                if score > -400000:  # about log10 -17: real words, not the OOV floor
+                    scored.append((score, word))
+            scored.sort(reverse=True)
+            general = {w: 1.0001 ** s for s, w in scored[:top_k]}
+        vocab = {w for s in sentences for w in s} | set(general)
+        missing = sorted(w for w in vocab if w not in cmudict)
+        extra = lmbuild.flite_pronunciations(missing) if missing else {}
+        lm_path = os.path.join(self._tmp.name, "domain.arpa")
+        dict_path = os.path.join(self._tmp.name, "domain.dict")
+        with open(lm_path, "w", encoding="utf-8") as f:
+            f.write(lmbuild.build_arpa(sentences, general_unigrams=general, general_weight=weight))
+        with open(dict_path, "w", encoding="utf-8") as f:
+            for word in sorted(vocab):
+                prons = cmudict.get(word) or ([extra[word]] if extra.get(word) else [])
+                for i, pron in enumerate(prons):
+                    f.write(f"{word if i == 0 else f'{word}({i + 1})'} {pron}\n")
+        self._vocab_size = len(vocab)
+        self.oov_words = tuple(missing)
+        return lm_path, dict_path
+
+    def _warm_up(self) -> str:
+        """Decode flite speech through the phone path; its cepstral mean seeds every stream."""
+        from turngate.speech.flite_tts import FliteTts  # flite is only needed here
+
+        audio = FliteTts("kal").synthesize(_WARMUP_TEXT).audio
+        stream = self.new_stream()
+        try:
+            stream.start_utterance()
+            stream.feed(_mulaw.decode(audio))
+            stream.end_utterance()
+            return stream._decoder.get_cmn(False)
+        finally:
+            stream.close()
+
+    # -- the pool -------------------------------------------------------------------------
+
+    def new_stream(self) -> PocketsphinxStream:
+        with self._lock:
+            decoder = self._pool.pop() if self._pool else None
+        if decoder is None:
+            decoder = pocketsphinx.Decoder(**self._options)
+        elif self.cmninit:
+            decoder.set_cmn(self.cmninit)  # forget the previous caller's channel
+        return PocketsphinxStream(self, decoder)
+
+    def _release(self, decoder: pocketsphinx.Decoder) -> None:
+        with self._lock:
+            self._pool.append(decoder)
+
+    def close(self) -> None:
+        with self._lock:
+            self._pool.clear()
+        self._tmp.cleanup()
+
+
+class PocketsphinxStream:
+    """One call's recogniser. Not shared between threads (one call, one worker at a time)."""
+
+    def __init__(self, engine: PocketsphinxEngine, decoder: pocketsphinx.Decoder) -> None:
+        self._engine = engine
+        self._decoder: pocketsphinx.Decoder | None = decoder
+        self._resampler: soxr.ResampleStream | None = None
+        self._in_utterance = False
+        self._samples = 0          # 8 kHz samples fed in this utterance
+        self._next_check = 0       # sample count at which to look at the hypothesis again
+        self._last_text = ""
+        self._interval = engine.partial_interval_ms * 8
+
+    def start_utterance(self) -> None:
+        decoder = self._require()
+        if self._in_utterance:
+            decoder.end_utt()
+        if self._engine.input_rate == 16000:
+            self._resampler = soxr.ResampleStream(8000, 16000, 1, dtype="int16", quality="MQ")
+        decoder.start_utt()
+        self._in_utterance = True
+        self._samples = 0
+        self._next_check = self._interval
+        self._last_text = ""
+
+    def feed(self, pcm8k: np.ndarray) -> list[SttResult]:
+        decoder = self._require()
+        if not self._in_utterance:
+            self.start_utterance()
+        pcm = np.asarray(pcm8k, dtype=np.int16)
+        if pcm.size == 0:
+            return []
+        self._process(pcm, last=False)
+        self._samples += pcm.size
+        if self._samples < self._next_check:
+            return []
+        self._next_check = self._samples + self._interval
+        hyp = decoder.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        if not text or text == self._last_text:
+            return []
+        self._last_text = text
+        return [SttResult(text=text, is_final=False, words=self._words(), audio_ms=self._samples // 8)]
+
+    def end_utterance(self) -> SttResult:
+        decoder = self._require()
+        if not self._in_utterance:
+            return SttResult(text="", is_final=True)
+        self._process(np.zeros(0, dtype=np.int16), last=True)
+        decoder.end_utt()
+        self._in_utterance = False
+        hyp = decoder.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        words = self._words()
+        confidence = 0.0
+        if text and hyp is not None:
+            # Posterior of the whole hypothesis from the lattice (log domain -> 0..1).
+            confidence = float(min(1.0, max(0.0, decoder.logmath.exp(hyp.prob))))
+        return SttResult(text=text, is_final=True, confidence=confidence, words=words,
+                         audio_ms=self._samples // 8)
+
+    def close(self) -> None:
+        if self._decoder is None:
+            return
+        if self._in_utterance:
+            self._decoder.end_utt()
+        self._engine._release(self._decoder)
+        self._decoder = None
+
+    def _require(self) -> pocketsphinx.Decoder:
+        if self._decoder is None:
+            raise RuntimeError("STT stream is closed")
+        return self._decoder
+
+    def _process(self, pcm: np.ndarray, *, last: bool) -> None:
+        if self._resampler is not None:
+            pcm = self._resampler.resample_chunk(pcm, last=last)
+        if pcm.size:
+            self._decoder.process_raw(pcm.tobytes(), False, False)
+
+    def _words(self) -> tuple[WordTime, ...]:
+        out = []
+        for seg in self._decoder.seg():
+            word = seg.word
+            if word.startswith(("<", "[")):
+                continue  # silence and noise fillers
+            out.append(WordTime(word=word.split("(", 1)[0], start_ms=seg.start_frame * _FRAME_MS,
+                                end_ms=(seg.end_frame + 1) * _FRAME_MS))
+        return tuple(out)
