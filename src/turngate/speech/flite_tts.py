@@ -24,7 +24,7 @@ import soxr
 
 from turngate.core.events import WordTime
 from turngate.errors import ConfigError, ProviderError
-from turngate.speech import _mulaw
+from turngate.audio import mulaw
 from turngate.speech.tts import Synthesis
 
 __all__ = ["FliteTts", "VOICES"]
@@ -81,7 +81,7 @@ class FliteTts:
         segments = _parse_segments(segs_out)
         counts = _phone_counts(per_token_out)
         words, estimated = _word_times(tokens, segments, counts, len(pcm) * 1000 // 8000)
-        return Synthesis(text=text, audio=_mulaw.encode(pcm), words=words, words_estimated=estimated)
+        return Synthesis(text=text, audio=mulaw.encode(pcm), words=words, words_estimated=estimated)
 
 
 def _read_wav(path: str) -> tuple[np.ndarray, int]:

@@ -32,7 +32,7 @@ import soxr
 
 from turngate.core.events import WordTime
 from turngate.errors import ConfigError
-from turngate.speech import _mulaw
+from turngate.audio import mulaw
 from turngate.speech import lm as lmbuild
 from turngate.speech.stt import SttResult
 
@@ -142,7 +142,7 @@ class PocketsphinxEngine:
         stream = self.new_stream()
         try:
             stream.start_utterance()
-            stream.feed(_mulaw.decode(audio))
+            stream.feed(mulaw.decode(audio))
             stream.end_utterance()
             return stream._decoder.get_cmn(False)
         finally:
@@ -223,10 +223,11 @@ class PocketsphinxStream:
         hyp = decoder.hyp()
         text = hyp.hypstr if hyp is not None else ""
         words = self._words()
-        confidence = 0.0
-        if text and hyp is not None:
-            # Posterior of the whole hypothesis from the lattice (log domain -> 0..1).
-            confidence = float(min(1.0, max(0.0, decoder.logmath.exp(hyp.prob))))
+        # Mean lattice posterior of the recognised words (pocketsphinx gives them linear
+        # after end_utt). Correct in-domain sentences score ~0.95+, guesses at unknown
+        # speech ~0.3; the whole-sentence posterior is too small to read as a confidence.
+        posts = [seg.prob for seg in decoder.seg() if not seg.word.startswith(("<", "["))]
+        confidence = float(min(1.0, max(0.0, sum(posts) / len(posts)))) if text and posts else 0.0
         return SttResult(text=text, is_final=True, confidence=confidence, words=words,
                          audio_ms=self._samples // 8)
 
