@@ -12,7 +12,8 @@ from .decisions import Decision
 
 __all__ = [
     "SendAudio", "SendMark", "ClearPlayback", "StartModel", "CancelModel",
-    "Synthesize", "CancelSynthesis", "TransferCall", "WriteDecision", "EndCall", "Action",
+    "Synthesize", "CancelSynthesis", "TransferCall", "WriteDecision", "StartTranscription",
+    "FinishTranscription", "EndCall", "Action",
 ]
 
 _dc = dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,11 +85,27 @@ class WriteDecision:
 
 
 @_dc
+class StartTranscription:
+    """Open an STT utterance, feeding it ``preroll_ms`` of audio from before the onset
+    (the VAD decides a little after the caller started)."""
+
+    preroll_ms: int
+
+
+@_dc
+class FinishTranscription:
+    """Close the STT utterance. ``discard``: the sound was a backchannel, echo or noise;
+    its final is not a caller turn and must not be fed back as ``FinalTranscript``."""
+
+    discard: bool = False
+
+
+@_dc
 class EndCall:
     reason: str
 
 
 Action = Union[
     SendAudio, SendMark, ClearPlayback, StartModel, CancelModel, Synthesize,
-    CancelSynthesis, TransferCall, WriteDecision, EndCall,
+    CancelSynthesis, TransferCall, WriteDecision, StartTranscription, FinishTranscription, EndCall,
 ]

@@ -29,3 +29,14 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """What a gate decided, before the call stamps it into a ``Decision``."""
+
+    gate: str
+    outcome: str
+    reason: str
+    rule: str
+    evidence: dict[str, Any] = field(default_factory=dict)

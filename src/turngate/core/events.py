@@ -100,6 +100,7 @@ class SpeechSynthesized:
     text: str
     audio: bytes
     words: tuple[WordTime, ...] = ()
+    level_db: float = -20.0  # RMS of the segment: the reference for what our echo may sound like
 
 
 @_dc

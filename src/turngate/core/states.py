@@ -33,7 +33,7 @@ class State(StrEnum):
 
 class Trigger(StrEnum):
     SPEECH_START = "speech_start"        # VAD: the caller started speaking
-    SPEECH_NOISE = "speech_noise"        # caller sound ended without words: not a turn
+    SPEECH_NOISE = "speech_noise"        # the caller's sound had no words: not a turn
     END_OF_TURN = "end_of_turn"          # the caller's turn is over: respond
     RESPOND = "respond"                  # we take the turn unprompted (greeting, re-prompt)
     FIRST_AUDIO = "first_audio"          # the first audio of a generation went out
@@ -42,7 +42,7 @@ class Trigger(StrEnum):
     BARGE_IN = "barge_in"                # caller sound over playback: paused, confirming
     RESUME = "resume"                    # backchannel, echo or noise: playback resumes
     ABANDON = "abandon"                  # a real interruption: the caller has the turn
-    PREEMPT = "preempt"                  # intent drift: the response in flight is replaced
+    PREEMPT = "preempt"                  # intent drift over our answer: the caller has the turn
     HANDOFF = "handoff"                  # a human takes the call
     HANGUP = "hangup"                    # the stream stopped
 
@@ -53,21 +53,20 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.LISTENING, T.SPEECH_START): S.CALLER_SPEAKING,
     (S.LISTENING, T.RESPOND): S.THINKING,
     (S.CALLER_SPEAKING, T.END_OF_TURN): S.THINKING,
-    (S.CALLER_SPEAKING, T.SPEECH_NOISE): S.LISTENING,
     (S.THINKING, T.FIRST_AUDIO): S.SPEAKING,
     (S.THINKING, T.SPEECH_START): S.CALLER_SPEAKING,
     (S.THINKING, T.GENERATION_FAILED): S.LISTENING,
-    (S.THINKING, T.PREEMPT): S.THINKING,
+    (S.THINKING, T.SPEECH_NOISE): S.LISTENING,
     (S.SPEAKING, T.PLAYBACK_DONE): S.LISTENING,
     (S.SPEAKING, T.BARGE_IN): S.PAUSED,
-    (S.SPEAKING, T.PREEMPT): S.THINKING,
     (S.PAUSED, T.RESUME): S.SPEAKING,
     (S.PAUSED, T.ABANDON): S.CALLER_SPEAKING,
     (S.PAUSED, T.PREEMPT): S.CALLER_SPEAKING,
 }
 
-# Handoff and hang-up are legal from every live state.
-for _s in (S.LISTENING, S.CALLER_SPEAKING, S.THINKING, S.SPEAKING, S.PAUSED):
+# A handoff is decided on a caller's final (thinking) or on a provider failure
+# while we speak; hang-up is legal from every live state.
+for _s in (S.THINKING, S.SPEAKING):
     TRANSITIONS[(_s, T.HANDOFF)] = S.TRANSFERRING
 for _s in (S.LISTENING, S.CALLER_SPEAKING, S.THINKING, S.SPEAKING, S.PAUSED, S.TRANSFERRING):
     TRANSITIONS[(_s, T.HANGUP)] = S.ENDED

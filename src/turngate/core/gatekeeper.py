@@ -1,0 +1,72 @@
+"""The narrow interface between the call core and the gates.
+
+The core knows *when* the gates must decide (every partial, every final, every
+sentence of model output); the gatekeeper knows *what* they decide. It holds the
+per-call gate states (route hysteresis, guard carry-over, handoff counters) and
+returns verdicts; it never does I/O. ``turngate.gates.keeper.PolicyGatekeeper`` is
+the real one; ``turngate.testing.OpenGatekeeper`` lets everything through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .decisions import Verdict
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerTurnVerdict:
+    """The gates' answer to a caller's text (a partial or the final of a turn).
+
+    ``action`` says what the call does next:
+      respond  - start a model generation on ``route`` with ``profile``
+      say      - speak ``reply`` without a model (a guard's safe reply, an auth prompt)
+      handoff  - transfer to ``queue`` with ``note``
+      none     - nothing yet (partials)
+    ``drift`` is set when the route changed with margin mid-turn or mid-answer.
+    """
+
+    verdicts: tuple[Verdict, ...]
+    redacted: str
+    action: str = "none"
+    route: str = "unknown"
+    profile: str = "low_latency"
+    reply: str = ""
+    queue: str = ""
+    note: str = ""
+    drift: bool = False
+    memory: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentTextVerdict:
+    verdicts: tuple[Verdict, ...]
+    text: str            # what may be spoken (masked where needed)
+    blocked: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureVerdict:
+    """What to do when a generation failed: a fallback profile, or a handoff."""
+
+    verdicts: tuple[Verdict, ...]
+    fallback_profile: str = ""
+    reply: str = ""
+    queue: str = ""
+    note: str = ""
+
+
+class Gatekeeper(Protocol):
+    policy_version: str
+
+    def caller_text(self, text: str, *, final: bool, agent_speaking: bool) -> CallerTurnVerdict: ...
+
+    def agent_text(self, text: str) -> AgentTextVerdict: ...
+
+    def dtmf(self, digits: str) -> tuple[Verdict, ...]: ...
+
+    def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict: ...
+
+    def greeting(self) -> str: ...
+

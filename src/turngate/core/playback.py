@@ -1,0 +1,158 @@
+"""The playback ledger of one generation: what was sent, what the caller heard.
+
+Theory of operation
+-------------------
+Audio of a generation is appended segment by segment (one TTS sentence each) to
+one byte buffer of 8 kHz mu-law (8 bytes per millisecond). It goes out in chunks
+of ``chunk_ms``; after every chunk we send a mark named ``tg:<gen>:<epoch>:<end>``,
+where ``end`` is the byte offset at the chunk's end. Twilio echoes a mark when the
+audio before it has played, so the highest echoed offset is what the caller has
+*certainly* heard. We keep at most ``lead_ms`` of audio outstanding at Twilio, so a
+``clear`` throws away little and the heard position is never far behind the ear.
+
+After a ``clear`` Twilio echoes every pending mark at once, although that audio
+never played. So ``pause()`` moves pending marks to a "flushed" set and their
+echoes are accounted for without advancing the heard offset. A mark that was in
+flight when we sent ``clear`` is also counted as flushed: the ledger can only
+under-estimate what was heard, never claim the caller heard something they did
+not. Each pause starts a new epoch, so re-sent audio gets new mark names.
+
+The heard text comes from the heard offset: whole segments before it, and within
+the segment it falls in, the words whose end time is before it (TTS word
+timings), or a character-proportional estimate where the TTS gives none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import WordTime
+
+BYTES_PER_MS = 8  # 8 kHz, one byte per mu-law sample
+
+
+@dataclass(slots=True)
+class Segment:
+    index: int
+    text: str
+    start: int  # byte offset in the generation's audio
+    end: int
+    words: tuple[WordTime, ...]
+    level_db: float
+
+
+@dataclass(slots=True)
+class Chunk:
+    payload: bytes
+    mark: str
+
+
+@dataclass(slots=True)
+class Playback:
+    generation: int
+    chunk_bytes: int
+    lead_bytes: int
+    audio: bytearray = field(default_factory=bytearray)
+    segments: list[Segment] = field(default_factory=list)
+    sent: int = 0       # bytes handed to Twilio in the current epoch (absolute offset)
+    played: int = 0     # bytes confirmed heard by mark echoes
+    epoch: int = 0
+    pending: dict[str, int] = field(default_factory=dict)   # mark name -> end offset
+    flushed: set[str] = field(default_factory=set)
+    complete: bool = False  # no more segments will come
+    paused: bool = False
+
+    # -- building ---------------------------------------------------------
+    def add_segment(self, index: int, text: str, audio: bytes, words: tuple[WordTime, ...], level_db: float) -> None:
+        start = len(self.audio)
+        self.audio += audio
+        self.segments.append(Segment(index, text, start, len(self.audio), words, level_db))
+
+    # -- sending ----------------------------------------------------------
+    def pump(self) -> list[Chunk]:
+        """Chunks to send now: as many as fit in the lead window."""
+        out: list[Chunk] = []
+        if self.paused:
+            return out
+        while self.sent < len(self.audio) and self.sent - self.played < self.lead_bytes:
+            end = min(self.sent + self.chunk_bytes, len(self.audio))
+            # Do not send a runt chunk mid-generation; wait for more audio unless it is the last.
+            if end - self.sent < self.chunk_bytes and not self.complete:
+                break
+            name = f"tg:{self.generation}:{self.epoch}:{end}"
+            out.append(Chunk(bytes(self.audio[self.sent:end]), name))
+            self.pending[name] = end
+            self.sent = end
+        return out
+
+    def on_mark(self, name: str) -> bool:
+        """Account for one echoed mark. Returns False if the mark is not ours."""
+        if name in self.flushed:
+            self.flushed.discard(name)
+            return True
+        end = self.pending.pop(name, None)
+        if end is None:
+            return False
+        if end > self.played:
+            self.played = end
+        return True
+
+    def pause(self) -> int:
+        """Stop sending; pending marks will echo as flushed. Returns the cut offset."""
+        self.paused = True
+        self.flushed |= set(self.pending)
+        self.pending.clear()
+        self.epoch += 1
+        self.sent = self.played
+        return self.played
+
+    def resume(self, overlap_bytes: int) -> None:
+        """Continue from a little before the cut, so the caller hears the seam."""
+        cut = self.played
+        seg_start = max((s.start for s in self.segments if s.start <= cut), default=0)
+        # Never rewind past the start of the sentence being spoken.
+        self.sent = max(seg_start, cut - overlap_bytes)
+        self.played = self.sent
+        self.paused = False
+
+    # -- reading ----------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.complete and not self.paused and self.played >= len(self.audio) and not self.pending
+
+    @property
+    def awaiting_flush(self) -> bool:
+        return bool(self.flushed)
+
+    def playing_level_db(self) -> float:
+        """Level of the segment playing now (the reference for our own echo)."""
+        for s in self.segments:
+            if s.start <= self.played < s.end:
+                return s.level_db
+        return self.segments[-1].level_db if self.segments else -90.0
+
+    def heard_ms(self) -> int:
+        return self.played // BYTES_PER_MS
+
+    def full_text(self) -> str:
+        return " ".join(s.text for s in self.segments).strip()
+
+    def heard_text(self) -> str:
+        parts: list[str] = []
+        for s in self.segments:
+            if self.played >= s.end:
+                parts.append(s.text)
+                continue
+            if self.played <= s.start:
+                break
+            into_ms = (self.played - s.start) // BYTES_PER_MS
+            if s.words:
+                heard = [w.word for w in s.words if w.end_ms <= into_ms]
+            else:
+                frac = (self.played - s.start) / max(1, s.end - s.start)
+                words = s.text.split()
+                heard = words[: int(len(words) * frac)]
+            if heard:
+                parts.append(" ".join(heard))
+            break
+        return " ".join(parts).strip()

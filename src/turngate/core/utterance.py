@@ -1,0 +1,75 @@
+"""What a caller's words say about the turn: pure text rules used by the call.
+
+- ``end_of_turn_rule``: how long a silence closes the turn, from what was said.
+- ``classify_interjection``: is a sound over our playback a backchannel, an
+  interruption, or not yet known.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .params import TurnParams
+
+_WORD = re.compile(r"[a-z0-9']+")
+_NUMBER_WORDS = frozenset(
+    "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
+    "ninety hundred thousand double triple".split()
+)
+_QUESTION_STARTS = frozenset(
+    "what when where why how who which can could would will is are do does did should may".split()
+)
+_COMPLETE_SHORT = frozenset({"yes", "no", "yeah", "nope", "thanks", "thank you", "goodbye", "bye", "that's all"})
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def end_of_turn_rule(text: str, p: TurnParams) -> tuple[int, str]:
+    """Silence (ms) that closes the turn after ``text``, and the rule that chose it."""
+    ws = words(text)
+    if not ws:
+        return p.end_silence_ms, "turn.end.silence"
+    last = ws[-1]
+    if last in p.open_endings:
+        return p.end_silence_open_ms, "turn.end.open_ending"
+    if last in _NUMBER_WORDS or last.isdigit():
+        # A number being read out ("four one one one ...") pauses between groups.
+        return p.end_silence_open_ms, "turn.end.unfinished_number"
+    joined = " ".join(ws)
+    if (ws[0] in _QUESTION_STARTS and len(ws) >= 4) or text.rstrip().endswith("?") or joined in _COMPLETE_SHORT:
+        return p.end_silence_complete_ms, "turn.end.complete"
+    return p.end_silence_ms, "turn.end.silence"
+
+
+def _phrases_in(ws: list[str], phrases: tuple[str, ...]) -> list[str]:
+    joined = " " + " ".join(ws) + " "
+    return [ph for ph in phrases if f" {ph.replace('-', ' ')} " in joined]
+
+
+def classify_interjection(text: str, p: TurnParams) -> tuple[str, str, list[str]]:
+    """Classify caller words heard over our playback.
+
+    Returns (kind, rule, evidence words) with kind one of:
+      interrupt   - a stop/correction phrase: abandon the response
+      new_request - two or more content words that are not backchannels
+      backchannel - only backchannel words ("uh-huh", "yeah", "right")
+      unknown     - nothing recognisable yet
+    """
+    ws = words(text.replace("-", " "))
+    if not ws:
+        return "unknown", "bargein.no_words", []
+    hits = _phrases_in(ws, p.interrupt_words)
+    if hits:
+        return "interrupt", "bargein.interrupt_phrase", hits
+    bc_words: set[str] = set()
+    for ph in p.backchannels:
+        bc_words.update(ph.replace("-", " ").split())
+    content = [w for w in ws if w not in bc_words]
+    if len(content) >= 2:
+        return "new_request", "bargein.new_request", content
+    if not content:
+        return "backchannel", "bargein.backchannel", ws
+    return "unknown", "bargein.unclear", content

@@ -1,0 +1,109 @@
+"""Test doubles shipped with turngate, for its own tests and for users' tests.
+
+- ``FakeClock``: a clock you step; time never passes by itself.
+- ``OpenGatekeeper``: gates that allow everything and route everything to one path.
+- ``ScriptedTimeline``: feed ``(now, event)`` pairs to a ``Call`` and collect actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .core.actions import Action, WriteDecision
+from .core.call import Call
+from .core.decisions import Decision, Verdict
+from .core.events import Event, VoiceActivity
+from .core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict
+
+
+@dataclass
+class FakeClock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@dataclass
+class OpenGatekeeper:
+    """Allows everything; every final starts a model generation on ``route``."""
+
+    route: str = "faq"
+    profile: str = "low_latency"
+    greeting_text: str = ""
+    policy_version: str = "test"
+    fallback_profile: str = "strong_guard"
+    seen: list[tuple[str, bool]] = field(default_factory=list)
+
+    def caller_text(self, text: str, *, final: bool, agent_speaking: bool) -> CallerTurnVerdict:
+        self.seen.append((text, final))
+        verdicts = (Verdict(gate="route", outcome="route", reason="test", rule=f"route.{self.route}"),) if final else ()
+        return CallerTurnVerdict(verdicts=verdicts, redacted=text, action="respond" if final else "none",
+                                 route=self.route, profile=self.profile)
+
+    def agent_text(self, text: str) -> AgentTextVerdict:
+        return AgentTextVerdict(verdicts=(), text=text)
+
+    def dtmf(self, digits: str) -> tuple[Verdict, ...]:
+        return (Verdict(gate="turn", outcome="dtmf", reason="keypad", rule="turn.dtmf", evidence={"digits": len(digits)}),)
+
+    def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict:
+        if attempts < 2:
+            return FailureVerdict(verdicts=(Verdict(gate="model", outcome="fallback", reason=reason,
+                                                    rule="model.fallback"),), fallback_profile=self.fallback_profile)
+        return FailureVerdict(verdicts=(Verdict(gate="handoff", outcome="handoff", reason="provider_failure",
+                                                rule="handoff.provider_failure"),), queue="general", note="provider failure")
+
+    def greeting(self) -> str:
+        return self.greeting_text
+
+
+def speech(p: float = 0.9, level_db: float = -20.0) -> VoiceActivity:
+    return VoiceActivity(probability=p, level_db=level_db)
+
+
+def silence(level_db: float = -60.0) -> VoiceActivity:
+    return VoiceActivity(probability=0.02, level_db=level_db)
+
+
+@dataclass
+class Timeline:
+    """Drive a call through ``(dt_seconds, event)`` steps on a fake clock."""
+
+    call: Call
+    clock: FakeClock = field(default_factory=FakeClock)
+    actions: list[Action] = field(default_factory=list)
+
+    def at(self, event: Event, dt: float = 0.0) -> list[Action]:
+        self.clock.advance(dt)
+        acts = self.call.handle(event, self.clock.now)
+        self.actions.extend(acts)
+        return acts
+
+    def windows(self, event: VoiceActivity, count: int) -> list[Action]:
+        out: list[Action] = []
+        for _ in range(count):
+            out += self.at(event, event.window_ms / 1000)
+        return out
+
+    def run(self, steps: Iterable[tuple[float, Event]]) -> list[Action]:
+        out: list[Action] = []
+        for dt, ev in steps:
+            out += self.at(ev, dt)
+        return out
+
+    def fire_timer(self) -> list[Action]:
+        from .core.events import TimerFired
+        d = self.call.next_deadline()
+        if d is not None and d > self.clock.now:
+            self.clock.now = d
+        return self.at(TimerFired())
+
+    def decisions(self, gate: str | None = None) -> list[Decision]:
+        ds = [a.decision for a in self.actions if isinstance(a, WriteDecision)]
+        return [d for d in ds if gate is None or d.gate == gate]

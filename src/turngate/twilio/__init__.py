@@ -1,0 +1,1 @@
+"""Twilio: the Media Streams codec (pure), webhook signatures and stream tokens, TwiML."""

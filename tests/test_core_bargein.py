@@ -1,0 +1,130 @@
+"""Barge-in timelines: stop fast, then confirm; the context keeps only what was heard."""
+
+from __future__ import annotations
+
+from turngate.core import Call, State
+from turngate.core.actions import ClearPlayback, SendAudio, SendMark, StartModel, Synthesize
+from turngate.core.events import (
+    CallStarted, FinalTranscript, MarkPlayed, ModelDone, ModelTextDelta, PartialTranscript,
+    SpeechSynthesized, WordTime,
+)
+from turngate.core.playback import Playback
+from turngate.testing import OpenGatekeeper, Timeline, silence, speech
+
+from test_core_transitions import caller_turn, kinds
+
+MS = 8
+SENTENCE = "Your appointment is on Friday at nine in the morning at the Main Street branch."
+
+
+def long_answer(t: Timeline) -> None:
+    caller_turn(t, "when is my appointment")
+    gen = kinds(t.actions, StartModel)[-1].generation
+    t.at(ModelTextDelta(generation=gen, text=SENTENCE))
+    t.at(ModelDone(generation=gen))
+    synth = kinds(t.actions, Synthesize)[-1]
+    ws = SENTENCE.split()
+    words = tuple(WordTime(word=w, start_ms=i * 250, end_ms=i * 250 + 230) for i, w in enumerate(ws))
+    t.at(SpeechSynthesized(generation=gen, segment=synth.segment, text=synth.text,
+                           audio=b"\x7f" * (len(ws) * 250 * MS), words=words, level_db=-20.0))
+
+
+def play(t: Timeline, ms: int) -> None:
+    """Echo marks as Twilio would once ``ms`` of audio has played."""
+    played = 0
+    while played < ms:
+        marks = [a for a in t.actions if isinstance(a, SendMark)]
+        name = marks[played // 100].name
+        t.at(MarkPlayed(name=name), 0.1)
+        played += 100
+
+
+def new() -> Timeline:
+    t = Timeline(Call("CA1", gates=OpenGatekeeper()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    return t
+
+
+def test_barge_in_during_playback_clears_at_once_and_truncates_to_heard_words():
+    t = new()
+    long_answer(t)
+    play(t, 1000)  # the caller heard the first second: four words
+    acts = t.windows(speech(level_db=-15), 2)
+    assert kinds(acts, ClearPlayback), "clear must go out on the onset window itself"
+    t.at(PartialTranscript(text="no wait that's wrong"))
+    assert t.call.state is State.CALLER_SPEAKING
+    heard = " ".join(SENTENCE.split()[:4])
+    assert t.call.context[-1] == {"role": "assistant", "content": heard}
+    abandon = t.decisions("turn")[-1]
+    assert abandon.outcome == "abandon" and abandon.evidence["heard_text"] == heard
+    # Twilio echoes the pending marks after clear: accounted for, not counted as heard.
+    pending = [a.name for a in t.actions if isinstance(a, SendMark)][10:]
+    for name in pending:
+        t.at(MarkPlayed(name=name))
+    assert not [d for d in t.decisions("transport")]
+
+
+def test_echo_of_our_own_playback_does_not_pause():
+    t = new()
+    long_answer(t)
+    play(t, 500)
+    acts = t.windows(speech(p=0.95, level_db=-20 - 18), 10)  # our level less the echo return loss
+    assert not kinds(acts, ClearPlayback)
+    assert t.call.state is State.SPEAKING
+
+
+def test_backchannel_resumes_from_the_cut_with_a_short_overlap():
+    t = new()
+    long_answer(t)
+    play(t, 1000)
+    t.windows(speech(level_db=-15), 10)
+    t.at(PartialTranscript(text="uh huh"))
+    t.windows(silence(), 5)
+    acts = t.at(FinalTranscript(text="uh huh"))
+    assert t.call.state is State.SPEAKING
+    first = kinds(acts, SendMark)[0].name
+    # resumed 200 ms before the 1000 ms cut: the first chunk ends at 900 ms
+    assert first.endswith(f":{(800 + 100) * MS}")
+    resume = t.decisions("turn")[-1]
+    assert resume.outcome == "resume" and resume.evidence["gap_ms"] < 600
+
+
+def test_noise_without_words_resumes_after_the_confirm_window():
+    t = new()
+    long_answer(t)
+    play(t, 300)
+    t.windows(speech(p=0.8, level_db=-12), 3)
+    assert t.call.state is State.PAUSED
+    t.windows(speech(p=0.8, level_db=-12), 20)  # 640 ms more of babble, no words
+    assert t.call.state is State.SPEAKING
+    d = t.decisions("turn")[-1]
+    assert (d.outcome, d.reason, d.rule) == ("resume", "noise", "bargein.confirm_timeout")
+    # the same continuing noise does not pause us again
+    acts = t.windows(speech(p=0.8, level_db=-12), 20)
+    assert not kinds(acts, ClearPlayback)
+
+
+def test_new_request_over_playback_abandons():
+    t = new()
+    long_answer(t)
+    play(t, 600)
+    t.windows(speech(level_db=-15), 6)
+    t.at(PartialTranscript(text="can I book a different branch"))
+    assert t.call.state is State.CALLER_SPEAKING
+    assert t.decisions("turn")[-1].reason == "new_request"
+
+
+def test_playback_ledger_never_claims_more_than_the_marks_confirm():
+    pb = Playback(generation=1, chunk_bytes=800, lead_bytes=4800)
+    pb.add_segment(0, "one two three four", b"\0" * 8000, (), -20.0)
+    pb.complete = True
+    chunks = pb.pump()
+    assert len(chunks) == 6  # 600 ms lead
+    pb.on_mark(chunks[0].mark)
+    pb.on_mark(chunks[1].mark)
+    assert pb.heard_ms() == 200
+    pb.pause()
+    for c in chunks[2:]:
+        assert pb.on_mark(c.mark)  # flushed echoes are ours but not heard
+    assert pb.heard_ms() == 200
+    assert pb.heard_text() == ""  # proportional estimate: 20% of 4 words is no whole word
