@@ -1,0 +1,392 @@
+"""Scenario files: what the simulated caller says and when, and what the call must show.
+
+A scenario is YAML::
+
+    name: long_answer_interrupted          # default: the file's stem
+    description: Caller cuts a long FAQ answer short.
+    voice: rms                             # flite voice of the caller (kal, kal16, awb, rms, slt)
+    from: "+14155550100"                   # optional caller and called numbers
+    to: "+18005550199"
+    noise: {file: ../../shared/data/audio/noise/doing_the_dishes.wav, snr_db: 15}
+    echo: {delay_ms: 120, attenuation_db: 18}
+    max_duration_s: 90                     # the call is hung up after this, whatever the script says
+    steps:
+      - wait_for: bot_done                 # the greeting has played (then gap_ms of quiet, default 600)
+      - say: "What are your opening hours?"
+      - wait_for: bot_speaking             # 1 s of the bot's answer has played ...
+        offset_ms: 1000
+      - say: "stop, wait"                  # ... and the caller talks over it: a barge-in
+      - wav: ../../shared/data/audio/cmu_arctic/arctic_a0010.wav
+        gain_db: -3
+      - silence_ms: 800
+      - dtmf: "1234#"                      # interval_ms between digits, default 250
+      - hangup
+    expect:
+      route: faq                           # the last route decision's route
+      handoff: false                       # or true, or a reason code
+      guard: [{outcome: require_auth}]     # guard decisions that must appear (reason optional)
+      barge_ins: [{outcome: abandon}]      # one per barge-in step, in order; outcome may be a list
+      decisions: [{gate: turn, outcome: abandon}]      # must appear
+      no_decisions: [{gate: handoff, outcome: handoff}] # must not appear
+      heard_text_contains: ["opening hours"]  # in the heard text of every abandoned barge-in
+      heard_text_excludes: ["public holidays"]
+      context_excludes: ["public holidays"]   # in no assistant message of the final context
+
+A step that makes the caller speak (``say``, ``wav``) while the bot's audio is
+playing is a barge-in: the simulator measures its reaction time and matches it to
+the gateway's turn decisions. Relative paths resolve against the scenario file's
+folder. Every error names the file and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from ..errors import ConfigError
+from .audio import DEFAULT_CALLER_VOICE, FLITE_VOICES
+
+
+class ScenarioError(ConfigError):
+    """A scenario file that cannot be run; the message names the file and the field."""
+
+    def __init__(self, path: Path | str, where: str, message: str) -> None:
+        super().__init__(f"{path}: {where}: {message}" if where else f"{path}: {message}")
+        self.path = str(path)
+        self.where = where
+
+
+_dc = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+# -- steps -----------------------------------------------------------------------
+
+
+@_dc
+class Say:
+    text: str
+    voice: str
+
+
+@_dc
+class Wav:
+    path: Path
+    gain_db: float = 0.0
+
+
+@_dc
+class Silence:
+    ms: int
+
+
+@_dc
+class WaitFor:
+    until: str  # "bot_speaking" | "bot_done"
+    offset_ms: int = 0  # bot_speaking: this much of the bot's utterance has played
+    gap_ms: int = 600  # bot_done: this much quiet after the bot's last audio
+    timeout_ms: int = 20000
+
+
+@_dc
+class Dtmf:
+    digits: str
+    interval_ms: int = 250
+
+
+@_dc
+class Hangup:
+    pass
+
+
+Step = Union[Say, Wav, Silence, WaitFor, Dtmf, Hangup]
+WAIT_EVENTS = ("bot_speaking", "bot_done")
+DTMF_DIGITS = set("0123456789*#ABCDabcd")
+
+
+# -- options and expectations -------------------------------------------------------
+
+
+@_dc
+class Noise:
+    file: Path
+    snr_db: float
+
+
+@_dc
+class Echo:
+    delay_ms: int
+    attenuation_db: float
+
+
+@_dc
+class DecisionPattern:
+    """Matches a decision record: gate and outcome always, reason when given."""
+
+    gate: str
+    outcome: str
+    reason: str | None = None
+
+    def matches(self, d: Mapping[str, Any]) -> bool:
+        return (d.get("gate") == self.gate and d.get("outcome") == self.outcome
+                and (self.reason is None or d.get("reason") == self.reason))
+
+    def __str__(self) -> str:
+        r = f", reason={self.reason}" if self.reason else ""
+        return f"{{gate={self.gate}, outcome={self.outcome}{r}}}"
+
+
+@_dc
+class Expect:
+    route: str | None = None
+    handoff: bool | str | None = None
+    guard: tuple[DecisionPattern, ...] = ()
+    barge_ins: tuple[tuple[str, ...], ...] | None = None  # per barge-in, the accepted outcomes
+    decisions: tuple[DecisionPattern, ...] = ()
+    no_decisions: tuple[DecisionPattern, ...] = ()
+    heard_text_contains: tuple[str, ...] = ()
+    heard_text_excludes: tuple[str, ...] = ()
+    context_excludes: tuple[str, ...] = ()
+
+
+@_dc
+class Scenario:
+    name: str
+    path: Path | None
+    description: str = ""
+    voice: str = DEFAULT_CALLER_VOICE
+    from_number: str = "+14155550100"
+    to_number: str = "+18005550199"
+    steps: tuple[Step, ...] = ()
+    noise: Noise | None = None
+    echo: Echo | None = None
+    max_duration_s: float = 120.0
+    expect: Expect = field(default_factory=Expect)
+
+
+# -- loading and validation ------------------------------------------------------------
+
+
+class _V:
+    """Field readers that raise ScenarioError naming the file and the field path."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+
+    def fail(self, where: str, msg: str) -> ScenarioError:
+        return ScenarioError(self.path, where, msg)
+
+    def mapping(self, where: str, v: Any, allowed: set[str], required: set[str] = frozenset()) -> dict:  # type: ignore[assignment]
+        if not isinstance(v, dict):
+            raise self.fail(where, f"expected a mapping, got {type(v).__name__}")
+        for k in v:
+            if k not in allowed:
+                raise self.fail(f"{where}.{k}" if where else str(k),
+                                f"unknown field (allowed: {', '.join(sorted(allowed))})")
+        for k in required:
+            if k not in v:
+                raise self.fail(f"{where}.{k}" if where else k, "required field is missing")
+        return v
+
+    def string(self, where: str, v: Any, *, nonempty: bool = True) -> str:
+        if not isinstance(v, str) or (nonempty and not v.strip()):
+            raise self.fail(where, f"expected a non-empty string, got {v!r}")
+        return v
+
+    def number(self, where: str, v: Any, *, lo: float | None = None, hi: float | None = None) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.fail(where, f"expected a number, got {v!r}")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise self.fail(where, f"{v} is out of range [{lo}, {hi}]")
+        return float(v)
+
+    def ms(self, where: str, v: Any, *, lo: int = 0, hi: int = 600_000) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(where, f"expected a whole number of milliseconds, got {v!r}")
+        if not lo <= v <= hi:
+            raise self.fail(where, f"{v} is out of range [{lo}, {hi}]")
+        return v
+
+    def file(self, where: str, v: Any, base: Path) -> Path:
+        p = Path(self.string(where, v))
+        p = p if p.is_absolute() else (base / p)
+        if not p.is_file():
+            raise self.fail(where, f"no such file: {p}")
+        return p.resolve()
+
+    def strings(self, where: str, v: Any) -> tuple[str, ...]:
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list):
+            raise self.fail(where, f"expected a string or a list of strings, got {v!r}")
+        return tuple(self.string(f"{where}[{i}]", s) for i, s in enumerate(v))
+
+    def voice(self, where: str, v: Any) -> str:
+        s = self.string(where, v)
+        if s not in FLITE_VOICES:
+            raise self.fail(where, f"unknown flite voice {s!r} (known: {', '.join(FLITE_VOICES)})")
+        return s
+
+
+def _step(v: _V, where: str, raw: Any, base: Path, voice: str) -> Step:
+    if raw == "hangup":
+        return Hangup()
+    if isinstance(raw, str):
+        raise v.fail(where, f"unknown step {raw!r}; a bare step can only be 'hangup'")
+    if not isinstance(raw, dict) or not raw:
+        raise v.fail(where, f"expected a step mapping such as {{say: ...}}, got {raw!r}")
+    kinds = [k for k in ("say", "wav", "silence_ms", "wait_for", "dtmf", "hangup") if k in raw]
+    if len(kinds) != 1:
+        found = ", ".join(kinds) or ", ".join(map(str, raw))
+        raise v.fail(where, f"a step needs exactly one of say, wav, silence_ms, wait_for, dtmf, hangup (found: {found})")
+    kind = kinds[0]
+    if kind == "say":
+        v.mapping(where, raw, {"say", "voice"})
+        return Say(text=v.string(f"{where}.say", raw["say"]),
+                   voice=v.voice(f"{where}.voice", raw["voice"]) if "voice" in raw else voice)
+    if kind == "wav":
+        v.mapping(where, raw, {"wav", "gain_db"})
+        return Wav(path=v.file(f"{where}.wav", raw["wav"], base),
+                   gain_db=v.number(f"{where}.gain_db", raw.get("gain_db", 0.0), lo=-60, hi=30))
+    if kind == "silence_ms":
+        v.mapping(where, raw, {"silence_ms"})
+        return Silence(ms=v.ms(f"{where}.silence_ms", raw["silence_ms"], lo=20))
+    if kind == "wait_for":
+        v.mapping(where, raw, {"wait_for", "offset_ms", "gap_ms", "timeout_ms"})
+        until = raw["wait_for"]
+        if until not in WAIT_EVENTS:
+            raise v.fail(f"{where}.wait_for", f"expected one of {', '.join(WAIT_EVENTS)}, got {until!r}")
+        if until == "bot_done" and "offset_ms" in raw:
+            raise v.fail(f"{where}.offset_ms", "offset_ms applies to wait_for: bot_speaking; use gap_ms with bot_done")
+        if until == "bot_speaking" and "gap_ms" in raw:
+            raise v.fail(f"{where}.gap_ms", "gap_ms applies to wait_for: bot_done; use offset_ms with bot_speaking")
+        return WaitFor(until=until,
+                       offset_ms=v.ms(f"{where}.offset_ms", raw.get("offset_ms", 0)),
+                       gap_ms=v.ms(f"{where}.gap_ms", raw.get("gap_ms", 600)),
+                       timeout_ms=v.ms(f"{where}.timeout_ms", raw.get("timeout_ms", 20000), lo=100))
+    if kind == "dtmf":
+        v.mapping(where, raw, {"dtmf", "interval_ms"})
+        digits = raw["dtmf"]
+        if isinstance(digits, int) and not isinstance(digits, bool):
+            raise v.fail(f"{where}.dtmf", f"quote the digits as a string (YAML read {digits!r} as a number)")
+        digits = v.string(f"{where}.dtmf", digits)
+        bad = sorted(set(digits) - DTMF_DIGITS)
+        if bad:
+            raise v.fail(f"{where}.dtmf", f"not DTMF keys: {''.join(bad)!r} (allowed: 0-9 * # A-D)")
+        return Dtmf(digits=digits, interval_ms=v.ms(f"{where}.interval_ms", raw.get("interval_ms", 250), lo=40))
+    v.mapping(where, raw, {"hangup"})
+    if raw["hangup"] not in (True, None):
+        raise v.fail(f"{where}.hangup", "write the step as '- hangup'")
+    return Hangup()
+
+
+def _pattern(v: _V, where: str, raw: Any, *, gate: str | None = None) -> DecisionPattern:
+    allowed = {"outcome", "reason"} | (set() if gate else {"gate"})
+    m = v.mapping(where, raw, allowed, {"outcome"} | (set() if gate else {"gate"}))
+    return DecisionPattern(gate=gate or v.string(f"{where}.gate", m["gate"]),
+                           outcome=v.string(f"{where}.outcome", m["outcome"]),
+                           reason=v.string(f"{where}.reason", m["reason"]) if "reason" in m else None)
+
+
+def _patterns(v: _V, where: str, raw: Any, *, gate: str | None = None) -> tuple[DecisionPattern, ...]:
+    if not isinstance(raw, list):
+        raise v.fail(where, f"expected a list of {{gate, outcome, reason?}}, got {raw!r}")
+    return tuple(_pattern(v, f"{where}[{i}]", r, gate=gate) for i, r in enumerate(raw))
+
+
+BARGE_IN_OUTCOMES = ("abandon", "resume", "suppressed", "none")
+
+
+def _expect(v: _V, raw: Any) -> Expect:
+    if raw is None:
+        return Expect()
+    m = v.mapping("expect", raw, {"route", "handoff", "guard", "barge_ins", "decisions", "no_decisions",
+                                  "heard_text_contains", "heard_text_excludes", "context_excludes"})
+    handoff = m.get("handoff")
+    if handoff is not None and not isinstance(handoff, (bool, str)):
+        raise v.fail("expect.handoff", f"expected true, false or a reason code, got {handoff!r}")
+    barge_ins = None
+    if "barge_ins" in m:
+        if not isinstance(m["barge_ins"], list):
+            raise v.fail("expect.barge_ins", "expected a list of {outcome: abandon|resume|suppressed|none}")
+        out = []
+        for i, b in enumerate(m["barge_ins"]):
+            w = f"expect.barge_ins[{i}]"
+            bm = v.mapping(w, b, {"outcome"}, {"outcome"})
+            outs = v.strings(f"{w}.outcome", bm["outcome"])
+            for o in outs:
+                if o not in BARGE_IN_OUTCOMES:
+                    raise v.fail(f"{w}.outcome", f"expected one of {', '.join(BARGE_IN_OUTCOMES)}, got {o!r}")
+            out.append(outs)
+        barge_ins = tuple(out)
+    return Expect(
+        route=v.string("expect.route", m["route"]) if "route" in m else None,
+        handoff=handoff,
+        guard=_patterns(v, "expect.guard", m["guard"], gate="guard") if "guard" in m else (),
+        barge_ins=barge_ins,
+        decisions=_patterns(v, "expect.decisions", m["decisions"]) if "decisions" in m else (),
+        no_decisions=_patterns(v, "expect.no_decisions", m["no_decisions"]) if "no_decisions" in m else (),
+        heard_text_contains=v.strings("expect.heard_text_contains", m.get("heard_text_contains", [])),
+        heard_text_excludes=v.strings("expect.heard_text_excludes", m.get("heard_text_excludes", [])),
+        context_excludes=v.strings("expect.context_excludes", m.get("context_excludes", [])),
+    )
+
+
+TOP_FIELDS = {"name", "description", "voice", "from", "to", "noise", "echo", "max_duration_s", "steps", "expect"}
+
+
+def parse_scenario(data: Any, *, path: Path | str = "<scenario>", base: Path | None = None) -> Scenario:
+    """Validate already-loaded YAML data; ``base`` resolves relative paths."""
+    v = _V(path)
+    base = base if base is not None else Path.cwd()
+    m = v.mapping("", data, TOP_FIELDS, {"steps"})
+    voice = v.voice("voice", m["voice"]) if "voice" in m else DEFAULT_CALLER_VOICE
+    raw_steps = m["steps"]
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise v.fail("steps", "expected a non-empty list of steps")
+    steps = tuple(_step(v, f"steps[{i}]", s, base, voice) for i, s in enumerate(raw_steps))
+    for i, s in enumerate(steps[:-1]):
+        if isinstance(s, Hangup):
+            raise v.fail(f"steps[{i}]", "hangup must be the last step")
+    noise = None
+    if "noise" in m:
+        nm = v.mapping("noise", m["noise"], {"file", "snr_db"}, {"file", "snr_db"})
+        noise = Noise(file=v.file("noise.file", nm["file"], base),
+                      snr_db=v.number("noise.snr_db", nm["snr_db"], lo=-10, hi=60))
+    echo = None
+    if "echo" in m:
+        em = v.mapping("echo", m["echo"], {"delay_ms", "attenuation_db"}, {"delay_ms", "attenuation_db"})
+        echo = Echo(delay_ms=v.ms("echo.delay_ms", em["delay_ms"], hi=2000),
+                    attenuation_db=v.number("echo.attenuation_db", em["attenuation_db"], lo=0, hi=80))
+    name = m.get("name", Path(str(path)).stem)
+    return Scenario(
+        name=v.string("name", name),
+        path=Path(path) if not str(path).startswith("<") else None,
+        description=v.string("description", m["description"], nonempty=False) if "description" in m else "",
+        voice=voice,
+        from_number=v.string("from", str(m["from"])) if "from" in m else "+14155550100",
+        to_number=v.string("to", str(m["to"])) if "to" in m else "+18005550199",
+        steps=steps,
+        noise=noise,
+        echo=echo,
+        max_duration_s=v.number("max_duration_s", m.get("max_duration_s", 120.0), lo=1, hi=3600),
+        expect=_expect(v, m.get("expect")),
+    )
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(p, "", f"cannot read: {e.strerror or e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ScenarioError(p, where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+    return parse_scenario(data, path=p, base=p.resolve().parent)
