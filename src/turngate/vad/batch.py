@@ -1,0 +1,270 @@
+"""Silero VAD batched across every live call of the process, behind a WebRTC pre-gate.
+
+Theory of operation
+-------------------
+Twilio delivers 20 ms frames (160 samples); Silero wants 32 ms windows (256 samples
+plus 32 samples of context). Each stream owns one row of a shared float32 buffer;
+``push`` appends a frame to its row, scaled to [-1, 1), and runs WebRTC VAD on it.
+The row keeps the 32 samples before the read position, so a window and its context
+are one contiguous 288-sample slice and nothing is copied per frame except the frame
+itself. When the row fills up, the unread tail moves to the front (amortised: once
+per ~11 frames).
+
+The shell calls ``run`` once per tick (every 10-20 ms) for the whole process. It
+takes every stream with a complete window, computes the window levels in one numpy
+call, and runs ONE Silero inference over those that the pre-gate does not skip,
+gathering and scattering their rows of the recurrent state ``[2, rows, 128]``. A
+stream that fell more than one window behind is served in further rounds of the
+same ``run``, so its windows stay in order.
+
+Pre-gate
+--------
+A window skips Silero (probability reported as 0.0) when all of these hold:
+WebRTC VAD flagged no frame overlapping it, it flagged none for ``quiet_ms``
+before it either, and Silero's last probability on that stream was below
+``max_probability``. Silero's state is then *kept as it was* after the last window
+it ran on, which by the rule above is a window of quiet: the state after quiet is
+what continuous inference converges to over more quiet, so resuming from it is
+close to having run all along (see docs/benchmarks.md, "Hot path", for the measured
+difference). The context of the first window after a skip is the real last 32
+samples, since the buffer holds them anyway. Resetting the state to zeros instead
+is available (``resume="reset"``) but makes Silero restart cold on the caller's
+first syllable.
+
+Drop policy: a row holds ``BACKLOG_WINDOWS`` windows of unread audio; if the shell
+stops calling ``run`` for longer than that, the oldest unread windows are dropped
+(counted in ``stats.windows_dropped``) rather than growing without bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from turngate.audio.level import levels_db
+from turngate.vad.silero import CONTEXT, STATE_SIZE, WINDOW, SileroModel
+from turngate.vad.webrtc import FRAME_SAMPLES, WebRtcVad
+
+__all__ = ["PreGate", "SileroBatch", "BatchStats", "BACKLOG_WINDOWS"]
+
+BACKLOG_WINDOWS = 6
+_ROW = CONTEXT + WINDOW * (BACKLOG_WINDOWS + 1)  # context + backlog + room for one frame
+_SPAN = np.arange(CONTEXT + WINDOW, dtype=np.intp)
+_SCALE = 1.0 / 32768.0
+_MAX_PUSH = WINDOW * 2  # longer pushes are split into 20 ms frames
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreGate:
+    """When a window may skip Silero. ``enabled=False`` runs Silero on every window."""
+
+    enabled: bool = True
+    mode: int = 3                  # WebRTC VAD aggressiveness, 0..3
+    quiet_ms: int = 96             # WebRTC quiet this long before the window, too
+    max_probability: float = 0.2   # Silero's last word on the stream must be below this
+    resume: Literal["keep", "reset"] = "keep"
+
+
+@dataclass(slots=True)
+class BatchStats:
+    windows_run: int = 0       # windows Silero evaluated
+    windows_skipped: int = 0   # windows the pre-gate answered with 0.0
+    windows_dropped: int = 0   # backlog overflow (shell not calling run)
+    inferences: int = 0        # onnxruntime calls (one per round of run)
+
+
+class _Stream:
+    __slots__ = (
+        "stream_id", "row", "write", "read", "consumed", "received", "voiced_until",
+        "last_probability", "skipping", "queued", "live", "vad",
+    )
+
+    def __init__(self, stream_id: Hashable, row: int, vad: WebRtcVad | None) -> None:
+        self.stream_id = stream_id
+        self.row = row
+        self.write = CONTEXT      # next free sample in the row
+        self.read = CONTEXT       # first sample of the next window
+        self.consumed = 0         # stream samples taken by windows so far
+        self.received = 0         # stream samples pushed so far
+        self.voiced_until = 0     # stream sample where the last WebRTC-voiced frame ended
+        self.last_probability = 0.0
+        self.skipping = False
+        self.queued = False
+        self.live = True
+        self.vad = vad
+
+
+class SileroBatch:
+    """Per-stream 32 ms Silero VAD for all calls of a process, one inference per tick.
+
+    Not thread-safe: call it from the event loop thread only (it never blocks on
+    I/O; one ``run`` over 256 streams costs a few milliseconds of CPU).
+    """
+
+    def __init__(
+        self,
+        *,
+        pregate: PreGate = PreGate(),
+        model: SileroModel | None = None,
+        capacity: int = 64,
+    ) -> None:
+        self._model = model or SileroModel()
+        self._pregate = pregate
+        self._quiet = pregate.quiet_ms * 8
+        self._streams: dict[Hashable, _Stream] = {}
+        self._ready: list[_Stream] = []
+        self._free: list[int] = []
+        self._capacity = 0
+        self._buf = np.zeros((0, _ROW), dtype=np.float32)
+        self._state = np.zeros((2, 0, STATE_SIZE), dtype=np.float32)
+        self._grow(max(1, capacity))
+        self.stats = BatchStats()
+
+    # -- stream lifecycle -------------------------------------------------------------
+
+    def register(self, stream_id: Hashable) -> None:
+        """Start a stream (call start): fresh state, empty buffer."""
+        if stream_id in self._streams:
+            raise KeyError(f"stream {stream_id!r} is already registered")
+        if not self._free:
+            self._grow(self._capacity * 2)
+        row = self._free.pop()
+        self._buf[row, :CONTEXT] = 0.0
+        self._state[:, row, :] = 0.0
+        vad = WebRtcVad(self._pregate.mode) if self._pregate.enabled else None
+        self._streams[stream_id] = _Stream(stream_id, row, vad)
+
+    def unregister(self, stream_id: Hashable) -> None:
+        """End a stream (call end). Unread audio is discarded. Unknown ids are ignored."""
+        s = self._streams.pop(stream_id, None)
+        if s is not None:
+            s.live = False
+            self._free.append(s.row)
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def __contains__(self, stream_id: object) -> bool:
+        return stream_id in self._streams
+
+    # -- per frame --------------------------------------------------------------------
+
+    def push(self, stream_id: Hashable, pcm: np.ndarray) -> None:
+        """Append int16 samples (normally one 20 ms Twilio frame) to the stream's window.
+
+        WebRTC VAD runs on frames of 80, 160 or 240 samples; a push of another size
+        counts as voiced (the pre-gate cannot judge it, so Silero will).
+        """
+        s = self._streams[stream_id]
+        n = len(pcm)
+        if n > _MAX_PUSH:
+            for i in range(0, n, 160):
+                self.push(stream_id, pcm[i:i + 160])
+            return
+        if n == 0:
+            return
+        if s.write + n > _ROW:
+            self._make_room(s, n)
+        np.multiply(pcm, _SCALE, out=self._buf[s.row, s.write:s.write + n], casting="unsafe")
+        s.write += n
+        s.received += n
+        if s.vad is not None and (n not in FRAME_SAMPLES or s.vad.is_speech(pcm)):
+            s.voiced_until = s.received
+        if not s.queued and s.write - s.read >= WINDOW:
+            s.queued = True
+            self._ready.append(s)
+
+    # -- per tick ---------------------------------------------------------------------
+
+    def run(self) -> list[tuple[Hashable, float, float]]:
+        """Evaluate every complete window: ``[(stream_id, probability, level_db), ...]``.
+
+        In the order streams completed their windows; a stream appears more than once
+        only if it had more than one complete window (a late tick), oldest first.
+        """
+        results: list[tuple[Hashable, float, float]] = []
+        while self._ready:
+            batch = [s for s in self._ready if s.live]
+            self._ready = []
+            if batch:
+                self._round(batch, results)
+        return results
+
+    def _round(self, batch: list[_Stream], results: list[tuple[Hashable, float, float]]) -> None:
+        rows = np.fromiter((s.row for s in batch), dtype=np.intp, count=len(batch))
+        starts = np.fromiter((s.read - CONTEXT for s in batch), dtype=np.intp, count=len(batch))
+        windows = self._buf[rows[:, None], starts[:, None] + _SPAN]  # [B, 288], one gather
+        levels = levels_db(windows[:, CONTEXT:]).tolist()
+
+        gate = self._pregate
+        if gate.enabled:
+            quiet, ceiling = self._quiet, gate.max_probability
+            run_mask = [
+                s.voiced_until + quiet > s.consumed or s.last_probability >= ceiling
+                for s in batch
+            ]
+        else:
+            run_mask = [True] * len(batch)
+
+        run_idx = [i for i, r in enumerate(run_mask) if r]
+        probs: list[float] = [0.0] * len(batch)
+        if run_idx:
+            if len(run_idx) == len(batch):
+                run_rows, x = rows, windows
+            else:
+                sel = np.array(run_idx, dtype=np.intp)
+                run_rows, x = rows[sel], windows[sel]
+            if gate.resume == "reset":
+                for i in run_idx:
+                    s = batch[i]
+                    if s.skipping:
+                        self._state[:, s.row, :] = 0.0
+            p, new_state = self._model.infer(x, self._state[:, run_rows, :])
+            self._state[:, run_rows, :] = new_state
+            for i, v in zip(run_idx, p.tolist()):
+                probs[i] = v
+            self.stats.inferences += 1
+        self.stats.windows_run += len(run_idx)
+        self.stats.windows_skipped += len(batch) - len(run_idx)
+
+        ready = self._ready
+        for s, prob, level, ran in zip(batch, probs, levels, run_mask):
+            s.read += WINDOW
+            s.consumed += WINDOW
+            if ran:
+                s.last_probability = prob
+            s.skipping = not ran
+            results.append((s.stream_id, prob, level))
+            if s.write - s.read >= WINDOW:
+                ready.append(s)   # fell behind: served in the next round, in order
+            else:
+                s.queued = False
+
+    # -- storage ----------------------------------------------------------------------
+
+    def _make_room(self, s: _Stream, incoming: int) -> None:
+        buf = self._buf[s.row]
+        backlog = s.write - s.read
+        # Keep at most BACKLOG_WINDOWS unread windows' worth, minus the incoming frame.
+        limit = WINDOW * BACKLOG_WINDOWS + WINDOW - incoming
+        if backlog > limit:
+            drop = -(-(backlog - limit) // WINDOW) * WINDOW  # whole windows, oldest first
+            s.read += drop
+            s.consumed += drop
+            backlog -= drop
+            self.stats.windows_dropped += drop // WINDOW
+        buf[: CONTEXT + backlog] = buf[s.read - CONTEXT : s.write]
+        s.read = CONTEXT
+        s.write = CONTEXT + backlog
+
+    def _grow(self, capacity: int) -> None:
+        old = self._capacity
+        buf = np.zeros((capacity, _ROW), dtype=np.float32)
+        buf[:old] = self._buf
+        state = np.zeros((2, capacity, STATE_SIZE), dtype=np.float32)
+        state[:, :old] = self._state
+        self._buf, self._state, self._capacity = buf, state, capacity
+        self._free.extend(range(capacity - 1, old - 1, -1))
