@@ -238,7 +238,8 @@ def _why(record: CallRecord, *, as_json: bool) -> int:
     for n, key in enumerate(QUESTIONS, 1):
         a = answers[key]
         console.print(Text(f"\n{n}. {a['question']}", style="bold"))
-        console.print(f"   {a['answer']}", highlight=False, markup=False)
+        # soft_wrap: a long record stays one line, so it can be grepped or pasted as JSON.
+        console.print(f"   {a['answer']}", highlight=False, markup=False, soft_wrap=True)
         for r in a["records"]:
-            console.print(f"   - {json.dumps(r, default=str)}", highlight=False, markup=False)
+            console.print(f"   - {json.dumps(r, default=str)}", highlight=False, markup=False, soft_wrap=True)
     return 0
