@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
-    "BASE_PHRASES", "normalize", "build_arpa", "flite_pronunciations", "read_cmudict",
+    "BASE_PHRASES", "normalize", "phrases_in", "build_arpa", "flite_pronunciations", "read_cmudict",
 ]
 
 # Generic things callers say on any contact-centre line; the policy adds its routes' examples.
@@ -75,6 +75,29 @@ def normalize(text: str) -> list[str]:
     for tok in _TOKEN.findall(text):
         words.extend(_number_words(int(tok)) if tok.isdigit() else [tok])
     return words
+
+
+def phrases_in(tree: object, keys: Sequence[str] = ("examples", "phrases", "prompts")) -> list[str]:
+    """Every string found under any of ``keys`` anywhere in a parsed YAML/JSON tree.
+
+    Lets the engine take the policy's route examples (and an agent file's
+    prompts) without depending on either schema.
+    """
+    found: list[str] = []
+
+    def walk(node: object, take: bool) -> None:
+        if isinstance(node, str):
+            if take:
+                found.append(node)
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                walk(v, take or k in keys)
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                walk(v, take)
+
+    walk(tree, False)
+    return found
 
 
 def build_arpa(

@@ -1,0 +1,282 @@
+"""Embedded STT on the phone path: word error rate, partial latency, CPU.
+
+Every clip goes through what a call does to audio: resample to 8 kHz, G.711
+mu-law encode and decode, then 20 ms frames into ``SttStream.feed`` (one
+stream per clip, as one stream per call), then ``end_utterance``.
+
+Sets:
+  real     transcribed human speech in ../shared/data/audio (cmu_arctic,
+           librivox_pocketsphinx incl. cards/forever/goforward, timit_sample, jfk);
+           open-vocabulary read speech, so the domain LM is not expected to help.
+  indomain contact-centre sentences spoken by flite voices slt, awb and rms
+           (synthetic speech: no free recordings of such calls exist); the
+           sentences are held out from the phrases the domain LM is built from.
+
+Configurations (side by side in one run, so the noisy shared CPU hits all alike):
+  general-16k   bundled 130k-word LM, 8 kHz upsampled to 16 kHz, flite warm-up CMN
+  domain-16k    domain trigram LM from the phrases (the gateway default for calls)
+  general-8k    bundled LM, narrowband front end (samprate 8000, nfft 256)
+  general-16k-defcmn  as general-16k with pocketsphinx's default cmninit (no warm-up)
+
+first_partial_ms: audio time from speech onset to the first non-empty partial.
+Onset = first aligned word (librivox .json), flite's first word time (indomain),
+else the first 10 ms frame within 30 dB of the clip's loudest (energy onset).
+cpu_per_audio_s: process CPU seconds spent in feed/end_utterance per second of audio.
+
+The last line is the headline JSON: general-16k on the real set (real human
+speech is what WER should be quoted on).
+
+    .venv/bin/python bench/stt.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from turngate.audio import mulaw  # noqa: E402
+from turngate.speech.flite_tts import FliteTts  # noqa: E402
+from turngate.speech.lm import normalize, phrases_in  # noqa: E402
+from turngate.speech.pocketsphinx_stt import PocketsphinxEngine  # noqa: E402
+
+AUDIO = ROOT.parent / "shared" / "data" / "audio"
+
+# Used when policies/default.yaml is absent: what route examples look like.
+FALLBACK_PHRASES = (
+    "I want to change my appointment", "I need to reschedule my appointment",
+    "can I move my booking to another day", "I'd like to book an appointment",
+    "I want to pay my bill", "I'd like to make a payment", "can I pay by card",
+    "I want a refund", "I was charged twice and I want my money back", "where is my refund",
+    "I want to make a complaint", "I'm not happy with the service", "this is the third time I've called",
+    "I want to cancel my account", "please cancel my subscription", "I'm thinking of leaving",
+    "what are your opening hours", "where is your nearest branch", "how do I reset my password",
+    "I want to talk to a person", "let me speak to a manager", "can I talk to someone",
+)
+
+# Held out: none of these sentences is in the phrases above or in lm.BASE_PHRASES.
+INDOMAIN_TEST = (
+    "Hi, I need to change my appointment to next Thursday.",
+    "Can I move my appointment to the afternoon?",
+    "I would like to pay my bill by card.",
+    "I was charged twice this month and I want a refund.",
+    "I want to cancel my subscription.",
+    "I want to speak to a manager please.",
+    "What time do you open on Saturday?",
+    "No, that's wrong, it's Tuesday not Monday.",
+    "Yes, ten in the morning is fine.",
+    "I'm not happy with how my complaint was handled.",
+    "Wait, can you repeat that?",
+    "My account number is four five six seven.",
+)
+
+
+@dataclass(slots=True)
+class Clip:
+    name: str
+    set: str
+    pcm8k: np.ndarray  # after the mu-law round trip
+    ref: list[str]
+    onset_ms: int
+
+
+def phone_path(pcm: np.ndarray, rate: int) -> np.ndarray:
+    x = pcm.astype(np.float32)
+    if rate != 8000:
+        x = soxr.resample(x, rate, 8000, quality="HQ")
+    x = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    return mulaw.decode(mulaw.encode(x))
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        if w.getnchannels() > 1:
+            data = data.reshape(-1, w.getnchannels())[:, 0]
+        return data, w.getframerate()
+
+
+def energy_onset_ms(pcm8k: np.ndarray) -> int:
+    frames = pcm8k[: len(pcm8k) // 80 * 80].reshape(-1, 80).astype(np.float64)
+    rms = np.sqrt((frames**2).mean(axis=1)) + 1e-9
+    db = 20 * np.log10(rms / rms.max())
+    return int(np.argmax(db > -30.0)) * 10
+
+
+def real_clips() -> list[Clip]:
+    clips: list[Clip] = []
+
+    def add(name: str, pcm: np.ndarray, rate: int, text: str, onset: int | None = None) -> None:
+        x = phone_path(pcm, rate)
+        clips.append(Clip(name, "real", x, normalize(text), energy_onset_ms(x) if onset is None else onset))
+
+    arctic = AUDIO / "cmu_arctic"
+    with open(arctic / "transcripts.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["transcript"].strip():
+                add(f"arctic/{row['file']}", *read_wav(arctic / row["file"]), row["transcript"])
+    lib = AUDIO / "librivox_pocketsphinx"
+    for txt in sorted((lib / "librivox").glob("*.txt")):
+        words = json.loads(txt.with_suffix(".json").read_text())["w"]
+        onset = next(round(w["b"] * 1000) for w in words if not w["t"].startswith("<"))
+        add(f"librivox/{txt.stem[-4:]}", *read_wav(txt.with_suffix(".wav")), txt.read_text(), onset)
+    for line in (lib / "cards" / "cards.transcription").read_text().splitlines():
+        text, _, fid = line.rpartition("(")
+        fid = fid.strip(") ")
+        text = text.replace("<s>", "").replace("</s>", "")
+        add(f"cards/{fid}", *read_wav(lib / "cards" / f"{fid}.wav"), text)
+    add("forever/input_2", *read_wav(lib / "forever" / "input_2_16k.wav"), "feels like these days go on forever")
+    add("goforward", *read_wav(lib / "goforward.wav"), "go forward ten meters")
+    timit = AUDIO / "timit_sample"
+    ref = (timit / "LDC93S1.txt").read_text().split(maxsplit=2)[2]
+    add("timit/LDC93S1", *read_wav(timit / "LDC93S1_pcms16le_1_16000.wav"), ref)
+    try:
+        import soundfile
+
+        data, rate = soundfile.read(str(AUDIO / "jfk" / "jfk.flac"), dtype="int16")
+        with open(AUDIO / "jfk" / "transcripts.csv", newline="") as f:
+            text = next(r["transcript"] for r in csv.DictReader(f) if r["file"] == "jfk.flac")
+        add("jfk", data[:, 0] if data.ndim > 1 else data, rate, text)
+    except ImportError:
+        print("# soundfile missing: jfk.flac skipped", file=sys.stderr)
+    return clips
+
+
+def indomain_clips(voices: tuple[str, ...]) -> list[Clip]:
+    clips = []
+    pad = np.zeros(2400, dtype=np.int16)  # 300 ms of line silence each side, as a VAD pre-roll gives
+    for voice in voices:
+        tts = FliteTts(voice)
+        for i, text in enumerate(INDOMAIN_TEST):
+            syn = tts.synthesize(text)
+            pcm = np.concatenate([pad, mulaw.decode(syn.audio), pad])
+            onset = 300 + (syn.words[0].start_ms if syn.words else 0)
+            clips.append(Clip(f"{voice}/{i:02d}", "indomain", pcm, normalize(text), onset))
+    return clips
+
+
+def edits(ref: list[str], hyp: list[str]) -> int:
+    d = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
+    return d[-1]
+
+
+def run(engine: PocketsphinxEngine, clips: list[Clip]) -> dict:
+    errs = nref = 0
+    firsts: list[int] = []
+    cpu = audio_s = 0.0
+    missing_partial = 0
+    rows = []
+    for clip in clips:
+        stream = engine.new_stream()
+        first = None
+        t0 = time.process_time()
+        stream.start_utterance()
+        for i in range(0, len(clip.pcm8k), 160):
+            for r in stream.feed(clip.pcm8k[i:i + 160]):
+                if first is None and r.text:
+                    first = r.audio_ms
+        final = stream.end_utterance()
+        cpu += time.process_time() - t0
+        stream.close()
+        audio_s += len(clip.pcm8k) / 8000
+        hyp = final.text.split()
+        e = edits(clip.ref, hyp)
+        errs += e
+        nref += len(clip.ref)
+        if first is None:
+            missing_partial += 1
+        else:
+            firsts.append(first - clip.onset_ms)
+        rows.append((clip.name, e, len(clip.ref), final.text, final.confidence))
+    return {
+        "wer": errs / max(nref, 1),
+        "words": nref,
+        "clips": len(clips),
+        "first_partial_ms_p50": statistics.median(firsts) if firsts else None,
+        "first_partial_ms_p90": float(np.percentile(firsts, 90)) if firsts else None,
+        "no_partial": missing_partial,
+        "cpu_per_audio_s": cpu / audio_s,
+        "rows": rows,
+    }
+
+
+def domain_phrases() -> tuple[list[str], str]:
+    policy = ROOT / "policies" / "default.yaml"
+    if policy.exists():
+        import yaml
+
+        found = phrases_in(yaml.safe_load(policy.read_text()))
+        if found:
+            return found, str(policy.relative_to(ROOT))
+    return list(FALLBACK_PHRASES), "bench FALLBACK_PHRASES"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="one flite voice, skip the 8k and default-CMN variants")
+    ap.add_argument("--verbose", action="store_true", help="print every clip's hypothesis")
+    args = ap.parse_args()
+
+    phrases, source = domain_phrases()
+    real = real_clips()
+    indomain = indomain_clips(("slt",) if args.quick else ("slt", "awb", "rms"))
+    print(f"# real: {len(real)} clips, {sum(len(c.pcm8k) for c in real) / 8000:.1f} s; "
+          f"indomain: {len(indomain)} clips; domain LM phrases: {len(phrases)} from {source}")
+
+    configs: list[tuple[str, dict, list[tuple[str, list[Clip]]]]] = [
+        ("general-16k", {"language_model": "general"}, [("real", real), ("indomain", indomain)]),
+        ("domain-16k", {"language_model": "domain"}, [("real", real), ("indomain", indomain)]),
+    ]
+    if not args.quick:
+        configs += [
+            ("general-8k", {"language_model": "general", "input_rate": 8000}, [("real", real)]),
+            ("domain-8k", {"language_model": "domain", "input_rate": 8000}, [("indomain", indomain)]),
+            ("general-16k-defcmn", {"language_model": "general", "warmup": False}, [("real", real)]),
+            ("domain-16k-defcmn", {"language_model": "domain", "warmup": False}, [("indomain", indomain)]),
+        ]
+    results: dict[tuple[str, str], dict] = {}
+    header = f"{'config':20} {'set':9} {'WER':>6} {'words':>5} {'1st partial p50/p90 ms':>22} {'none':>4} {'cpu/s':>6} {'build s':>7}"
+    print(header)
+    for name, kwargs, sets in configs:
+        t0 = time.perf_counter()
+        engine = PocketsphinxEngine(phrases, **kwargs)
+        build = time.perf_counter() - t0
+        for set_name, clips in sets:
+            r = run(engine, clips)
+            results[(name, set_name)] = r
+            p50, p90 = r["first_partial_ms_p50"], r["first_partial_ms_p90"]
+            print(f"{name:20} {set_name:9} {r['wer']:6.3f} {r['words']:5d} "
+                  f"{p50 if p50 is not None else '-':>10}/{p90 if p90 is not None else '-':<11} "
+                  f"{r['no_partial']:4d} {r['cpu_per_audio_s']:6.3f} {build:7.2f}", flush=True)
+            if args.verbose:
+                for row in r["rows"]:
+                    print(f"    {row[0]:24} {row[1]:2d}/{row[2]:2d} conf={row[4]:.2f} {row[3]!r}")
+        engine.close()
+
+    head = results[("general-16k", "real")]
+    print(json.dumps({
+        "bench": "stt",
+        "wer": round(head["wer"], 4),
+        "first_partial_ms_p50": head["first_partial_ms_p50"],
+        "cpu_per_audio_s": round(head["cpu_per_audio_s"], 4),
+    }))
+
+
+if __name__ == "__main__":
+    main()
