@@ -110,15 +110,16 @@ class SimCall:
             self.problems.append(f"max_duration_s reached at {now_ms / 1000:.1f} s: hung up")
             self.hung_up = True
             return out
-        # 1. The speaker plays this frame's share of the bot's audio.
+        # 1. The caller's script decides this frame from what has played *before* it
+        #    (a person reacts to what they heard, not to what is about to play).
+        frame = self.script.next_frame(now_ms, self.speaker)
+        # 2. The speaker plays this frame's share of the bot's audio.
         played = self.speaker.play(FRAME_SAMPLES, now_ms=now_ms)
         if played.audio:
             i = now_ms * RATE // 1000
             pcm = ulaw_decode(played.audio)
             self._spk[i : i + len(pcm)] = pcm[: max(0, len(self._spk) - i)]
         out.extend(self._mark_echo(m) for m in played.marks)
-        # 2. The caller's script decides this frame.
-        frame = self.script.next_frame(now_ms, self.speaker)
         if frame.started is not None:
             self._clip_started(frame.started)
         self._classify_onsets(now_ms)
