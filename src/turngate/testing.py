@@ -107,3 +107,41 @@ class Timeline:
     def decisions(self, gate: str | None = None) -> list[Decision]:
         ds = [a.decision for a in self.actions if isinstance(a, WriteDecision)]
         return [d for d in ds if gate is None or d.gate == gate]
+
+
+class ScriptedStt:
+    """An STT engine double: each utterance yields the next scripted text as
+    partials (word by word, one per ``feed``) and then its final."""
+
+    def __init__(self, utterances: Iterable[str] = ()) -> None:
+        self.utterances = list(utterances)
+
+    def new_stream(self) -> "_ScriptedSttStream":
+        return _ScriptedSttStream(self.utterances)
+
+
+class _ScriptedSttStream:
+    def __init__(self, utterances: list[str]) -> None:
+        self._queue = list(utterances)
+        self._words: list[str] = []
+        self._said: list[str] = []
+
+    def start_utterance(self) -> None:
+        self._words = self._queue.pop(0).split() if self._queue else []
+        self._said = []
+
+    def feed(self, pcm8k: object) -> list:
+        from .speech.stt import SttResult
+        if not self._words:
+            return []
+        self._said.append(self._words.pop(0))
+        return [SttResult(text=" ".join(self._said), is_final=False, confidence=0.9)]
+
+    def end_utterance(self) -> object:
+        from .speech.stt import SttResult
+        text = " ".join(self._said + self._words)
+        self._words = []
+        return SttResult(text=text, is_final=True, confidence=0.9)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,97 @@
+"""``turngate demo``: start a gateway on a free local port with the embedded stack,
+run the bundled scenarios through the caller simulator over the real WebSocket,
+print each call, and exit non-zero if an expectation failed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    """A ``turngate serve`` subprocess on a free port, for the demo and for tests."""
+
+    def __init__(self, *, store: str | None = None, env: dict[str, str] | None = None,
+                 log_path: str | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.store = store
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    def __enter__(self) -> "Gateway":
+        cmd = [sys.executable, "-m", "turngate.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.store:
+            cmd += ["--store", self.store]
+        self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120  # the STT model builds its domain LM at start-up
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.proc.returncode} at start-up"
+                                   + (f"; see {self.log_path}" if self.log_path else ""))
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("gateway did not answer /healthz within 120 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self._log not in (None, subprocess.DEVNULL):
+            self._log.close()
+
+
+def demo_main(args: Any) -> int:
+    from .sim.cli import print_summary, run_all
+    from .sim.scenario import load_scenario
+
+    paths = [Path(p) for p in args.scenarios] or sorted(ROOT_SCENARIOS.glob("*.yaml"))
+    if not paths:
+        print("no scenarios found", file=sys.stderr)
+        return 2
+    scenarios = [load_scenario(p) for p in paths]
+    store = args.store or os.environ.get("TURNGATE_STORE") or "sqlite:///turngate.db"
+    os.makedirs("var", exist_ok=True)
+    print(f"starting the gateway (embedded stack: Silero VAD, pocketsphinx, flite, scripted agent); store {store}",
+          file=sys.stderr)
+    with Gateway(store=store, log_path="var/demo-gateway.log") as gw:
+        results = asyncio.run(run_all(scenarios, gw.url))
+    failed = 0
+    for r in results:
+        if args.json:
+            print(json.dumps(r.to_json()))
+        else:
+            print_summary(r)
+        failed += not r.passed
+    print(f"\n{len(results) - failed} passed, {failed} failed  (gateway log: var/demo-gateway.log; "
+          f"review with: turngate calls list --store {store})", file=sys.stderr)
+    return 1 if failed else 0

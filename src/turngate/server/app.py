@@ -1,0 +1,164 @@
+"""The ASGI app: Twilio webhook, media stream, call review API, metrics.
+
+    POST /twilio/voice        TwiML <Connect><Stream> with a signed per-call token
+    WS   /twilio/stream       Twilio Media Streams
+    GET  /api/calls           recent calls (JSON)
+    GET  /api/calls/{id}      one call: state, decisions, context, transcript
+    GET  /healthz, /metrics
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from urllib.parse import parse_qsl
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from ..errors import AuthError
+from ..twilio.security import make_stream_token, validate_signature
+from ..twilio.twiml import connect_stream, say_and_hangup
+from .providers import Providers
+from .session import CallSession
+
+log = logging.getLogger("turngate.app")
+
+
+def _public_base(request: Request | WebSocket, configured: str) -> str:
+    if configured:
+        return configured.rstrip("/")
+    proto = request.headers.get("x-forwarded-proto") or request.url.scheme
+    proto = {"ws": "http", "wss": "https"}.get(proto, proto)
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc
+    return f"{proto}://{host}"
+
+
+def create_app(providers: Providers) -> Starlette:
+    cfg = providers.config
+    live: dict[str, CallSession] = {}
+
+    async def voice(request: Request) -> Response:
+        # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps the exact values it signed.
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        base = _public_base(request, cfg.public_url)
+        if cfg.twilio_auth_token:
+            try:
+                validate_signature(cfg.twilio_auth_token, base + request.url.path +
+                                   (f"?{request.url.query}" if request.url.query else ""),
+                                   form, request.headers.get("x-twilio-signature"))
+            except AuthError as e:
+                log.warning("webhook refused: %s", e)
+                return PlainTextResponse(str(e), status_code=403)
+        call_sid = form.get("CallSid", "")
+        if not call_sid:
+            return PlainTextResponse("CallSid missing", status_code=400)
+        if len(live) >= cfg.max_calls:
+            return Response(say_and_hangup("Sorry, all our lines are busy. Please call back later."),
+                            media_type="application/xml")
+        token = make_stream_token(cfg.stream_secret, call_sid, int(time.time()) + cfg.stream_token_ttl_s)
+        ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        twiml = connect_stream(f"{ws_base}/twilio/stream",
+                               {"token": token, "from": form.get("From", ""), "to": form.get("To", "")})
+        return Response(twiml, media_type="application/xml")
+
+    async def stream(ws: WebSocket) -> None:
+        if cfg.twilio_auth_token:
+            base = _public_base(ws, cfg.public_url).replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+            url = base + ws.url.path + (f"?{ws.url.query}" if ws.url.query else "")
+            try:
+                validate_signature(cfg.twilio_auth_token, url, {}, ws.headers.get("x-twilio-signature"))
+            except AuthError as e:
+                providers.metrics.streams_refused.labels(e.close_reason).inc()
+                log.warning("stream handshake refused: %s", e)
+                await ws.close(code=1008, reason=e.close_reason)
+                return
+        await ws.accept()
+
+        def started(s: CallSession) -> None:
+            live[s.call_id] = s
+            providers.metrics.calls_active.inc()
+            providers.metrics.calls_total.inc()
+
+        def ended(s: CallSession) -> None:
+            live.pop(s.call_id, None)
+            providers.metrics.calls_active.dec()
+
+        session = CallSession(ws, providers, on_start=started, on_end=ended)
+        await session.run()
+
+    async def calls(request: Request) -> Response:
+        limit = int(request.query_params.get("limit", "50"))
+        rows = await run_in_threadpool(providers.store.list_calls, limit) if providers.store else []
+        return JSONResponse([r.to_dict() for r in rows])
+
+    async def call_detail(request: Request) -> Response:
+        call_id = request.path_params["call_id"]
+        s = live.get(call_id)
+        if s is not None and s.call is not None:
+            return JSONResponse(s.snapshot())
+        await run_in_threadpool(providers.writer.flush, 2.0)
+        rec = await run_in_threadpool(providers.store.get_call, call_id) if providers.store else None
+        if rec is None:
+            return JSONResponse({"error": f"no call {call_id}"}, status_code=404)
+        return JSONResponse(_record_json(rec))
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True, "calls": len(live), "writer_backlog": providers.writer.backlog})
+
+    async def metrics(request: Request) -> Response:
+        return Response(providers.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def deliver_outbox() -> None:
+        # One delivery worker per process; rows are idempotent by key, so several
+        # gateway processes sharing PostgreSQL may all run one.
+        from datetime import datetime, timezone
+
+        from ..store.outbox import JsonlDelivery, deliver_pending
+
+        from pathlib import Path
+
+        Path(cfg.outbox_file).parent.mkdir(parents=True, exist_ok=True)
+        target = JsonlDelivery(cfg.outbox_file)
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await run_in_threadpool(deliver_pending, providers.store, target, datetime.now(timezone.utc))
+            except Exception:
+                log.exception("outbox delivery pass failed; will retry")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        worker = asyncio.create_task(deliver_outbox()) if providers.store is not None else None
+        try:
+            yield
+        finally:
+            if worker:
+                worker.cancel()
+            providers.close()
+
+    return Starlette(routes=[
+        Route("/twilio/voice", voice, methods=["POST"]),
+        WebSocketRoute("/twilio/stream", stream),
+        Route("/api/calls", calls),
+        Route("/api/calls/{call_id}", call_detail),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+    ], lifespan=lifespan)
+
+
+def _record_json(rec: Any) -> dict[str, Any]:
+    d = rec.to_dict()
+    call = d.get("call", d)
+    summary = call.get("summary") or {}
+    return {"call_id": call.get("call_id"), "state": summary.get("state", "ended"),
+            "outcome": call.get("outcome"), "decisions": d.get("decisions", []),
+            "context": summary.get("context", []), "transcript": summary.get("transcript", []),
+            "outbox": d.get("outbox", [])}

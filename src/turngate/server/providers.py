@@ -1,0 +1,73 @@
+"""Everything a call needs from the process, built once: the embedded default
+stack (Silero VAD, pocketsphinx, flite, the scripted agent, the policy gates)
+or whatever a deployment plugs in instead."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..agent.base import Agent
+from ..config import Config
+from ..core.gatekeeper import Gatekeeper
+from ..core.params import TurnParams
+from ..speech.stt import SttEngine
+from ..speech.tts import TtsEngine
+from ..store.writer import DecisionWriter
+from .metrics import Metrics
+from .vadhub import VadHub
+
+log = logging.getLogger("turngate")
+
+
+@dataclass
+class Providers:
+    config: Config
+    vad: VadHub
+    stt: SttEngine
+    tts: TtsEngine
+    agents: Mapping[str, Agent]
+    gatekeeper: Callable[[Mapping[str, str]], Gatekeeper]
+    writer: DecisionWriter
+    turn_params: TurnParams = field(default_factory=TurnParams)
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turngate-io"))
+    metrics: Metrics = field(default_factory=Metrics)
+    store: Any = None
+
+    def agent_for(self, profile: str) -> Agent:
+        return self.agents.get(profile) or self.agents["default"]
+
+    def close(self) -> None:
+        self.writer.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def embedded(config: Config) -> Providers:
+    """The default stack: no API keys, no downloads."""
+    from ..agent.scripted import ScriptedAgent, load_agent_script
+    from ..gates.keeper import keeper_factory
+    from ..policy import load_policy
+    from ..speech.flite_tts import FliteTts
+    from ..speech.pocketsphinx_stt import PocketsphinxEngine
+    from ..store import open_store
+
+    policy = load_policy(config.policy or None)
+    script = load_agent_script(config.agent or None)
+    phrases = [ex for r in policy.routes.values() for ex in r.examples]
+    phrases += [rule.say for rules in script.routes.values() for rule in rules] + [script.greeting]
+    log.info("loading embedded stack: policy %s, %d STT phrases", policy.version, len(phrases))
+    store = open_store(config.store)
+    return Providers(
+        config=config,
+        vad=VadHub(),
+        stt=PocketsphinxEngine(phrases),
+        tts=FliteTts(voice=config.tts_voice),
+        agents={"default": ScriptedAgent(script)},
+        gatekeeper=keeper_factory(policy, script.greeting),
+        writer=DecisionWriter(store),
+        turn_params=policy.turn_taking,
+        store=store,
+    )

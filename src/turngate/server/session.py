@@ -1,0 +1,391 @@
+"""One call's shell: decode Twilio frames, feed the core, carry out its actions.
+
+Cancellation: every generation is one task (model text + its TTS worker) in one
+scope; ``CancelModel`` cancels exactly that scope, with the reason. The outbound
+``clear`` and decision writes never wait on it (they are queued before the
+cancel is requested).
+
+Queues and their drop policy:
+- outbound frames to Twilio: unbounded deque, but the core keeps at most
+  ``playback_lead_ms`` of audio outstanding, so it stays small;
+- STT audio: appended while an utterance is open; the STT worker takes all of it
+  each round (natural batching); nothing is dropped, since a lost word is a
+  wrong turn;
+- decisions: the store's DecisionWriter, which spills rather than drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..agent.base import GenerationRequest
+from ..audio import mulaw
+from ..audio.level import level_db
+from ..core.actions import (
+    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, SendAudio,
+    SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
+)
+from ..core.call import Call
+from ..core.decisions import Decision
+from ..core.events import (
+    CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, ModelDone, ModelFailed,
+    ModelTextDelta, PartialTranscript, PeerMessageRejected, SpeechSynthesized, StreamStopped,
+    SynthesisFailed, TimerFired, VoiceActivity,
+)
+from ..errors import AuthError, TurngateError
+from ..store.base import OutboxItem
+from ..twilio import codec
+from ..twilio.security import check_stream_token
+from .providers import Providers
+
+log = logging.getLogger("turngate.session")
+PREROLL_FRAMES = 20  # 400 ms of 20 ms frames kept for the start of an utterance
+
+
+class CallSession:
+    def __init__(self, ws: WebSocket, providers: Providers, *, on_start: Callable[["CallSession"], None],
+                 on_end: Callable[["CallSession"], None]) -> None:
+        self.ws = ws
+        self.pv = providers
+        self.cfg = providers.config
+        self.loop = asyncio.get_running_loop()
+        self.call: Call | None = None
+        self.call_id = ""
+        self.stream_sid = ""
+        self._on_start, self._on_end = on_start, on_end
+        self._out: deque[str] = deque()
+        self._out_ready = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._gens: dict[int, asyncio.Task[None]] = {}
+        self._tts: dict[int, tuple[asyncio.Queue[tuple[int, str] | None], asyncio.Task[None]]] = {}
+        self._preroll: deque[np.ndarray] = deque(maxlen=PREROLL_FRAMES)
+        self._stt = None
+        self._stt_open = False
+        self._stt_cmds: deque[tuple[str, Any]] = deque()
+        self._stt_wake = asyncio.Event()
+        self._stt_task: asyncio.Task[None] | None = None
+        self._pending_decisions: list[Decision] = []
+        self._pending_outbox: list[OutboxItem] = []
+        self._early: list[PeerMessageRejected] = []
+        self.transcript: list[dict[str, Any]] = []
+        self.closed = False
+
+    # ------------------------------------------------------------ main loop
+    async def run(self) -> None:
+        sender = asyncio.create_task(self._sender(), name="twilio-sender")
+        try:
+            while True:
+                try:
+                    text = await self.ws.receive_text()
+                except WebSocketDisconnect:
+                    self._feed(StreamStopped(reason="disconnect"))
+                    break
+                except KeyError:
+                    # A binary frame: Starlette raises KeyError on receive_text.
+                    self._reject(PeerMessageRejected(kind="malformed", detail="binary frame"))
+                    continue
+                if not self._on_frame(text):
+                    break
+        except AuthError as e:
+            log.warning("stream refused: %s", e)
+            await self.ws.close(code=1008, reason=e.close_reason)
+        finally:
+            await self._finish()
+            sender.cancel()
+
+    def _on_frame(self, text: str) -> bool:
+        """Handle one frame; False when the stream is over."""
+        msg = codec.parse(text)
+        match msg:
+            case codec.Media():
+                if self.call is None:
+                    self._reject(PeerMessageRejected(kind="out_of_order", detail="media before start"))
+                    return True
+                if msg.track not in ("inbound", "inbound_track"):
+                    return True
+                pcm = mulaw.decode(msg.payload)
+                self.pv.vad.push(self.call_id, pcm)
+                self._preroll.append(pcm)
+                if self._stt_open:
+                    self._stt_audio(pcm)
+            case codec.Mark():
+                self._feed(MarkPlayed(name=msg.name))
+            case codec.Dtmf():
+                self._feed(DtmfReceived(digit=msg.digit))
+            case codec.Start():
+                if self.call is not None:
+                    self._reject(PeerMessageRejected(kind="out_of_order", detail="second start"))
+                    return True
+                self._start(msg)
+            case codec.Stop():
+                self._feed(StreamStopped(reason="stop"))
+                return False
+            case codec.Connected():
+                pass
+            case codec.Rejected():
+                self._reject(PeerMessageRejected(kind=msg.kind, detail=msg.detail, excerpt=msg.excerpt))
+        return True
+
+    def _reject(self, ev: PeerMessageRejected) -> None:
+        log.info("rejected frame on %s: %s", self.call_id or "unstarted stream", ev.detail)
+        if self.call is None:
+            self._early.append(ev)  # logged into the call once it starts
+            del self._early[:-50]
+        else:
+            self._feed(ev)
+
+    def _start(self, msg: codec.Start) -> None:
+        check_stream_token(self.cfg.stream_secret, msg.custom_parameters.get("token"), msg.call_sid,
+                           now=datetime.now(timezone.utc).timestamp())
+        if msg.encoding != "audio/x-mulaw" or msg.sample_rate != 8000:
+            raise AuthError(f"unsupported media format {msg.encoding}@{msg.sample_rate}",
+                            close_reason="unsupported media format")
+        self.call_id, self.stream_sid = msg.call_sid, msg.stream_sid
+        gates = self.pv.gatekeeper(msg.custom_parameters)
+        self.call = Call(self.call_id, gates=gates, params=self.pv.turn_params, started_at=self.loop.time())
+        self.pv.writer.start_call(self.call_id, stream_sid=self.stream_sid,
+                                  caller=msg.custom_parameters.get("from", ""),
+                                  started_at=datetime.now(timezone.utc), policy_version=gates.policy_version)
+        self.pv.vad.register(self.call_id, self._on_vad)
+        self._stt = self.pv.stt.new_stream()
+        self._stt_task = asyncio.create_task(self._stt_worker(), name=f"stt-{self.call_id}")
+        self._on_start(self)
+        self._feed(CallStarted(call_id=self.call_id, stream_sid=self.stream_sid,
+                               caller=msg.custom_parameters.get("from", ""), parameters=msg.custom_parameters))
+        for ev in self._early:
+            self._feed(ev)
+        self._early.clear()
+
+    # ------------------------------------------------------------ core step
+    def _feed(self, event: Event) -> None:
+        if self.call is None:
+            return
+        try:
+            actions = self.call.handle(event, self.loop.time())
+        except TurngateError:
+            log.exception("call %s: core error on %s", self.call_id, type(event).__name__)
+            return
+        self._dispatch(actions)
+        self._arm_timer()
+
+    def _on_vad(self, probability: float, level: float) -> None:
+        self._feed(VoiceActivity(probability=probability, level_db=level))
+
+    def _arm_timer(self) -> None:
+        assert self.call is not None
+        deadline = self.call.next_deadline()
+        if self._timer is not None:
+            if deadline is not None and abs(self._timer.when() - deadline) < 1e-4:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._feed(TimerFired())
+
+    # ------------------------------------------------------------ actions
+    def _dispatch(self, actions: list[Action]) -> None:
+        for a in actions:
+            match a:
+                case SendAudio():
+                    self._send(codec.render_media(self.stream_sid, a.payload))
+                case SendMark():
+                    self._send(codec.render_mark(self.stream_sid, a.name))
+                case ClearPlayback():
+                    self._send(codec.render_clear(self.stream_sid))
+                case WriteDecision():
+                    self._pending_decisions.append(a.decision)
+                case StartModel():
+                    self._start_generation(a)
+                case CancelModel():
+                    task = self._gens.pop(a.generation, None)
+                    if task is not None:
+                        task.cancel(msg=a.reason)
+                    self._stop_tts(a.generation, a.reason)
+                case Synthesize():
+                    self._synthesize(a.generation, a.segment, a.text)
+                case CancelSynthesis():
+                    self._stop_tts(a.generation, a.reason)
+                case StartTranscription():
+                    self._stt_open = True
+                    frames = max(1, a.preroll_ms // 20)
+                    self._stt_cmds.append(("start", None))
+                    self._stt_cmds.append(("audio", list(self._preroll)[-frames:]))
+                    self._stt_wake.set()
+                case FinishTranscription():
+                    self._stt_open = False
+                    self._stt_cmds.append(("finish", a.discard))
+                    self._stt_wake.set()
+                case TransferCall():
+                    self._transfer(a)
+                case EndCall():
+                    self.closed = True
+        if self._pending_decisions or self._pending_outbox:
+            self.pv.writer.submit(self._pending_decisions, self._pending_outbox)
+            self.pv.metrics.decisions(self._pending_decisions)
+            self._pending_decisions, self._pending_outbox = [], []
+
+    def _send(self, text: str) -> None:
+        self._out.append(text)
+        self._out_ready.set()
+
+    async def _sender(self) -> None:
+        while True:
+            await self._out_ready.wait()
+            self._out_ready.clear()
+            while self._out:
+                try:
+                    await self.ws.send_text(self._out.popleft())
+                except Exception:  # the peer is gone; the receive loop will notice
+                    self._out.clear()
+                    return
+
+    def _transfer(self, a: TransferCall) -> None:
+        # The transfer (Twilio REST: redirect the call to the queue) and the CRM note
+        # go out through the outbox, written in the same transaction as the handoff
+        # decision that caused them, so the note's reason is the decision's reason.
+        base = {"call_id": self.call_id, "queue": a.queue, "reason": a.reason}
+        self._pending_outbox += [
+            OutboxItem(kind="transfer", key=f"{self.call_id}:transfer", call_id=self.call_id, payload=base),
+            OutboxItem(kind="crm_note", key=f"{self.call_id}:crm_note", call_id=self.call_id,
+                       payload={**base, "note": a.note}),
+        ]
+
+    # ------------------------------------------------------------ generations
+    def _start_generation(self, a: StartModel) -> None:
+        req = GenerationRequest(generation=a.generation, context=a.context, route=a.route,
+                                profile=a.profile, memory=a.memory)
+        agent = self.pv.agent_for(a.profile)
+        self._gens[a.generation] = asyncio.create_task(self._generate(agent, req), name=f"gen-{a.generation}")
+
+    async def _generate(self, agent: Any, req: GenerationRequest) -> None:
+        try:
+            async for delta in agent.generate(req):
+                self._feed(ModelTextDelta(generation=req.generation, text=delta))
+            self._feed(ModelDone(generation=req.generation))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a provider failure is an event, never silence
+            log.warning("generation %s failed: %s", req.generation, e)
+            self._feed(ModelFailed(generation=req.generation, reason=f"{type(e).__name__}: {e}"[:200]))
+        finally:
+            self._gens.pop(req.generation, None)
+
+    def _synthesize(self, gen: int, segment: int, text: str) -> None:
+        entry = self._tts.get(gen)
+        if entry is None:
+            q: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
+            entry = (q, asyncio.create_task(self._tts_worker(gen, q), name=f"tts-{gen}"))
+            self._tts[gen] = entry
+        entry[0].put_nowait((segment, text))
+
+    def _stop_tts(self, gen: int, reason: str) -> None:
+        entry = self._tts.pop(gen, None)
+        if entry is not None:
+            entry[1].cancel(msg=reason)
+
+    async def _tts_worker(self, gen: int, q: asyncio.Queue[tuple[int, str] | None]) -> None:
+        # Sentences of one generation are synthesized in order, one at a time, so
+        # the first sentence's audio goes out while later ones are still synthesizing.
+        while True:
+            item = await q.get()
+            if item is None:
+                return
+            segment, text = item
+            try:
+                syn = await self.loop.run_in_executor(self.pv.executor, self.pv.tts.synthesize, text)
+                level = level_db(mulaw.decode(syn.audio)) if syn.audio else -90.0
+                self._feed(SpeechSynthesized(generation=gen, segment=segment, text=text, audio=syn.audio,
+                                             words=syn.words, level_db=level))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("TTS failed on generation %s: %s", gen, e)
+                self._feed(SynthesisFailed(generation=gen, segment=segment, reason=f"{type(e).__name__}: {e}"))
+
+    # ------------------------------------------------------------ STT
+    def _stt_audio(self, pcm: np.ndarray) -> None:
+        # Consecutive frames coalesce into one command: the worker feeds whatever
+        # accumulated while it was busy, in one call.
+        if self._stt_cmds and self._stt_cmds[-1][0] == "audio":
+            self._stt_cmds[-1][1].append(pcm)
+        else:
+            self._stt_cmds.append(("audio", [pcm]))
+        self._stt_wake.set()
+
+    async def _stt_worker(self) -> None:
+        stream = self._stt
+        assert stream is not None
+        run = self.loop.run_in_executor
+        open_ = False
+        while True:
+            await self._stt_wake.wait()
+            self._stt_wake.clear()
+            while self._stt_cmds:
+                cmd, arg = self._stt_cmds.popleft()
+                if cmd == "start":
+                    if open_:
+                        await run(self.pv.executor, stream.end_utterance)
+                    await run(self.pv.executor, stream.start_utterance)
+                    open_ = True
+                elif cmd == "audio" and open_:
+                    pcm = np.concatenate(arg) if len(arg) > 1 else arg[0]
+                    results = await run(self.pv.executor, stream.feed, pcm)
+                    for r in results:
+                        if not r.is_final and self._stt_open:
+                            self._feed(PartialTranscript(text=r.text, confidence=r.confidence))
+                elif cmd == "finish" and open_:
+                    final = await run(self.pv.executor, stream.end_utterance)
+                    open_ = False
+                    if not arg:
+                        self.transcript.append({"text": final.text, "confidence": round(final.confidence, 3)})
+                        self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
+
+    # ------------------------------------------------------------ teardown
+    async def _finish(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._gens.values()):
+            task.cancel(msg="call ended")
+        for gen in list(self._tts):
+            self._stop_tts(gen, "call ended")
+        if self._stt_task is not None:
+            self._stt_task.cancel()
+        if self.call is None:
+            return
+        if self.call.state != "ended":
+            self._feed(StreamStopped(reason="disconnect"))
+        self.pv.vad.unregister(self.call_id)
+        if self._stt is not None:
+            stream = self._stt
+            await self.loop.run_in_executor(self.pv.executor, stream.close)
+        self.pv.writer.end_call(self.call_id, ended_at=datetime.now(timezone.utc), outcome=self.outcome(),
+                                summary=self.summary())
+        self._on_end(self)
+
+    def outcome(self) -> str:
+        assert self.call is not None
+        if any(d.gate == "handoff" and d.outcome == "handoff" for d in self.call.decisions):
+            return "handoff"
+        return "completed"
+
+    def summary(self) -> dict[str, Any]:
+        assert self.call is not None
+        return {"state": str(self.call.state), "context": list(self.call.context),
+                "transcript": list(self.transcript)}
+
+    def snapshot(self) -> dict[str, Any]:
+        assert self.call is not None
+        return {"call_id": self.call_id, "state": str(self.call.state),
+                "decisions": [d.to_dict() for d in self.call.decisions], **self.summary()}

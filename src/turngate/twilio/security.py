@@ -1,0 +1,62 @@
+"""Twilio request signatures and per-call stream tokens.
+
+Signature (Twilio "Webhooks security"): base64(HMAC-SHA1(auth_token, url + the
+POST parameters sorted by name, each name immediately followed by its value)).
+For a WebSocket handshake there are no POST parameters: the URL alone is signed.
+
+Stream token: the webhook hands Twilio a token as a ``<Parameter>``; Twilio sends
+it back in the ``start`` message's ``customParameters``. It binds the stream to
+the call the webhook answered (call sid + expiry, HMAC-SHA256), so a stranger who
+finds the WebSocket URL cannot open a call on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from ..errors import AuthError
+
+
+def twilio_signature(auth_token: str, url: str, params: Mapping[str, str] | None = None) -> str:
+    data = url + "".join(k + v for k, v in sorted((params or {}).items()))
+    mac = hmac.new(auth_token.encode(), data.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(mac).decode("ascii")
+
+
+def validate_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> None:
+    if not signature:
+        raise AuthError("missing X-Twilio-Signature", close_reason="missing signature")
+    candidates = {url}
+    # Twilio signs the URL as it called it; a proxy may add or strip the default port.
+    for default in (":443", ":80"):
+        if default in url:
+            candidates.add(url.replace(default, "", 1))
+    if not any(hmac.compare_digest(twilio_signature(auth_token, u, params), signature) for u in candidates):
+        raise AuthError("X-Twilio-Signature does not match", close_reason="bad signature")
+
+
+def make_stream_token(secret: str, call_sid: str, expires_at: int) -> str:
+    body = f"{call_sid}.{expires_at}"
+    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{body}.{mac}"
+
+
+def check_stream_token(secret: str, token: str | None, call_sid: str, now: float) -> None:
+    """Raise ``AuthError`` with a close reason a person can act on."""
+    if not token:
+        raise AuthError("stream token missing from customParameters", close_reason="missing token")
+    try:
+        sid, exp_s, mac = token.rsplit(".", 2)
+        expires_at = int(exp_s)
+    except ValueError:
+        raise AuthError("stream token is malformed", close_reason="bad token") from None
+    good = hmac.new(secret.encode(), f"{sid}.{expires_at}".encode(), hashlib.sha256).hexdigest()[:32]
+    if not hmac.compare_digest(good, mac):
+        raise AuthError("stream token signature is wrong", close_reason="bad token")
+    if sid != call_sid:
+        raise AuthError("stream token belongs to another call", close_reason="token call mismatch")
+    if now > expires_at:
+        raise AuthError("stream token expired", close_reason="token expired")
