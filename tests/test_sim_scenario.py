@@ -164,15 +164,18 @@ def test_expectations_report_what_was_expected_and_what_the_call_showed():
     s = parse_scenario({"steps": [{"say": "hi"}], "expect": {
         "route": "faq", "handoff": "caller_request", "guard": [{"outcome": "require_auth"}],
         "barge_ins": [{"outcome": "abandon"}], "no_decisions": [{"gate": "turn", "outcome": "abandon"}],
-        "heard_text_excludes": ["holidays"], "context_excludes": ["holidays"]}})
+        "heard_text_excludes": ["holidays"], "context_excludes": ["holidays"],
+        "transcript_excludes": ["4111", "card number is"]}})
     ds = [_d(1, 10, "route", "routed", route="payment"), _d(2, 20, "route", "routed", route="faq"),
           _d(3, 30, "handoff", "handoff", reason="caller_request"), _d(4, 40, "turn", "abandon")]
     bis = [BargeIn(said="stop", at_ms=35, reaction_ms=80, outcome="abandon", heard_text="We open at nine")]
     ctx = [{"role": "assistant", "content": "We open at nine, except on public holidays"}]
     assert final_route(ds) == "faq"
-    got = {c.name: c for c in check(s.expect, decisions=ds, barge_ins=bis, context=ctx)}
+    transcript = [{"role": "caller", "text": "my card number is <CARD_NUMBER>"}]
+    got = {c.name: c for c in check(s.expect, decisions=ds, barge_ins=bis, context=ctx, transcript=transcript)}
     assert got["route"].passed and got["handoff"].passed and got["barge_ins"].passed
     assert not got["guard require_auth"].passed and "none" in got["guard require_auth"].detail
     assert not got["no decision turn/abandon"].passed and "at 40 ms" in got["no decision turn/abandon"].detail
     assert got["heard_text excludes 'holidays'"].passed
     assert not got["context excludes 'holidays'"].passed
+    assert got["transcript excludes '4111'"].passed and not got["transcript excludes 'card number is'"].passed

@@ -155,11 +155,12 @@ def finish(scenario: Scenario, call: SimCall, *, record: dict[str, Any] | None, 
                         detail="; ".join(call.script.problems) or "every step ran"))
     checks.append(Check(name="protocol", passed=not call.problems,
                         detail="; ".join(call.problems[:5]) or "the gateway spoke valid Media Streams"))
-    checks += check(scenario.expect, decisions=decisions, barge_ins=barge_ins, context=context)
+    transcript = list(record.get("transcript", []))
+    checks += check(scenario.expect, decisions=decisions, barge_ins=barge_ins, context=context, transcript=transcript)
     return CallResult(
         scenario=scenario.name, call_id=call.call_sid, passed=all(c.passed for c in checks),
         expectations=checks, barge_ins=barge_ins, decisions=decisions, context=context,
-        transcript=list(record.get("transcript", [])), state=record.get("state"),
+        transcript=transcript, state=record.get("state"),
         utterances=list(call.utterances), bot_spans=list(call.speaker.spans),
         clears_ms=[c.at_ms for c in call.clears], problems=problems, error=error,
         duration_ms=duration_ms, stats=stats)

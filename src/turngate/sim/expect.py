@@ -90,7 +90,7 @@ def final_route(decisions: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def check(expect: Expect, *, decisions: Sequence[Mapping[str, Any]], barge_ins: Sequence[BargeIn],
-          context: Sequence[Mapping[str, Any]]) -> list[Check]:
+          context: Sequence[Mapping[str, Any]], transcript: Sequence[Any] = ()) -> list[Check]:
     out: list[Check] = []
     if expect.route is not None:
         got = final_route(decisions)
@@ -141,11 +141,15 @@ def check(expect: Expect, *, decisions: Sequence[Mapping[str, Any]], barge_ins: 
             ok = bool(heard) and not any(_norm(s) in _norm(h) for h in heard)
             out.append(Check(name=f"heard_text excludes {s!r}", passed=ok, detail=f"heard: {heard}"))
     if expect.context_excludes:
-        said = [str(m.get("content", "")) for m in context if m.get("role") == "assistant"]
+        msgs = [str(m.get("content", "")) for m in context]
         for s in expect.context_excludes:
-            bad = [m for m in said if _norm(s) in _norm(m)]
-            out.append(Check(name=f"context excludes {s!r}", passed=not bad and bool(said),
-                             detail=(f"assistant turns in context: {len(said)}" if not bad
-                                     else f"found in assistant turn: {bad[0]!r}") if said
-                             else "the context has no assistant turns"))
+            bad = [m for m in msgs if _norm(s) in _norm(m)]
+            out.append(Check(name=f"context excludes {s!r}", passed=bool(msgs) and not bad,
+                             detail=(f"found in a context message: {bad[0]!r}" if bad
+                                     else f"{len(msgs)} context messages" if msgs else "the context is empty")))
+    if expect.transcript_excludes:
+        text = _norm(" ".join(str(t) for t in transcript))
+        for s in expect.transcript_excludes:
+            out.append(Check(name=f"transcript excludes {s!r}", passed=bool(transcript) and _norm(s) not in text,
+                             detail=f"{len(transcript)} transcript entries" if transcript else "the transcript is empty"))
     return out

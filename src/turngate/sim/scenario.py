@@ -5,7 +5,7 @@ A scenario is YAML::
     name: long_answer_interrupted          # default: the file's stem
     description: Caller cuts a long FAQ answer short.
     voice: rms                             # flite voice of the caller (kal, kal16, awb, rms, slt)
-    from: "+14155550100"                   # optional caller and called numbers
+    from: "+15550100"                   # optional caller and called numbers
     to: "+18005550199"
     noise: {file: ../../shared/data/audio/noise/doing_the_dishes.wav, snr_db: 15}
     echo: {delay_ms: 120, attenuation_db: 18}
@@ -30,7 +30,8 @@ A scenario is YAML::
       no_decisions: [{gate: handoff, outcome: handoff}] # must not appear
       heard_text_contains: ["opening hours"]  # in the heard text of every abandoned barge-in
       heard_text_excludes: ["public holidays"]
-      context_excludes: ["public holidays"]   # in no assistant message of the final context
+      context_excludes: ["public holidays"]   # in no message of the final model context
+      transcript_excludes: ["4111"]           # nowhere in the stored transcript
 
 A step that makes the caller speak (``say``, ``wav``) while the bot's audio is
 playing is a barge-in: the simulator measures its reaction time and matches it to
@@ -150,6 +151,7 @@ class Expect:
     heard_text_contains: tuple[str, ...] = ()
     heard_text_excludes: tuple[str, ...] = ()
     context_excludes: tuple[str, ...] = ()
+    transcript_excludes: tuple[str, ...] = ()
 
 
 @_dc
@@ -158,7 +160,7 @@ class Scenario:
     path: Path | None
     description: str = ""
     voice: str = DEFAULT_CALLER_VOICE
-    from_number: str = "+14155550100"
+    from_number: str = "+15550100"
     to_number: str = "+18005550199"
     steps: tuple[Step, ...] = ()
     noise: Noise | None = None
@@ -304,7 +306,8 @@ def _expect(v: _V, raw: Any) -> Expect:
     if raw is None:
         return Expect()
     m = v.mapping("expect", raw, {"route", "handoff", "guard", "barge_ins", "decisions", "no_decisions",
-                                  "heard_text_contains", "heard_text_excludes", "context_excludes"})
+                                  "heard_text_contains", "heard_text_excludes", "context_excludes",
+                                  "transcript_excludes"})
     handoff = m.get("handoff")
     if handoff is not None and not isinstance(handoff, (bool, str)):
         raise v.fail("expect.handoff", f"expected true, false or a reason code, got {handoff!r}")
@@ -332,6 +335,7 @@ def _expect(v: _V, raw: Any) -> Expect:
         heard_text_contains=v.strings("expect.heard_text_contains", m.get("heard_text_contains", [])),
         heard_text_excludes=v.strings("expect.heard_text_excludes", m.get("heard_text_excludes", [])),
         context_excludes=v.strings("expect.context_excludes", m.get("context_excludes", [])),
+        transcript_excludes=v.strings("expect.transcript_excludes", m.get("transcript_excludes", [])),
     )
 
 
@@ -367,7 +371,7 @@ def parse_scenario(data: Any, *, path: Path | str = "<scenario>", base: Path | N
         path=Path(path) if not str(path).startswith("<") else None,
         description=v.string("description", m["description"], nonempty=False) if "description" in m else "",
         voice=voice,
-        from_number=v.string("from", str(m["from"])) if "from" in m else "+14155550100",
+        from_number=v.string("from", str(m["from"])) if "from" in m else "+15550100",
         to_number=v.string("to", str(m["to"])) if "to" in m else "+18005550199",
         steps=steps,
         noise=noise,
