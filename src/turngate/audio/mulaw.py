@@ -46,7 +46,7 @@ ENCODE_TABLE.flags.writeable = False
 
 def decode(data: bytes | bytearray | memoryview) -> np.ndarray:
     """mu-law bytes to int16 samples (a new array, one sample per byte)."""
-    return DECODE_TABLE[np.frombuffer(data, dtype=np.uint8)]
+    return DECODE_TABLE.take(np.frombuffer(data, dtype=np.uint8))
 
 
 def encode(pcm: np.ndarray) -> bytes:
@@ -54,4 +54,4 @@ def encode(pcm: np.ndarray) -> bytes:
     samples = np.asarray(pcm)
     if samples.dtype != np.int16:
         raise TypeError(f"mu-law encode takes int16 samples, got {samples.dtype}")
-    return ENCODE_TABLE[samples.view(np.uint16)].tobytes()
+    return ENCODE_TABLE.take(samples.view(np.uint16)).tobytes()

@@ -4,7 +4,9 @@ Theory of operation
 -------------------
 Twilio delivers 20 ms frames (160 samples); Silero wants 32 ms windows (256 samples
 plus 32 samples of context). Each stream owns one row of a shared float32 buffer;
-``push`` appends a frame to its row, scaled to [-1, 1), and runs WebRTC VAD on it.
+``push`` appends a frame to its row (a plain int16 -> float32 copy: scaling to
+[-1, 1) is done once per batch, which costs a third of a per-frame multiply) and
+runs WebRTC VAD on it.
 The row keeps the 32 samples before the read position, so a window and its context
 are one contiguous 288-sample slice and nothing is copied per frame except the frame
 itself. When the row fills up, the unread tail moves to the front (amortised: once
@@ -46,14 +48,14 @@ import numpy as np
 
 from turngate.audio.level import levels_db
 from turngate.vad.silero import CONTEXT, STATE_SIZE, WINDOW, SileroModel
-from turngate.vad.webrtc import FRAME_SAMPLES, WebRtcVad
+from turngate.vad.webrtc import FRAME_SAMPLES, WebRtcVad, process
 
 __all__ = ["PreGate", "SileroBatch", "BatchStats", "BACKLOG_WINDOWS"]
 
 BACKLOG_WINDOWS = 6
 _ROW = CONTEXT + WINDOW * (BACKLOG_WINDOWS + 1)  # context + backlog + room for one frame
 _SPAN = np.arange(CONTEXT + WINDOW, dtype=np.intp)
-_SCALE = 1.0 / 32768.0
+_SCALE = np.float32(1.0 / 32768.0)
 _MAX_PUSH = WINDOW * 2  # longer pushes are split into 20 ms frames
 
 
@@ -78,13 +80,14 @@ class BatchStats:
 
 class _Stream:
     __slots__ = (
-        "stream_id", "row", "write", "read", "consumed", "received", "voiced_until",
+        "stream_id", "row", "buf", "write", "read", "consumed", "received", "voiced_until",
         "last_probability", "skipping", "queued", "live", "vad",
     )
 
-    def __init__(self, stream_id: Hashable, row: int, vad: WebRtcVad | None) -> None:
+    def __init__(self, stream_id: Hashable, row: int, buf: np.ndarray, vad: object | None) -> None:
         self.stream_id = stream_id
         self.row = row
+        self.buf = buf            # this stream's row of the shared buffer (a view)
         self.write = CONTEXT      # next free sample in the row
         self.read = CONTEXT       # first sample of the next window
         self.consumed = 0         # stream samples taken by windows so far
@@ -94,7 +97,7 @@ class _Stream:
         self.skipping = False
         self.queued = False
         self.live = True
-        self.vad = vad
+        self.vad = vad            # WebRTC VAD handle, None without the pre-gate
 
 
 class SileroBatch:
@@ -134,8 +137,8 @@ class SileroBatch:
         row = self._free.pop()
         self._buf[row, :CONTEXT] = 0.0
         self._state[:, row, :] = 0.0
-        vad = WebRtcVad(self._pregate.mode) if self._pregate.enabled else None
-        self._streams[stream_id] = _Stream(stream_id, row, vad)
+        vad = WebRtcVad(self._pregate.mode).handle if self._pregate.enabled else None
+        self._streams[stream_id] = _Stream(stream_id, row, self._buf[row], vad)
 
     def unregister(self, stream_id: Hashable) -> None:
         """End a stream (call end). Unread audio is discarded. Unknown ids are ignored."""
@@ -168,10 +171,11 @@ class SileroBatch:
             return
         if s.write + n > _ROW:
             self._make_room(s, n)
-        np.multiply(pcm, _SCALE, out=self._buf[s.row, s.write:s.write + n], casting="unsafe")
-        s.write += n
+        w = s.write
+        s.buf[w:w + n] = pcm
+        s.write = w + n
         s.received += n
-        if s.vad is not None and (n not in FRAME_SAMPLES or s.vad.is_speech(pcm)):
+        if s.vad is not None and (n not in FRAME_SAMPLES or process(s.vad, 8000, pcm, n)):
             s.voiced_until = s.received
         if not s.queued and s.write - s.read >= WINDOW:
             s.queued = True
@@ -194,49 +198,48 @@ class SileroBatch:
         return results
 
     def _round(self, batch: list[_Stream], results: list[tuple[Hashable, float, float]]) -> None:
-        rows = np.fromiter((s.row for s in batch), dtype=np.intp, count=len(batch))
-        starts = np.fromiter((s.read - CONTEXT for s in batch), dtype=np.intp, count=len(batch))
-        windows = self._buf[rows[:, None], starts[:, None] + _SPAN]  # [B, 288], one gather
+        gate = self._pregate
+        gated, quiet, ceiling = gate.enabled, self._quiet, gate.max_probability
+        reset = gate.resume == "reset"
+        rows: list[int] = []
+        starts: list[int] = []
+        run_pos: list[int] = []
+        for i, s in enumerate(batch):
+            rows.append(s.row)
+            starts.append(s.read - CONTEXT)
+            if not gated or s.voiced_until + quiet > s.consumed or s.last_probability >= ceiling:
+                run_pos.append(i)
+                if reset and s.skipping:
+                    self._state[:, s.row, :] = 0.0
+                s.skipping = False
+            else:
+                s.skipping = True
+
+        row_idx = np.array(rows, dtype=np.intp)
+        windows = self._buf[row_idx[:, None], np.array(starts, dtype=np.intp)[:, None] + _SPAN]
+        windows *= _SCALE   # the gather made a copy: scale it in place, [B, 288]
         levels = levels_db(windows[:, CONTEXT:]).tolist()
 
-        gate = self._pregate
-        if gate.enabled:
-            quiet, ceiling = self._quiet, gate.max_probability
-            run_mask = [
-                s.voiced_until + quiet > s.consumed or s.last_probability >= ceiling
-                for s in batch
-            ]
-        else:
-            run_mask = [True] * len(batch)
-
-        run_idx = [i for i, r in enumerate(run_mask) if r]
-        probs: list[float] = [0.0] * len(batch)
-        if run_idx:
-            if len(run_idx) == len(batch):
-                run_rows, x = rows, windows
+        probs = [0.0] * len(batch)
+        if run_pos:
+            if len(run_pos) == len(batch):
+                run_rows, x = row_idx, windows
             else:
-                sel = np.array(run_idx, dtype=np.intp)
-                run_rows, x = rows[sel], windows[sel]
-            if gate.resume == "reset":
-                for i in run_idx:
-                    s = batch[i]
-                    if s.skipping:
-                        self._state[:, s.row, :] = 0.0
+                sel = np.array(run_pos, dtype=np.intp)
+                run_rows, x = row_idx[sel], windows[sel]
             p, new_state = self._model.infer(x, self._state[:, run_rows, :])
             self._state[:, run_rows, :] = new_state
-            for i, v in zip(run_idx, p.tolist()):
+            for i, v in zip(run_pos, p.tolist()):
                 probs[i] = v
+                batch[i].last_probability = v
             self.stats.inferences += 1
-        self.stats.windows_run += len(run_idx)
-        self.stats.windows_skipped += len(batch) - len(run_idx)
+        self.stats.windows_run += len(run_pos)
+        self.stats.windows_skipped += len(batch) - len(run_pos)
 
         ready = self._ready
-        for s, prob, level, ran in zip(batch, probs, levels, run_mask):
+        for s, prob, level in zip(batch, probs, levels):
             s.read += WINDOW
             s.consumed += WINDOW
-            if ran:
-                s.last_probability = prob
-            s.skipping = not ran
             results.append((s.stream_id, prob, level))
             if s.write - s.read >= WINDOW:
                 ready.append(s)   # fell behind: served in the next round, in order
@@ -246,7 +249,7 @@ class SileroBatch:
     # -- storage ----------------------------------------------------------------------
 
     def _make_room(self, s: _Stream, incoming: int) -> None:
-        buf = self._buf[s.row]
+        buf = s.buf
         backlog = s.write - s.read
         # Keep at most BACKLOG_WINDOWS unread windows' worth, minus the incoming frame.
         limit = WINDOW * BACKLOG_WINDOWS + WINDOW - incoming
@@ -267,4 +270,6 @@ class SileroBatch:
         state = np.zeros((2, capacity, STATE_SIZE), dtype=np.float32)
         state[:, :old] = self._state
         self._buf, self._state, self._capacity = buf, state, capacity
+        for s in getattr(self, "_streams", {}).values():
+            s.buf = buf[s.row]   # re-point the row views at the new buffer
         self._free.extend(range(capacity - 1, old - 1, -1))

@@ -1,0 +1,271 @@
+"""Hot-path cost: CPU seconds per audio second per call, one process.
+
+What one process does for every caller frame, as the gateway's shell does it:
+
+  per 20 ms Twilio ``media`` message, per call:
+      turngate.twilio.codec.parse (JSON + base64)  ->  turngate.audio.mulaw.decode
+      ->  SileroBatch.push (into the call's 32 ms window; WebRTC VAD pre-gate on the frame)
+  per 20 ms tick, for the whole process:
+      SileroBatch.run (one batched Silero inference over every window that is due and not
+      skipped)  ->  Call.handle(VoiceActivity(...), now) per window
+      ->  Call.next_deadline(), and TimerFired for calls whose deadline passed
+
+Caller audio is real speech: the 8 kHz-resampled clips of ../shared/data/audio
+(cmu_arctic, librivox_pocketsphinx, timit_sample) separated by "listening" gaps in which
+the caller's line carries real background noise (audio/noise: dishes, exercise bike) at
+-50 dBFS; about 40% of the caller channel is speech (the caller talks, then listens to the
+bot). Echo of the bot's audio is not mixed in: it would make the pre-gate pass those
+windows like speech (the "no pre-gate" column is that worst case). Each call loops one of
+eight such channels from its own offset. Messages are the exact JSON text Twilio sends
+(compact, numbers as strings), mu-law encoded with turngate.audio.mulaw, built before the
+clock starts.
+
+Time is the audio clock (the core never reads a clock); CPU is ``time.process_time`` over
+the whole run divided by calls x audio seconds. The headline runs uninstrumented; the
+per-stage breakdown comes from a second run that reads the CPU clock around each stage
+of each tick (its total is shown too). The machine is shared, so compare columns of one
+run rather than runs.
+
+    .venv/bin/python bench/hotpath.py [--seconds-1 60 --seconds-64 20 --seconds-256 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import json
+import sys
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "audio"
+sys.path.insert(0, str(ROOT / "src"))
+
+from turngate.audio import mulaw  # noqa: E402
+from turngate.core.call import Call  # noqa: E402
+from turngate.core.events import CallStarted, TimerFired, VoiceActivity  # noqa: E402
+from turngate.testing import OpenGatekeeper  # noqa: E402
+from turngate.twilio.codec import Media, parse  # noqa: E402
+from turngate.vad import PreGate, SileroBatch, SileroModel  # noqa: E402
+
+FRAME = 160          # samples per Twilio frame (20 ms)
+TICK = 0.020         # the shell runs the VAD batch once per 20 ms
+CHANNELS = 8         # distinct caller channels; calls loop them from different offsets
+CHANNEL_S = 60
+
+
+# -- audio ------------------------------------------------------------------------------
+
+
+def _wav8k(path: Path) -> np.ndarray:
+    import soxr
+
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    if rate != 8000:
+        x = soxr.resample(x.astype(np.float32), rate, 8000).clip(-32768, 32767).astype(np.int16)
+    return x
+
+
+def speech_clips() -> list[np.ndarray]:
+    files = sorted(DATA.glob("cmu_arctic/*.wav")) + sorted(
+        p for p in DATA.glob("librivox_pocketsphinx/**/*.wav")) + [
+        DATA / "timit_sample" / "LDC93S1_pcms16le_1_8000.wav"]
+    clips = []
+    for f in files:
+        x = _wav8k(f).astype(np.float32)
+        x *= 10 ** (-20 / 20) * 32768 / np.sqrt(np.mean(x ** 2))   # speech at -20 dBFS RMS
+        clips.append(x)
+    return clips
+
+
+def noise_bed() -> np.ndarray:
+    return np.concatenate([_wav8k(DATA / "noise" / n).astype(np.float32)
+                           for n in ("doing_the_dishes.wav", "exercise_bike.wav")])
+
+
+def caller_channel(seed: int, clips: list[np.ndarray], noise: np.ndarray,
+                   seconds: int = CHANNEL_S, speech_share: float = 0.4) -> tuple[np.ndarray, float]:
+    """Caller speech separated by listening gaps over a noise bed; returns (pcm, speech share)."""
+    rng = np.random.default_rng(seed)
+    n = seconds * 8000
+    out = np.zeros(n, dtype=np.float32)
+    pos, talked = int(rng.uniform(0.5, 2.0) * 8000), 0
+    while pos < n:
+        clip = clips[rng.integers(len(clips))]
+        end = min(n, pos + len(clip))
+        out[pos:end] += clip[: end - pos]
+        talked += end - pos
+        # The bot's answer: a gap whose mean length gives the wanted speech share.
+        gap = len(clip) * (1 - speech_share) / speech_share * rng.uniform(0.5, 1.5)
+        pos = end + int(gap)
+    start = int(rng.integers(len(noise) - n))
+    bed = noise[start:start + n].copy()
+    bed *= 10 ** (-50 / 20) * 32768 / np.sqrt(np.mean(bed ** 2))
+    out += bed
+    return out.clip(-32768, 32767).astype(np.int16), talked / n
+
+
+def twilio_media_messages(pcm: np.ndarray, stream_sid: str) -> list[str]:
+    """The text frames Twilio would send for this audio (numbers as strings, as Twilio does)."""
+    payload = mulaw.encode(pcm)
+    msgs = []
+    for i in range(len(pcm) // FRAME):
+        chunk = base64.b64encode(payload[i * FRAME:(i + 1) * FRAME]).decode("ascii")
+        msgs.append(json.dumps({
+            "event": "media", "sequenceNumber": str(i + 3),
+            "media": {"track": "inbound", "chunk": str(i + 1), "timestamp": str(i * 20),
+                      "payload": chunk},
+            "streamSid": stream_sid,
+        }, separators=(",", ":")))
+    return msgs
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Live:
+    call_id: str
+    call: Call
+    msgs: list[str]
+    offset: int
+    deadline: float | None = None
+
+
+def _setup(n_calls: int, channels: list[list[str]], model: SileroModel, pregate: PreGate):
+    vad = SileroBatch(pregate=pregate, model=model, capacity=n_calls)
+    live = []
+    for i in range(n_calls):
+        cid = f"CA{i:032x}"
+        call = Call(cid, gates=OpenGatekeeper())
+        call.handle(CallStarted(call_id=cid, stream_sid=f"MZ{i:032x}"), 0.0)
+        vad.register(cid)
+        live.append(_Live(cid, call, channels[i % len(channels)], (i * 977) % (CHANNEL_S * 50)))
+    by_id = {c.call_id: c for c in live}
+    return vad, live, by_id
+
+
+def run_plain(n_calls: int, seconds: float, channels, model, pregate: PreGate) -> dict:
+    """The shell's hot path, fused per message as the shell runs it; CPU clock read twice."""
+    vad, live, by_id = _setup(n_calls, channels, model, pregate)
+    n_ticks = int(seconds / TICK)
+    loop = CHANNEL_S * 50
+    push, run = vad.push, vad.run
+    gc.collect()
+    t0 = time.process_time()
+    for tick in range(n_ticks):
+        now = (tick + 1) * TICK
+        for c in live:
+            msg = parse(c.msgs[(c.offset + tick) % loop])
+            if isinstance(msg, Media):
+                push(c.call_id, mulaw.decode(msg.payload))
+        for call_id, prob, level in run():
+            c = by_id[call_id]
+            c.call.handle(VoiceActivity(probability=prob, level_db=level), now)
+            c.deadline = c.call.next_deadline()
+        for c in live:
+            if c.deadline is not None and c.deadline <= now:
+                c.call.handle(TimerFired(), now)
+                c.deadline = c.call.next_deadline()
+    cpu = time.process_time() - t0
+    return {"cpu": cpu, "per_audio_s": cpu / (n_calls * n_ticks * TICK), "stats": vad.stats,
+            "turn_decisions": sum(len(c.call.decisions) for c in live)}
+
+
+def run_staged(n_calls: int, seconds: float, channels, model, pregate: PreGate) -> dict:
+    """Same work, one stage at a time per tick, with the CPU clock read between stages."""
+    vad, live, by_id = _setup(n_calls, channels, model, pregate)
+    n_ticks = int(seconds / TICK)
+    loop = CHANNEL_S * 50
+    push, run, clock = vad.push, vad.run, time.process_time
+    stages = dict.fromkeys(("json+base64", "mulaw", "push+webrtc", "silero batch", "core"), 0.0)
+    gc.collect()
+    t_start = clock()
+    for tick in range(n_ticks):
+        now = (tick + 1) * TICK
+        t0 = clock()
+        msgs = [parse(c.msgs[(c.offset + tick) % loop]) for c in live]
+        t1 = clock()
+        pcms = [mulaw.decode(m.payload) for m in msgs if isinstance(m, Media)]
+        t2 = clock()
+        for c, pcm in zip(live, pcms):
+            push(c.call_id, pcm)
+        t3 = clock()
+        results = run()
+        t4 = clock()
+        for call_id, prob, level in results:
+            c = by_id[call_id]
+            c.call.handle(VoiceActivity(probability=prob, level_db=level), now)
+            c.deadline = c.call.next_deadline()
+        for c in live:
+            if c.deadline is not None and c.deadline <= now:
+                c.call.handle(TimerFired(), now)
+                c.deadline = c.call.next_deadline()
+        t5 = clock()
+        stages["json+base64"] += t1 - t0
+        stages["mulaw"] += t2 - t1
+        stages["push+webrtc"] += t3 - t2
+        stages["silero batch"] += t4 - t3
+        stages["core"] += t5 - t4
+    cpu = clock() - t_start
+    denom = n_calls * n_ticks * TICK
+    return {"cpu": cpu, "per_audio_s": cpu / denom,
+            "stages": {k: v / denom for k, v in stages.items()}, "stats": vad.stats}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds-1", type=float, default=60.0)
+    ap.add_argument("--seconds-64", type=float, default=20.0)
+    ap.add_argument("--seconds-256", type=float, default=10.0)
+    args = ap.parse_args()
+    seconds = {1: args.seconds_1, 64: args.seconds_64, 256: args.seconds_256}
+
+    clips, noise = speech_clips(), noise_bed()
+    channels, shares = [], []
+    for k in range(CHANNELS):
+        pcm, share = caller_channel(k, clips, noise)
+        channels.append(twilio_media_messages(pcm, f"MZ{k:032x}"))
+        shares.append(share)
+    print(f"caller channels: {CHANNELS} x {CHANNEL_S} s, speech share {np.mean(shares):.0%} "
+          f"(clips at -20 dBFS, noise bed at -50 dBFS), Twilio media JSON "
+          f"{np.mean([len(m) for m in channels[0]]):.0f} chars/frame")
+
+    model = SileroModel()
+    gated, ungated = PreGate(), PreGate(enabled=False)
+    run_plain(4, 2.0, channels, model, gated)   # warm-up: onnxruntime's first runs are slow
+
+    headline: dict[str, float] = {}
+    header = (f"{'calls':>5} {'audio s':>7} | {'pre-gate':>9} {'no gate':>9} {'ratio':>5} | "
+              f"{'silero ran':>10} | per stage, CPU-s per audio-s per call (pre-gate / no gate)")
+    print(header)
+    for n in (1, 64, 256):
+        s = seconds[n]
+        plain = run_plain(n, s, channels, model, gated)
+        plain_ng = run_plain(n, s, channels, model, ungated)
+        staged = run_staged(n, s, channels, model, gated)
+        staged_ng = run_staged(n, s, channels, model, ungated)
+        st = plain["stats"]
+        ran = st.windows_run / max(1, st.windows_run + st.windows_skipped)
+        stage_txt = ", ".join(
+            f"{k} {staged['stages'][k] * 1e6:.0f}/{staged_ng['stages'][k] * 1e6:.0f}"
+            for k in staged["stages"])
+        print(f"{n:>5} {s:>7.0f} | {plain['per_audio_s']:>9.6f} {plain_ng['per_audio_s']:>9.6f} "
+              f"{plain_ng['per_audio_s'] / plain['per_audio_s']:>5.2f} | {ran:>10.0%} | "
+              f"{stage_txt} (us per audio-s); staged totals "
+              f"{staged['per_audio_s']:.6f}/{staged_ng['per_audio_s']:.6f}")
+        headline[str(n)] = round(plain["per_audio_s"], 6)
+        sys.stdout.flush()
+    print(json.dumps({"bench": "hotpath", "cpu_per_audio_s": headline}))
+
+
+if __name__ == "__main__":
+    main()
