@@ -233,3 +233,46 @@ def test_gateway_protocol_errors_are_recorded_not_raised():
     call.on_message(_gateway(call, "dance"), 0)
     assert len(call.problems) == 5
     assert call.speaker.received_bytes == 0
+
+
+# -- pacing on an injected clock ---------------------------------------------------------
+
+
+class _LateClock:
+    """A virtual clock whose every fifth wake-up is 7 ms late, and one stall of 95 ms."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+        self.wakeups = 0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep_until(self, t: float) -> None:
+        self.wakeups += 1
+        late = 0.095 if self.wakeups == 10 else (0.007 if self.wakeups % 5 == 0 else 0.0)
+        self.t = max(self.t, t + late)
+
+
+async def test_pacer_sends_each_frame_when_its_audio_is_complete_and_never_accumulates_sleep_error():
+    from turngate.sim.caller import Pacer
+
+    clock = _LateClock()
+    call = _call([Silence(ms=2000), Hangup()])
+    sent: list[tuple[float, int]] = []
+
+    async def send(msgs):
+        for m in msgs:
+            if m["event"] == "media":
+                sent.append((clock.t - 100.0, int(m["media"]["timestamp"])))
+
+    pacer = Pacer(clock, speed=2.0)
+    frames = await pacer.run(call, send)
+    assert frames == 101 and len(sent) == 100  # the 101st tick is the hang-up
+    for wall, ts in sent:
+        assert wall >= (ts + 20) / 1000 / 2.0 - 1e-9  # never before its 20 ms of audio exist
+    # After a 95 ms stall the owed frames go out at once, then the schedule is back on t0's grid.
+    last_wall, last_ts = sent[-1]
+    assert last_ts == 1980 and last_wall == pytest.approx(2000 / 1000 / 2.0, abs=0.0071)
+    assert pacer.max_lateness_s == pytest.approx(0.095 - 0.010, abs=1e-9)  # the next frame after the stall
+    assert pacer.audio_now_ms() == pytest.approx((clock.t - 100.0) * 2.0 * 1000)

@@ -23,7 +23,8 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
@@ -166,6 +167,66 @@ def finish(scenario: Scenario, call: SimCall, *, record: dict[str, Any] | None, 
         duration_ms=duration_ms, stats=stats)
 
 
+# -- pacing -------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """Seconds on a monotonic clock, and a way to wait for a moment on it."""
+
+    def now(self) -> float: ...
+
+    async def sleep_until(self, t: float) -> None: ...
+
+
+@dataclass(slots=True)
+class LoopClock:
+    loop: asyncio.AbstractEventLoop
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    async def sleep_until(self, t: float) -> None:
+        delay = t - self.loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass(slots=True)
+class Pacer:
+    """Sends frame k when its 20 ms of audio is complete: at ``t0 + 20(k+1) ms / speed``.
+
+    Every deadline comes from ``t0``: a late wake-up delays one frame, never the
+    ones after it (sleep error does not accumulate), and frames owed after a stall
+    go out at once, as from a jittery line."""
+
+    clock: Clock
+    speed: float = 1.0
+    t0: float | None = None
+    max_lateness_s: float = 0.0
+
+    def audio_now_ms(self) -> float:
+        """The caller's audio clock now, for stamping what the gateway sends."""
+        return 0.0 if self.t0 is None else (self.clock.now() - self.t0) * self.speed * 1000.0
+
+    async def run(self, call: SimCall, send: Callable[[list[dict[str, Any]]], Awaitable[None]], *,
+                  stopped: Callable[[], bool] = lambda: False) -> int:
+        """Tick ``call`` until it hangs up or ``stopped()``; returns the frames sent."""
+        self.t0 = self.clock.now()
+        k = 0
+        while not call.hung_up and not stopped():
+            due = self.t0 + (k + 1) * FRAME_MS / 1000.0 / self.speed
+            now = self.clock.now()
+            if now < due:
+                await self.clock.sleep_until(due)
+            else:
+                self.max_lateness_s = max(self.max_lateness_s, now - due)
+            if stopped():
+                break
+            await send(call.tick(k * FRAME_MS))
+            k += 1
+        return k
+
+
 # -- the wire -----------------------------------------------------------------------
 
 
@@ -205,7 +266,6 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
     call_sid, account_sid, stream_sid = new_sid("CA"), new_sid("AC"), new_sid("MZ")
     clips = await asyncio.to_thread(render_clips, scenario)
     loop = asyncio.get_running_loop()
-
     call = build_call(scenario, clips, call_sid=call_sid, account_sid=account_sid,
                       stream_sid=stream_sid, parameters={})
     error: str | None = None
@@ -226,10 +286,7 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
             ws_headers = {"X-Twilio-Signature": twilio_signature(token, stream.url, {})} if token else None
             async with websockets.connect(stream.url, additional_headers=ws_headers,
                                           max_size=2**22, ping_interval=None) as ws:
-                t0 = loop.time()
-
-                def audio_now() -> float:
-                    return (loop.time() - t0) * speed * 1000.0
+                pacer = Pacer(LoopClock(loop), speed)
 
                 async def send(msgs: list[dict[str, Any]]) -> None:
                     for m in msgs:
@@ -237,23 +294,13 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
 
                 async def receive() -> None:
                     async for text in ws:
-                        await send(call.on_message(text, audio_now()))
+                        await send(call.on_message(text, pacer.audio_now_ms()))
 
                 await send(call.opening())
                 rx = asyncio.create_task(receive())
-                k = 0
                 try:
-                    while not call.hung_up and not rx.done():
-                        due = t0 + (k + 1) * FRAME_MS / 1000.0 / speed
-                        delay = due - loop.time()
-                        if delay > 0:
-                            await asyncio.wait({rx}, timeout=delay)
-                            if rx.done():
-                                break
-                        else:
-                            stats["max_send_lateness_ms"] = max(stats["max_send_lateness_ms"], -delay * 1000)
-                        await send(call.tick(k * FRAME_MS))
-                        k += 1
+                    k = await pacer.run(call, send, stopped=rx.done)
+                    stats["max_send_lateness_ms"] = round(pacer.max_lateness_s * 1000, 1)
                     duration_ms = k * FRAME_MS
                     stats["frames"] = k
                     if rx.done():
@@ -279,4 +326,6 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
             record = await _fetch_record(client, base, call_sid)
         except (OSError, httpx.HTTPError, TwimlError, RuntimeError, websockets.WebSocketException, ValueError) as e:
             error = f"{type(e).__name__}: {e}"
+            if str(stats.get("ended_by", "")).startswith("gateway"):
+                error += f" (the stream was ended by the {stats['ended_by']})"
     return finish(scenario, call, record=record, error=error, duration_ms=duration_ms, stats=stats)
