@@ -276,3 +276,16 @@ async def test_pacer_sends_each_frame_when_its_audio_is_complete_and_never_accum
     assert last_ts == 1980 and last_wall == pytest.approx(2000 / 1000 / 2.0, abs=0.0071)
     assert pacer.max_lateness_s == pytest.approx(0.095 - 0.010, abs=1e-9)  # the next frame after the stall
     assert pacer.audio_now_ms() == pytest.approx((clock.t - 100.0) * 2.0 * 1000)
+
+
+def test_bot_speaking_offset_counts_from_the_step_when_the_utterance_is_already_under_way():
+    clips = {1: Clip(pcm=_tone(20), onset_ms=0, label="uh-huh"), 3: Clip(pcm=_tone(20), onset_ms=0, label="yeah")}
+    call = _call([WaitFor(until="bot_speaking", offset_ms=200), Say(text="uh-huh", voice="rms"),
+                  WaitFor(until="bot_speaking", offset_ms=300), Say(text="yeah", voice="rms"), Hangup()], clips)
+    for _ in range(10):
+        call.on_message(_gateway_media(call, BOT), 0)  # one long utterance, never interrupted
+    t = 0
+    while len(call.utterances) < 2:
+        call.tick(t)
+        t += 20
+    assert [u.start_ms for u in call.utterances] == [200, 520]  # 200, then 20 ms of clip + 300 more

@@ -13,7 +13,8 @@ A scenario is YAML::
     steps:
       - wait_for: bot_done                 # the greeting has played (then gap_ms of quiet, default 600)
       - say: "What are your opening hours?"
-      - wait_for: bot_speaking             # 1 s of the bot's answer has played ...
+      - wait_for: bot_speaking             # 1 s of the bot's answer has played (counted from the
+                                           # utterance's start or this step's, whichever is later) ...
         offset_ms: 1000
       - say: "stop, wait"                  # ... and the caller talks over it: a barge-in
       - wav: ../../shared/data/audio/cmu_arctic/arctic_a0010.wav
@@ -87,7 +88,7 @@ class Silence:
 @_dc
 class WaitFor:
     until: str  # "bot_speaking" | "bot_done"
-    offset_ms: int = 0  # bot_speaking: this much of the bot's utterance has played
+    offset_ms: int = 0  # bot_speaking: this much of the bot's current utterance has played since the step began
     gap_ms: int = 600  # bot_done: this much quiet after the bot's last audio
     timeout_ms: int = 20000
 

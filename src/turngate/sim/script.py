@@ -64,6 +64,7 @@ class CallerScript:
     _until_ms: float = 0.0
     _utt_at_entry: int = 0
     _playing_at_entry: bool = False
+    _played_at_entry: int = 0
     _digits_sent: int = 0
     _next_digit_ms: float = 0.0
     done: bool = False
@@ -102,6 +103,7 @@ class CallerScript:
             case WaitFor():
                 self._utt_at_entry = speaker.utterance_index
                 self._playing_at_entry = speaker.playing
+                self._played_at_entry = speaker.played_bytes
             case Dtmf():
                 self._digits_sent, self._next_digit_ms = 0, now_ms
             case _:
@@ -129,7 +131,11 @@ class CallerScript:
                 return Frame() if now_ms < self._until_ms else None
             case WaitFor(until=until, offset_ms=offset, gap_ms=gap, timeout_ms=timeout):
                 if until == "bot_speaking":
-                    fired = speaker.playing and speaker.utterance_played_ms >= offset
+                    # offset_ms into the bot's current utterance *and* since this step
+                    # began: after a backchannel resumed the same utterance, the next
+                    # offset counts from here, not from the utterance's start.
+                    since_entry_ms = (speaker.played_bytes - self._played_at_entry) / 8
+                    fired = speaker.playing and min(speaker.utterance_played_ms, since_entry_ms) >= offset
                 else:
                     seen = (self._playing_at_entry or speaker.playing
                             or speaker.utterance_index > self._utt_at_entry)
