@@ -107,7 +107,7 @@ class SimCall:
         if self.hung_up:
             return out
         if now_ms >= self.max_duration_ms:
-            self.problems.append(f"max_duration_s reached at {now_ms / 1000:.1f} s: hung up")
+            self.script.problems.append(f"max_duration_s reached at {now_ms / 1000:.1f} s: hung up")
             self.hung_up = True
             return out
         # 1. The caller's script decides this frame from what has played *before* it
