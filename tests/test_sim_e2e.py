@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from turngate.sim.audio import ulaw_decode, ulaw_encode
+from turngate.sim.audio import read_wav, ulaw_decode, ulaw_encode
 from turngate.sim.cli import simulate_main
 from turngate.sim.caller import run_scenario
 from turngate.sim.scenario import load_scenario
@@ -232,10 +232,11 @@ def scenario_file(tmp_path: Path) -> Path:
 
 
 async def test_interrupting_a_long_answer_over_a_real_websocket_clears_and_marks_account_for_what_played(
-        scenario_file):
+        scenario_file, tmp_path):
     gw = FakeGateway(auth_token="s3cret")
     async with running(gw) as url:
-        result = await run_scenario(load_scenario(scenario_file), url, speed=4.0, auth_token="s3cret")
+        result = await run_scenario(load_scenario(scenario_file), url, speed=4.0, auth_token="s3cret",
+                                    record_dir=tmp_path / "rec")
     assert result.passed, [c for c in result.expectations if not c.passed]
     (bi,) = result.barge_ins
     assert bi.outcome == "abandon" and bi.reaction_ms is not None and bi.reaction_ms > 0
@@ -265,6 +266,14 @@ async def test_interrupting_a_long_answer_over_a_real_websocket_clears_and_marks
     span = next(s for s in result.bot_spans if s.start_ms <= stop_wait.start_ms <= s.end_ms)
     assert 1000 <= stop_wait.start_ms - span.start_ms <= 1020
     assert result.context == [{"role": "assistant", "content": bi.heard_text}]
+    # The recording of what the caller heard holds exactly the played audio, where it played.
+    bot = read_wav(tmp_path / "rec" / f"fake_interrupt.{result.call_id}.bot.wav")
+    assert len(bot) == result.duration_ms * 8
+    assert np.count_nonzero(bot) == pytest.approx(result.stats["bot_bytes_played"], rel=0.03)  # zero crossings decode to 0
+    mid = (span.start_ms + 500) * 8
+    assert np.abs(bot[mid : mid + 160]).max() > 1000 and not bot[(span.end_ms + 40) * 8 :][:160].any()
+    line = read_wav(tmp_path / "rec" / f"fake_interrupt.{result.call_id}.line.wav")
+    assert np.abs(line[(stop_wait.onset_ms + 50) * 8 :][:800]).max() > 1000
 
 
 async def test_a_wrong_auth_token_fails_the_call_with_the_webhooks_answer(scenario_file):

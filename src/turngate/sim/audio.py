@@ -94,6 +94,14 @@ def read_wav(path: Path) -> np.ndarray:
     return to_int16(x * 32768.0)
 
 
+def write_wav(path: Path, pcm: np.ndarray, rate: int = RATE) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.asarray(pcm, dtype="<i2").tobytes())
+
+
 def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
 

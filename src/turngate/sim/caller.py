@@ -30,7 +30,7 @@ import httpx
 import numpy as np
 
 from .audio import (FRAME_MS, EchoPath, NoiseBed, active_rms, gain_db, read_wav, speech_onset_ms,
-                    synthesize)
+                    synthesize, write_wav)
 from .expect import BargeIn, Check, barge_in_episode, check
 from .playout import Span
 from .scenario import Say, Scenario, Wav, load_scenario
@@ -250,11 +250,13 @@ async def _fetch_record(client: httpx.AsyncClient, base: str, call_id: str) -> d
 
 
 async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float = 1.0, *,
-                       auth_token: str | None = None) -> CallResult:
+                       auth_token: str | None = None, record_dir: Path | str | None = None) -> CallResult:
     """Run one scenario as one call against the gateway at ``url`` (its base HTTP URL).
 
     ``auth_token`` (default: env ``TWILIO_AUTH_TOKEN``) signs the webhook and the
-    stream handshake. Never raises for a gateway failure: the result says what failed."""
+    stream handshake. ``record_dir``: write ``<scenario>.<CallSid>.bot.wav`` (the bot's
+    audio as the caller heard it) and ``.line.wav`` (what the caller's line carried).
+    Never raises for a gateway failure: the result says what failed."""
     import websockets
 
     if not isinstance(scenario, Scenario):
@@ -270,7 +272,7 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
                       stream_sid=stream_sid, parameters={})
     error: str | None = None
     record: dict[str, Any] | None = None
-    stats: dict[str, Any] = {"speed": speed, "max_send_lateness_ms": 0.0, "frames": 0}
+    stats: dict[str, Any] = {"speed": speed, "max_send_lateness_ms": 0.0, "ticks": 0}
     duration_ms = 0
     async with httpx.AsyncClient(timeout=10.0) as client:
         try:
@@ -301,8 +303,8 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
                 try:
                     k = await pacer.run(call, send, stopped=rx.done)
                     stats["max_send_lateness_ms"] = round(pacer.max_lateness_s * 1000, 1)
-                    duration_ms = k * FRAME_MS
-                    stats["frames"] = k
+                    duration_ms = call.audio_ms
+                    stats["ticks"] = k
                     if rx.done():
                         exc = rx.exception()
                         closed = f"code {ws.close_code}, reason {ws.close_reason!r}"
@@ -328,4 +330,10 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
             error = f"{type(e).__name__}: {e}"
             if str(stats.get("ended_by", "")).startswith("gateway"):
                 error += f" (the stream was ended by the {stats['ended_by']})"
+    if record_dir is not None:
+        d = Path(record_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        bot, line = call.recordings()
+        write_wav(d / f"{scenario.name}.{call_sid}.bot.wav", bot)
+        write_wav(d / f"{scenario.name}.{call_sid}.line.wav", line)
     return finish(scenario, call, record=record, error=error, duration_ms=duration_ms, stats=stats)

@@ -70,10 +70,25 @@ class SimCall:
     _seq: int = 0
     _chunk: int = 0
     _spk: np.ndarray = field(default=None)  # type: ignore[assignment]
+    _mic: np.ndarray = field(default=None)  # type: ignore[assignment]
+    _end_ms: int = 0
 
     def __post_init__(self) -> None:
-        # What the caller's speaker played, sample by sample: the echo path reads it.
-        self._spk = np.zeros((self.max_duration_ms // 1000 + 10) * RATE, dtype=np.int16)
+        # What the caller's speaker played and what the line carried, sample by
+        # sample: the echo path reads the first; both can be saved for listening.
+        n = (self.max_duration_ms // 1000 + 10) * RATE
+        self._spk = np.zeros(n, dtype=np.int16)
+        self._mic = np.zeros(n, dtype=np.int16)
+
+    @property
+    def audio_ms(self) -> int:
+        """Audio time at the end of the last media frame sent."""
+        return self._end_ms
+
+    def recordings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bot audio as played, caller line as sent), 8 kHz int16, from audio time 0."""
+        n = self._end_ms * RATE // 1000
+        return self._spk[:n].copy(), self._mic[:n].copy()
 
     # -- Twilio -> gateway ---------------------------------------------------
 
@@ -128,6 +143,7 @@ class SimCall:
             return out
         # 3. The line: voice + background noise + echo of the bot, in mu-law.
         self._chunk += 1
+        self._end_ms = now_ms + FRAME_MS
         out.append({
             "event": "media",
             "sequenceNumber": self._next_seq(),
@@ -142,7 +158,7 @@ class SimCall:
 
     def _line(self, now_ms: int, voice: np.ndarray | None) -> bytes:
         if voice is None and self.noise is None and self.echo is None:
-            return _SILENT_FRAME
+            return _SILENT_FRAME  # the mic track is already zeros here
         x = np.zeros(FRAME_SAMPLES, dtype=np.float32) if voice is None else voice.astype(np.float32)
         if self.noise is not None:
             x += self.noise.take(FRAME_SAMPLES)
@@ -152,7 +168,10 @@ class SimCall:
             if j + FRAME_SAMPLES > 0:
                 seg = self._spk[lo : j + FRAME_SAMPLES].astype(np.float32) * self.echo.gain
                 x[lo - j : lo - j + len(seg)] += seg
-        return ulaw_encode(to_int16(x))
+        pcm = to_int16(x)
+        i = now_ms * RATE // 1000
+        self._mic[i : i + FRAME_SAMPLES] = pcm[: max(0, len(self._mic) - i)]
+        return ulaw_encode(pcm)
 
     def closing(self) -> list[dict[str, Any]]:
         self.speaker.finish()
