@@ -12,16 +12,17 @@ the Twilio docs say, and what a gateway relies on to learn what was heard).
 ``Speaker`` holds that queue and nothing else: no clock, no socket. The driver
 calls ``play(n)`` once per 20 ms tick with n = 160 and sends the marks it returns.
 It also tracks the bot's *utterances* as the caller perceives them: an
-utterance starts when audio starts playing after the buffer ran dry, and its
+utterance starts when audio starts playing after at least ``UTTERANCE_GAP_MS`` of
+quiet (a shorter underrun, such as a late TTS sentence, continues it), and its
 ``played_ms`` counts audio actually played (not sent), which is what
-``wait_for: bot_speaking, offset_ms`` means.
+``wait_for: bot_speaking, offset_ms`` reads. ``spans`` records every stretch of
+played audio as it happened, for the call's report.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-
 
 UTTERANCE_GAP_MS = 400  # quiet shorter than this inside the bot's speech is an underrun, not a new utterance
 
