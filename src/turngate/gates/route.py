@@ -1,0 +1,229 @@
+"""The Route gate: what the caller wants, on every partial and final.
+
+Theory of operation
+-------------------
+``Router`` is trained once at start-up from the policy's route examples and is
+immutable afterwards, so one instance serves every call. ``route_gate`` is a pure
+function of (router, state, text, flags) returning a decision and the next state;
+the state is a small frozen value the call keeps.
+
+Partials are noisy and arrive many times a second, so the gate holds a route
+rather than echoing the classifier:
+
+* Nothing held yet: a route is taken once the same best class has been seen on
+  ``stable_partials`` consecutive partials with at least ``min_confidence``
+  (or on a final). Until then the outcome is ``hold``.
+* A route is held: another class replaces it only when it beats the held
+  route's own probability by ``drift_margin`` on ``stable_partials`` partials in
+  a row (on a final, by ``switch_margin``, since a final is the settled text).
+  That change is **drift**, its own outcome, because the call may have to
+  pre-empt the answer in flight (``agent_speaking``) or re-plan the turn.
+* A weak final (below ``min_confidence``) does not move a held route: "yes,
+  that's right" is an answer inside the current purpose, not a new purpose.
+  With nothing held, a weak final is ``unknown``.
+
+The held route persists across turns (the agent is answering it); the stability
+counter restarts at each final, since a new turn is new evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+from ..policy import Policy, RouteGateParams, RouteSpec
+from .route_classifier import IntentClassifier
+
+__all__ = [
+    "RouteDecision",
+    "RouteOutcome",
+    "RouteScores",
+    "RouteState",
+    "Router",
+    "route_gate",
+]
+
+RouteOutcome = Literal["route", "hold", "drift", "unknown"]
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteScores:
+    best: str
+    confidence: float
+    runner_up: str
+    runner_up_confidence: float
+    probs: Mapping[str, float]
+    raw_best: str  # the best class before the out-of-scope floor
+
+    def confidence_of(self, route: str) -> float:
+        return self.probs.get(route, 0.0)
+
+
+class Router:
+    """The trained classifier plus the policy's route table. Immutable."""
+
+    __slots__ = ("classifier", "routes", "params", "policy_version")
+
+    def __init__(self, *, classifier: IntentClassifier, routes: Mapping[str, RouteSpec],
+                 params: RouteGateParams, policy_version: str) -> None:
+        self.classifier = classifier
+        self.routes = routes
+        self.params = params
+        self.policy_version = policy_version
+
+    @classmethod
+    def from_policy(cls, policy: Policy, *, encoder: Any = None) -> Router:
+        texts: list[str] = []
+        labels: list[str] = []
+        for name, spec in policy.routes.items():
+            for ex in spec.examples:
+                texts.append(ex)
+                labels.append(name)
+        clf = IntentClassifier.fit(texts, labels, unknown_label=UNKNOWN,
+                                   unknown_below=policy.route_gate.min_confidence,
+                                   encoder=encoder)
+        return cls(classifier=clf, routes=policy.routes, params=policy.route_gate,
+                   policy_version=policy.version)
+
+    def classify(self, text: str, *, final: bool = False) -> RouteScores:
+        """Scores for one utterance; out-of-scope comes out as ``unknown``.
+
+        The sentence encoder, when the classifier has one, runs on finals only."""
+        clf = self.classifier
+        lp = clf.log_proba(text, use_encoder=final and clf.has_encoder)
+        pred = clf.decide(lp)
+        probs = MappingProxyType({lab: math.exp(float(v)) for lab, v in zip(clf.labels, lp)})
+        return RouteScores(best=pred.label, confidence=pred.confidence, runner_up=pred.runner_up,
+                           runner_up_confidence=pred.runner_up_confidence, probs=probs,
+                           raw_best=pred.raw_label)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteState:
+    held: str | None = None          # the route the call is on (persists across turns)
+    candidate: str | None = None     # the class partials currently agree on
+    candidate_count: int = 0         # ... for this many consecutive partials
+    partials: int = 0                # partials seen in this caller turn
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteDecision:
+    outcome: RouteOutcome
+    route: str
+    confidence: float
+    runner_up: str
+    runner_up_confidence: float
+    segment: str
+    next_action: str
+    reason: str
+    rule: str
+    final: bool
+    agent_speaking: bool
+    profile: str
+    requires_auth: bool
+    previous: str | None = None      # the held route before this decision
+    margin: float = 0.0              # best minus the held route's probability
+    text_chars: int = 0
+
+    @property
+    def preempts_response(self) -> bool:
+        """Drift while the agent is answering: the answer in flight is for the wrong purpose."""
+        return self.outcome == "drift" and self.agent_speaking
+
+    def evidence(self) -> dict[str, Any]:
+        # Names, scores and lengths only: never the text, even redacted.
+        return {
+            "route": self.route,
+            "confidence": round(self.confidence, 4),
+            "runner_up": self.runner_up,
+            "runner_up_confidence": round(self.runner_up_confidence, 4),
+            "previous": self.previous,
+            "margin": round(self.margin, 4),
+            "final": self.final,
+            "agent_speaking": self.agent_speaking,
+            "segment": self.segment,
+            "next_action": self.next_action,
+            "profile": self.profile,
+            "requires_auth": self.requires_auth,
+            "text_chars": self.text_chars,
+        }
+
+
+def route_gate(
+    router: Router,
+    state: RouteState,
+    text: str,
+    *,
+    final: bool,
+    agent_speaking: bool,
+    segment: str = "standard",
+) -> tuple[RouteDecision, RouteState]:
+    """Decide the route for one partial or final. Pure: same inputs, same outputs."""
+    p = router.params
+    held = state.held
+    n_chars = len(text.strip())
+
+    def decide(outcome: RouteOutcome, route: str, reason: str, scores: RouteScores | None,
+               margin: float = 0.0) -> RouteDecision:
+        spec = router.routes.get(route) or router.routes[UNKNOWN]
+        return RouteDecision(
+            outcome=outcome,
+            route=route,
+            confidence=scores.confidence_of(route) if scores else 0.0,
+            runner_up=(scores.runner_up if scores and scores.runner_up != route
+                       else (scores.best if scores else UNKNOWN)),
+            runner_up_confidence=(scores.runner_up_confidence if scores and scores.runner_up != route
+                                  else (scores.confidence if scores else 0.0)),
+            segment=segment,
+            next_action=spec.next_action_for(segment),
+            reason=reason,
+            rule=spec.rule,
+            final=final,
+            agent_speaking=agent_speaking,
+            profile=spec.profile,
+            requires_auth=spec.requires_auth,
+            previous=held,
+            margin=margin,
+            text_chars=n_chars,
+        )
+
+    if not final and n_chars < p.min_partial_chars:
+        return decide("hold", held or UNKNOWN, "partial_too_short", None), state
+
+    scores = router.classify(text, final=final)
+    best = scores.best
+
+    if final:
+        nxt = RouteState(held=held)  # a new turn starts counting afresh
+        if best == UNKNOWN or scores.confidence < p.min_confidence:
+            if held is not None:
+                return decide("hold", held, "weak_final_keeps_route", scores), nxt
+            return decide("unknown", UNKNOWN, "below_min_confidence", scores), nxt
+        if held is None or best == held:
+            return decide("route", best, "classifier_final", scores), replace(nxt, held=best)
+        margin = scores.confidence - scores.confidence_of(held)
+        if margin >= p.switch_margin:
+            reason = "drift_while_answering" if agent_speaking else "drift_margin"
+            return decide("drift", best, reason, scores, margin), replace(nxt, held=best)
+        return decide("hold", held, "switch_below_margin", scores, margin), nxt
+
+    # A partial.
+    count = state.candidate_count + 1 if best == state.candidate else 1
+    nxt = replace(state, candidate=best, candidate_count=count, partials=state.partials + 1)
+    stable = count >= p.stable_partials
+    if held is None:
+        if best != UNKNOWN and scores.confidence >= p.min_confidence and stable:
+            return decide("route", best, "stable_partials", scores), replace(nxt, held=best)
+        return decide("hold", UNKNOWN, "awaiting_stability", scores), nxt
+    if best == held or best == UNKNOWN:
+        return decide("hold", held, "route_unchanged", scores), nxt
+    margin = scores.confidence - scores.confidence_of(held)
+    if margin >= p.drift_margin and stable:
+        reason = "drift_while_answering" if agent_speaking else "drift_margin"
+        return decide("drift", best, reason, scores, margin), replace(nxt, held=best)
+    reason = "drift_unstable" if margin >= p.drift_margin else "drift_below_margin"
+    return decide("hold", held, reason, scores, margin), nxt

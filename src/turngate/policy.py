@@ -1,0 +1,361 @@
+"""The declarative policy: routes, guard rules, handoff thresholds, turn-taking
+parameters and memory field classes, read from one YAML file.
+
+Theory of operation
+-------------------
+The policy is the only place a contact centre says what its calls may do; code
+reads it, never the other way round. Loading is three steps:
+
+1. ``yaml.compose`` keeps the node tree, so every value still knows its line.
+2. pydantic validates the plain data (unknown keys are errors, not silently
+   ignored options); each pydantic error location is walked back through the
+   node tree to the line that holds it, and the message names file, line and field.
+3. The validated data becomes frozen dataclasses. ``Policy.version`` is a short
+   hash of the file's bytes, so every decision stamped with it points at exactly
+   the text that decided.
+
+Cross-field rules (required routes, memory scopes naming declared fields,
+payment and refund requiring authentication) are checked here too, so a
+policy that loads is a policy the gates can trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .core.params import TurnParams
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_POLICY_PATH",
+    "REQUIRED_ROUTES",
+    "AUTH_REQUIRED_ROUTES",
+    "FieldClass",
+    "HandoffThresholds",
+    "MemoryPolicy",
+    "Policy",
+    "RouteGateParams",
+    "RouteSpec",
+    "load_policy",
+    "parse_policy",
+]
+
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "data" / "default_policy.yaml"
+
+REQUIRED_ROUTES: tuple[str, ...] = (
+    "appointment", "payment", "refund", "complaint", "cancellation", "faq", "human", "unknown",
+)
+# The gate, not the prompt, holds this line: a policy may add routes that need
+# authentication but may not take it away from these.
+AUTH_REQUIRED_ROUTES: frozenset[str] = frozenset({"payment", "refund"})
+
+PROFILES: frozenset[str] = frozenset({"low_latency", "strong_guard", "fallback", "human"})
+
+
+class FieldClass(StrEnum):
+    EXTERNAL_OK = "external_ok"        # may be sent to an external model
+    CRM_ONLY = "crm_only"              # stored and handed to the CRM, never sent out
+    ZERO_RETENTION = "zero_retention"  # used during the call, never stored or sent
+
+
+# --- the frozen objects the gates read ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteSpec:
+    name: str
+    description: str
+    examples: tuple[str, ...]
+    profile: str
+    memory_scope: tuple[str, ...]
+    requires_auth: bool
+    handoff_queue: str
+    next_action: str
+    # segment -> next best action, for segments that change what we do next
+    segment_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def rule(self) -> str:
+        return f"route.{self.name}"
+
+    def next_action_for(self, segment: str) -> str:
+        return self.segment_actions.get(segment, self.next_action)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteGateParams:
+    """How the Route gate turns classifier scores into decisions."""
+
+    min_confidence: float = 0.45    # below this a final is "unknown"
+    switch_margin: float = 0.12     # a partial must beat the held route by this much to move it
+    drift_margin: float = 0.2       # ... and by this much to count as intent drift
+    stable_partials: int = 2        # consecutive partials agreeing before a partial commits
+    min_partial_chars: int = 10     # shorter partials only hold
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandoffThresholds:
+    reask_limit: int = 2                  # re-asks in a call before a person takes over
+    low_confidence: float = 0.45          # a final route below this counts as unsure
+    low_confidence_turns: int = 3         # ... this many unsure finals in a row hand off
+    refund_amount_limit: float = 250.0    # refunds above this need a person
+    auth_failure_limit: int = 3
+    provider_failure_limit: int = 2
+    default_queue: str = "general"
+    human_queue: str = "general"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryPolicy:
+    fields: Mapping[str, FieldClass]
+
+    def field_class(self, name: str) -> FieldClass:
+        # An undeclared field is treated as the most restrictive class: a policy
+        # that forgot a field must not leak it.
+        return self.fields.get(name, FieldClass.ZERO_RETENTION)
+
+    def may_send_external(self, name: str) -> bool:
+        return self.field_class(name) is FieldClass.EXTERNAL_OK
+
+    def may_store(self, name: str) -> bool:
+        return self.field_class(name) is not FieldClass.ZERO_RETENTION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    version: str
+    source: str
+    name: str
+    routes: Mapping[str, RouteSpec]
+    route_gate: RouteGateParams
+    guard: Mapping[str, Any]
+    handoff: HandoffThresholds
+    turn_taking: TurnParams
+    memory: MemoryPolicy
+    # Built by the guard helper's GuardRules.from_mapping when it exists; None otherwise.
+    guard_rules: Any = None
+
+    def route(self, name: str) -> RouteSpec:
+        return self.routes.get(name) or self.routes["unknown"]
+
+    def memory_for(self, route: str) -> tuple[str, ...]:
+        """The fields a route's purpose may see (memory is filtered by purpose)."""
+        return self.route(route).memory_scope
+
+
+# --- validation schema (plain data in, errors with locations out) --------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Route(_Strict):
+    description: str = ""
+    examples: list[str] = Field(min_length=1)
+    profile: str = "low_latency"
+    memory_scope: list[str] = Field(default_factory=list)
+    requires_auth: bool = False
+    handoff_queue: str = "general"
+    next_action: str = "answer"
+    segment_actions: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, v: str) -> str:
+        if v not in PROFILES:
+            raise ValueError(f"unknown profile {v!r}; expected one of {sorted(PROFILES)}")
+        return v
+
+    @field_validator("examples")
+    @classmethod
+    def _non_empty_examples(cls, v: list[str]) -> list[str]:
+        for i, e in enumerate(v):
+            if not e.strip():
+                raise ValueError(f"example {i} is empty")
+        return v
+
+
+class _RouteGate(_Strict):
+    min_confidence: float = Field(default=0.45, ge=0, le=1)
+    switch_margin: float = Field(default=0.12, ge=0, le=1)
+    drift_margin: float = Field(default=0.2, ge=0, le=1)
+    stable_partials: int = Field(default=2, ge=1, le=20)
+    min_partial_chars: int = Field(default=10, ge=0)
+
+
+class _Handoff(_Strict):
+    reask_limit: int = Field(default=2, ge=1)
+    low_confidence: float = Field(default=0.45, ge=0, le=1)
+    low_confidence_turns: int = Field(default=3, ge=1)
+    refund_amount_limit: float = Field(default=250.0, ge=0)
+    auth_failure_limit: int = Field(default=3, ge=1)
+    provider_failure_limit: int = Field(default=2, ge=1)
+    default_queue: str = "general"
+    human_queue: str = "general"
+
+
+class _Memory(_Strict):
+    fields: dict[str, FieldClass] = Field(default_factory=dict)
+
+
+class _Policy(_Strict):
+    name: str = "unnamed"
+    routes: dict[str, _Route]
+    route_gate: _RouteGate = _RouteGate()
+    guard: dict[str, Any] = Field(default_factory=dict)
+    handoff: _Handoff = _Handoff()
+    turn_taking: TurnParams = TurnParams()
+    memory: _Memory = _Memory()
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate a policy file; ``None`` loads the bundled default.
+
+    Raises ``ConfigError`` naming file, line and field on any problem."""
+    p = DEFAULT_POLICY_PATH if path is None else Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read policy: {e.strerror or e}") from e
+    return parse_policy(raw, source=str(p))
+
+
+def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
+    data = raw.encode() if isinstance(raw, str) else raw
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{source}: policy is not UTF-8 ({e.reason} at byte {e.start})") from e
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 0
+        raise ConfigError(f"{source}:{line}: YAML syntax: {e.problem or e}") from e
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}:1: policy must be a mapping with at least a 'routes' section")
+    try:
+        model = _Policy.model_validate(doc)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, node, source)) from e
+
+    _check_cross_fields(model, node, source)
+    version = hashlib.sha256(data).hexdigest()[:12]
+    routes = {
+        name: RouteSpec(
+            name=name,
+            description=r.description,
+            examples=tuple(r.examples),
+            profile=r.profile,
+            memory_scope=tuple(r.memory_scope),
+            requires_auth=r.requires_auth,
+            handoff_queue=r.handoff_queue,
+            next_action=r.next_action,
+            segment_actions=MappingProxyType(dict(r.segment_actions)),
+        )
+        for name, r in model.routes.items()
+    }
+    return Policy(
+        version=version,
+        source=source,
+        name=model.name,
+        routes=MappingProxyType(routes),
+        route_gate=RouteGateParams(**model.route_gate.model_dump()),
+        guard=MappingProxyType(dict(model.guard)),
+        handoff=HandoffThresholds(**model.handoff.model_dump()),
+        turn_taking=model.turn_taking,
+        memory=MemoryPolicy(fields=MappingProxyType(dict(model.memory.fields))),
+        guard_rules=_guard_rules(model.guard, node, source),
+    )
+
+
+def _guard_rules(section: dict[str, Any], root: yaml.Node | None, source: str) -> Any:
+    # The guard gate defines its own rule object; use it when it is there so a
+    # bad guard section fails at load time, with a line, like everything else.
+    try:
+        from .gates.guard.rules import GuardRules  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    from_mapping = getattr(GuardRules, "from_mapping", None)
+    if from_mapping is None:
+        return None
+    try:
+        return from_mapping(section)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        line = _line_of(root, ("guard",))
+        raise ConfigError(f"{source}:{line}: guard: {e}") from e
+
+
+def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> None:
+    def fail(loc: tuple[str | int, ...], msg: str) -> None:
+        raise ConfigError(f"{source}:{_line_of(root, loc)}: {_dotted(loc)}: {msg}")
+
+    missing = [r for r in REQUIRED_ROUTES if r not in model.routes]
+    if missing:
+        fail(("routes",), f"missing required route(s): {', '.join(missing)}")
+    for name in sorted(AUTH_REQUIRED_ROUTES):
+        if not model.routes[name].requires_auth:
+            fail(("routes", name, "requires_auth"), f"route {name!r} must require authentication")
+    declared = model.memory.fields
+    for name, r in model.routes.items():
+        for i, f in enumerate(r.memory_scope):
+            if f not in declared:
+                fail(("routes", name, "memory_scope", i),
+                     f"field {f!r} is not declared under memory.fields")
+
+
+def _describe(err: ValidationError, root: yaml.Node | None, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        lines.append(f"{source}:{_line_of(root, loc)}: {_dotted(loc) or '<top>'}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[str | int, ...]) -> int:
+    """The 1-based line of the deepest node on ``loc`` that exists in the file.
+
+    A missing field points at its parent mapping, which is where it should go;
+    an unknown field points at its own key."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                    # pydantic puts an unknown key's own name last in loc; the key is
+                    # the useful place then, the value otherwise.
+                    line = k.start_mark.line + 1
+                    nxt = v
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+        if nxt is None:
+            break
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
