@@ -103,12 +103,16 @@ class CallSession:
 
     def _on_frame(self, text: str) -> bool:
         """Handle one frame; False when the stream is over."""
-        msg = codec.parse(text)
+        try:
+            msg = codec.parse(text)
+        except Exception as e:  # the codec promises not to raise; if it ever does, log and go on
+            log.exception("codec raised on a frame")
+            msg = codec.Rejected(kind="malformed", detail=f"codec error: {type(e).__name__}")
+        if self.call is None and not isinstance(msg, (codec.Start, codec.Connected, codec.Rejected)):
+            self._reject(PeerMessageRejected(kind="out_of_order", detail=f"{type(msg).__name__.lower()} before start"))
+            return True
         match msg:
             case codec.Media():
-                if self.call is None:
-                    self._reject(PeerMessageRejected(kind="out_of_order", detail="media before start"))
-                    return True
                 if msg.track not in ("inbound", "inbound_track"):
                     return True
                 pcm = mulaw.decode(msg.payload)

@@ -167,8 +167,9 @@ def parse(text: str | bytes) -> TwilioMessage:
                 return Stop(call_sid=str(stop.get("callSid", "")) if isinstance(stop, dict) else "")
             case _:
                 return _bad(f"unknown event {event!r}", text, kind="unknown")
-    except (KeyError, TypeError) as e:
-        return _bad(f"{event} frame missing field {e}", text)
+    except (KeyError, TypeError, AttributeError) as e:
+        # A field missing or of the wrong JSON type ("start": 5, "media": []).
+        return _bad(f"{event} frame has a missing or mistyped field: {e}", text)
     except (ValueError, binascii.Error) as e:
         return _bad(f"{event} frame: {e}", text)
 

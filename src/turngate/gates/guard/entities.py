@@ -1,0 +1,507 @@
+"""PII detection over written and spoken text (tier 0: pure Python, no model).
+
+Theory of operation. ``numbers.digit_runs`` turns the text into digit runs
+with character spans, whatever mix of digits and number words the recogniser
+wrote. Detectors then decide what a run is, in this order:
+
+- dates (written patterns and spoken "march fourth nineteen eighty") are found
+  first and claim their spans; a date is a DATE_OF_BIRTH only with a birth cue
+  ("born", "date of birth") before it, or when the previous turn armed one;
+- e-mail addresses, written or spoken ("jane dot doe at gmail dot com");
+- a card number is a window of a run, aligned on the groups as read, with an
+  issuer prefix, an allowed length and a valid Luhn digit. A window that is
+  not the whole run also needs a card cue, so a long reference number does
+  not yield cards by chance;
+- CVV (3-4 digits), SSN (9 digits, or the written 3-2-4 form), account numbers
+  and phone numbers need their cue, except written SSNs and phone numbers in a
+  recognisable format. A cue arms only the next run after it, and only within
+  ``CUE_WINDOW`` characters.
+
+Cues are regular expressions rather than a model: they are few, auditable and
+cheap, and the policy can name what they guard.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import phonenumbers
+
+from .findings import Finding
+from .numbers import (
+    ORDINALS, TEENS, TENS, UNITS, Chunk, Run, Token, digit_runs, tokenize,
+)
+
+CUE_WINDOW = 64  # characters between a cue's end and the run it arms
+STATE_WINDOW = 32  # an armed field from the previous turn applies to a run this near the start
+
+CUES: dict[str, re.Pattern[str]] = {
+    "card": re.compile(
+        r"\b(?:card|credit|debit|visa|master ?card|amex|american express|discover|maestro|"
+        r"long number|pan)\b", re.I),
+    "cvv": re.compile(
+        r"\b(?:security (?:code|number|digits)|cvv ?2?|cvc ?2?|cv2|c v v|c v c|csc|"
+        r"card verification(?: code| value| number)?|verification (?:code|value|number)|"
+        r"(?:three|3|four|4)[ -]digits?(?: code| number)? (?:on|at) the (?:back|front)|"
+        r"(?:code|digits|number) on the back|(?:back|front) of (?:the|my) card)\b", re.I),
+    "ssn": re.compile(
+        r"\b(?:ssn|s s n|social security(?: number| no)?|social|ss number|"
+        r"social insurance(?: number)?|tax id|taxpayer id|itin)\b", re.I),
+    "dob": re.compile(
+        r"\b(?:born|birth ?days?|birth ?date|date of birth|d o b|dob|d\.o\.b\.?)\b", re.I),
+    "phone": re.compile(
+        r"\b(?:phone|telephone|tel|mobile|cell(?:phone)?|fax|landline|call me|call|calls|"
+        r"reach me|reach|text me|texts?|messages?|ring me|contact number|whatsapp|"
+        r"answering|dial|extension|ext)\b", re.I),
+    "account": re.compile(
+        r"\b(?:account|acct|a/c|iban|routing|sort code|member(?:ship)? (?:number|id)|"
+        r"customer (?:number|id)|policy number|reference number|loan number)\b", re.I),
+    "expiry": re.compile(r"\b(?:expir(?:y|es|ation|ing)|exp|valid (?:thru|through|until))\b", re.I),
+}
+# Cues written after a phone number in signatures and forms ("... office", "-Fax").
+PHONE_AFTER = re.compile(r"^\W{0,3}(?:office|fax|mobile|cell|home|work|desk|tel|phone)\b", re.I)
+
+MONTHS: dict[str, int] = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
+    "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
+    "september": 9, "sep": 9, "sept": 9, "october": 10, "oct": 10, "november": 11,
+    "nov": 11, "december": 12, "dec": 12,
+}
+_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+WRITTEN_DATES = (
+    re.compile(r"(?<![\d/.-])\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/.-])"),
+    re.compile(r"(?<![\d/.-])\d{4}[/.-]\d{1,2}[/.-]\d{1,2}(?![\d/.-])"),
+)
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+IBAN_RE = re.compile(r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}\b")
+
+TLDS = frozenset(
+    "com org net edu gov mil io co uk us de fr ca au info biz me ai ch nl es it in jp "
+    "ru br mx se no dk fi pl be at ie nz za tv cc eu app dev xyz online".split()
+)
+EMAIL_LOCAL_STOP = frozenset(
+    "is my me to at the a an email e-mail mail address it's its was and or send on "
+    "of for your you that this".split()
+)
+EMAIL_JOINERS = frozenset({"dot", "underscore", "dash", "hyphen", "minus", "plus", "period"})
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    kind: str
+    start: int
+    end: int
+
+
+def find_cues(text: str) -> list[Cue]:
+    cues = [Cue(kind, m.start(), m.end()) for kind, rx in CUES.items() for m in rx.finditer(text)]
+    cues.sort(key=lambda c: c.end)
+    return cues
+
+
+# ---------------------------------------------------------------- cards
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    parity = len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = ord(ch) - 48
+        if i % 2 == parity:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_lengths(d: str) -> tuple[int, ...]:
+    """Lengths an issuer allows for a number starting with ``d`` (empty: no issuer)."""
+    c = d[0]
+    if c == "4":
+        return (13, 16, 19)  # Visa, including 19-digit Visa
+    p2 = int(d[:2]) if len(d) >= 2 else -1
+    p4 = int(d[:4]) if len(d) >= 4 else -1
+    if c == "5":
+        if 51 <= p2 <= 55:
+            return (16,)  # Mastercard
+        return tuple(range(12, 20))  # Maestro 50, 56-59
+    if c == "2":
+        if 2221 <= p4 <= 2720:
+            return (16,)  # Mastercard 2-series
+        if 2200 <= p4 <= 2204:
+            return (16, 17, 18, 19)  # Mir
+        if p4 == 2131:
+            return (15,)  # JCB
+        return ()
+    if c == "3":
+        if p2 in (34, 37):
+            return (15,)  # Amex
+        if p2 == 35:
+            return (16, 17, 18, 19)  # JCB
+        if p2 in (30, 36, 38, 39):
+            return tuple(range(14, 20))  # Diners
+        return ()
+    if c == "6":
+        return tuple(range(12, 20))  # Discover, UnionPay, Maestro, RuPay
+    if p4 == 1800:
+        return (15,)  # JCB
+    if p4 == 604:  # "0604": Maestro
+        return tuple(range(12, 20))
+    return ()
+
+
+def find_card(run: Run, cued: bool) -> tuple[int, int] | None:
+    """Digit window (lo, hi) of a card in the run, aligned on the chunks as read."""
+    digits = run.digits
+    n = len(digits)
+    if n < 12:
+        return None
+    bounds = run.boundaries()
+    ends = set(bounds)
+    for lo in bounds[:-1]:
+        if n - lo < 12:
+            break
+        lengths = card_lengths(digits[lo:lo + 4])
+        for length in sorted(lengths, reverse=True):
+            hi = lo + length
+            if hi > n or hi not in ends:
+                continue
+            if not cued and (lo, hi) != (0, n) and not _stray_zeros(digits, lo, hi):
+                continue
+            if luhn_ok(digits[lo:hi]):
+                return lo, hi
+    return None
+
+
+def _stray_zeros(digits: str, lo: int, hi: int) -> bool:
+    # "oh, four one one one ..." puts an interjection zero in front.
+    return hi == len(digits) and set(digits[:lo]) <= {"0"} and lo <= 1
+
+
+def card_prefix_plausible(digits: str) -> bool:
+    return len(digits) >= 4 and bool(card_lengths(digits[:4])) and len(digits) < 19
+
+
+# ---------------------------------------------------------------- dates
+
+def _day_at(tokens: list[Token], i: int) -> tuple[int, int] | None:
+    """A day of the month at tokens[i]: (day, next index)."""
+    if i >= len(tokens):
+        return None
+    t = tokens[i].text
+    if t.isdigit() and 1 <= int(t) <= 31 and len(t) <= 2:
+        j = i + 1
+        if j < len(tokens) and tokens[j].text in ("st", "nd", "rd", "th"):
+            j += 1
+        return int(t), j
+    if t in ORDINALS:
+        return ORDINALS[t], i + 1
+    if t in ("twenty", "thirty") and i + 1 < len(tokens):
+        n = tokens[i + 1].text
+        if n in ORDINALS and ORDINALS[n] < 10:
+            return TENS[t] + ORDINALS[n], i + 2
+        if n in UNITS and 0 < UNITS[n] and n not in ("o", "oh"):
+            return TENS[t] + UNITS[n], i + 2
+        return TENS[t], i + 1
+    if t in TEENS:
+        return TEENS[t], i + 1
+    if t in UNITS and t not in ("o", "oh", "zero") and UNITS[t]:
+        return UNITS[t], i + 1
+    return None
+
+
+def _year_at(runs_by_start: dict[int, Run], tokens: list[Token], i: int) -> int | None:
+    """End character of a year run starting at tokens[i], or None."""
+    if i < len(tokens) and tokens[i].text in (",", "of", "in"):
+        i += 1
+    if i >= len(tokens):
+        return None
+    run = runs_by_start.get(tokens[i].start)
+    if run is None:
+        return None
+    d = run.digits
+    if len(d) == 4 and d[:2] in ("19", "20"):
+        return run.end
+    if len(d) == 2 and run.chunks[0].spoken is False and tokens[i].text.startswith("'"):
+        return run.end
+    if len(d) == 2 and len(run.chunks) == 1:  # "eighty", "'80"
+        return run.end
+    return None
+
+
+def find_dates(text: str, tokens: list[Token], runs: list[Run]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for rx in WRITTEN_DATES:
+        spans.extend((m.start(), m.end()) for m in rx.finditer(text))
+    runs_by_start = {r.start: r for r in runs}
+    n = len(tokens)
+    for i, tok in enumerate(tokens):
+        if tok.text not in MONTHS:
+            continue
+        start, end = tok.start, tok.end
+        day = None
+        # "the fourth of march", "4th of march", "4 march"
+        k = i - 1
+        if k >= 0 and tokens[k].text == "of":
+            k -= 1
+        for back in (k, k - 1):
+            if back >= 0:
+                got = _day_at(tokens, back)
+                if got and got[1] in (k + 1, i):
+                    day = got[0]
+                    start = tokens[back].start
+                    break
+        j = i + 1
+        if j < n and tokens[j].text == ".":
+            j += 1
+        if day is None:
+            got = _day_at(tokens, j)
+            if got:
+                day, j2 = got
+                # "may one" alone is not a date; need the day to look like one
+                end = tokens[j2 - 1].end
+                j = j2
+        year_end = _year_at(runs_by_start, tokens, j)
+        if year_end is not None:
+            end = year_end
+        if day is None and year_end is None:
+            continue
+        if tok.text == "may" and (day is None or year_end is None) and not (
+            i + 1 < n and tokens[i + 1].text in ORDINALS
+        ):
+            continue  # "may I ..." is a verb far more often than a month
+        spans.append((start, end))
+    return spans
+
+
+def numeric_date(run: Run) -> bool:
+    """Does a run read as month-day-year ("six twenty four ninety one", "1 14 1961")?"""
+    d = run.digits
+    for ml in (1, 2):
+        for dl in (1, 2):
+            for yl in (2, 4):
+                if ml + dl + yl != len(d):
+                    continue
+                m, dd, y = int(d[:ml]), int(d[ml:ml + dl]), d[ml + dl:]
+                if d[0] == "0" and ml == 1 or d[ml] == "0" and dl == 1:
+                    continue
+                if 1 <= m <= 12 and 1 <= dd <= 31 and (yl == 2 or y[:2] in ("19", "20")):
+                    return True
+                if 1 <= dd <= 12 and 1 <= m <= 31 and (yl == 2 or y[:2] in ("19", "20")):
+                    return True
+    return False
+
+
+# ---------------------------------------------------------------- e-mail
+
+def find_emails(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
+    spans = [(m.start(), m.end()) for m in EMAIL_RE.finditer(text)]
+    n = len(tokens)
+    for k, tok in enumerate(tokens):
+        if tok.text not in ("at", "@") or k == 0:
+            continue
+        # domain: word (joiner word)* dot tld [dot tld]
+        j = k + 1
+        seen_dot = False
+        last_end = -1
+        while j < n:
+            t = tokens[j].text
+            if t == "dot" and j + 1 < n and tokens[j + 1].text.isalnum():
+                seen_dot = True
+                j += 1
+                # spelled TLD "e d u"
+                if len(tokens[j].text) == 1 and tokens[j].text.isalpha():
+                    while j < n and len(tokens[j].text) == 1 and tokens[j].text.isalpha():
+                        j += 1
+                    last_end = tokens[j - 1].end
+                    continue
+                if tokens[j].text in TLDS:
+                    last_end = tokens[j].end
+                j += 1
+                continue
+            if seen_dot or not (t.isalnum() or t in EMAIL_JOINERS) or (
+                len(t) > 1 and t in EMAIL_LOCAL_STOP
+            ):
+                break
+            j += 1
+            if j - k > 6:
+                break
+        if last_end < 0:
+            continue
+        # local part: back over spelled letters, digits, joiners and at most two words
+        b = k - 1
+        words = 0
+        start = -1
+        while b >= 0:
+            t = tokens[b].text
+            if (len(t) > 1 and t in EMAIL_LOCAL_STOP) or not (
+                t.isalnum() or t in EMAIL_JOINERS or t in "._-"
+            ):
+                break
+            if len(t) > 1 and not t.isdigit() and t not in EMAIL_JOINERS:
+                words += 1
+                if words > 2:
+                    break
+            start = tokens[b].start
+            b -= 1
+        if start >= 0:
+            spans.append((start, last_end))
+    return spans
+
+
+# ---------------------------------------------------------------- phone
+
+def phone_plausible(run: Run, text: str, cued: bool) -> bool:
+    d = run.digits
+    plus = run.start > 0 and text[max(0, run.start - 6):run.start].rstrip().lower().endswith(
+        ("+", "plus")
+    )
+    if cued:
+        return 7 <= len(d) <= 15
+    if plus:
+        try:
+            num = phonenumbers.parse("+" + d, None)
+        except phonenumbers.NumberParseException:
+            return False
+        return phonenumbers.is_possible_number(num)
+    if len(d) == 11 and d[0] == "1":
+        d = d[1:]
+    if len(d) == 10 and d[0] in "23456789" and d[3] in "23456789":
+        if run.spoken:
+            return True
+        # written: grouped as 3-3-4 ("541-714-1388", "(541) 714 1388") or one block
+        sizes = [len(c.digits) for c in run.chunks]
+        return sizes in ([3, 3, 4], [1, 3, 3, 4], [10], [11])
+    return False
+
+
+# ---------------------------------------------------------------- driver
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    findings: tuple[Finding, ...]
+    tail_digits: str  # digits of a run that ends the text (for the next turn)
+    tail_armed: frozenset[str]  # cues left open at the end of the text
+
+
+def _cue_kinds(cues: list[Cue], lo: int, hi: int) -> set[str]:
+    return {c.kind for c in cues if lo <= c.end <= hi}
+
+
+def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
+    """All PII findings in ``text``; ``carry``/``armed`` come from the previous turn."""
+    armed = frozenset(armed)
+    tokens = tokenize(text)
+    runs = digit_runs(tokens)
+    cues = find_cues(text)
+    findings: list[Finding] = []
+    claimed: list[tuple[int, int]] = []
+
+    def claim(kind: str, rule: str, s: int, e: int) -> None:
+        findings.append(Finding(type=kind, start=s, end=e, rule=rule))
+        claimed.append((s, e))
+
+    # dates first: their digits must not be read as phone or card numbers
+    dates = find_dates(text, tokens, runs)
+    for s, e in dates:
+        before = _cue_kinds(cues, max(0, s - CUE_WINDOW), s)
+        if "dob" in before or ("dob" in armed and s <= STATE_WINDOW):
+            claim("DATE_OF_BIRTH", "guard.pii.date_of_birth", s, e)
+        elif "expiry" in before:
+            claim("CARD_EXPIRY", "guard.pii.card_expiry", s, e)
+        else:
+            claimed.append((s, e))  # an ordinary date: not PII, but not a number either
+    for s, e in find_emails(text, tokens):
+        if not any(s < ce and cs < e for cs, ce in claimed):
+            claim("EMAIL", "guard.pii.email", s, e)
+    for m in IBAN_RE.finditer(text):
+        if _iban_ok(m.group()):
+            claim("ACCOUNT_NUMBER", "guard.pii.account_number.iban", m.start(), m.end())
+
+    prev_end = 0
+    first = True
+    tail_digits = ""
+    for run in runs:
+        if any(run.start < ce and cs < run.end for cs, ce in claimed):
+            prev_end = run.end
+            continue
+        window_lo = max(prev_end, run.start - CUE_WINDOW)
+        kinds = _cue_kinds(cues, window_lo, run.start)
+        if first and run.start <= STATE_WINDOW:
+            kinds |= armed
+        after = PHONE_AFTER.match(text, run.end) is not None
+        lead = ""
+        if first and carry and run.start <= STATE_WINDOW:
+            lead = carry
+        first = False
+        r = run if not lead else Run(
+            (Chunk(lead, run.start, run.start, True),) + run.chunks, ("",) + run.seps
+        )
+        prev_end = run.end
+        d = r.digits
+        card = find_card(r, "card" in kinds or bool(lead))
+        if card is not None:
+            s, e = r.span_of(*card)
+            claim("CARD_NUMBER", "guard.pii.card_number", s, e)
+            continue
+        n = len(d)
+        if "cvv" in kinds and 3 <= len(run.digits) <= 4:
+            claim("CVV", "guard.pii.cvv", run.start, run.end)
+        elif "expiry" in kinds and 3 <= n <= 6:
+            claim("CARD_EXPIRY", "guard.pii.card_expiry", run.start, run.end)
+        elif "dob" in kinds and 5 <= n <= 8 and numeric_date(r):
+            claim("DATE_OF_BIRTH", "guard.pii.date_of_birth", run.start, run.end)
+        elif n == 9 and ("ssn" in kinds or _ssn_written(run)):
+            claim("SSN", "guard.pii.ssn", run.start, run.end)
+        elif n == 4 and "ssn" in kinds:
+            claim("SSN", "guard.pii.ssn.last4", run.start, run.end)
+        elif "account" in kinds and 6 <= n <= 20:
+            claim("ACCOUNT_NUMBER", "guard.pii.account_number", run.start, run.end)
+        elif phone_plausible(r, text, "phone" in kinds or after):
+            claim("PHONE", "guard.pii.phone", run.start, run.end)
+        elif "card" in kinds and card_prefix_plausible(d) and _ends_text(text, run.end):
+            # a card still being read: redact what is there, finish it next partial
+            claim("CARD_NUMBER", "guard.pii.card_number.partial", run.start, run.end)
+        elif lead and n >= 12:
+            # the previous turn's digits plus these make a long number that is no card
+            pass
+    tail_armed: set[str] = set()
+    if runs and _ends_text(text, runs[-1].end):
+        last = runs[-1]
+        open_kinds = _cue_kinds(cues, max(0, last.start - CUE_WINDOW), last.start)
+        if len(runs) == 1 and carry and last.start <= STATE_WINDOW:
+            digits = carry + last.digits
+        else:
+            digits = last.digits
+        if len(digits) < 19 and (card_prefix_plausible(digits) or open_kinds & {"card", "account"}):
+            if not any(f.end >= last.end and not f.rule.endswith(".partial")
+                       for f in findings):
+                tail_digits = digits
+                tail_armed |= open_kinds & {"card", "account", "ssn", "phone"}
+    last_run_end = runs[-1].end if runs else 0
+    for c in cues:
+        if c.end >= last_run_end and c.kind in ("card", "cvv", "ssn", "dob", "account", "phone"):
+            tail_armed.add(c.kind)
+    return Scan(tuple(sorted(findings, key=lambda f: f.start)), tail_digits,
+                frozenset(tail_armed))
+
+
+def _ends_text(text: str, end: int) -> bool:
+    return not text[end:].strip(" \t\n.,;:!?-")
+
+
+def _ssn_written(run: Run) -> bool:
+    if run.spoken or [len(c.digits) for c in run.chunks] != [3, 2, 4]:
+        return False
+    if any(s not in ("-", " ", "") for s in run.seps):
+        return False
+    d = run.digits
+    return d[:3] not in ("000", "666") and d[3:5] != "00" and d[5:] != "0000"
+
+
+def _iban_ok(s: str) -> bool:
+    from stdnum import iban
+
+    return iban.is_valid(s.replace(" ", "").upper())

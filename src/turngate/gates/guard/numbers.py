@@ -1,0 +1,263 @@
+"""Spoken and written numbers as digit runs with character spans.
+
+Theory of operation. A speech recogniser writes "four one one one", "forty one
+eleven", "oh", "double five", "twenty twenty" or "4111 one one one"; a keyboard
+writes "4111-1111". Entity detection wants one thing from all of these: runs of
+digits, and for every digit the span of text it came from, so a finding can be
+redacted in the original text. ``digit_runs`` walks the tokens once and groups
+number words and digit tokens into runs. A run continues across separators a
+reader or a recogniser puts between groups (spaces, commas, hyphens, dots,
+brackets, "uh", "dash") and stops at any other word.
+
+Each run is a tuple of chunks. A chunk is what one spoken group or one digit
+token stands for: "four" -> "4", "forty one" -> "41", "double five" -> "55",
+"nineteen hundred eighty" -> "1980", "4111" -> "4111". Detectors concatenate
+the chunk digits and map a digit range back to characters through the chunks.
+
+Why a hand-written table and not ``text2num`` (which is fast, ~10 us): it gives
+no character offsets (redaction needs them), leaves "oh", "double" and
+"triple" as words, and turns "nineteen eighty" into "19 80" tokens anyway. The
+table below is a few dict lookups per token, so tier 0 stays cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+UNITS: dict[str, int] = {
+    "zero": 0, "oh": 0, "o": 0, "nought": 0, "naught": 0,
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9,
+}
+TEENS: dict[str, int] = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+TENS: dict[str, int] = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}
+REPEAT: dict[str, int] = {"double": 2, "triple": 3, "treble": 3, "quadruple": 4}
+ORDINALS: dict[str, int] = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+    "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11,
+    "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
+    "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19,
+    "twentieth": 20, "thirtieth": 30,
+}
+# Words a caller or recogniser drops between digit groups without ending the number.
+FILLERS = frozenset({"uh", "um", "er", "erm", "ah", "dash", "hyphen"})
+# Characters that may sit between digit groups ("4111-1111", "(541) 714", "1,234").
+SEPARATORS = frozenset("-,.()+/")
+NUMBER_WORDS = frozenset(UNITS) | frozenset(TEENS) | frozenset(TENS) | frozenset(REPEAT) | {
+    "hundred", "thousand"
+}
+
+TOKEN_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+|\S", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str  # lower-cased
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    digits: str
+    start: int
+    end: int
+    spoken: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run of digits. ``seps`` holds the separator text between chunks."""
+
+    chunks: tuple[Chunk, ...]
+    seps: tuple[str, ...]
+
+    @property
+    def digits(self) -> str:
+        return "".join(c.digits for c in self.chunks)
+
+    @property
+    def start(self) -> int:
+        return self.chunks[0].start
+
+    @property
+    def end(self) -> int:
+        return self.chunks[-1].end
+
+    @property
+    def spoken(self) -> bool:
+        return any(c.spoken for c in self.chunks)
+
+    def boundaries(self) -> list[int]:
+        """Digit offsets at which a chunk starts (plus the total length)."""
+        out = [0]
+        n = 0
+        for c in self.chunks:
+            n += len(c.digits)
+            out.append(n)
+        return out
+
+    def span_of(self, lo: int, hi: int) -> tuple[int, int]:
+        """Character span covering digits ``lo:hi`` of ``self.digits``."""
+        start = end = -1
+        n = 0
+        for c in self.chunks:
+            m = n + len(c.digits)
+            if start < 0 and lo < m:
+                # Inside a written digit token characters map one to one.
+                start = c.start + (lo - n if not c.spoken else 0)
+            if hi <= m:
+                end = c.end - (m - hi if not c.spoken else 0)
+                break
+            n = m
+        return start, end
+
+
+def tokenize(text: str) -> list[Token]:
+    return [Token(m.group().lower(), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+
+
+def _words_value(words: list[Token], i: int) -> tuple[str, int] | None:
+    """Parse one spoken group starting at ``words[i]``; return (digits, next index)."""
+    w = words[i].text
+    n = len(words)
+    nxt = words[i + 1].text if i + 1 < n else ""
+    if w in REPEAT:
+        if nxt in UNITS:
+            return str(UNITS[nxt]) * REPEAT[w], i + 2
+        return None
+    # A compound below one hundred: "forty one", "nineteen", "seven".
+    val: int | None = None
+    j = i
+    if w in TENS:
+        val = TENS[w]
+        j = i + 1
+        if nxt in UNITS and UNITS[nxt] and nxt not in ("o", "oh"):
+            val += UNITS[nxt]
+            j = i + 2
+    elif w in TEENS:
+        val, j = TEENS[w], i + 1
+    elif w in UNITS:
+        if w in ("o", "oh"):
+            return "0", i + 1
+        val, j = UNITS[w], i + 1
+    if val is None:
+        return None
+    # "four hundred thirteen", "nineteen hundred eighty", "two thousand and nine".
+    if j < n and words[j].text in ("hundred", "thousand") and val:
+        mult = 100 if words[j].text == "hundred" else 1000
+        total = val * mult
+        k = j + 1
+        if k < n and words[k].text == "and":
+            k += 1
+        rest = _below_hundred(words, k) if mult == 100 else _below_thousand(words, k)
+        if rest is not None:
+            total += rest[0]
+            k = rest[1]
+        elif k > j + 1:  # a dangling "and" belongs to the sentence
+            k = j + 1
+        return str(total), k
+    return str(val), j
+
+
+def _below_hundred(words: list[Token], i: int) -> tuple[int, int] | None:
+    if i >= len(words):
+        return None
+    w = words[i].text
+    if w in TENS:
+        v = TENS[w]
+        if i + 1 < len(words) and words[i + 1].text in UNITS and UNITS[words[i + 1].text]:
+            return v + UNITS[words[i + 1].text], i + 2
+        return v, i + 1
+    if w in TEENS:
+        return TEENS[w], i + 1
+    if w in UNITS and w not in ("o", "oh") and UNITS[w]:
+        return UNITS[w], i + 1
+    return None
+
+
+def _below_thousand(words: list[Token], i: int) -> tuple[int, int] | None:
+    first = _below_hundred(words, i)
+    if first is None:
+        return None
+    v, j = first
+    if v < 10 and j < len(words) and words[j].text == "hundred":
+        k = j + 1
+        if k < len(words) and words[k].text == "and":
+            k += 1
+        rest = _below_hundred(words, k)
+        if rest is not None:
+            return v * 100 + rest[0], rest[1]
+        return v * 100, j + 1
+    return v, j
+
+
+def _is_number_token(t: str) -> bool:
+    return t.isdigit() or t in NUMBER_WORDS
+
+
+def digit_runs(tokens: list[Token]) -> list[Run]:
+    """Group tokens into digit runs (see the module docstring)."""
+    runs: list[Run] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        t = tokens[i].text
+        if not _is_number_token(t) or t in ("hundred", "thousand"):
+            i += 1
+            continue
+        chunks: list[Chunk] = []
+        seps: list[str] = []
+        sep = ""
+        while i < n:
+            t = tokens[i].text
+            if t.isdigit():
+                if chunks:
+                    seps.append(sep)
+                chunks.append(Chunk(t, tokens[i].start, tokens[i].end, False))
+                sep = ""
+                i += 1
+                continue
+            if t in NUMBER_WORDS:
+                parsed = _words_value(tokens, i)
+                if parsed is None:
+                    break
+                digits, j = parsed
+                if chunks:
+                    seps.append(sep)
+                chunks.append(Chunk(digits, tokens[i].start, tokens[j - 1].end, True))
+                sep = ""
+                i = j
+                continue
+            # A separator or filler continues the run only if a number follows it.
+            if (t in SEPARATORS or t in FILLERS) and chunks and i + 1 < n:
+                k = i
+                while k < n and (tokens[k].text in SEPARATORS or tokens[k].text in FILLERS):
+                    k += 1
+                if k < n and _is_number_token(tokens[k].text) and k - i <= 3:
+                    sep += "".join(tok.text for tok in tokens[i:k])
+                    i = k
+                    continue
+            break
+        if chunks:
+            runs.append(_trim(chunks, seps))
+        else:
+            i += 1
+    return [r for r in runs if r.chunks]
+
+
+def _trim(chunks: list[Chunk], seps: list[str]) -> Run:
+    """Drop a lone interjection "oh"/"o" at either end when it stands apart ("oh, I see")."""
+    # Only a run made of nothing but "oh" is dropped here; a leading "oh" in
+    # "oh two three ..." is a real zero, and card detection tolerates a stray
+    # one by trying sub-windows.
+    if all(c.spoken and c.digits == "0" for c in chunks) and len(chunks) == 1:
+        return Run((), ())
+    return Run(tuple(chunks), tuple(seps))
