@@ -91,5 +91,8 @@ def test_stream_token_binds_the_call_and_expires():
 
 
 def test_twiml_connects_the_stream_with_escaped_parameters():
+    import xml.etree.ElementTree as ET
     x = connect_stream("wss://gw.example/twilio/stream", {"token": 'a"b<c'})
-    assert '<Stream url="wss://gw.example/twilio/stream">' in x and 'value="a&quot;b&lt;c"' in x
+    stream = ET.fromstring(x).find("./Connect/Stream")
+    assert stream.get("url") == "wss://gw.example/twilio/stream"
+    assert stream.find("Parameter").attrib == {"name": "token", "value": 'a"b<c'}
