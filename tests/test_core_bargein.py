@@ -110,8 +110,23 @@ def test_new_request_over_playback_abandons():
     play(t, 600)
     t.windows(speech(level_db=-15), 6)
     t.at(PartialTranscript(text="can I book a different branch"))
+    assert t.call.state is State.PAUSED, "words in a sound shorter than a backchannel do not abandon yet"
+    t.windows(speech(level_db=-15), 18)  # the caller goes on: 768 ms of speech
+    t.at(PartialTranscript(text="can I book a different branch please"))
     assert t.call.state is State.CALLER_SPEAKING
     assert t.decisions("turn")[-1].reason == "new_request"
+
+
+def test_misrecognised_short_backchannel_resumes_on_its_final():
+    t = new()
+    long_answer(t)
+    play(t, 600)
+    t.windows(speech(level_db=-15), 8)  # 256 ms: "yeah"
+    t.at(PartialTranscript(text="to a human"))  # what a weak recogniser makes of it
+    t.windows(silence(), 5)
+    t.at(FinalTranscript(text="to a human"))
+    assert t.call.state is State.SPEAKING
+    assert t.decisions("turn")[-1].outcome == "resume"
 
 
 def test_playback_ledger_never_claims_more_than_the_marks_confirm():

@@ -190,7 +190,7 @@ def t_paused_preempt():
     t = Timeline(Call("CA1", gates=Drifting()))
     t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
     speaking(t)
-    t.windows(speech(level_db=-18), 4)
+    t.windows(speech(level_db=-18), 24)
     t.at(PartialTranscript(text="refund"))
     assert t.call.state is State.CALLER_SPEAKING
     d = t.decisions("turn")[-1]

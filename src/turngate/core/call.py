@@ -392,20 +392,25 @@ class Call:
                 pass
 
     def _confirm(self, text: str, verdict: CallerTurnVerdict, now: float, out: list[Action], *, final: bool) -> bool:
-        """During a pause: abandon the response if the words call for it. True if abandoned."""
+        """During a pause: abandon the response if the evidence calls for it. True if abandoned.
+
+        Evidence, strongest first: an interrupt phrase ("stop", "wait", "no") abandons at
+        once. Otherwise duration decides what the words are worth: backchannels are
+        short, so words heard in a sound shorter than ``backchannel_max_ms`` do not
+        abandon (a recogniser turns "uh-huh" into anything); a longer sound with content
+        words, or one that moves the route with margin, is the caller taking the turn.
+        """
         kind, rule, ws = classify_interjection(text, self.p)
-        if verdict.drift:
-            self._abandon(now, "intent_drift", "route.drift_preempt", out, text, Trigger.PREEMPT, route=verdict.route)
-            return True
-        if kind in ("interrupt", "new_request"):
+        if kind == "interrupt":
             self._abandon(now, kind, rule, out, text, Trigger.ABANDON, words=ws[:6])
             return True
-        if kind == "unknown" and final and ws:
-            # A short unclear word at the end of the sound: treat as the caller taking the turn
-            # only if it is long enough to be speech, not a grunt.
-            if self._sound_ms >= self.p.backchannel_max_ms:
-                self._abandon(now, "sustained_speech", "bargein.sustained_speech", out, text, Trigger.ABANDON)
-                return True
+        long_enough = self._sound_ms >= self.p.backchannel_max_ms
+        if verdict.drift and long_enough:
+            self._abandon(now, "intent_drift", "route.drift_preempt", out, text, Trigger.PREEMPT, route=verdict.route)
+            return True
+        if kind == "new_request" and long_enough:
+            self._abandon(now, kind, rule, out, text, Trigger.ABANDON, words=ws[:6], sound_ms=self._sound_ms)
+            return True
         return False
 
     # ------------------------------------------------------------ barge-in

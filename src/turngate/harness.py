@@ -1,0 +1,228 @@
+"""AudioHarness: a whole call on the audio clock, in one thread, no sockets.
+
+It runs real caller audio through the same parts the gateway uses (mu-law,
+the batched Silero VAD with its WebRTC pre-gate, the STT engine, the call core)
+and plays the bot's audio the way Twilio does: marks echo when their audio has
+played, ``clear`` drops what is buffered. Time is the audio position, so results
+are exact and repeatable: reaction times are in audio milliseconds, and nothing
+sleeps. Benchmarks (``bench/bargein.py``) and tests use it; the real-WebSocket
+path is the simulator's job.
+
+What it does not model: compute latency (STT and TTS answer "instantly" in
+audio time; their CPU cost is measured separately) and network jitter.
+
+Usage::
+
+    h = AudioHarness(stt=PocketsphinxEngine(phrases), echo=EchoSpec(delay_ms=120, attenuation_db=18))
+    h.start_bot_turn(bot_pcm, text, words)      # the agent is speaking
+    h.feed(caller_pcm)                          # caller audio mixed with our echo
+    h.clears_ms, h.decisions("turn")
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .audio import mulaw
+from .audio.level import level_db
+from .core.actions import (
+    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, SendAudio,
+    SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
+)
+from .core.call import Call
+from .core.decisions import Decision
+from .core.events import (
+    CallStarted, Event, FinalTranscript, MarkPlayed, ModelDone, ModelTextDelta, PartialTranscript,
+    SpeechSynthesized, TimerFired, VoiceActivity, WordTime,
+)
+from .core.gatekeeper import Gatekeeper
+from .core.params import TurnParams
+from .speech.stt import SttEngine
+from .testing import OpenGatekeeper
+
+FRAME = 160  # 20 ms at 8 kHz
+
+
+@dataclass(frozen=True, slots=True)
+class EchoSpec:
+    """Our own playback leaking back into the caller channel (no AEC on the line)."""
+
+    delay_ms: int = 120
+    attenuation_db: float = 18.0
+
+
+@dataclass
+class _Playout:
+    """Twilio's side of playback: a buffer of (audio, mark) drained at 8 bytes/ms."""
+
+    queue: deque[tuple[str, bytes | str]] = field(default_factory=deque)
+    played: list[np.ndarray] = field(default_factory=list)
+
+    def frame(self) -> tuple[np.ndarray, list[str]]:
+        """Play 20 ms; return the audio played and the marks that became due."""
+        need = FRAME
+        out = bytearray()
+        marks: list[str] = []
+        # A mark is due once all audio queued before it has played (by the end of this frame).
+        while self.queue:
+            kind, item = self.queue[0]
+            if kind == "mark":
+                marks.append(item)  # type: ignore[arg-type]
+                self.queue.popleft()
+                continue
+            if need == 0:
+                break
+            assert isinstance(item, bytes)
+            take = item[:need]
+            out += take
+            need -= len(take)
+            if len(take) == len(item):
+                self.queue.popleft()
+            else:
+                self.queue[0] = ("audio", item[len(take):])
+        pcm = mulaw.decode(bytes(out)) if out else np.zeros(0, np.int16)
+        if len(pcm) < FRAME:
+            pcm = np.concatenate([pcm, np.zeros(FRAME - len(pcm), np.int16)])
+        return pcm, marks
+
+    def clear(self) -> list[str]:
+        marks = [item for kind, item in self.queue if kind == "mark"]
+        self.queue.clear()
+        return marks  # type: ignore[return-value]
+
+
+class AudioHarness:
+    def __init__(self, *, gates: Gatekeeper | None = None, params: TurnParams | None = None,
+                 stt: SttEngine | None = None, vad: object | None = None, echo: EchoSpec | None = None,
+                 tts: Callable[[str], tuple[bytes, tuple[WordTime, ...]]] | None = None,
+                 model_reply: str = "Okay.") -> None:
+        from .vad.batch import SileroBatch
+
+        self.gates = gates or OpenGatekeeper()
+        self.call = Call("harness", gates=self.gates, params=params)
+        self.vad = vad or SileroBatch()
+        self.vad.register("harness")  # type: ignore[attr-defined]
+        self.stt = stt.new_stream() if stt is not None else None
+        self.echo = echo
+        self.tts = tts
+        self.model_reply = model_reply
+        self.t_ms = 0
+        self.actions: list[tuple[int, Action]] = []
+        self.clears_ms: list[int] = []
+        self.playout = _Playout()
+        self._echo_line: deque[np.ndarray] = deque()
+        self._stt_open = False
+        self._preroll: deque[np.ndarray] = deque(maxlen=20)
+        self._bot_audio: dict[int, tuple[bytes, str, tuple[WordTime, ...]]] = {}
+        self.played_ms = 0  # bot audio actually played to the caller
+        self._handle(CallStarted(call_id="harness", stream_sid="MZharness"))
+
+    # ------------------------------------------------------------ driving
+    @property
+    def now(self) -> float:
+        return self.t_ms / 1000
+
+    def start_bot_turn(self, audio: bytes, text: str, words: tuple[WordTime, ...] = ()) -> None:
+        """Put the call in ``speaking`` with this utterance (as if the caller had asked)."""
+        self._handle(FinalTranscript(text="question"), force_turn=True)
+        gen = self.call._gen  # noqa: SLF001 - the harness drives the core's own generation
+        assert gen is not None
+        self._handle(ModelTextDelta(generation=gen.number, text=text))
+        self._handle(ModelDone(generation=gen.number))
+        synth = [a for _, a in self.actions if isinstance(a, Synthesize) and a.generation == gen.number]
+        for s in synth:
+            pcm = mulaw.decode(audio)
+            self._handle(SpeechSynthesized(generation=gen.number, segment=s.segment, text=text, audio=audio,
+                                           words=words, level_db=level_db(pcm)))
+
+    def feed(self, caller_pcm: np.ndarray) -> None:
+        """Feed caller audio (8 kHz int16), 20 ms at a time, with our echo mixed in."""
+        n = len(caller_pcm) // FRAME
+        for i in range(n):
+            self.step(caller_pcm[i * FRAME:(i + 1) * FRAME])
+
+    def step(self, caller_frame: np.ndarray) -> None:
+        bot, marks = self.playout.frame()
+        if np.any(bot):
+            self.played_ms += 20
+        frame = caller_frame.astype(np.int32)
+        if self.echo is not None:
+            self._echo_line.append(bot)
+            if len(self._echo_line) > self.echo.delay_ms // 20:
+                past = self._echo_line.popleft()
+                frame = frame + (past.astype(np.float32) * 10 ** (-self.echo.attenuation_db / 20)).astype(np.int32)
+        frame16 = np.clip(frame, -32768, 32767).astype(np.int16)
+        # Through the phone codec, as the gateway receives it.
+        frame16 = mulaw.decode(mulaw.encode(frame16))
+        self.t_ms += 20
+        for m in marks:
+            self._handle(MarkPlayed(name=m))
+        self._preroll.append(frame16)
+        if self._stt_open and self.stt is not None:
+            for r in self.stt.feed(frame16):
+                if not r.is_final:
+                    self._handle(PartialTranscript(text=r.text, confidence=r.confidence))
+        self.vad.push("harness", frame16)  # type: ignore[attr-defined]
+        for _, p, lvl in self.vad.run():  # type: ignore[attr-defined]
+            self._handle(VoiceActivity(probability=p, level_db=lvl))
+        d = self.call.next_deadline()
+        if d is not None and d <= self.now:
+            self._handle(TimerFired())
+
+    # ------------------------------------------------------------ actions
+    def _handle(self, ev: Event, force_turn: bool = False) -> None:
+        if force_turn:
+            # Skip the caller's question: open and close a turn directly.
+            from .core.states import State
+            self.call.state = State.THINKING
+            self.call._awaiting_final_until = self.now + 3  # noqa: SLF001
+        for a in self.call.handle(ev, self.now):
+            self._act(a)
+
+    def _act(self, a: Action) -> None:
+        self.actions.append((self.t_ms, a))
+        match a:
+            case SendAudio():
+                self.playout.queue.append(("audio", a.payload))
+            case SendMark():
+                self.playout.queue.append(("mark", a.name))
+            case ClearPlayback():
+                self.clears_ms.append(self.t_ms)
+                for m in self.playout.clear():
+                    self._handle(MarkPlayed(name=m))
+            case StartTranscription():
+                self._stt_open = True
+                if self.stt is not None:
+                    self.stt.start_utterance()
+                    pre = list(self._preroll)[-max(1, a.preroll_ms // 20):]
+                    for r in self.stt.feed(np.concatenate(pre)):
+                        if not r.is_final:
+                            self._handle(PartialTranscript(text=r.text, confidence=r.confidence))
+            case FinishTranscription():
+                self._stt_open = False
+                if self.stt is not None:
+                    final = self.stt.end_utterance()
+                    if not a.discard:
+                        self._handle(FinalTranscript(text=final.text, confidence=final.confidence))
+                elif not a.discard:
+                    self._handle(FinalTranscript(text=""))
+            case StartModel():
+                self._handle(ModelTextDelta(generation=a.generation, text=self.model_reply))
+                self._handle(ModelDone(generation=a.generation))
+            case Synthesize():
+                if self.tts is not None:
+                    audio, words = self.tts(a.text)
+                    self._handle(SpeechSynthesized(generation=a.generation, segment=a.segment, text=a.text,
+                                                   audio=audio, words=words,
+                                                   level_db=level_db(mulaw.decode(audio))))
+            case CancelModel() | CancelSynthesis() | TransferCall() | WriteDecision() | EndCall():
+                pass
+
+    # ------------------------------------------------------------ reading
+    def decisions(self, gate: str | None = None) -> list[Decision]:
+        return [a.decision for _, a in self.actions
+                if isinstance(a, WriteDecision) and (gate is None or a.decision.gate == gate)]
