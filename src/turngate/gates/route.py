@@ -105,9 +105,10 @@ class Router:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouteState:
     held: str | None = None          # the route the call is on (persists across turns)
-    candidate: str | None = None     # the class partials currently agree on
+    candidate: str | None = None     # the class qualifying partials currently agree on
     candidate_count: int = 0         # ... for this many consecutive partials
     partials: int = 0                # partials seen in this caller turn
+    anchor: int = 0                  # chars of this turn's text already accounted for by ``held``
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,7 +195,16 @@ def route_gate(
     if not final and n_chars < p.min_partial_chars:
         return decide("hold", held or UNKNOWN, "partial_too_short", None), state
 
-    scores = router.classify(text, final=final)
+    # Partials are cumulative, so once a route is held in this turn, what the
+    # caller said *since* is the evidence for drift ("i want to pay my bill ...
+    # actually no, cancel my subscription": the whole text is half and half, the
+    # new words are not).
+    scored = text
+    if not final and held is not None and state.anchor > 0:
+        tail = text[state.anchor:]
+        if len(tail.strip()) >= p.min_partial_chars:
+            scored = tail
+    scores = router.classify(scored, final=final)
     best = scores.best
 
     if final:
@@ -212,18 +222,32 @@ def route_gate(
         return decide("hold", held, "switch_below_margin", scores, margin), nxt
 
     # A partial.
-    count = state.candidate_count + 1 if best == state.candidate else 1
-    nxt = replace(state, candidate=best, candidate_count=count, partials=state.partials + 1)
-    stable = count >= p.stable_partials
+    nxt = replace(state, partials=state.partials + 1)
     if held is None:
-        if best != UNKNOWN and scores.confidence >= p.min_confidence and stable:
-            return decide("route", best, "stable_partials", scores), replace(nxt, held=best)
+        qualifies = best != UNKNOWN and scores.confidence >= p.min_confidence
+        count = _streak(state, best, qualifies)
+        nxt = replace(nxt, candidate=best if qualifies else None, candidate_count=count)
+        if count >= p.stable_partials:
+            return (decide("route", best, "stable_partials", scores),
+                    replace(nxt, held=best, candidate=None, candidate_count=0, anchor=len(text)))
         return decide("hold", UNKNOWN, "awaiting_stability", scores), nxt
     if best == held or best == UNKNOWN:
-        return decide("hold", held, "route_unchanged", scores), nxt
+        return (decide("hold", held, "route_unchanged", scores),
+                replace(nxt, candidate=None, candidate_count=0))
     margin = scores.confidence - scores.confidence_of(held)
-    if margin >= p.drift_margin and stable:
+    qualifies = margin >= p.drift_margin
+    count = _streak(state, best, qualifies)
+    nxt = replace(nxt, candidate=best if qualifies else None, candidate_count=count)
+    if count >= p.stable_partials:
         reason = "drift_while_answering" if agent_speaking else "drift_margin"
-        return decide("drift", best, reason, scores, margin), replace(nxt, held=best)
-    reason = "drift_unstable" if margin >= p.drift_margin else "drift_below_margin"
+        return (decide("drift", best, reason, scores, margin),
+                replace(nxt, held=best, candidate=None, candidate_count=0, anchor=len(text)))
+    reason = "drift_unstable" if qualifies else "drift_below_margin"
     return decide("hold", held, reason, scores, margin), nxt
+
+
+def _streak(state: RouteState, best: str, qualifies: bool) -> int:
+    """Consecutive qualifying partials naming the same class."""
+    if not qualifies:
+        return 0
+    return state.candidate_count + 1 if best == state.candidate else 1

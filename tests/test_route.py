@@ -1,0 +1,237 @@
+"""The Route gate: embedded classifier, hysteresis on partials, intent drift."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+
+from turngate.gates.route import RouteScores, RouteState, Router, route_gate
+from turngate.gates.route_classifier import IntentClassifier
+from turngate.policy import load_policy
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy()
+
+
+@pytest.fixture(scope="module")
+def router(policy):
+    return Router.from_policy(policy)
+
+
+# --- a scripted router: exact control over the scores each text gets ---------------------
+
+
+class ScriptedRouter:
+    """Duck-types Router: scores come from a table keyed by text."""
+
+    def __init__(self, policy, table):
+        self.routes = policy.routes
+        self.params = policy.route_gate
+        self.table = table
+
+    def classify(self, text, *, final=False):
+        probs = dict(self.table[text])
+        ranked = sorted(probs, key=probs.get, reverse=True)
+        best, second = ranked[0], ranked[1]
+        label = best if probs[best] >= self.params.min_confidence else "unknown"
+        return RouteScores(best=label, confidence=probs[best], runner_up=second,
+                           runner_up_confidence=probs[second],
+                           probs=MappingProxyType(probs), raw_best=best)
+
+
+def _run(router, texts, *, final_last=True, agent_speaking=False, state=None):
+    state = state or RouteState()
+    out = []
+    for i, t in enumerate(texts):
+        final = final_last and i == len(texts) - 1
+        d, state = route_gate(router, state, t, final=final, agent_speaking=agent_speaking)
+        out.append(d)
+    return out, state
+
+
+def test_partials_do_not_flap_on_a_single_noisy_partial(policy):
+    table = {
+        "i want to pay my bill": {"payment": 0.9, "refund": 0.1},
+        "i want to pay my bill and the": {"payment": 0.9, "refund": 0.1},
+        "i want to pay my bill and the ref": {"refund": 0.7, "payment": 0.3},  # one odd partial
+        "i want to pay my bill and the rest": {"payment": 0.85, "refund": 0.15},
+    }
+    r = ScriptedRouter(policy, table)
+    ds, state = _run(r, list(table), final_last=False)
+    assert [d.outcome for d in ds] == ["hold", "route", "hold", "hold"]
+    assert [d.route for d in ds] == ["unknown", "payment", "payment", "payment"]
+    assert ds[2].reason == "drift_unstable"
+    assert state.held == "payment"
+
+
+def test_drift_needs_margin_and_stability_and_is_its_own_outcome(policy):
+    # After the route is held, the gate scores the words said since (the tail).
+    table = {
+        "pay my bill": {"payment": 0.9, "cancellation": 0.1},
+        "pay my bill please": {"payment": 0.9, "cancellation": 0.1},
+        " but cancel": {"cancellation": 0.55, "payment": 0.45},        # margin too small
+        " but cancel my": {"cancellation": 0.8, "payment": 0.2},       # margin, once
+        " but cancel my plan": {"cancellation": 0.85, "payment": 0.15},  # margin again: stable
+    }
+    r = ScriptedRouter(policy, table)
+    seq = ["pay my bill", "pay my bill please", "pay my bill please but cancel",
+           "pay my bill please but cancel my", "pay my bill please but cancel my plan"]
+    ds, state = _run(r, seq, final_last=False)
+    assert [d.outcome for d in ds] == ["hold", "route", "hold", "hold", "drift"]
+    assert ds[2].reason == "drift_below_margin"
+    assert ds[3].reason == "drift_unstable"
+    drift = ds[4]
+    assert drift.reason == "drift_margin" and drift.rule == "route.cancellation"
+    assert drift.previous == "payment" and drift.margin == pytest.approx(0.7)
+    assert not drift.preempts_response
+    assert state.held == "cancellation" and state.anchor == len(seq[-1])
+
+
+def test_drift_while_agent_answers_preempts_the_response(policy):
+    table = {
+        "i want to pay my bill": {"payment": 0.95, "cancellation": 0.05},
+        "no wait cancel my subscription": {"cancellation": 0.9, "payment": 0.1},
+        "no wait cancel my subscription instead": {"cancellation": 0.92, "payment": 0.08},
+    }
+    r = ScriptedRouter(policy, table)
+    d, state = route_gate(r, RouteState(), "i want to pay my bill", final=True, agent_speaking=False)
+    assert (d.outcome, d.route, d.reason) == ("route", "payment", "classifier_final")
+    ds, state = _run(r, ["no wait cancel my subscription", "no wait cancel my subscription instead"],
+                     final_last=False, agent_speaking=True, state=state)
+    assert ds[-1].outcome == "drift"
+    assert ds[-1].reason == "drift_while_answering"
+    assert ds[-1].preempts_response
+
+
+def test_weak_final_keeps_the_held_route_but_with_nothing_held_is_unknown(policy):
+    table = {"yes that's right": {"faq": 0.3, "payment": 0.25, "unknown": 0.2}}
+    r = ScriptedRouter(policy, table)
+    d, _ = route_gate(r, RouteState(held="payment"), "yes that's right", final=True, agent_speaking=False)
+    assert (d.outcome, d.route, d.reason) == ("hold", "payment", "weak_final_keeps_route")
+    d, st = route_gate(r, RouteState(), "yes that's right", final=True, agent_speaking=False)
+    assert (d.outcome, d.route, d.reason) == ("unknown", "unknown", "below_min_confidence")
+    assert d.next_action == "clarify"
+
+
+def test_short_partial_holds_without_classifying(policy):
+    r = ScriptedRouter(policy, {})
+    d, st = route_gate(r, RouteState(held="refund"), "i want", final=False, agent_speaking=False)
+    assert (d.outcome, d.route, d.reason) == ("hold", "refund", "partial_too_short")
+    assert st == RouteState(held="refund")
+
+
+def test_final_resets_stability_but_keeps_the_route(policy):
+    table = {"i need a refund for my jacket": {"refund": 0.9, "faq": 0.1}}
+    r = ScriptedRouter(policy, table)
+    st = RouteState(held="refund", candidate="faq", candidate_count=1, partials=4, anchor=12)
+    _, st = route_gate(r, st, "i need a refund for my jacket", final=True, agent_speaking=False)
+    assert st == RouteState(held="refund")
+
+
+def test_segment_picks_next_best_action(policy):
+    table = {"i want to cancel my membership": {"cancellation": 0.9, "faq": 0.1}}
+    r = ScriptedRouter(policy, table)
+    d, _ = route_gate(r, RouteState(), "i want to cancel my membership", final=True,
+                      agent_speaking=False, segment="vip")
+    assert d.next_action == "retention_specialist" and d.segment == "vip"
+    d, _ = route_gate(r, RouteState(), "i want to cancel my membership", final=True, agent_speaking=False)
+    assert d.next_action == "offer_retention"
+
+
+# --- the real embedded router --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,route",
+    [
+        ("i'd like to pay my bill please", "payment"),
+        ("can i get my money back for the jacket", "refund"),
+        ("i need to move my dentist appointment to friday", "appointment"),
+        ("uh i wanna cancel my membership", "cancellation"),
+        ("you people are useless i've been waiting three weeks", "complaint"),
+        ("what are your hours on sunday", "faq"),
+        ("let me speak to a real person", "human"),
+        ("tell me who won the football", "unknown"),
+        # speech-recogniser errors: split and misspelled words
+        ("i wanna re fund my order", "refund"),
+        ("can i speek to an agnet", "human"),
+        ("i need to reskedule my apointment", "appointment"),
+    ],
+)
+def test_embedded_router_routes_phone_phrasings(router, text, route):
+    assert router.classify(text, final=True).best == route
+
+
+def test_real_partials_drift_from_payment_to_cancellation(router):
+    seq = [
+        "i want to",
+        "i want to pay my",
+        "i want to pay my bill",
+        "i want to pay my bill actually no",
+        "i want to pay my bill actually no cancel my subscription",
+        "i want to pay my bill actually no cancel my subscription entirely",
+    ]
+    ds, state = _run(router, seq, final_last=False)
+    outcomes = [d.outcome for d in ds]
+    assert "route" in outcomes and outcomes.count("drift") == 1
+    assert ds[outcomes.index("route")].route == "payment"
+    assert ds[outcomes.index("drift")].route == "cancellation"
+    assert state.held == "cancellation"
+
+
+def test_evidence_holds_no_text(router):
+    text = "my card number is four one one one and i want to pay"
+    d, _ = route_gate(router, RouteState(), text, final=True, agent_speaking=False)
+    ev = d.evidence()
+    flat = repr(ev)
+    for word in ("card", "four", "pay "):
+        assert word not in flat
+    assert ev["text_chars"] == len(text)
+
+
+def test_router_is_immutable_and_shared_state_free(router):
+    a = router.classify("i want a refund", final=True)
+    router.classify("what's the weather", final=True)
+    assert router.classify("i want a refund", final=True) == a
+
+
+def test_fast_path_matches_scikit_learn_features():
+    """The hand-rolled sparse dot product equals scikit-learn's own pipeline."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    policy = load_policy()
+    texts = [e for r in policy.routes.values() for e in r.examples]
+    labels = [n for n, r in policy.routes.items() for _ in r.examples]
+    clf = IntentClassifier.fit(texts, labels)
+    word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=False)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, lowercase=False)
+    X = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    svm = LinearSVC(C=0.5).fit(X, labels)
+    probes = ["i want to pay my bill", "re fund the shoes please", "zzz qqq", "what time do you open"]
+    P = hstack([word.transform(probes), char.transform(probes)]).tocsr()
+    ref = svm.decision_function(P)
+    for i, t in enumerate(probes):
+        lp = clf.log_proba(t)
+        # Same ranking and same logits up to the calibrated temperature.
+        ours = lp - lp.max()
+        theirs = ref[i] - ref[i].max()
+        temp = ours[np.argmin(theirs)] / theirs[np.argmin(theirs)]
+        np.testing.assert_allclose(ours, theirs * temp, rtol=1e-3, atol=1e-3)
+
+
+def test_classifier_trains_on_any_labelled_set_with_unknown_floor():
+    texts = ["pay bill", "pay my bill now", "refund please", "give me a refund", "weather today", "tell a joke"]
+    labels = ["pay", "pay", "refund", "refund", "unknown", "unknown"]
+    clf = IntentClassifier.fit(texts, labels)
+    assert clf.predict("i want to pay the bill").label == "pay"
+    strict = clf.with_unknown_below(0.999)
+    p = strict.predict("i want to pay the bill")
+    assert p.label == "unknown" and p.raw_label == "pay"
+    assert replace(p, label="pay") == clf.predict("i want to pay the bill")
