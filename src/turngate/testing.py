@@ -2,7 +2,13 @@
 
 - ``FakeClock``: a clock you step; time never passes by itself.
 - ``OpenGatekeeper``: gates that allow everything and route everything to one path.
-- ``ScriptedTimeline``: feed ``(now, event)`` pairs to a ``Call`` and collect actions.
+- ``Timeline``: feed ``(now, event)`` pairs to a ``Call`` and collect actions.
+- ``ScriptedStt``: an STT engine double that yields scripted partials and finals.
+
+The audio-clock call harness (real caller audio through mu-law, the batched
+Silero VAD, an STT engine and the call core, with Twilio-like playout, marks,
+``clear`` and an echo path) is ``turngate.harness.AudioHarness``; it is what
+``bench/bargein.py`` drives. See its docstring.
 """
 
 from __future__ import annotations
