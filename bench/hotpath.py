@@ -3,12 +3,16 @@
 What one process does for every caller frame, as the gateway's shell does it:
 
   per 20 ms Twilio ``media`` message, per call:
-      turngate.twilio.codec.parse (JSON + base64)  ->  turngate.audio.mulaw.decode
-      ->  SileroBatch.push (into the call's 32 ms window; WebRTC VAD pre-gate on the frame)
+      turngate.twilio.codec.parse (JSON + base64); the payload joins the tick's inbox
   per 20 ms tick, for the whole process:
+      SileroBatch.push_mulaw(inbox) (one mu-law decode and one scatter into every call's
+      32 ms window; WebRTC VAD pre-gate per frame)
       SileroBatch.run (one batched Silero inference over every window that is due and not
       skipped)  ->  Call.handle(VoiceActivity(...), now) per window
       ->  Call.next_deadline(), and TimerFired for calls whose deadline passed
+
+The "per frame" column decodes and pushes each message on its own instead
+(mulaw.decode + SileroBatch.push), for comparison.
 
 Caller audio is real speech: the 8 kHz-resampled clips of ../shared/data/audio
 (cmu_arctic, librivox_pocketsphinx, timit_sample) separated by "listening" gaps in which
@@ -21,12 +25,13 @@ eight such channels from its own offset. Messages are the exact JSON text Twilio
 clock starts.
 
 Time is the audio clock (the core never reads a clock); CPU is ``time.process_time`` over
-the whole run divided by calls x audio seconds. The headline runs uninstrumented; the
-per-stage breakdown comes from a second run that reads the CPU clock around each stage
-of each tick (its total is shown too). The machine is shared, so compare columns of one
-run rather than runs.
+the whole run divided by calls x audio seconds; the headline is the median of interleaved
+uninstrumented repeats. The per-stage breakdown comes from one more run that reads the CPU
+clock around each stage of each tick (its total is shown too). The machine is shared, so
+compare columns of one run rather than runs.
 
     .venv/bin/python bench/hotpath.py [--seconds-1 60 --seconds-64 20 --seconds-256 10]
+                                      [--repeats 3] [--no-quality]
 """
 
 from __future__ import annotations
@@ -228,24 +233,42 @@ def _setup(n_calls: int, channels: list[list[str]], model: SileroModel, pregate:
         call.handle(CallStarted(call_id=cid, stream_sid=f"MZ{i:032x}"), 0.0)
         vad.register(cid)
         live.append(_Live(cid, call, channels[i % len(channels)], (i * 977) % (CHANNEL_S * 50)))
+    # Calls start at different times, so their 32 ms windows complete on different 20 ms
+    # ticks (5 windows per 8 frames): give call i a head start of i % 8 frames.
+    for i, c in enumerate(live):
+        for k in range(i % 8):
+            vad.push(c.call_id, mulaw.decode(parse(c.msgs[(c.offset - 8 + k) % (CHANNEL_S * 50)]).payload))
+    vad.run()
     by_id = {c.call_id: c for c in live}
     return vad, live, by_id
 
 
-def run_plain(n_calls: int, seconds: float, channels, model, pregate: PreGate) -> dict:
-    """The shell's hot path, fused per message as the shell runs it; CPU clock read twice."""
+def run_plain(n_calls: int, seconds: float, channels, model, pregate: PreGate,
+              ingress: str = "tick") -> dict:
+    """The shell's hot path, fused as the shell runs it; the CPU clock is read twice.
+
+    ``ingress="tick"``: each media message's payload is appended to one process-wide list
+    and the tick hands the list to ``SileroBatch.push_mulaw`` (one decode and one scatter
+    for all calls). ``ingress="frame"``: each message is decoded and pushed on its own.
+    """
     vad, live, by_id = _setup(n_calls, channels, model, pregate)
     n_ticks = int(seconds / TICK)
     loop = CHANNEL_S * 50
-    push, run = vad.push, vad.run
+    push, push_mulaw, run, decode = vad.push, vad.push_mulaw, vad.run, mulaw.decode
+    per_frame = ingress == "frame"
     gc.collect()
     t0 = time.process_time()
     for tick in range(n_ticks):
         now = (tick + 1) * TICK
+        inbox: list[tuple[str, bytes]] = []
         for c in live:
             msg = parse(c.msgs[(c.offset + tick) % loop])
             if isinstance(msg, Media):
-                push(c.call_id, mulaw.decode(msg.payload))
+                if per_frame:
+                    push(c.call_id, decode(msg.payload))
+                else:
+                    inbox.append((c.call_id, msg.payload))
+        push_mulaw(inbox)
         for call_id, prob, level in run():
             c = by_id[call_id]
             c.call.handle(VoiceActivity(probability=prob, level_db=level), now)
@@ -259,27 +282,27 @@ def run_plain(n_calls: int, seconds: float, channels, model, pregate: PreGate) -
             "turn_decisions": sum(len(c.call.decisions) for c in live)}
 
 
+STAGES = ("json+base64", "mulaw+push+webrtc", "silero batch", "core")
+
+
 def run_staged(n_calls: int, seconds: float, channels, model, pregate: PreGate) -> dict:
-    """Same work, one stage at a time per tick, with the CPU clock read between stages."""
+    """Same work (tick ingress), one stage at a time per tick, CPU clock read between stages."""
     vad, live, by_id = _setup(n_calls, channels, model, pregate)
     n_ticks = int(seconds / TICK)
     loop = CHANNEL_S * 50
-    push, run, clock = vad.push, vad.run, time.process_time
-    stages = dict.fromkeys(("json+base64", "mulaw", "push+webrtc", "silero batch", "core"), 0.0)
+    push_mulaw, run, clock = vad.push_mulaw, vad.run, time.process_time
+    stages = dict.fromkeys(STAGES, 0.0)
     gc.collect()
     t_start = clock()
     for tick in range(n_ticks):
         now = (tick + 1) * TICK
         t0 = clock()
-        msgs = [parse(c.msgs[(c.offset + tick) % loop]) for c in live]
+        msgs = [(c.call_id, parse(c.msgs[(c.offset + tick) % loop])) for c in live]
         t1 = clock()
-        pcms = [mulaw.decode(m.payload) for m in msgs if isinstance(m, Media)]
+        push_mulaw([(cid, m.payload) for cid, m in msgs if isinstance(m, Media)])
         t2 = clock()
-        for c, pcm in zip(live, pcms):
-            push(c.call_id, pcm)
-        t3 = clock()
         results = run()
-        t4 = clock()
+        t3 = clock()
         for call_id, prob, level in results:
             c = by_id[call_id]
             c.call.handle(VoiceActivity(probability=prob, level_db=level), now)
@@ -288,12 +311,9 @@ def run_staged(n_calls: int, seconds: float, channels, model, pregate: PreGate) 
             if c.deadline is not None and c.deadline <= now:
                 c.call.handle(TimerFired(), now)
                 c.deadline = c.call.next_deadline()
-        t5 = clock()
-        stages["json+base64"] += t1 - t0
-        stages["mulaw"] += t2 - t1
-        stages["push+webrtc"] += t3 - t2
-        stages["silero batch"] += t4 - t3
-        stages["core"] += t5 - t4
+        t4 = clock()
+        for name, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            stages[name] += dt
     cpu = clock() - t_start
     denom = n_calls * n_ticks * TICK
     return {"cpu": cpu, "per_audio_s": cpu / denom,
@@ -305,6 +325,7 @@ def main() -> None:
     ap.add_argument("--seconds-1", type=float, default=60.0)
     ap.add_argument("--seconds-64", type=float, default=20.0)
     ap.add_argument("--seconds-256", type=float, default=10.0)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-quality", action="store_true", help="skip the detection comparison")
     args = ap.parse_args()
     seconds = {1: args.seconds_1, 64: args.seconds_64, 256: args.seconds_256}
@@ -326,25 +347,35 @@ def main() -> None:
     run_plain(4, 2.0, channels, model, gated)   # warm-up: onnxruntime's first runs are slow
 
     headline: dict[str, float] = {}
-    header = (f"{'calls':>5} {'audio s':>7} | {'pre-gate':>9} {'no gate':>9} {'ratio':>5} | "
-              f"{'silero ran':>10} | per stage, CPU-s per audio-s per call (pre-gate / no gate)")
-    print(header)
+    print("CPU-s per audio-s per call. pre-gate = Silero behind the WebRTC pre-gate; ingress per "
+          "tick (push_mulaw) unless marked 'per frame'. Stages in us per audio-s per call "
+          "(pre-gate / no gate), from the instrumented runs.")
+    print(f"{'calls':>5} {'audio s':>7} | {'pre-gate':>9} {'no gate':>9} {'per frame':>9} | "
+          f"{'silero ran':>10} | stages")
     for n in (1, 64, 256):
         s = seconds[n]
-        plain = run_plain(n, s, channels, model, gated)
-        plain_ng = run_plain(n, s, channels, model, ungated)
+        # Interleaved repeats, median reported: the machine is shared and a single run can be
+        # off by 10% either way.
+        reps: dict[str, list[dict]] = {"gated": [], "ungated": [], "frame": []}
+        for _ in range(args.repeats):
+            reps["gated"].append(run_plain(n, s, channels, model, gated))
+            reps["ungated"].append(run_plain(n, s, channels, model, ungated))
+            reps["frame"].append(run_plain(n, s, channels, model, gated, ingress="frame"))
+        med = {k: float(np.median([r["per_audio_s"] for r in v])) for k, v in reps.items()}
+        spread = {k: (min(r["per_audio_s"] for r in v), max(r["per_audio_s"] for r in v))
+                  for k, v in reps.items()}
         staged = run_staged(n, s, channels, model, gated)
         staged_ng = run_staged(n, s, channels, model, ungated)
-        st = plain["stats"]
+        st = reps["gated"][0]["stats"]
         ran = st.windows_run / max(1, st.windows_run + st.windows_skipped)
         stage_txt = ", ".join(
-            f"{k} {staged['stages'][k] * 1e6:.0f}/{staged_ng['stages'][k] * 1e6:.0f}"
-            for k in staged["stages"])
-        print(f"{n:>5} {s:>7.0f} | {plain['per_audio_s']:>9.6f} {plain_ng['per_audio_s']:>9.6f} "
-              f"{plain_ng['per_audio_s'] / plain['per_audio_s']:>5.2f} | {ran:>10.0%} | "
-              f"{stage_txt} (us per audio-s); staged totals "
+            f"{k} {staged['stages'][k] * 1e6:.0f}/{staged_ng['stages'][k] * 1e6:.0f}" for k in STAGES)
+        print(f"{n:>5} {s:>7.0f} | {med['gated']:>9.6f} {med['ungated']:>9.6f} "
+              f"{med['frame']:>9.6f} | {ran:>10.0%} | {stage_txt}; instrumented totals "
               f"{staged['per_audio_s']:.6f}/{staged_ng['per_audio_s']:.6f}")
-        headline[str(n)] = round(plain["per_audio_s"], 6)
+        print(f"{'':>15}   range of {args.repeats} runs: " + ", ".join(
+            f"{k} {lo:.6f}-{hi:.6f}" for k, (lo, hi) in spread.items()))
+        headline[str(n)] = round(med["gated"], 6)
         sys.stdout.flush()
     print(json.dumps({"bench": "hotpath", "cpu_per_audio_s": headline}))
 

@@ -247,3 +247,47 @@ def test_frames_webrtc_cannot_judge_count_as_voiced(model):
         b.push("odd", np.zeros(100, np.int16))
         b.run()
     assert b.stats.windows_skipped == 0
+
+
+def test_tick_batched_mulaw_ingress_equals_per_frame_push(model, speech):
+    streams = {f"s{i}": mulaw.encode(pcm[: 8000 * 2]) for i, pcm in enumerate(speech)}
+    one = SileroBatch(pregate=PreGate(), model=model)
+    many = SileroBatch(pregate=PreGate(), model=model)
+    for sid in streams:
+        one.register(sid)
+        many.register(sid)
+    got_one: dict = {}
+    got_many: dict = {}
+    sizes = [160] * 40 + [80, 240, 100] + [160] * 50   # odd sizes take the one-frame path
+    pos = dict.fromkeys(streams, 0)
+    for tick, size in enumerate(sizes):
+        frames = []
+        for sid, payload in streams.items():
+            # Every third tick, stream s0 delivers two frames at once (a late tick).
+            for _ in range(2 if sid == "s0" and tick % 3 == 0 else 1):
+                chunk = payload[pos[sid]:pos[sid] + size]
+                pos[sid] += size
+                if chunk:
+                    frames.append((sid, chunk))
+        for sid, chunk in frames:
+            one.push(sid, mulaw.decode(chunk))
+        many.push_mulaw(frames)
+        _collect(one.run(), got_one)
+        _collect(many.run(), got_many)
+    assert got_many.keys() == got_one.keys()
+    for sid in got_one:
+        np.testing.assert_allclose(got_many[sid], got_one[sid], atol=1e-6)
+    assert many.stats == one.stats
+
+
+def test_batched_ingress_of_a_stalled_stream_drops_like_per_frame_push(model):
+    one = SileroBatch(pregate=NO_GATE, model=model)
+    many = SileroBatch(pregate=NO_GATE, model=model)
+    one.register("x")
+    many.register("x")
+    frame = mulaw.encode((np.arange(160) * 50).astype(np.int16))
+    for _ in range(100):   # 2 s without a single run()
+        one.push("x", mulaw.decode(frame))
+        many.push_mulaw([("x", frame)])
+    np.testing.assert_allclose([r[1:] for r in many.run()], [r[1:] for r in one.run()], atol=1e-6)
+    assert many.stats.windows_dropped == one.stats.windows_dropped > 0

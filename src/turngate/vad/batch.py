@@ -9,8 +9,11 @@ plus 32 samples of context). Each stream owns one row of a shared float32 buffer
 runs WebRTC VAD on it.
 The row keeps the 32 samples before the read position, so a window and its context
 are one contiguous 288-sample slice and nothing is copied per frame except the frame
-itself. When the row fills up, the unread tail moves to the front (amortised: once
-per ~11 frames).
+itself. Every few windows ``run`` moves the unread tail (< 1 window) to the front.
+
+``push_mulaw`` is the batched form of ingress for a whole tick: it decodes every
+stream's mu-law payload in one table lookup and writes all rows in one scatter,
+leaving WebRTC VAD (which needs each frame as int16) as the only per-frame call.
 
 The shell calls ``run`` once per tick (every 10-20 ms) for the whole process. It
 takes every stream with a complete window, computes the window levels in one numpy
@@ -47,13 +50,19 @@ from typing import Literal
 import numpy as np
 
 from turngate.audio.level import levels_db
+from turngate.audio.mulaw import DECODE_TABLE
 from turngate.vad.silero import CONTEXT, STATE_SIZE, WINDOW, SileroModel
 from turngate.vad.webrtc import FRAME_SAMPLES, WebRtcVad, process
 
 __all__ = ["PreGate", "SileroBatch", "BatchStats", "BACKLOG_WINDOWS"]
 
 BACKLOG_WINDOWS = 6
-_ROW = CONTEXT + WINDOW * (BACKLOG_WINDOWS + 1)  # context + backlog + room for one frame
+# A row: context, then consumed windows up to _COMPACT_AT (run() moves the unread tail
+# to the front once a stream's read position passes it), then room for a full backlog.
+_COMPACT_AT = CONTEXT + WINDOW * 4
+_ROW = _COMPACT_AT + WINDOW * (BACKLOG_WINDOWS + 1)
+_FRAME = 160
+_FRAME_SPAN = np.arange(_FRAME, dtype=np.intp)
 _SPAN = np.arange(CONTEXT + WINDOW, dtype=np.intp)
 _SCALE = np.float32(1.0 / 32768.0)
 _MAX_PUSH = WINDOW * 2  # longer pushes are split into 20 ms frames
@@ -181,6 +190,56 @@ class SileroBatch:
             s.queued = True
             self._ready.append(s)
 
+    def push_mulaw(self, frames: list[tuple[Hashable, bytes]]) -> None:
+        """Append one tick's Twilio payloads (8 kHz mu-law bytes), for many streams at once.
+
+        Equivalent to ``push(stream_id, mulaw.decode(payload))`` for each pair in order,
+        at about half the CPU for 20 ms frames. A stream may appear more than once.
+        """
+        if not frames:
+            return
+        streams = self._streams
+        pcm = DECODE_TABLE.take(np.frombuffer(b"".join([p for _, p in frames]), dtype=np.uint8))
+        view = memoryview(pcm)
+        rows: list[int] = []     # scatter list for 20 ms frames: row, write position, offset
+        starts: list[int] = []
+        picks: list[int] = []
+        offset = 0
+        for stream_id, payload in frames:
+            s = streams[stream_id]
+            n = len(payload)
+            if n != _FRAME or s.write + n > _ROW:
+                # Odd size, or a stalled stream whose row must be compacted: write what is
+                # pending first (the row may move), then take the one-frame path.
+                self._scatter(rows, starts, picks, pcm)
+                rows, starts, picks = [], [], []
+                self.push(stream_id, pcm[offset:offset + n])
+                offset += n
+                continue
+            w = s.write
+            rows.append(s.row)
+            starts.append(w)
+            picks.append(offset)
+            s.write = w + n
+            s.received += n
+            if s.vad is not None and process(s.vad, 8000, view[offset:offset + n], n):
+                s.voiced_until = s.received
+            if not s.queued and s.write - s.read >= WINDOW:
+                s.queued = True
+                self._ready.append(s)
+            offset += n
+        self._scatter(rows, starts, picks, pcm)
+
+    def _scatter(self, rows: list[int], starts: list[int], picks: list[int], pcm: np.ndarray) -> None:
+        if not rows:
+            return
+        idx = np.array(starts, dtype=np.intp)[:, None] + _FRAME_SPAN
+        if len(picks) * _FRAME == len(pcm):   # every frame of the tick was a 20 ms frame
+            src = pcm.reshape(-1, _FRAME)
+        else:
+            src = pcm[np.array(picks, dtype=np.intp)[:, None] + _FRAME_SPAN]
+        self._buf[np.array(rows, dtype=np.intp)[:, None], idx] = src
+
     # -- per tick ---------------------------------------------------------------------
 
     def run(self) -> list[tuple[Hashable, float, float]]:
@@ -241,6 +300,10 @@ class SileroBatch:
             s.read += WINDOW
             s.consumed += WINDOW
             results.append((s.stream_id, prob, level))
+            if s.read >= _COMPACT_AT:
+                tail = s.write - s.read
+                s.buf[: CONTEXT + tail] = s.buf[s.read - CONTEXT : s.write]
+                s.read, s.write = CONTEXT, CONTEXT + tail
             if s.write - s.read >= WINDOW:
                 ready.append(s)   # fell behind: served in the next round, in order
             else:
