@@ -55,8 +55,8 @@ class OpenGatekeeper:
     def agent_text(self, text: str) -> AgentTextVerdict:
         return AgentTextVerdict(verdicts=(), text=text)
 
-    def dtmf(self, digits: str) -> tuple[Verdict, ...]:
-        return (Verdict(gate="turn", outcome="dtmf", reason="keypad", rule="turn.dtmf", evidence={"digits": len(digits)}),)
+    def dtmf(self, digit: str, at_ms: int = 0) -> tuple[Verdict, ...]:
+        return (Verdict(gate="turn", outcome="dtmf", reason="keypad", rule="turn.dtmf"),)
 
     def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict:
         if attempts < 2:

@@ -140,7 +140,7 @@ class Call:
             case TimerFired():
                 pass
             case DtmfReceived():
-                for v in self.gates.dtmf(event.digit):
+                for v in self.gates.dtmf(event.digit, self.ms(now)):
                     self._record(v, now, out)
             case CallStarted():
                 self._on_started(event, now, out)

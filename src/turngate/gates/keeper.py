@@ -16,32 +16,22 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.decisions import Verdict
 from ..core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict
 from ..policy import Policy
 from .customers import Customer, CustomerDirectory
-from .guard import GuardRules, GuardState, guard_input, guard_output
-from .handoff import HandoffSignals, HandoffState, build_crm_note, handoff_gate
+from .guard import GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
+from .handoff import (
+    HandoffDecision, HandoffSignals, HandoffState, VerifiedField, amounts_in, build_crm_note, handoff_gate,
+    is_reask,
+)
 from .route import Router, RouteState, route_gate
 
-_HUMAN = re.compile(r"\b(human|person|agent|representative|operator|somebody|someone real|real person|advisor)\b", re.I)
+_HUMAN = re.compile(r"\b(human|person|agent|representative|operator|somebody|someone|advisor|manager)\b", re.I)
 _ASK = re.compile(r"\b(speak|talk|connect|transfer|put me through|get me)\b", re.I)
-_REASK = re.compile(r"\b(i already (said|told)|what did you say|say that again|repeat that|you're not listening|"
-                    r"are you listening|that's not what i (said|asked))\b", re.I)
-_AMOUNT = re.compile(r"\$?\b(\d{2,6})(?:\.\d\d)?\s*(dollars|pounds|euros|bucks)?", re.I)
-_AMOUNT_WORDS = {"hundred": 100, "thousand": 1000}
-
-
-def _word_amount(text: str) -> float | None:
-    """Amounts said in words ("three hundred dollars"): enough for a threshold check."""
-    m = re.search(r"\b(one|two|three|four|five|six|seven|eight|nine|ten)\s+(hundred|thousand)\b", text, re.I)
-    if not m:
-        return None
-    units = "one two three four five six seven eight nine ten".split()
-    return (units.index(m.group(1).lower()) + 1) * _AMOUNT_WORDS[m.group(2).lower()]
 
 
 @dataclass
@@ -54,13 +44,15 @@ class PolicyGatekeeper:
     guard_state: GuardState = field(default_factory=GuardState)
     handoff_state: HandoffState = field(default_factory=HandoffState)
     authenticated: bool = False
-    verified: dict[str, dict[str, str]] = field(default_factory=dict)
+    verified: list[VerifiedField] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
+    now_ms: int = 0  # call-relative time of the latest event, for "verified at"
     canary: str = field(default_factory=lambda: "tg-canary-" + secrets.token_hex(6))
     _dtmf: str = ""
     _auth_failures: int = 0
-    _provider_failures: int = 0
+    _auth_failed_pending: bool = False
     _turn: int = 0
+    _last_user: str | None = None
 
     @property
     def policy_version(self) -> str:
@@ -95,24 +87,28 @@ class PolicyGatekeeper:
                                      drift=drift)
 
         self._turn += 1
-        amount = self._amount(guard_d.redacted)
+        amounts = amounts_in(guard_d.redacted)
         signals = HandoffSignals(
             route=spec.name, route_confidence=route_d.confidence,
-            explicit_request=spec.name == "human" or bool(_HUMAN.search(guard_d.redacted) and _ASK.search(guard_d.redacted)),
-            reask=bool(_REASK.search(guard_d.redacted)),
-            guard_escalation=guard_d.outcome == "escalate",
-            amount=amount,
-            provider_failure=False,
-            auth_failures=self._auth_failures,
+            human_requested=bool(_HUMAN.search(guard_d.redacted) and _ASK.search(guard_d.redacted)),
+            reask=is_reask(guard_d.redacted, self._last_user),
+            guard_outcome=guard_d.outcome, guard_reason=guard_d.reason,
+            amount=max(amounts) if amounts else None,
+            auth_failed=self._auth_failed_pending,
         )
+        self._auth_failed_pending = False
+        self._last_user = guard_d.redacted
         hand_d, self.handoff_state = handoff_gate(self.handoff_state, signals, self.policy)
-        verdicts.append(Verdict(gate="handoff", outcome=hand_d.outcome, reason=hand_d.reason, rule=hand_d.rule,
-                                evidence={"queue": hand_d.queue, "evidence": list(hand_d.evidence)}))
+        verdicts.append(self._handoff_verdict(hand_d))
+        request = f"{spec.name}: {spec.description}"
+        if spec.name not in ("unknown", "human") and request not in self.confirmed:
+            self.confirmed.append(request)
         if hand_d.handoff:
-            note = build_crm_note(hand_d, verified=self.verified, confirmed=tuple(self.confirmed),
-                                  route=spec.name, transcript_redacted=guard_d.redacted)
+            note = build_crm_note(hand_d, self.policy, route=spec.name, verified=tuple(self.verified),
+                                  confirmed_requests=tuple(self.confirmed), signals=signals)
             return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="handoff",
-                                     route=spec.name, queue=hand_d.queue, note=note, drift=drift)
+                                     route=spec.name, queue=hand_d.queue or self.policy.handoff.default_queue,
+                                     note=note.to_text(), drift=drift)
         if guard_d.outcome in ("block", "escalate", "require_auth"):
             return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="say",
                                      route=spec.name, reply=guard_d.safe_reply or "", drift=drift)
@@ -124,14 +120,6 @@ class PolicyGatekeeper:
                                 evidence={"sent": [k for k, _ in memory], "withheld": withheld}))
         return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="respond",
                                  route=spec.name, profile=profile, memory=memory, drift=drift)
-
-    def _amount(self, text: str) -> float | None:
-        best = None
-        for m in _AMOUNT.finditer(text):
-            if m.group(2) or text[max(0, m.start() - 1):m.start() + 1].startswith("$"):
-                best = max(best or 0.0, float(m.group(1)))
-        w = _word_amount(text)
-        return max(best or 0.0, w) if w else best
 
     def _profile(self, route_profile: str, guard_d: Any, confidence: float) -> tuple[str, str]:
         # Model choice is a runtime policy: what was said and how sure we are, not only the route.
@@ -160,6 +148,9 @@ class PolicyGatekeeper:
     # ------------------------------------------------------------ agent text
     def agent_text(self, text: str) -> AgentTextVerdict:
         d = guard_output(text, rules=self.rules, canary=self.canary)
+        # If we just asked for a security code or a card number, a bare "four five six"
+        # in the answer is that field.
+        self.guard_state = arm_after_prompt(self.guard_state, d.redacted)
         verdicts: tuple[Verdict, ...] = ()
         if d.outcome != "allow":
             verdicts = (Verdict(gate="guard", outcome=d.outcome, reason=d.reason, rule=d.rule,
@@ -167,7 +158,8 @@ class PolicyGatekeeper:
         return AgentTextVerdict(verdicts=verdicts, text=d.redacted, blocked=d.outcome == "block")
 
     # ------------------------------------------------------------ keypad
-    def dtmf(self, digit: str) -> tuple[Verdict, ...]:
+    def dtmf(self, digit: str, at_ms: int = 0) -> tuple[Verdict, ...]:
+        self.now_ms = at_ms
         if digit != "#":
             self._dtmf = (self._dtmf + digit)[-12:]
             return ()
@@ -177,17 +169,22 @@ class PolicyGatekeeper:
                             rule="guard.auth.dtmf_pin", evidence={"digits": len(entered)}),)
         if secrets.compare_digest(entered, self.customer.pin):
             self.authenticated = True
-            self.verified["identity"] = {"method": "dtmf_pin", "status": "verified"}
+            self.verified.append(VerifiedField(name="identity", value="caller verified", method="dtmf_pin",
+                                               at_ms=self.now_ms))
+            for name in ("name", "account_id"):
+                if name in self.customer.fields:
+                    self.verified.append(VerifiedField(name=name, value=self.customer.fields[name],
+                                                       method="crm_match_after_pin", at_ms=self.now_ms))
             return (Verdict(gate="guard", outcome="authenticated", reason="dtmf_pin_match",
                             rule="guard.auth.dtmf_pin", evidence={"digits": len(entered)}),)
         self._auth_failures += 1
+        self._auth_failed_pending = True
         return (Verdict(gate="guard", outcome="require_auth", reason="dtmf_pin_mismatch",
                         rule="guard.auth.dtmf_pin", evidence={"digits": len(entered),
                                                               "failures": self._auth_failures}),)
 
     # ------------------------------------------------------------ failures
     def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict:
-        self._provider_failures += 1
         limit = self.policy.handoff.provider_failure_limit
         if attempts < limit and profile != "fallback":
             return FailureVerdict(verdicts=(Verdict(gate="model", outcome="fallback", reason="provider_error",
@@ -195,11 +192,22 @@ class PolicyGatekeeper:
                                                     evidence={"from": profile, "to": "fallback",
                                                               "error": reason[:120], "attempt": attempts}),),
                                   fallback_profile="fallback")
-        queue = self.policy.handoff.default_queue
-        return FailureVerdict(verdicts=(Verdict(gate="handoff", outcome="handoff", reason="provider_failure",
-                                                rule="handoff.provider_failure",
-                                                evidence={"queue": queue, "attempts": attempts}),),
-                              queue=queue, note=f"Automation failed ({reason[:80]}); caller needs a person.")
+        signals = HandoffSignals(route=self.route_state.held, provider_failed=True)
+        # Every failed attempt counts, so the gate sees the policy's threshold crossed.
+        self.handoff_state = replace(self.handoff_state,
+                                     provider_failures=self.handoff_state.provider_failures + attempts - 1)
+        hand_d, self.handoff_state = handoff_gate(self.handoff_state, signals, self.policy)
+        v = self._handoff_verdict(hand_d)
+        if not hand_d.handoff:
+            return FailureVerdict(verdicts=(v,), reply="Sorry, I am having trouble right now. Could you say that again?")
+        note = build_crm_note(hand_d, self.policy, route=self.route_state.held, verified=tuple(self.verified),
+                              confirmed_requests=tuple(self.confirmed), signals=signals)
+        return FailureVerdict(verdicts=(v,), queue=hand_d.queue or self.policy.handoff.default_queue,
+                              note=note.to_text())
+
+    def _handoff_verdict(self, d: HandoffDecision) -> Verdict:
+        return Verdict(gate="handoff", outcome=d.outcome, reason=d.reason, rule=d.rule,
+                       evidence={"queue": d.queue, "evidence": [dict(e) for e in d.evidence]})
 
 
 def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory | None = None):

@@ -75,7 +75,6 @@ class CallSession:
         self._pending_decisions: list[Decision] = []
         self._pending_outbox: list[OutboxItem] = []
         self._early: list[PeerMessageRejected] = []
-        self.transcript: list[dict[str, Any]] = []
         self.closed = False
 
     # ------------------------------------------------------------ main loop
@@ -353,7 +352,6 @@ class CallSession:
                     final = await run(self.pv.executor, stream.end_utterance)
                     open_ = False
                     if not arg:
-                        self.transcript.append({"text": final.text, "confidence": round(final.confidence, 3)})
                         self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
 
     # ------------------------------------------------------------ teardown
@@ -386,8 +384,10 @@ class CallSession:
 
     def summary(self) -> dict[str, Any]:
         assert self.call is not None
+        # Only redacted text leaves the call: the context holds the guard's redacted
+        # caller turns and what the caller heard of ours; the raw STT text is never stored.
         return {"state": str(self.call.state), "context": list(self.call.context),
-                "transcript": list(self.transcript)}
+                "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context]}
 
     def snapshot(self) -> dict[str, Any]:
         assert self.call is not None
