@@ -54,7 +54,7 @@ CUES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(
         r"\b(?:phone|telephone|tel|mobile|cell(?:phone)?|fax|landline|call me|call|calls|"
         r"reach me|reach|text me|texts?|messages?|ring me|contact number|whatsapp|"
-        r"answering|dial|extension|ext)\b", re.I),
+        r"answering|dial|extension|ext|my number|number to call)\b", re.I),
     "account": re.compile(
         r"\b(?:account|acct|a/c|iban|routing|sort code|member(?:ship)? (?:number|id)|"
         r"customer (?:number|id)|policy number|reference number|loan number)\b", re.I),

@@ -56,11 +56,15 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
          r"owner of (?:this|the) (?:company|bank|system)|head of|police|fbi|compliance officer)s?)\b"
          r"[\w\s,'.]{0,60}?\b(?:skip|bypass|override|waive|disable|turn off|no need|don't need|"
          r"without|authori[sz]e|approve|unlock|give me access|let me in|ignore)\b"),
+        # "skip verification" alone is a request the auth check answers; pushing the
+        # agent to do it ("you can just skip ...") is social engineering.
         ("authority_claim",
-         r"\b(?:skip|bypass|waive|disable|turn off|override|get around|no need for|don't need) "
+         r"\b(?:you can|you may|you should|you're allowed to|you are allowed to|just|go ahead and) "
+         r"(?:skip|bypass|waive|disable|turn off|override|get around) "
          r"(?:the |all |your |this |that |any )?(?:identity |id |security |usual )?"
          r"(?:verification|authentication|security (?:check|checks|questions)|checks?|id check|"
-         r"identity check|verify(?:ing)?|password|pin)\b"),
+         r"identity check|verify(?:ing)?|password|pin)\b|"
+         r"\byou (?:don't|do not) (?:need|have) to (?:verify|check|authenticate) me\b"),
         ("policy_invention",
          r"\b(?:new|updated|latest|recent) (?:company |corporate |internal |bank )?"
          r"(?:policy|policies|instructions?|rules?|guidelines?|directive|regulation)s?\b"

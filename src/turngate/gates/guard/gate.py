@@ -1,0 +1,152 @@
+"""guard_input and guard_output: the Guard gate's two pure entry points.
+
+Outcome precedence on caller text, strongest first:
+
+    escalate      self-harm or a threat (a person takes over; caring reply)
+    block         prompt injection / authority claim, a request for harm, or an
+                  entity whose input action is ``block``
+    require_auth  the route needs an authenticated caller and this one is not
+    redact        PII found and replaced in ``redacted``
+    allow
+
+Whatever the outcome, ``redacted`` is the text that may be logged or sent to a
+model. Authentication is only ever an input here: nothing a caller says, not
+"I'm the supervisor", changes it, so the check holds even when the injection
+detector misses or the policy sets ``injection: flag``.
+"""
+
+from __future__ import annotations
+
+from .entities import CUES, detect
+from .findings import Finding, GuardDecision, GuardState
+from .injection import detect_injection
+from .numbers import digit_runs, tokenize
+from .risk import detect_risk
+from .rules import GuardRules
+
+_ARMABLE = ("card", "cvv", "ssn", "dob", "account", "phone")
+
+
+def guard_input(
+    text: str,
+    *,
+    rules: GuardRules,
+    authenticated: bool,
+    route: str,
+    requires_auth: bool,
+    state: GuardState | None = None,
+) -> GuardDecision:
+    """Decide on one caller text (a cumulative partial or a final).
+
+    ``decision.state`` is the state to pass with the *next turn's* texts: keep
+    it from finals only (a partial's state would carry a half-read number twice).
+    """
+    state = state or GuardState()
+    scan = detect(text, carry=state.carry, armed=state.armed)
+    findings = tuple(f for f in scan.findings if rules.action(f.type, "input") != "allow")
+    blocked = [f for f in findings if rules.action(f.type, "input") == "block"]
+    redacted = redact(text, findings)
+    new_state = GuardState(carry=scan.tail_digits, armed=scan.tail_armed)
+
+    inj = detect_injection(text, threshold=rules.injection_threshold)
+    risk = detect_risk(text)
+    unsafe = bool(risk)
+    common = dict(findings=findings, redacted=redacted, injection=inj.injection, unsafe=unsafe,
+                  score=inj.score, state=new_state)
+
+    if risk in ("self_harm", "threat") and rules.unsafe != "flag":
+        outcome = "escalate" if rules.unsafe == "escalate" else "block"
+        return GuardDecision(outcome=outcome, reason=risk, rule=f"guard.unsafe.{risk}",
+                             safe_reply=rules.reply(risk), **common)
+    if inj.injection and rules.injection != "flag":
+        outcome = "escalate" if rules.injection == "escalate" else "block"
+        key = "authority_claim" if inj.reason in ("authority_claim", "policy_invention") else "injection"
+        return GuardDecision(outcome=outcome, reason=inj.reason, rule=f"guard.injection.{inj.reason}",
+                             safe_reply=rules.reply(key), **common)
+    if risk == "harmful_request" and rules.unsafe != "flag":
+        return GuardDecision(outcome="block", reason=risk, rule=f"guard.unsafe.{risk}",
+                             safe_reply=rules.reply(risk), **common)
+    if blocked:
+        return GuardDecision(outcome="block", reason="entity_blocked", rule=blocked[0].rule,
+                             safe_reply=rules.reply("entity_block"), **common)
+    if requires_auth and not authenticated:
+        return GuardDecision(outcome="require_auth", reason="auth_required", rule=f"guard.auth.{route}",
+                             safe_reply=rules.reply("require_auth"), **common)
+    if findings:
+        return GuardDecision(outcome="redact", reason="pii_redacted", rule=findings[0].rule, **common)
+    return GuardDecision(outcome="allow", reason="clean", rule="guard.allow", **common)
+
+
+def guard_output(text: str, *, rules: GuardRules, canary: str) -> GuardDecision:
+    """Check model output before TTS: mask cards to the last four, redact or block
+    never-send fields, and block a reply that leaks the system prompt's canary."""
+    scan = detect(text)
+    findings: list[Finding] = []
+    blocked: list[Finding] = []
+    for f in scan.findings:
+        act = rules.action(f.type, "output")
+        if act == "allow":
+            continue
+        findings.append(f)
+        if act == "block":
+            blocked.append(f)
+    masks = {
+        i: _last_four(text, f) for i, f in enumerate(findings)
+        if rules.action(f.type, "output") == "mask_last4"
+    }
+    redacted = redact(text, tuple(findings), masks)
+    common = dict(findings=tuple(findings), redacted=redacted)
+    if canary and _leaks(text, canary):
+        return GuardDecision(outcome="block", reason="canary_leak", rule="guard.output.canary_leak",
+                             safe_reply=rules.reply("output_blocked"),
+                             **{**common, "redacted": rules.reply("output_blocked")})
+    if blocked:
+        return GuardDecision(outcome="block", reason="never_send_in_output", rule=blocked[0].rule,
+                             safe_reply=rules.reply("output_blocked"), **common)
+    if findings:
+        masked = any(i in masks for i in range(len(findings)))
+        return GuardDecision(outcome="redact", reason="masked_last4" if masked else "pii_redacted",
+                             rule=findings[0].rule, **common)
+    return GuardDecision(outcome="allow", reason="clean", rule="guard.allow", **common)
+
+
+def arm_after_prompt(state: GuardState, agent_text: str) -> GuardState:
+    """Arm the fields the agent just asked for ("What's the security code?"), so
+    a bare "four five six" in the caller's answer is caught as a CVV."""
+    tail = agent_text[-120:]
+    kinds = frozenset(k for k in _ARMABLE if CUES[k].search(tail))
+    return state.arm(kinds) if kinds else state
+
+
+def redact(text: str, findings: tuple[Finding, ...], masks: dict[int, str] | None = None) -> str:
+    """Replace each finding's span with ``[TYPE]`` (or its mask); overlaps merge."""
+    if not findings:
+        return text
+    masks = masks or {}
+    order = sorted(range(len(findings)), key=lambda i: (findings[i].start, -findings[i].end))
+    out: list[str] = []
+    pos = 0
+    for i in order:
+        f = findings[i]
+        if f.end <= pos:
+            continue
+        start = max(f.start, pos)
+        out.append(text[pos:start])
+        out.append(masks.get(i) or f"[{f.type}]")
+        pos = f.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _last_four(text: str, f: Finding) -> str:
+    digits = "".join(r.digits for r in digit_runs(tokenize(text[f.start:f.end])))
+    return f"ending in {digits[-4:]}" if len(digits) >= 4 else f"[{f.type}]"
+
+
+def _leaks(text: str, canary: str) -> bool:
+    # Squash case, spaces and punctuation: a model may spell or space the canary out.
+    def squash(s: str) -> str:
+        return "".join(ch for ch in s.lower() if ch.isalnum())
+
+    c = squash(canary)
+    return bool(c) and c in squash(text)
