@@ -165,6 +165,7 @@ def test_expectations_report_what_was_expected_and_what_the_call_showed():
         "route": "faq", "handoff": "caller_request", "guard": [{"outcome": "require_auth"}],
         "barge_ins": [{"outcome": "abandon"}], "no_decisions": [{"gate": "turn", "outcome": "abandon"}],
         "heard_text_excludes": ["holidays"], "context_excludes": ["holidays"],
+        "context_contains": ["open at nine", "open at ten"],
         "transcript_excludes": ["4111", "card number is"]}})
     ds = [_d(1, 10, "route", "routed", route="payment"), _d(2, 20, "route", "routed", route="faq"),
           _d(3, 30, "handoff", "handoff", reason="caller_request"), _d(4, 40, "turn", "abandon")]
@@ -178,4 +179,5 @@ def test_expectations_report_what_was_expected_and_what_the_call_showed():
     assert not got["no decision turn/abandon"].passed and "at 40 ms" in got["no decision turn/abandon"].detail
     assert got["heard_text excludes 'holidays'"].passed
     assert not got["context excludes 'holidays'"].passed
+    assert got["context contains 'open at nine'"].passed and not got["context contains 'open at ten'"].passed
     assert got["transcript excludes '4111'"].passed and not got["transcript excludes 'card number is'"].passed

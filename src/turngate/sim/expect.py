@@ -140,8 +140,12 @@ def check(expect: Expect, *, decisions: Sequence[Mapping[str, Any]], barge_ins: 
         for s in expect.heard_text_excludes:
             ok = bool(heard) and not any(_norm(s) in _norm(h) for h in heard)
             out.append(Check(name=f"heard_text excludes {s!r}", passed=ok, detail=f"heard: {heard}"))
+    msgs = [str(m.get("content", "")) for m in context]
+    for s in expect.context_contains:
+        hit = any(_norm(s) in _norm(m) for m in msgs)
+        out.append(Check(name=f"context contains {s!r}", passed=hit,
+                         detail=f"{len(msgs)} context messages" + ("" if hit or not msgs else f"; last: {msgs[-1]!r}")))
     if expect.context_excludes:
-        msgs = [str(m.get("content", "")) for m in context]
         for s in expect.context_excludes:
             bad = [m for m in msgs if _norm(s) in _norm(m)]
             out.append(Check(name=f"context excludes {s!r}", passed=bool(msgs) and not bad,

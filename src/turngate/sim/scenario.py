@@ -11,7 +11,7 @@ A scenario is YAML::
     echo: {delay_ms: 120, attenuation_db: 18}
     max_duration_s: 90                     # the call is hung up after this, whatever the script says
     steps:
-      - wait_for: bot_done                 # the greeting has played (then gap_ms of quiet, default 600)
+      - wait_for: bot_done                 # the greeting has played (then gap_ms of quiet, default 800)
       - say: "What are your opening hours?"
       - wait_for: bot_speaking             # 1 s of the bot's answer has played (counted from the
                                            # utterance's start or this step's, whichever is later) ...
@@ -31,6 +31,7 @@ A scenario is YAML::
       no_decisions: [{gate: handoff, outcome: handoff}] # must not appear
       heard_text_contains: ["opening hours"]  # in the heard text of every abandoned barge-in
       heard_text_excludes: ["public holidays"]
+      context_contains: ["nine in the morning"]  # in some message of the final model context
       context_excludes: ["public holidays"]   # in no message of the final model context
       transcript_excludes: ["4111"]           # nowhere in the stored transcript
 
@@ -89,7 +90,7 @@ class Silence:
 class WaitFor:
     until: str  # "bot_speaking" | "bot_done"
     offset_ms: int = 0  # bot_speaking: this much of the bot's current utterance has played since the step began
-    gap_ms: int = 600  # bot_done: this much quiet after the bot's last audio
+    gap_ms: int = 800  # bot_done: this much quiet after the bot's last audio (longer than a barge-in pause)
     timeout_ms: int = 20000
 
 
@@ -151,6 +152,7 @@ class Expect:
     no_decisions: tuple[DecisionPattern, ...] = ()
     heard_text_contains: tuple[str, ...] = ()
     heard_text_excludes: tuple[str, ...] = ()
+    context_contains: tuple[str, ...] = ()
     context_excludes: tuple[str, ...] = ()
     transcript_excludes: tuple[str, ...] = ()
 
@@ -268,7 +270,7 @@ def _step(v: _V, where: str, raw: Any, base: Path, voice: str) -> Step:
             raise v.fail(f"{where}.gap_ms", "gap_ms applies to wait_for: bot_done; use offset_ms with bot_speaking")
         return WaitFor(until=until,
                        offset_ms=v.ms(f"{where}.offset_ms", raw.get("offset_ms", 0)),
-                       gap_ms=v.ms(f"{where}.gap_ms", raw.get("gap_ms", 600)),
+                       gap_ms=v.ms(f"{where}.gap_ms", raw.get("gap_ms", 800)),
                        timeout_ms=v.ms(f"{where}.timeout_ms", raw.get("timeout_ms", 20000), lo=100))
     if kind == "dtmf":
         v.mapping(where, raw, {"dtmf", "interval_ms"})
@@ -307,7 +309,7 @@ def _expect(v: _V, raw: Any) -> Expect:
     if raw is None:
         return Expect()
     m = v.mapping("expect", raw, {"route", "handoff", "guard", "barge_ins", "decisions", "no_decisions",
-                                  "heard_text_contains", "heard_text_excludes", "context_excludes",
+                                  "heard_text_contains", "heard_text_excludes", "context_contains", "context_excludes",
                                   "transcript_excludes"})
     handoff = m.get("handoff")
     if handoff is not None and not isinstance(handoff, (bool, str)):
@@ -335,6 +337,7 @@ def _expect(v: _V, raw: Any) -> Expect:
         no_decisions=_patterns(v, "expect.no_decisions", m["no_decisions"]) if "no_decisions" in m else (),
         heard_text_contains=v.strings("expect.heard_text_contains", m.get("heard_text_contains", [])),
         heard_text_excludes=v.strings("expect.heard_text_excludes", m.get("heard_text_excludes", [])),
+        context_contains=v.strings("expect.context_contains", m.get("context_contains", [])),
         context_excludes=v.strings("expect.context_excludes", m.get("context_excludes", [])),
         transcript_excludes=v.strings("expect.transcript_excludes", m.get("transcript_excludes", [])),
     )

@@ -144,9 +144,16 @@ class CallerScript:
                 if fired:
                     return None
                 if now_ms - self._entered_ms >= timeout:
+                    if speaker.utterance_index == self._utt_at_entry and not self._playing_at_entry:
+                        why = "the bot did not speak"
+                    elif speaker.playing:
+                        why = "the bot was still speaking"
+                    else:
+                        why = ("the bot spoke, but not for long enough" if until == "bot_speaking"
+                               else "the bot had only just stopped")
                     self.problems.append(
                         f"steps[{self.index}] wait_for {until} timed out after {timeout} ms "
-                        f"at {now_ms / 1000:.2f} s")
+                        f"at {now_ms / 1000:.2f} s: {why}")
                     return None
                 return Frame()
             case Dtmf(digits=digits, interval_ms=interval):
