@@ -295,9 +295,8 @@ def _guard_rules(section: dict[str, Any], root: yaml.Node | None, source: str) -
         return None
     try:
         return from_mapping(section)
-    except ConfigError:
-        raise
-    except (ValueError, TypeError, KeyError) as e:
+    except (ConfigError, ValueError, TypeError, KeyError) as e:
+        # The guard's own messages name the key; the line is the section's.
         line = _line_of(root, ("guard",))
         raise ConfigError(f"{source}:{line}: guard: {e}") from e
 

@@ -73,6 +73,10 @@ class Evaluator:
         self.router = Router.from_policy(policy)
         self.route_state = RouteState()
         self._guard = _load_guard(policy)
+        # Warm lazy loads (guard models, number parsers) so the first line's
+        # latency is not the start-up cost.
+        self.evaluate("i want to pay two hundred dollars", final=True, auth=False)
+        self.route_state = RouteState()
 
     def evaluate(self, text: str, *, final: bool, auth: bool) -> dict[str, Any]:
         from .gates.handoff import HandoffSignals, HandoffState, amounts_in, handoff_gate, is_reask

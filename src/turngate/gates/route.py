@@ -16,6 +16,10 @@ rather than echoing the classifier:
 * A route is held: another class replaces it only when it beats the held
   route's own probability by ``drift_margin`` on ``stable_partials`` partials in
   a row (on a final, by ``switch_margin``, since a final is the settled text).
+  Partials are cumulative, so after the route was taken in this turn the gate
+  scores only the words said since (``anchor``): in "I want to pay my bill...
+  actually no, cancel my subscription" the whole text is half and half, the new
+  words are not.
   That change is **drift**, its own outcome, because the call may have to
   pre-empt the answer in flight (``agent_speaking``) or re-plan the turn.
 * A weak final (below ``min_confidence``) does not move a held route: "yes,

@@ -169,7 +169,7 @@ class MiniLMEncoder:
         h = _layer_norm(h, *self.eln)
         H, dh = self.heads, self.dim // self.heads
         bias = ((1.0 - mask) * -1e9)[:, None, None, :]
-        scale = 1.0 / np.sqrt(dh)
+        scale = 1.0 / float(np.sqrt(dh))  # a Python float keeps the product float32 (NEP 50)
         for (qkv_w, qkv_b, o_w, o_b, ln1g, ln1b, i_w, i_b, f_w, f_b, ln2g, ln2b) in self.layers:
             qkv = h @ qkv_w + qkv_b                                   # B,T,3D
             qkv = qkv.reshape(B, T, 3, H, dh).transpose(2, 0, 3, 1, 4)  # 3,B,H,T,dh
