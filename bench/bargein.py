@@ -1,0 +1,354 @@
+"""Barge-in on real speech: how fast we stop, and whether we stop for the right reasons.
+
+Every case is one call on the audio clock (``turngate.harness.AudioHarness``: real mu-law,
+the batched Silero VAD behind its WebRTC pre-gate, the embedded pocketsphinx STT, the call
+core, Twilio-like playout with marks and ``clear``, and an echo path). The bot is speaking
+a long flite answer (voice ``kal``, about -20 dBFS) from t = 0; the caller's channel carries:
+
+real interruptions, caller speech onset at t = 1.0 s into the bot's answer (up to 2.5 s of it):
+  - ``voxconverse``: the 8 kHz debate ``aepyx``, every labelled turn start (RTTM) that follows
+    >= 0.3 s without speech, from 0.3 s before the label; onset = the label
+  - ``ami``: the AMI meeting mixes (16 kHz, resampled), turn starts after >= 0.3 s of no one
+    speaking (RTTM); onset = the label
+  - ``read``: ``cmu_arctic`` and ``librivox_pocketsphinx`` clips; onset = first 10 ms frame
+    within 30 dB of the clip's loudest (the clips carry their own lead-in silence)
+  each in four conditions: ``clean``; ``noise`` (dishes or exercise-bike noise from
+  ``audio/noise`` at -45 dBFS under the whole call); ``echo`` (our playback leaking back
+  18 dB down with 120 ms delay: a line with no echo canceller but a fair hybrid);
+  ``noise+echo``.
+not interruptions:
+  - ``backchannel``: "uh-huh", "yeah", "okay", "right", "mm-hmm", "sure", "yes", "I see"
+    spoken by three flite voices other than the bot's (``rms``, ``slt``, ``awb``), clean and
+    with noise+echo. Synthetic: there is no free set of isolated real backchannels.
+  - ``echo``: only our own echo on the line, 18 dB and 12 dB down, 120 ms and 250 ms delay.
+  - ``noise``: 2.5 s of dishes or exercise bike at -45 and -35 dBFS starting at t = 1.0 s.
+Caller speech is scaled to -26 dBFS active level (ITU-T nominal) and everything goes
+through mu-law.
+
+Reported (audio time): reaction = caller speech onset -> ``clear`` sent; abandon rate on real
+interruptions; false-abandon rate on backchannels, echo and noise; resume gap = ``clear`` ->
+playback resumes on those, and whether any audio was lost (the resume point must not be
+after what the caller heard at the pause).
+
+    .venv/bin/python bench/bargein.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "audio"
+sys.path.insert(0, str(ROOT / "src"))
+
+from turngate.audio import mulaw  # noqa: E402
+from turngate.harness import AudioHarness, EchoSpec  # noqa: E402
+from turngate.speech.flite_tts import FliteTts  # noqa: E402
+from turngate.speech.lm import phrases_in  # noqa: E402
+from turngate.speech.pocketsphinx_stt import PocketsphinxEngine  # noqa: E402
+from turngate.vad import SileroBatch  # noqa: E402
+
+LEAD_MS = 1000          # the bot has been speaking this long when the caller starts
+SEGMENT_MS = 2500       # at most this much of each interruption
+TAIL_MS = 2500          # time left after the segment for the confirm/resume/abandon to happen
+CALLER_DB = -26.0
+NOISE_DB = -45.0
+ECHO = EchoSpec(delay_ms=120, attenuation_db=18.0)
+
+BOT_TEXT = (
+    "Thanks for waiting. I can see your appointment at the Main Street branch is booked for "
+    "Friday the fourteenth at nine thirty in the morning with Doctor Patel. If that time no "
+    "longer works for you, I can offer Monday at eleven, Tuesday at two in the afternoon, or "
+    "Thursday at four. Please remember to bring your insurance card and arrive ten minutes early."
+)
+BACKCHANNELS = ("uh-huh", "yeah", "okay", "right", "mm-hmm", "sure", "yes", "I see")
+CALLER_VOICES = ("rms", "slt", "awb")
+
+
+# -- audio ------------------------------------------------------------------------------
+
+
+def _resample(x: np.ndarray, rate: int) -> np.ndarray:
+    import soxr
+
+    x = x.astype(np.float32)
+    return soxr.resample(x, rate, 8000, quality="HQ") if rate != 8000 else x
+
+
+def read_8k(path: Path) -> np.ndarray:
+    """Any of the data set's wavs as 8 kHz float samples on the int16 scale."""
+    if path.parent.name == "ami_meetings":
+        from scipy.io import wavfile
+
+        rate, x = wavfile.read(path)   # float32 in [-1, 1]
+        return _resample(np.asarray(x, np.float32) * 32768.0, rate)
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    return _resample(x, rate)
+
+
+def active_gain(x: np.ndarray, target_db: float) -> float:
+    """Gain that puts the active part (10 ms frames within 30 dB of the loudest) at target."""
+    fr = x[: len(x) // 80 * 80].reshape(-1, 80).astype(np.float64)
+    lv = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-9)
+    active = fr[lv > lv.max() - 30]
+    rms = np.sqrt(np.mean(active ** 2)) if len(active) else 1.0
+    return 10 ** (target_db / 20) * 32768 / rms
+
+
+def energy_onset(x: np.ndarray) -> int:
+    fr = x[: len(x) // 80 * 80].reshape(-1, 80).astype(np.float64)
+    lv = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-9)
+    return int(np.argmax(lv > lv.max() - 30)) * 80
+
+
+def rttm_turn_starts(path: Path, min_gap: float = 0.3) -> dict[str, list[float]]:
+    segs: dict[str, list[tuple[float, float]]] = {}
+    for line in path.read_text().splitlines():
+        f = line.split()
+        if f and f[0] == "SPEAKER":
+            segs.setdefault(f[1], []).append((float(f[3]), float(f[3]) + float(f[4])))
+    out: dict[str, list[float]] = {}
+    for name, ss in segs.items():
+        ss.sort()
+        starts, end = [], ss[0][1]
+        for a, b in ss[1:]:
+            if a - end >= min_gap:
+                starts.append(a)
+            end = max(end, b)
+        out[name] = starts
+    return out
+
+
+# -- cases ------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    kind: str                  # real | backchannel | echo | noise
+    source: str
+    condition: str
+    caller: np.ndarray         # float, int16 scale, the caller's channel before our echo
+    onset_ms: int | None       # caller speech onset (real and backchannel)
+    echo: EchoSpec | None = None
+
+
+@dataclass
+class Outcome:
+    case: Case
+    clears_ms: list[int]
+    reaction_ms: float | None = None
+    paused_early: bool = False
+    abandoned: bool = False
+    resumed: bool = False
+    resume_gaps: list[int] = field(default_factory=list)
+    lost_audio: bool = False
+    stuck: bool = False        # paused and neither resumed nor abandoned by the end
+    abandon_why: str = ""      # the abandon decision's rule and words, for the listing
+
+
+def _place(segment: np.ndarray, onset: int, total: int) -> np.ndarray:
+    """Put ``segment`` so its sample ``onset`` lands at LEAD_MS; pad to ``total`` samples."""
+    out = np.zeros(total, np.float32)
+    at = LEAD_MS * 8 - onset
+    src = segment[max(0, -at):]
+    at = max(0, at)
+    n = min(len(src), total - at)
+    out[at:at + n] = src[:n]
+    return out
+
+
+def _noise_bed(noise: list[np.ndarray], k: int, n: int, level_db: float) -> np.ndarray:
+    src = noise[k % len(noise)]
+    start = (k * 7919 * 8) % (len(src) - n)
+    bed = src[start:start + n].astype(np.float32)
+    return bed * (10 ** (level_db / 20) * 32768 / np.sqrt(np.mean(bed ** 2)))
+
+
+def real_interruptions(noise: list[np.ndarray], quick: bool) -> list[Case]:
+    seg = SEGMENT_MS * 8
+    total = (LEAD_MS + SEGMENT_MS + TAIL_MS) * 8
+    sources: list[tuple[str, np.ndarray, int]] = []   # (name, audio from which onset is known, onset)
+    vox = read_8k(DATA / "voxconverse_8k" / "aepyx_8k.wav")
+    for t in rttm_turn_starts(DATA / "voxconverse_8k" / "aepyx.rttm")["aepyx"]:
+        a = int((t - 0.3) * 8000)
+        if a + int(0.3 * 8000) + seg <= len(vox):
+            sources.append((f"voxconverse@{t:.2f}", vox[a:a + int(0.3 * 8000) + seg], int(0.3 * 8000)))
+    for rttm in ("debug.development.rttm", "debug.test.rttm"):
+        for name, starts in rttm_turn_starts(DATA / "ami_meetings" / rttm).items():
+            x = read_8k(DATA / "ami_meetings" / f"{name}.wav")
+            for t in starts:
+                a = int((t - 0.3) * 8000)
+                if a + int(0.3 * 8000) + seg <= len(x):
+                    sources.append((f"ami/{name}@{t:.2f}", x[a:a + int(0.3 * 8000) + seg], int(0.3 * 8000)))
+    reads = sorted(DATA.glob("cmu_arctic/*.wav")) + sorted(DATA.glob("librivox_pocketsphinx/**/*.wav"))
+    for p in reads:
+        x = read_8k(p)
+        on = energy_onset(x)
+        sources.append((f"read/{p.stem}", x[: on + seg], on))
+    if quick:
+        sources = sources[::4]
+    cases = []
+    for k, (name, x, on) in enumerate(sources):
+        # Level: the speech after the onset sets the gain (VoxConverse/AMI onsets follow a gap).
+        x = x * active_gain(x[on:], CALLER_DB)
+        speech = _place(x, on, total)
+        bed = _noise_bed(noise, k, total, NOISE_DB)
+        kind_name = name.split("/")[0].split("@")[0]
+        for cond, caller, echo in (("clean", speech, None), ("noise", speech + bed, None),
+                                   ("echo", speech, ECHO), ("noise+echo", speech + bed, ECHO)):
+            cases.append(Case("real", f"{kind_name}:{name}", cond, caller, LEAD_MS, echo))
+    return cases
+
+
+def non_interruptions(noise: list[np.ndarray], quick: bool) -> list[Case]:
+    total = (LEAD_MS + SEGMENT_MS + TAIL_MS) * 8
+    cases: list[Case] = []
+    voices = CALLER_VOICES[:1] if quick else CALLER_VOICES
+    for v in voices:
+        tts = FliteTts(v)
+        for k, word in enumerate(BACKCHANNELS):
+            x = mulaw.decode(tts.synthesize(word).audio).astype(np.float32)
+            on = energy_onset(x)
+            x = x * active_gain(x, CALLER_DB)
+            speech = _place(x, on, total)
+            cases.append(Case("backchannel", f"{v}:{word}", "clean", speech, LEAD_MS, None))
+            bed = _noise_bed(noise, k, total, NOISE_DB)
+            cases.append(Case("backchannel", f"{v}:{word}", "noise+echo", speech + bed, LEAD_MS, ECHO))
+    for att in (18.0, 12.0):
+        for delay in (120, 250):
+            cases.append(Case("echo", f"erl{att:.0f}dB/{delay}ms", f"echo {att:.0f} dB",
+                              np.zeros(total, np.float32), None, EchoSpec(delay_ms=delay, attenuation_db=att)))
+    for level in (-45.0, -35.0):
+        for k in range(2 if quick else 4):
+            burst = np.zeros(total, np.float32)
+            bed = _noise_bed(noise, k, SEGMENT_MS * 8, level)
+            burst[LEAD_MS * 8:LEAD_MS * 8 + len(bed)] = bed
+            cases.append(Case("noise", f"{['dishes', 'bike'][k % 2]}#{k}", f"noise {level:.0f} dBFS", burst, None))
+    return cases
+
+
+# -- running ----------------------------------------------------------------------------
+
+
+def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bot) -> Outcome:
+    h = AudioHarness(stt=engine, vad=vad, echo=case.echo)
+    try:
+        h.start_bot_turn(bot.audio, bot.text, bot.words)
+        pcm = np.clip(np.round(case.caller), -32768, 32767).astype(np.int16)
+        h.feed(mulaw.decode(mulaw.encode(pcm)))
+        turn = h.decisions("turn")
+    finally:
+        vad.unregister("harness")
+        if h.stt is not None:
+            h.stt.close()
+    out = Outcome(case=case, clears_ms=list(h.clears_ms))
+    pauses = [d for d in turn if d.outcome == "pause"]
+    resumes = [d for d in turn if d.outcome == "resume"]
+    abandons = [d for d in turn if d.outcome == "abandon"]
+    out.abandoned = bool(abandons)
+    if abandons:
+        ev = abandons[0].evidence
+        out.abandon_why = f"{abandons[0].rule} {' '.join(ev.get('words', []) or [])}".strip()
+    out.resumed = bool(resumes)
+    out.resume_gaps = [int(d.evidence.get("gap_ms", 0)) for d in resumes]
+    # No audio lost: each resume restarts at or before what the caller had heard at its pause.
+    for p, r in zip(pauses, resumes):
+        if int(r.evidence.get("resume_from_ms", 0)) > int(p.evidence.get("heard_ms", 0)):
+            out.lost_audio = True
+    out.stuck = bool(pauses) and len(resumes) < len(pauses) and not out.abandoned
+    if case.onset_ms is not None:
+        after = [c for c in out.clears_ms if c >= case.onset_ms - 100]
+        before = [c for c in out.clears_ms if c < case.onset_ms - 100]
+        if after and after[0] <= case.onset_ms + 2000:
+            out.reaction_ms = after[0] - case.onset_ms
+        out.paused_early = bool(before)
+    return out
+
+
+def _pct(xs, q):
+    return float(np.percentile(xs, q)) if len(xs) else float("nan")
+
+
+def summarize(outs: list[Outcome]) -> dict:
+    real = [o for o in outs if o.case.kind == "real"]
+    other = [o for o in outs if o.case.kind != "real"]
+    reactions = [o.reaction_ms for o in real if o.reaction_ms is not None]
+    gaps = [g for o in other for g in o.resume_gaps]
+    return {
+        "reaction_ms_p50": round(_pct(reactions, 50), 1),
+        "reaction_ms_p90": round(_pct(reactions, 90), 1),
+        "abandon_rate_real": round(sum(o.abandoned for o in real) / max(1, len(real)), 4),
+        "false_abandon_rate": round(sum(o.abandoned for o in other) / max(1, len(other)), 4),
+        "resume_gap_ms_p90": round(_pct(gaps, 90), 1),
+    }
+
+
+def print_table(outs: list[Outcome]) -> None:
+    groups: dict[tuple[str, str], list[Outcome]] = {}
+    for o in outs:
+        src = o.case.source.split(":")[0] if o.case.kind == "real" else o.case.kind
+        groups.setdefault((src, o.case.condition), []).append(o)
+    print(f"{'group':<13} {'condition':<16} {'n':>3} | {'paused':>6} {'react p50':>9} {'p90':>5} "
+          f"{'missed':>6} {'early':>5} | {'abandon':>7} {'resumed':>7} {'stuck':>5} "
+          f"{'gap p50':>7} {'p90':>5} {'lost':>4}")
+    for (src, cond), os_ in groups.items():
+        rs = [o.reaction_ms for o in os_ if o.reaction_ms is not None]
+        gaps = [g for o in os_ for g in o.resume_gaps]
+        is_real = os_[0].case.onset_ms is not None
+        missed = sum(o.reaction_ms is None and not o.paused_early for o in os_) if is_real else "-"
+        print(f"{src:<13} {cond:<16} {len(os_):>3} | {sum(bool(o.clears_ms) for o in os_):>6} "
+              f"{_pct(rs, 50):>9.0f} {_pct(rs, 90):>5.0f} {missed!s:>6} "
+              f"{sum(o.paused_early for o in os_):>5} | {sum(o.abandoned for o in os_):>7} "
+              f"{sum(o.resumed for o in os_):>7} {sum(o.stuck for o in os_):>5} "
+              f"{_pct(gaps, 50):>7.0f} {_pct(gaps, 90):>5.0f} {sum(o.lost_audio for o in os_):>4}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a quarter of the real cases, one voice")
+    args = ap.parse_args()
+    t0 = time.time()
+
+    noise = [read_8k(DATA / "noise" / n) for n in ("doing_the_dishes.wav", "exercise_bike.wav")]
+    bot = FliteTts("kal").synthesize(BOT_TEXT)
+    bot_ms = len(bot.audio) // 8
+    if bot_ms < LEAD_MS + SEGMENT_MS + TAIL_MS:
+        raise SystemExit(f"bot answer too short: {bot_ms} ms")
+    policy = ROOT / "policies" / "default.yaml"
+    phrases: list[str] = []
+    if policy.exists():
+        import yaml
+
+        phrases = phrases_in(yaml.safe_load(policy.read_text()))
+    engine = PocketsphinxEngine(phrases)
+    vad = SileroBatch()
+
+    cases = real_interruptions(noise, args.quick) + non_interruptions(noise, args.quick)
+    print(f"bot answer: flite kal, {bot_ms / 1000:.1f} s; {sum(c.kind == 'real' for c in cases)} real "
+          f"interruption cases, {sum(c.kind != 'real' for c in cases)} backchannel/echo/noise cases; "
+          f"STT: pocketsphinx with {len(phrases)} policy phrases")
+    outs = [run_case(c, engine, vad, bot) for c in cases]
+    print_table(outs)
+    real = [o for o in outs if o.case.kind == "real"]
+    print(f"real interruptions: missed (no clear within 2 s of onset, none before) "
+          f"{sum(o.reaction_ms is None and not o.paused_early for o in real)}, paused before the onset "
+          f"{sum(o.paused_early for o in real)}; audio lost on resume in "
+          f"{sum(o.lost_audio for o in outs)} cases; wall {time.time() - t0:.0f} s")
+    for o in outs:
+        if o.case.kind != "real" and o.abandoned:
+            print(f"  false abandon: {o.case.kind} {o.case.source} ({o.case.condition}): {o.abandon_why}")
+    print(json.dumps({"bench": "bargein", **summarize(outs)}))
+
+
+if __name__ == "__main__":
+    main()
