@@ -20,7 +20,7 @@ from .core.actions import Action, WriteDecision
 from .core.call import Call
 from .core.decisions import Decision, Verdict
 from .core.events import Event, VoiceActivity
-from .core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict
+from .core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict, KeypadVerdict
 
 
 @dataclass
@@ -55,8 +55,8 @@ class OpenGatekeeper:
     def agent_text(self, text: str) -> AgentTextVerdict:
         return AgentTextVerdict(verdicts=(), text=text)
 
-    def dtmf(self, digit: str, at_ms: int = 0) -> tuple[Verdict, ...]:
-        return (Verdict(gate="turn", outcome="dtmf", reason="keypad", rule="turn.dtmf"),)
+    def dtmf(self, digit: str, at_ms: int = 0) -> KeypadVerdict:
+        return KeypadVerdict(verdicts=(Verdict(gate="turn", outcome="dtmf", reason="keypad", rule="turn.dtmf"),))
 
     def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict:
         if attempts < 2:

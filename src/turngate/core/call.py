@@ -112,6 +112,7 @@ class Call:
         self._pause_final_requested = False
         self._pause_evidence: dict[str, Any] = {}
         self._noise_hold = False    # resumed over continuing noise: no new onset until silence
+        self._pending_transfer: tuple[str, str, str] | None = None
         self._echo_tail_until = float("-inf")
         self._echo_tail_level = -90.0
 
@@ -140,8 +141,12 @@ class Call:
             case TimerFired():
                 pass
             case DtmfReceived():
-                for v in self.gates.dtmf(event.digit, self.ms(now)):
+                kv = self.gates.dtmf(event.digit, self.ms(now))
+                for v in kv.verdicts:
                     self._record(v, now, out)
+                if kv.reply and self.state is State.LISTENING:
+                    self._go(Trigger.RESPOND)
+                    self._start_scripted(kv.reply, "keypad", now, out)
             case CallStarted():
                 self._on_started(event, now, out)
             case StreamStopped():
@@ -255,8 +260,8 @@ class Call:
                 self._decide("turn", "yield", "caller_resumed", "turn.caller_priority", now, out,
                              onset_ms=self.ms(onset))
             case State.SPEAKING:
-                if self._noise_hold:
-                    return
+                if self._noise_hold or self._pending_transfer is not None:
+                    return  # continuing noise; or the transfer announcement, which is not up for debate
                 self._pause(now, onset, ev, out)
             case State.PAUSED | State.TRANSFERRING | State.ENDED:
                 pass
@@ -484,7 +489,13 @@ class Call:
         self.context.append({"role": "user", "content": verdict.redacted})
         match verdict.action:
             case "handoff":
-                self._handoff(verdict.queue, verdict.note, now, out, reason=verdict.verdicts[-1].reason if verdict.verdicts else "handoff")
+                reason = next((v.reason for v in verdict.verdicts if v.gate == "handoff"), "handoff")
+                if verdict.reply:
+                    # Tell the caller first; the transfer follows when the words have played.
+                    self._pending_transfer = (verdict.queue, reason, verdict.note)
+                    self._start_scripted(verdict.reply, verdict.route, now, out)
+                else:
+                    self._handoff(verdict.queue, verdict.note, now, out, reason=reason)
             case "say":
                 self._start_scripted(verdict.reply, verdict.route, now, out)
             case "respond" | "none":
@@ -493,6 +504,7 @@ class Call:
                 raise ValueError(f"unknown gate action {other!r}")
 
     def _handoff(self, queue: str, note: str, now: float, out: list[Action], reason: str) -> None:
+        self._pending_transfer = None
         self._cancel_generation("handoff", out)
         if self._transcribing:
             out.append(FinishTranscription(discard=True))
@@ -663,6 +675,12 @@ class Call:
             if self.state is State.SPEAKING:
                 if pb.done:
                     self.context.append({"role": "assistant", "content": pb.full_text()})
+                    if self._pending_transfer is not None:
+                        queue, reason, note = self._pending_transfer
+                        self._gen, self._playback = None, None
+                        self._decide("handoff", "transfer", reason, "handoff.transfer", now, out, queue=queue)
+                        self._handoff(queue, note, now, out, reason=reason)
+                        return
                     self._go(Trigger.PLAYBACK_DONE)
                     self._echo_tail_until = now + ECHO_TAIL_MS / 1000
                     self._echo_tail_level = pb.playing_level_db()

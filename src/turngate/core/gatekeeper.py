@@ -22,7 +22,7 @@ class CallerTurnVerdict:
     ``action`` says what the call does next:
       respond  - start a model generation on ``route`` with ``profile``
       say      - speak ``reply`` without a model (a guard's safe reply, an auth prompt)
-      handoff  - transfer to ``queue`` with ``note``
+      handoff  - say ``reply`` (if any), then transfer to ``queue`` with ``note``
       none     - nothing yet (partials)
     ``drift`` is set when the route changed with margin mid-turn or mid-answer.
     """
@@ -57,6 +57,14 @@ class FailureVerdict:
     note: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeypadVerdict:
+    """What a keypad digit decided (a PIN check when ``#`` ends it), and what to say."""
+
+    verdicts: tuple[Verdict, ...] = ()
+    reply: str = ""
+
+
 class Gatekeeper(Protocol):
     policy_version: str
 
@@ -64,7 +72,7 @@ class Gatekeeper(Protocol):
 
     def agent_text(self, text: str) -> AgentTextVerdict: ...
 
-    def dtmf(self, digit: str, at_ms: int) -> tuple[Verdict, ...]: ...
+    def dtmf(self, digit: str, at_ms: int) -> KeypadVerdict: ...
 
     def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict: ...
 

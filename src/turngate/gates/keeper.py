@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.decisions import Verdict
-from ..core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict
+from ..core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict, KeypadVerdict
 from ..policy import Policy
 from .customers import Customer, CustomerDirectory
 from .guard import GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
@@ -29,6 +29,14 @@ from .handoff import (
     is_reask,
 )
 from .route import Router, RouteState, route_gate
+
+REPLIES = {
+    "verified": "Thank you, you are verified. How can I help?",
+    "mismatch": "Sorry, that PIN did not match. Please enter it again, followed by the pound key.",
+    "no_record": "Sorry, I could not find your record, so I cannot verify you by PIN. I can connect you with a colleague.",
+    "handoff": "One moment please. I am connecting you with a colleague who can help.",
+}
+_CONTROL = frozenset("stop wait hold on hang no nope sorry actually excuse me uh um huh mm hmm yeah yes okay ok right".split())
 
 _HUMAN = re.compile(r"\b(human|person|agent|representative|operator|somebody|someone|advisor|manager)\b", re.I)
 _ASK = re.compile(r"\b(speak|talk|connect|transfer|put me through|get me)\b", re.I)
@@ -68,20 +76,35 @@ class PolicyGatekeeper:
     # ------------------------------------------------------------ caller text
     def caller_text(self, text: str, *, final: bool, agent_speaking: bool) -> CallerTurnVerdict:
         segment = self.customer.segment if self.customer else "standard"
-        route_d, self.route_state = route_gate(self.router, self.route_state, text, final=final,
-                                               agent_speaking=agent_speaking, segment=segment)
-        spec = self.policy.route(route_d.route)
+        ws = re.findall(r"[a-z']+", text.lower())
+        held = self.route_state.held
+        if held and ws and len(ws) <= 4 and all(w in _CONTROL for w in ws):
+            # "stop, wait", "no", "uh-huh": turn control, not a new purpose. The route stays.
+            spec = self.policy.route(held)
+            route_v = Verdict(gate="route", outcome="hold", reason="control_phrase", rule=spec.rule,
+                              evidence={"route": spec.name, "words": len(ws), "final": final})
+            confidence, drift = 1.0, False
+        else:
+            route_d, self.route_state = route_gate(self.router, self.route_state, text, final=final,
+                                                   agent_speaking=agent_speaking, segment=segment)
+            spec = self.policy.route(route_d.route)
+            route_v = Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason, rule=route_d.rule,
+                              evidence=route_d.evidence())
+            confidence, drift = route_d.confidence, route_d.outcome == "drift"
         guard_d = guard_input(text, rules=self.rules, authenticated=self.authenticated, route=spec.name,
                               requires_auth=spec.requires_auth and final, state=self.guard_state)
         if final:
             self.guard_state = guard_d.state
-        verdicts: list[Verdict] = [
-            Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason, rule=route_d.rule,
-                    evidence=route_d.evidence()),
-            Verdict(gate="guard", outcome=guard_d.outcome, reason=guard_d.reason, rule=guard_d.rule,
-                    evidence=guard_d.evidence()),
-        ]
-        drift = route_d.outcome == "drift"
+        verdicts: list[Verdict] = [route_v]
+        if guard_d.findings and guard_d.outcome not in ("allow", "redact"):
+            # Two rules acted: the PII redaction and the restriction (auth, block, escalate).
+            # Each is its own record, so "which guard restricted" has one answer per rule.
+            verdicts.append(Verdict(gate="guard", outcome="redact", reason="pii_redacted",
+                                    rule=guard_d.findings[0].rule,
+                                    evidence={"findings": [{"type": f.type, "start": f.start, "end": f.end,
+                                                            "rule": f.rule} for f in guard_d.findings]}))
+        verdicts.append(Verdict(gate="guard", outcome=guard_d.outcome, reason=guard_d.reason, rule=guard_d.rule,
+                                evidence=guard_d.evidence()))
         if not final:
             return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, route=spec.name,
                                      drift=drift)
@@ -89,7 +112,7 @@ class PolicyGatekeeper:
         self._turn += 1
         amounts = amounts_in(guard_d.redacted)
         signals = HandoffSignals(
-            route=spec.name, route_confidence=route_d.confidence,
+            route=spec.name, route_confidence=confidence,
             human_requested=bool(_HUMAN.search(guard_d.redacted) and _ASK.search(guard_d.redacted)),
             reask=is_reask(guard_d.redacted, self._last_user),
             guard_outcome=guard_d.outcome, guard_reason=guard_d.reason,
@@ -108,11 +131,11 @@ class PolicyGatekeeper:
                                   confirmed_requests=tuple(self.confirmed), signals=signals)
             return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="handoff",
                                      route=spec.name, queue=hand_d.queue or self.policy.handoff.default_queue,
-                                     note=note.to_text(), drift=drift)
+                                     note=note.to_text(), drift=drift, reply=REPLIES["handoff"])
         if guard_d.outcome in ("block", "escalate", "require_auth"):
             return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="say",
                                      route=spec.name, reply=guard_d.safe_reply or "", drift=drift)
-        profile, why = self._profile(spec.profile, guard_d, route_d.confidence)
+        profile, why = self._profile(spec.profile, guard_d, confidence)
         verdicts.append(Verdict(gate="model", outcome="select", reason=why, rule=f"model.{profile}",
                                 evidence={"profile": profile, "route": spec.name}))
         memory, withheld = self._memory(spec.name)
@@ -158,30 +181,35 @@ class PolicyGatekeeper:
         return AgentTextVerdict(verdicts=verdicts, text=d.redacted, blocked=d.outcome == "block")
 
     # ------------------------------------------------------------ keypad
-    def dtmf(self, digit: str, at_ms: int = 0) -> tuple[Verdict, ...]:
+    def dtmf(self, digit: str, at_ms: int = 0) -> KeypadVerdict:
+        # Digits are zero-retention: only their count reaches a record.
         self.now_ms = at_ms
         if digit != "#":
             self._dtmf = (self._dtmf + digit)[-12:]
-            return ()
+            return KeypadVerdict()
         entered, self._dtmf = self._dtmf, ""
+        rule = "guard.auth.dtmf_pin"
         if self.customer is None or not self.customer.pin:
-            return (Verdict(gate="guard", outcome="require_auth", reason="no_customer_record",
-                            rule="guard.auth.dtmf_pin", evidence={"digits": len(entered)}),)
+            return KeypadVerdict(verdicts=(Verdict(gate="guard", outcome="require_auth", reason="no_customer_record",
+                                                   rule=rule, evidence={"digits": len(entered)}),),
+                                 reply=REPLIES["no_record"])
         if secrets.compare_digest(entered, self.customer.pin):
             self.authenticated = True
             self.verified.append(VerifiedField(name="identity", value="caller verified", method="dtmf_pin",
-                                               at_ms=self.now_ms))
+                                               at_ms=at_ms))
             for name in ("name", "account_id"):
                 if name in self.customer.fields:
                     self.verified.append(VerifiedField(name=name, value=self.customer.fields[name],
-                                                       method="crm_match_after_pin", at_ms=self.now_ms))
-            return (Verdict(gate="guard", outcome="authenticated", reason="dtmf_pin_match",
-                            rule="guard.auth.dtmf_pin", evidence={"digits": len(entered)}),)
+                                                       method="crm_match_after_pin", at_ms=at_ms))
+            return KeypadVerdict(verdicts=(Verdict(gate="guard", outcome="authenticated", reason="dtmf_pin_match",
+                                                   rule=rule, evidence={"digits": len(entered)}),),
+                                 reply=REPLIES["verified"])
         self._auth_failures += 1
         self._auth_failed_pending = True
-        return (Verdict(gate="guard", outcome="require_auth", reason="dtmf_pin_mismatch",
-                        rule="guard.auth.dtmf_pin", evidence={"digits": len(entered),
-                                                              "failures": self._auth_failures}),)
+        return KeypadVerdict(verdicts=(Verdict(gate="guard", outcome="require_auth", reason="dtmf_pin_mismatch",
+                                               rule=rule, evidence={"digits": len(entered),
+                                                                    "failures": self._auth_failures}),),
+                             reply=REPLIES["mismatch"])
 
     # ------------------------------------------------------------ failures
     def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict:

@@ -1,0 +1,58 @@
+"""Handoff and keypad timelines in the core: tell the caller, then transfer."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from turngate.core import Call, State
+from turngate.core.actions import ClearPlayback, SendMark, Synthesize, TransferCall
+from turngate.core.decisions import Verdict
+from turngate.core.events import CallStarted, DtmfReceived, MarkPlayed, SpeechSynthesized
+from turngate.core.gatekeeper import KeypadVerdict
+from turngate.testing import OpenGatekeeper, Timeline, speech
+
+from test_core_transitions import caller_turn, kinds
+
+
+class Handing(OpenGatekeeper):
+    def caller_text(self, text, *, final, agent_speaking):
+        v = super().caller_text(text, final=final, agent_speaking=agent_speaking)
+        if final:
+            return replace(v, action="handoff", queue="payments", note="NOTE", reply="Connecting you now.",
+                           verdicts=(Verdict(gate="handoff", outcome="handoff", reason="explicit_request",
+                                             rule="handoff.explicit_request"),))
+        return v
+
+
+def test_handoff_announces_then_transfers_when_the_words_have_played():
+    t = Timeline(Call("CA1", gates=Handing()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    caller_turn(t, "put me through to a person")
+    synth = kinds(t.actions, Synthesize)[-1]
+    assert synth.text == "Connecting you now."
+    assert not kinds(t.actions, TransferCall), "no transfer before the caller heard why"
+    t.at(SpeechSynthesized(generation=synth.generation, segment=0, text=synth.text, audio=b"\x7f" * 800))
+    # a cough over the announcement does not stop it
+    assert not kinds(t.windows(speech(level_db=-10), 3), ClearPlayback)
+    acts = t.at(MarkPlayed(name=kinds(t.actions, SendMark)[-1].name))
+    assert kinds(acts, TransferCall) == [TransferCall(queue="payments", reason="explicit_request", note="NOTE")]
+    assert t.call.state is State.TRANSFERRING
+    transfer = t.decisions("handoff")[-1]
+    assert (transfer.outcome, transfer.reason, transfer.rule) == ("transfer", "explicit_request", "handoff.transfer")
+
+
+def test_a_keypad_verdict_with_a_reply_is_spoken_when_the_line_is_quiet():
+    class Pin(OpenGatekeeper):
+        def dtmf(self, digit, at_ms=0):
+            if digit == "#":
+                return KeypadVerdict(verdicts=(Verdict(gate="guard", outcome="require_auth", reason="dtmf_pin_mismatch",
+                                                       rule="guard.auth.dtmf_pin"),), reply="That PIN did not match.")
+            return KeypadVerdict()
+
+    t = Timeline(Call("CA1", gates=Pin()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    for d in "12#":
+        t.at(DtmfReceived(digit=d), 0.25)
+    assert t.decisions("guard")[-1].reason == "dtmf_pin_mismatch"
+    assert kinds(t.actions, Synthesize)[-1].text == "That PIN did not match."
+    assert t.call.state is State.THINKING
