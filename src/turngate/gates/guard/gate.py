@@ -17,7 +17,7 @@ detector misses or the policy sets ``injection: flag``.
 
 from __future__ import annotations
 
-from .entities import CUES, detect
+from .entities import detect, find_cues
 from .findings import Finding, GuardDecision, GuardState
 from .injection import detect_injection
 from .numbers import digit_runs, tokenize
@@ -114,7 +114,7 @@ def arm_after_prompt(state: GuardState, agent_text: str) -> GuardState:
     """Arm the fields the agent just asked for ("What's the security code?"), so
     a bare "four five six" in the caller's answer is caught as a CVV."""
     tail = agent_text[-120:]
-    kinds = frozenset(k for k in _ARMABLE if CUES[k].search(tail))
+    kinds = frozenset(c.kind for c in find_cues(tail) if c.kind in _ARMABLE)
     return state.arm(kinds) if kinds else state
 
 

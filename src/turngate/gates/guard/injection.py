@@ -28,6 +28,7 @@ from functools import lru_cache
 from importlib import resources
 
 MAX_CHARS = 3000  # long pasted prompts: the opening carries the attack
+WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 # (reason, pattern). Reasons are machine codes that end up in the decision log.
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -106,20 +107,25 @@ def normalise(text: str) -> str:
     return " ".join(text[:MAX_CHARS].lower().split())
 
 
-WORD_RE = re.compile(r"\w+", re.UNICODE)
+def _word_features(t: str) -> set[str]:
+    words = WORD_RE.findall(t)
+    feats = {"w:" + w for w in words}
+    feats.update("b:" + a + " " + b for a, b in zip(words, words[1:]))
+    return feats
+
+
+def _char_ngrams(s: str) -> set[str]:
+    n = len(s)
+    out = {s[i:i + 3] for i in range(n - 2)}
+    out.update(s[i:i + 4] for i in range(n - 3))
+    out.update(s[i:i + 5] for i in range(n - 4))
+    return out
 
 
 def features(text: str) -> set[str]:
     """Word 1-2 grams and character 3-5 grams of the normalised text."""
     t = normalise(text)
-    words = WORD_RE.findall(t)
-    feats = {"w:" + w for w in words}
-    feats.update("b:" + a + " " + b for a, b in zip(words, words[1:]))
-    s = " " + t + " "
-    n = len(s)
-    for k in (3, 4, 5):
-        feats.update(s[i:i + k] for i in range(n - k + 1))
-    return feats
+    return _word_features(t) | _char_ngrams(" " + t + " ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +135,63 @@ class LinearModel:
     threshold: float
 
     def score(self, text: str) -> float:
-        feats = features(text)
-        if not feats:
+        t = normalise(text)
+        words = _word_features(t)
+        chars, char_sum = _PREFIXES.chars(self, t)
+        pad = {g for g in _pad_grams(t) if g not in chars}
+        n = len(words) + len(chars) + len(pad)
+        if not n:
             return 0.0
         w = self.weights
-        z = sum(w.get(f, 0.0) for f in feats) / math.sqrt(len(feats)) + self.bias
-        return 1.0 / (1.0 + math.exp(-z))
+        z = char_sum + sum(w.get(f, 0.0) for f in words) + sum(w.get(g, 0.0) for g in pad)
+        return 1.0 / (1.0 + math.exp(-(z / math.sqrt(n) + self.bias)))
+
+
+def _pad_grams(t: str) -> list[str]:
+    # the n-grams that use the closing pad of " " + t + " "
+    s = " " + t[-4:] + " "
+    return [s[-k:] for k in (3, 4, 5) if len(s) >= k]
+
+
+class _PrefixCache:
+    """Character n-grams of recent texts, so a cumulative partial costs its new words only.
+
+    STT partials grow word by word; the n-grams of ``" " + prefix`` are a subset
+    of those of any extension, so only the last four characters of the prefix
+    and the new tail need slicing. The result equals the full computation (a
+    test checks it); the cache only saves work. Bounded; not a source of truth.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.entries: dict[str, tuple[frozenset[str], float]] = {}
+
+    def chars(self, model: LinearModel, t: str) -> tuple[frozenset[str], float]:
+        hit = self.entries.get(t)
+        if hit is not None:
+            return hit
+        w = model.weights
+        best = ""
+        for key in reversed(list(self.entries)):
+            if len(key) > len(best) and t.startswith(key):
+                best = key
+        if best:
+            base, base_sum = self.entries[best]
+            # n-grams crossing the join start at most four characters before it
+            new = _char_ngrams((" " + t)[max(0, len(best) + 1 - 4):]) - base
+            grams = base | new
+            total = base_sum + sum(w.get(g, 0.0) for g in new)
+        else:
+            grams = frozenset(_char_ngrams(" " + t))
+            total = sum(w.get(g, 0.0) for g in grams)
+        grams = frozenset(grams)
+        if len(self.entries) >= self.size:
+            del self.entries[next(iter(self.entries))]
+        self.entries[t] = (grams, total)
+        return grams, total
+
+
+_PREFIXES = _PrefixCache()
 
 
 @lru_cache(maxsize=1)
@@ -147,7 +204,29 @@ def load_model() -> LinearModel | None:
     return LinearModel(weights=data["weights"], bias=data["bias"], threshold=data["threshold"])
 
 
-def match_patterns(text: str) -> str:
+# Every pattern above needs one of these words (a test checks it on real attacks).
+# A set lookup per word spares the twenty pattern scans on an ordinary utterance.
+TRIGGER_WORDS = frozenset("""
+ignore ignoring disregard forget drop skip override bypass abandon task tasks instruction
+instructions prompt prompts mode anything jailbreak jailbroken now pretend act unfiltered
+uncensored restrictions filters rules limits supervisor supervisors manager managers
+administrator administrators admin admins developer developers engineer engineers auditor
+auditors ceo director directors owner head police fbi officer officers waive disable turn
+around verify check authenticate policy policies rule guideline guidelines directive
+directives regulation regulations said says told authorized authorised approved ignoriere
+ignorieren vergiss vergessen missachte abweichend entgegen folgen vorherigen bisherigen bist tu
+stell entwicklermodus zeige zeig gib vorgesetzte chef entwickler olvida olvide ignora oubliez
+zaboravi забудьте
+""".split())
+
+
+def _words(text: str) -> list[str]:
+    return WORD_RE.findall(text.lower())
+
+
+def match_patterns(text: str, words: list[str] | None = None) -> str:
+    if TRIGGER_WORDS.isdisjoint(_words(text) if words is None else words):
+        return ""
     for reason, rx in PATTERNS:
         if rx.search(text):
             return reason

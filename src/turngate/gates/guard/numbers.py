@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 UNITS: dict[str, int] = {
     "zero": 0, "oh": 0, "o": 0, "nought": 0, "naught": 0,
@@ -57,15 +58,15 @@ NUMBER_WORDS = frozenset(UNITS) | frozenset(TEENS) | frozenset(TENS) | frozenset
 TOKEN_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+|\S", re.UNICODE)
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+# NamedTuples, not frozen dataclasses: a token is made per word per partial, and a
+# frozen dataclass costs about four times as much to build.
+class Token(NamedTuple):
     text: str  # lower-cased
     start: int
     end: int
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(NamedTuple):
     digits: str
     start: int
     end: int
@@ -203,14 +204,36 @@ def _is_number_token(t: str) -> bool:
     return t.isdigit() or t in NUMBER_WORDS
 
 
-def digit_runs(tokens: list[Token]) -> list[Run]:
-    """Group tokens into digit runs (see the module docstring)."""
+def _glued(tokens: list[Token], i: int) -> bool:
+    """A digit token stuck to letters ("U6292878", "A1") is an identifier, not a number."""
+    tok = tokens[i]
+    if i > 0 and tokens[i - 1].end == tok.start and tokens[i - 1].text[-1:].isalpha():
+        return True
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    return bool(nxt and nxt.start == tok.end and nxt.text[:1].isalpha()
+                and nxt.text not in ("st", "nd", "rd", "th", "s", "x", "ext"))
+
+
+def _joins(tokens: list[Token], i: int) -> bool:
+    # "." and "/" join digit groups only when tight ("930.167.3943"); ". " ends a sentence.
+    t = tokens[i]
+    if t.text not in "./":
+        return True
+    return (i > 0 and tokens[i - 1].end == t.start and i + 1 < len(tokens)
+            and tokens[i + 1].start == t.end)
+
+
+def digit_runs(tokens: list[Token], text: str = "") -> list[Run]:
+    """Group tokens into digit runs (see the module docstring).
+
+    With ``text``, a line break ends a run: lines of a written form are separate fields.
+    """
     runs: list[Run] = []
     n = len(tokens)
     i = 0
     while i < n:
         t = tokens[i].text
-        if not _is_number_token(t) or t in ("hundred", "thousand"):
+        if not _is_number_token(t) or t in ("hundred", "thousand") or (t.isdigit() and _glued(tokens, i)):
             i += 1
             continue
         chunks: list[Chunk] = []
@@ -218,6 +241,10 @@ def digit_runs(tokens: list[Token]) -> list[Run]:
         sep = ""
         while i < n:
             t = tokens[i].text
+            if chunks and text and "\n" in text[tokens[i - 1].end:tokens[i].start]:
+                break
+            if t.isdigit() and _glued(tokens, i):
+                break
             if t.isdigit():
                 if chunks:
                     seps.append(sep)
@@ -239,8 +266,10 @@ def digit_runs(tokens: list[Token]) -> list[Run]:
             # A separator or filler continues the run only if a number follows it.
             if (t in SEPARATORS or t in FILLERS) and chunks and i + 1 < n:
                 k = i
-                while k < n and (tokens[k].text in SEPARATORS or tokens[k].text in FILLERS):
+                while k < n and (tokens[k].text in SEPARATORS or tokens[k].text in FILLERS) and _joins(tokens, k):
                     k += 1
+                if k == i:
+                    break
                 if k < n and _is_number_token(tokens[k].text) and k - i <= 3:
                     sep += "".join(tok.text for tok in tokens[i:k])
                     i = k
