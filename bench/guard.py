@@ -35,8 +35,10 @@ PII sets (all from ../shared/data/guard):
   word boundary in the middle half of the card (never after "double"/"triple");
   the second turn is checked with the first turn's GuardState, and counts when
   it yields the complete, Luhn-valid card. Presidio sees each turn alone.
-- ``nemo``: NeMo text-processing spoken<->written pairs (telephone ITN+TN,
-  electronic ITN+TN with an "@", dates ITN+TN that name a month), each put in a
+- ``nemo``: NeMo text-processing spoken<->written pairs (telephone ITN+TN whose
+  written side is 7-15 digits with phone punctuation only, as those files also
+  hold IP addresses, SSNs and serials; electronic ITN+TN with an "@"; dates
+  ITN+TN that name a month), each put in a
   caller's sentence with its cue: "my phone number is X", "my email is X", "my
   date of birth is X". Both sides of each pair are scored.
 
@@ -418,7 +420,10 @@ def load_nemo() -> dict[str, list[tuple[str, str]]]:
 
     month = re.compile(r"\b(" + "|".join(MONTHS) + r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b", re.I)
     return {
-        "PHONE": pairs("itn_test_cases_telephone.txt", True) + pairs("tn_test_cases_telephone.txt", False),
+        # the "telephone" files also hold IP addresses, SSNs, serials and vanity numbers:
+        # keep the pairs whose written side is 7-15 digits with phone punctuation only
+        "PHONE": [p for p in pairs("itn_test_cases_telephone.txt", True) + pairs("tn_test_cases_telephone.txt", False)
+                  if re.fullmatch(r"[\d\s()+\-]+", p[1]) and 7 <= sum(c.isdigit() for c in p[1]) <= 15],
         "EMAIL": [p for p in pairs("itn_test_cases_electronic.txt", True)
                   + pairs("tn_test_cases_electronic.txt", False) if "@" in p[1]],
         "DATE_OF_BIRTH": [p for p in pairs("itn_test_cases_date.txt", True) + pairs("tn_test_cases_date.txt", False)

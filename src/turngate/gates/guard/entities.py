@@ -108,7 +108,7 @@ EMAIL_LOCAL_STOP = frozenset(
     "is my me to at the a an email e-mail mail address it's its was and or send on "
     "of for your you that this".split()
 )
-DOMAIN_STOP = frozenset("the my your his her our their a an this that home work least once".split())
+DOMAIN_STOP = frozenset("the my your his her our their this that home work least once".split())
 EMAIL_JOINERS = frozenset({"dot", "underscore", "dash", "hyphen", "minus", "plus", "period"})
 
 
@@ -281,13 +281,14 @@ def find_dates(text: str, tokens: list[Token], runs: list[Run]) -> list[tuple[in
         k = i - 1
         if k >= 0 and tokens[k].text == "of":
             k -= 1
-        for back in (k, k - 1):
+        for back in (k - 1, k):  # "twenty sixth of may" before "sixth of may"
             if back >= 0:
                 got = _day_at(tokens, back)
                 if got and got[1] in (k + 1, i):
                     day = got[0]
                     start = tokens[back].start
                     break
+        day_before = day is not None
         j = i + 1
         if j < n and tokens[j].text == ".":
             j += 1
@@ -303,7 +304,7 @@ def find_dates(text: str, tokens: list[Token], runs: list[Run]) -> list[tuple[in
             end = year_end
         if day is None and year_end is None:
             continue
-        if tok.text == "may" and (day is None or year_end is None) and not (
+        if tok.text == "may" and not day_before and (day is None or year_end is None) and not (
             i + 1 < n and tokens[i + 1].text in ORDINALS
         ):
             continue  # "may I ..." is a verb far more often than a month

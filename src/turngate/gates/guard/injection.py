@@ -30,69 +30,110 @@ from importlib import resources
 MAX_CHARS = 3000  # long pasted prompts: the opening carries the attack
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
-# (reason, pattern). Reasons are machine codes that end up in the decision log.
-PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (reason, re.compile(rx, re.I)) for reason, rx in (
-        ("instruction_override",
-         r"\b(?:ignore|disregard|forget|drop|skip|override|bypass|abandon)\b[\w\s,']{0,40}?"
-         r"\b(?:instructions?|prompts?|rules|guidelines|directives|orders|programming|"
-         r"restrictions|guardrails|policies|previous (?:tasks|information|assignments))\b"),
-        ("instruction_override",
-         r"\b(?:forget|ignore) (?:about )?(?:everything|all(?: of)? that|what (?:i|we|you) (?:said|discussed|were told))\b"),
-        ("instruction_override", r"\bnew (?:task|instructions?) (?:follows?|is|are)\b"),
-        ("prompt_extraction",
-         r"\b(?:show|print|reveal|repeat|tell me|display|output|what (?:is|are|was))\b[\w\s,']{0,30}?"
-         r"\b(?:your|the) (?:(?:full|whole|entire|original|initial|hidden|secret) )?"
-         r"(?:system )?(?:prompt|instructions|initial instructions)\b"),
-        ("prompt_extraction", r"\bsystem prompt\b"),
-        ("role_override", r"\bdeveloper mode\b|\bdan mode\b|\bdo anything now\b|\bjailbr(?:eak|oken)\b|\bgod mode\b|\bdebug mode\b"),
-        ("role_override",
-         r"\b(?:you are now|from now on,? you (?:are|will)|pretend (?:to be|you are|that you)|"
-         r"act as (?:an? |my |the )?(?:unrestricted|unfiltered|evil|hacker|admin|developer|root))\b"),
-        ("role_override", r"\b(?:unfiltered|uncensored|no (?:restrictions|filters|rules|limits)|without (?:any )?restrictions)\b"),
-        ("authority_claim",
-         r"\b(?:i am|i'm|this is|im)\b (?:the |your |an? |actually the |actually your )?"
-         r"(?:(?:account |branch |call centre |call center |shift |team |floor |it |system |security )?"
-         r"(?:supervisor|manager|administrator|admin|developer|engineer|auditor|ceo|director|"
-         r"owner of (?:this|the) (?:company|bank|system)|head of|police|fbi|compliance officer)s?)\b"
-         r"[\w\s,'.]{0,60}?\b(?:skip|bypass|override|waive|disable|turn off|no need|don't need|"
-         r"without|authori[sz]e|approve|unlock|give me access|let me in|ignore)\b"),
-        # "skip verification" alone is a request the auth check answers; pushing the
-        # agent to do it ("you can just skip ...") is social engineering.
-        ("authority_claim",
-         r"\b(?:you can|you may|you should|you're allowed to|you are allowed to|just|go ahead and) "
-         r"(?:skip|bypass|waive|disable|turn off|override|get around) "
-         r"(?:the |all |your |this |that |any )?(?:identity |id |security |usual )?"
-         r"(?:verification|authentication|security (?:check|checks|questions)|checks?|id check|"
-         r"identity check|verify(?:ing)?|password|pin)\b|"
-         r"\byou (?:don't|do not) (?:need|have) to (?:verify|check|authenticate) me\b"),
-        ("policy_invention",
-         r"\b(?:new|updated|latest|recent) (?:company |corporate |internal |bank )?"
-         r"(?:policy|policies|instructions?|rules?|guidelines?|directive|regulation)s?\b"
-         r"[\w\s,']{0,30}?\b(?:says?|states?|requires?|mean|means|allows?|lets?|you (?:must|have to|need to|should)|"
-         r"are that you)\b"),
-        ("policy_invention",
-         r"\b(?:your|the) (?:manager|supervisor|boss|company|developers?) (?:said|says|told me|authori[sz]ed|approved) "
-         r"(?:that )?(?:you|it's fine|it is fine|i can|to)\b"),
-        ("instruction_override",
-         r"\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie|missachte)\b[\w\s,äöüß]{0,40}?"
-         r"\b(?:anweisungen|befehle|instruktionen|aufgaben|aufträge|regeln|vorgaben|alles)\b"),
-        ("instruction_override",
-         r"\b(?:abweichend zu|entgegen) (?:den )?(?:vorherigen|bisherigen)\b|"
-         r"\bnun folgen (?:neue|weitere) (?:aufgaben|anweisungen)\b|"
-         r"\b(?:alle )?(?:vorherigen|bisherigen) (?:informationen|anweisungen)\b[\w\s,äöüß]{0,40}?"
-         r"\b(?:irrelevant|ignorieren|hinter sich|vergessen)\b"),
-        ("role_override",
-         r"\b(?:du bist jetzt|jetzt bist du|nun bist du|ab (?:jetzt|sofort) bist du|tu so als|"
-         r"stell dir vor,? du bist|entwicklermodus)\b"),
-        ("prompt_extraction", r"\b(?:zeige?|gib)\b[\w\s]{0,20}?\b(?:prompt|systemprompt|anweisungen)\b"),
-        ("authority_claim",
-         r"\b(?:ich bin (?:der|die|ihr|dein) (?:vorgesetzte|chef|administrator|admin|entwickler|manager))\b"),
-        ("instruction_override",
-         r"\b(?:olvid[ae]|ignora)\b[\w\s]{0,20}?\b(?:instrucciones|todo)\b|"
-         r"\boubliez toutes les instructions\b|\bzaboravi sve instrukcije\b|"
-         r"\bзабудьте все инструкции\b"),
-    )
+# (reason, trigger words, pattern). Reasons are machine codes that end up in the
+# decision log. A pattern runs only when one of its trigger words is in the text
+# (every alternative of the pattern needs one of them; a test checks this on real
+# attacks), so an ordinary utterance costs a few set lookups, not 25 scans.
+_PATTERNS: tuple[tuple[str, str, str], ...] = (
+    ("instruction_override", "ignore disregard forget drop skip override bypass abandon",
+     r"\b(?:ignore|disregard|forget|drop|skip|override|bypass|abandon)\b[\w\s,']{0,40}?"
+     r"\b(?:instructions?|prompts?|rules|guidelines|directives|orders|programming|"
+     r"restrictions|guardrails|policies|previous (?:tasks|information|assignments))\b"),
+    ("instruction_override", "forget ignore",
+     r"\b(?:forget|ignore) (?:about )?(?:everything|all(?: of)? that|what (?:i|we|you) (?:said|discussed|were told))\b"),
+    ("instruction_override", "task instruction instructions",
+     r"\bnew (?:task|instructions?) (?:follows?|is|are)\b"),
+    ("prompt_extraction", "prompt instructions",
+     r"\b(?:show|print|reveal|repeat|tell me|display|output|what (?:is|are|was))\b[\w\s,']{0,30}?"
+     r"\b(?:your|the) (?:(?:full|whole|entire|original|initial|hidden|secret) )?"
+     r"(?:system )?(?:prompt|instructions|initial instructions)\b"),
+    ("prompt_extraction", "prompt", r"\bsystem prompt\b"),
+    ("role_override", "mode anything jailbreak jailbroken",
+     r"\bdeveloper mode\b|\bdan mode\b|\bdo anything now\b|\bjailbr(?:eak|oken)\b|\bgod mode\b|\bdebug mode\b"),
+    ("role_override", "now pretend act",
+     r"\b(?:you are now (?:in \w+ mode|free|dan|called|named|going to|an? (?:unrestricted|unfiltered|new|different|evil))|"
+     r"from now on,? you (?:are|will)|pretend (?:to be|you are|that you)|"
+     r"act as (?:an? |my |the )?(?:unrestricted|unfiltered|evil|hacker|admin|developer|root))\b"),
+    ("role_override", "unfiltered uncensored restrictions filters rules limits",
+     r"\b(?:unfiltered|uncensored|no (?:restrictions|filters|rules|limits)|without (?:any )?restrictions)\b"),
+    # From the deepset train split: role play, praise-then-new-task, forced output,
+    # and "answer without the documents". Each checked against benign *train* intents.
+    ("role_override", "want imagine act behave stay style",
+     r"\bi want you to (?:act|behave|respond|pretend)\b|\bimagine (?:that )?you(?:'re| are)\b|"
+     r"\bact as an? (?!guarantor|joint|co-?signer|reference)\w+ (?:and|who|that|,)|"
+     r"\bstay in (?:your )?(?:role|character)\b|\bin the style of\b"),
+    ("task_switch", "done good job excellent great fantastic congratulations perfect wow",
+     r"\b(?:well done|very good|good job|excellent|great|fantastic|congratulations|perfect|wow)\b"
+     r"[^?]{0,80}?\b(?:now|next)\b[^?]{0,40}?"
+     r"\b(?:write|say|tell|show|print|answer|focus|concentrate|formulate|generate|output)\b"),
+    ("output_forcing", "print output say repeat state",
+     r"\b(?:just|only|simply) (?:print|output)\b|\bsay (?:that )?you (?:hate|love)\b|"
+     r"\brepeat after me\b|\bstate that\b"),
+    ("context_override", "articles article documents document context knowledge",
+     r"\b(?:not|don'?t|do not|without|instead of|disregard(?:ing)?|ignor(?:e|ing)) "
+     r"(?:look(?:ing)? (?:in|at) |using |according to )?(?:the |any )?(?:provided )?"
+     r"(?:articles?|documents?|context)\b|\banswer by your own knowledge\b"),
+    ("authority_claim",
+     "supervisor supervisors manager managers administrator admin developer engineer auditor ceo "
+     "director owner head police fbi officer",
+     r"\b(?:i am|i'm|this is|im)\b (?:the |your |an? |actually the |actually your )?"
+     r"(?:(?:account |branch |call centre |call center |shift |team |floor |it |system |security )?"
+     r"(?:supervisor|manager|administrator|admin|developer|engineer|auditor|ceo|director|"
+     r"owner of (?:this|the) (?:company|bank|system)|head of|police|fbi|compliance officer)s?)\b"
+     r"[\w\s,'.]{0,60}?\b(?:skip|bypass|override|waive|disable|turn off|no need|don't need|"
+     r"without|authori[sz]e|approve|unlock|give me access|let me in|ignore)\b"),
+    # "skip verification" alone is a request the auth check answers; pushing the
+    # agent to do it ("you can just skip ...") is social engineering.
+    ("authority_claim", "skip bypass waive disable turn override around verify check authenticate",
+     r"\b(?:you can|you may|you should|you're allowed to|you are allowed to|just|go ahead and) "
+     r"(?:skip|bypass|waive|disable|turn off|override|get around) "
+     r"(?:the |all |your |this |that |any )?(?:identity |id |security |usual )?"
+     r"(?:verification|authentication|security (?:check|checks|questions)|checks?|id check|"
+     r"identity check|verify(?:ing)?|password|pin)\b|"
+     r"\byou (?:don't|do not) (?:need|have) to (?:verify|check|authenticate) me\b"),
+    ("policy_invention",
+     "policy policies instruction instructions rule rules guideline guidelines directive regulation regulations",
+     r"\b(?:new|updated|latest|recent) (?:company |corporate |internal |bank )?"
+     r"(?:policy|policies|instructions?|rules?|guidelines?|directive|regulation)s?\b"
+     r"[\w\s,']{0,30}?\b(?:says?|states?|requires?|mean|means|allows?|lets?|you (?:must|have to|need to|should)|"
+     r"are that you)\b"),
+    ("policy_invention", "said says told authorized authorised approved",
+     r"\b(?:your|the) (?:manager|supervisor|boss|company|developers?) (?:said|says|told me|authori[sz]ed|approved) "
+     r"(?:that )?(?:you|it's fine|it is fine|i can|to)\b"),
+    ("instruction_override", "ignoriere ignorieren vergiss vergessen missachte",
+     r"\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie|missachte)\b[\w\s,äöüß]{0,40}?"
+     r"\b(?:anweisungen|befehle|instruktionen|aufgaben|aufträge|regeln|vorgaben|alles)\b"),
+    ("instruction_override", "anweisungen ausführungen befehle instruktionen aufgaben",
+     r"\b(?:anweisungen|ausführungen|befehle|instruktionen|aufgaben)\b[\w\s,]{0,20}?"
+     r"\b(?:ignorieren|vergessen|missachten)\b"),
+    ("instruction_override", "abweichend entgegen folgen vorherigen bisherigen",
+     r"\b(?:abweichend zu|entgegen) (?:den )?(?:vorherigen|bisherigen)\b|"
+     r"\bnun folgen (?:neue|weitere) (?:aufgaben|anweisungen)\b|"
+     r"\b(?:alle )?(?:vorherigen|bisherigen) (?:informationen|anweisungen)\b[\w\s,äöüß]{0,40}?"
+     r"\b(?:irrelevant|ignorieren|hinter sich|vergessen)\b"),
+    ("role_override", "bist tu stell entwicklermodus",
+     r"\b(?:du bist jetzt|jetzt bist du|nun bist du|ab (?:jetzt|sofort) bist du|tu so als|"
+     r"stell dir vor,? du bist|entwicklermodus)\b"),
+    ("role_override", "möchte fungieren agieren spiele spiel spielst stil stile",
+     r"\bich möchte,? dass sie als\b|\b(?:fungieren|agieren) sie als\b|\bspiel(?:e|st)? die rolle\b|"
+     r"\bim stile? (?:eines|einer|von)\b"),
+    ("task_switch", "gut ausgezeichnet super toll hervorragend glückwunsch großartig wow",
+     r"\b(?:sehr gut|gut gemacht|ausgezeichnet|super|toll|hervorragend|herzlichen glückwunsch|"
+     r"einfach großartig|wow)\b[^?]{0,80}?\b(?:jetzt|nun)\b[^?]{0,40}?"
+     r"\b(?:schreib\w*|sag\w*|zeig\w*|beantworte\w*|konzentrier\w*|formulier\w*|verfass\w*)"),
+    ("output_forcing", "sag sage sagen schreib schreibe antworte",
+     r"\b(?:sag|sage|schreib|schreibe|antworte)\w* (?:nur|einfach)\b|\bsag(?:e|en sie)? dass du\b"),
+    ("prompt_extraction", "zeige zeig gib",
+     r"\b(?:zeige?|gib)\b[\w\s]{0,20}?\b(?:prompt|systemprompt|anweisungen)\b"),
+    ("authority_claim", "vorgesetzte chef administrator admin entwickler manager",
+     r"\b(?:ich bin (?:der|die|ihr|dein) (?:vorgesetzte|chef|administrator|admin|entwickler|manager))\b"),
+    ("instruction_override", "olvida olvide ignora oubliez zaboravi забудьте",
+     r"\b(?:olvid[ae]|ignora)\b[\w\s]{0,20}?\b(?:instrucciones|todo)\b|"
+     r"\boubliez toutes les instructions\b|\bzaboravi sve instrukcije\b|"
+     r"\bзабудьте все инструкции\b"),
+)
+PATTERNS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = tuple(
+    (reason, frozenset(words.split()), re.compile(rx, re.I)) for reason, words, rx in _PATTERNS
 )
 
 
@@ -184,7 +225,6 @@ class _PrefixCache:
         else:
             grams = frozenset(_char_ngrams(" " + t))
             total = sum(w.get(g, 0.0) for g in grams)
-        grams = frozenset(grams)
         if len(self.entries) >= self.size:
             del self.entries[next(iter(self.entries))]
         self.entries[t] = (grams, total)
@@ -204,31 +244,14 @@ def load_model() -> LinearModel | None:
     return LinearModel(weights=data["weights"], bias=data["bias"], threshold=data["threshold"])
 
 
-# Every pattern above needs one of these words (a test checks it on real attacks).
-# A set lookup per word spares the twenty pattern scans on an ordinary utterance.
-TRIGGER_WORDS = frozenset("""
-ignore ignoring disregard forget drop skip override bypass abandon task tasks instruction
-instructions prompt prompts mode anything jailbreak jailbroken now pretend act unfiltered
-uncensored restrictions filters rules limits supervisor supervisors manager managers
-administrator administrators admin admins developer developers engineer engineers auditor
-auditors ceo director directors owner head police fbi officer officers waive disable turn
-around verify check authenticate policy policies rule guideline guidelines directive
-directives regulation regulations said says told authorized authorised approved ignoriere
-ignorieren vergiss vergessen missachte abweichend entgegen folgen vorherigen bisherigen bist tu
-stell entwicklermodus zeige zeig gib vorgesetzte chef entwickler olvida olvide ignora oubliez
-zaboravi забудьте
-""".split())
-
-
 def _words(text: str) -> list[str]:
     return WORD_RE.findall(text.lower())
 
 
 def match_patterns(text: str, words: list[str] | None = None) -> str:
-    if TRIGGER_WORDS.isdisjoint(_words(text) if words is None else words):
-        return ""
-    for reason, rx in PATTERNS:
-        if rx.search(text):
+    present = set(_words(text) if words is None else words)
+    for reason, triggers, rx in PATTERNS:
+        if not triggers.isdisjoint(present) and rx.search(text):
             return reason
     return ""
 

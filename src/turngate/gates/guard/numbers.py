@@ -121,8 +121,15 @@ class Run:
         return start, end
 
 
+_new = tuple.__new__
+
+
 def tokenize(text: str) -> list[Token]:
-    return [Token(m.group().lower(), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    low = text.lower()
+    if len(low) != len(text):  # a few characters change length when lower-cased
+        return [Token(m.group().lower(), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    # tuple.__new__ skips the NamedTuple constructor: this runs per word per partial
+    return [_new(Token, (m[0], m.start(), m.end())) for m in TOKEN_RE.finditer(low)]
 
 
 def _words_value(words: list[Token], i: int) -> tuple[str, int] | None:
@@ -233,7 +240,10 @@ def digit_runs(tokens: list[Token], text: str = "") -> list[Run]:
     i = 0
     while i < n:
         t = tokens[i].text
-        if not _is_number_token(t) or t in ("hundred", "thousand") or (t.isdigit() and _glued(tokens, i)):
+        if t not in NUMBER_WORDS and not t.isdigit():
+            i += 1
+            continue
+        if t in ("hundred", "thousand") or (t.isdigit() and _glued(tokens, i)):
             i += 1
             continue
         chunks: list[Chunk] = []
