@@ -36,3 +36,16 @@ def postgres_url() -> Iterator[str]:
             yield f"{_PG_URL}?connect_timeout=1&options=-csearch_path%3D{schema}"
         finally:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def embedded_gateway(tmp_path_factory) -> Iterator[str]:
+    """One real ``turngate serve`` (embedded stack: Silero, pocketsphinx, flite,
+    scripted agent, policy gates) for every end-to-end test of the session."""
+    from turngate.demo import Gateway
+
+    d = tmp_path_factory.mktemp("gateway")
+    with Gateway(store=f"sqlite:///{d / 'calls.db'}", log_path=str(d / "gateway.log"),
+                 env={"TURNGATE_OUTBOX_FILE": str(d / "outbox.jsonl")}) as gw:
+        gw.dir = d  # type: ignore[attr-defined]
+        yield gw.url
