@@ -56,3 +56,40 @@ def test_a_keypad_verdict_with_a_reply_is_spoken_when_the_line_is_quiet():
     assert t.decisions("guard")[-1].reason == "dtmf_pin_mismatch"
     assert kinds(t.actions, Synthesize)[-1].text == "That PIN did not match."
     assert t.call.state is State.THINKING
+
+
+def test_a_model_with_no_first_token_in_budget_is_failed_over_then_handed_off():
+    from turngate.core.actions import CancelModel, StartModel
+    t = Timeline(Call("CA1", gates=OpenGatekeeper()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    caller_turn(t)
+    first = kinds(t.actions, StartModel)[-1]
+    assert t.call.next_deadline() == first_deadline(t)
+    acts = t.fire_timer()  # 2.5 s of nothing from the model
+    assert CancelModel(generation=first.generation, reason="ttft_budget") in acts
+    second = kinds(acts, StartModel)[0]
+    assert second.profile == "strong_guard"  # the gatekeeper's fallback profile
+    model = [d for d in t.decisions("model")]
+    assert [(d.outcome, d.reason) for d in model] == [("timeout", "ttft_budget_exceeded"),
+                                                      ("fallback", "ttft_budget_exceeded")]
+    acts = t.fire_timer()  # the fallback stalls too: the policy hands off
+    assert kinds(acts, TransferCall) and t.call.state is State.TRANSFERRING
+
+
+def first_deadline(t):
+    return t.clock.now + t.call.p.model_ttft_budget_ms / 1000
+
+
+def test_a_stalled_tts_never_leaves_the_caller_in_silence():
+    from turngate.core.actions import CancelSynthesis, StartModel
+    from turngate.core.events import ModelDone, ModelTextDelta
+    t = Timeline(Call("CA1", gates=OpenGatekeeper()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    caller_turn(t)
+    gen = kinds(t.actions, StartModel)[-1].generation
+    t.at(ModelTextDelta(generation=gen, text="Here is your answer. "), 0.3)
+    t.at(ModelDone(generation=gen))
+    acts = t.fire_timer()  # no audio within the first-audio budget
+    assert CancelSynthesis(generation=gen, reason="first_audio_budget") in acts
+    assert t.decisions("model")[0].reason == "first_audio_budget_exceeded"
+    assert kinds(acts, StartModel), "the fallback generation starts"

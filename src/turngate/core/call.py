@@ -71,6 +71,8 @@ class _Generation:
     next_to_add: int = 0        # next segment index to append to playback
     ready: dict[int, SpeechSynthesized | None] | None = None
     scripted: bool = False      # a fixed reply, not a model
+    started_at: float = 0.0
+    first_text: bool = False
 
 
 class Call:
@@ -86,6 +88,7 @@ class Call:
         self.decisions: list[Decision] = []  # kept for the call's summary and tests
         self._t0 = started_at
         self._seq = 0
+        self._now = started_at
         # VAD hysteresis
         self._in_speech = False
         self._speech_run_ms = 0
@@ -119,6 +122,7 @@ class Call:
     # ------------------------------------------------------------------ API
     def handle(self, event: Event, now: float) -> list[Action]:
         out: list[Action] = []
+        self._now = now
         match event:
             case VoiceActivity():
                 self._on_voice(event, now, out)
@@ -161,8 +165,15 @@ class Call:
 
     def next_deadline(self) -> float | None:
         ds = [d for d in (self._turn_deadline, self._confirm_deadline, self._awaiting_final_until,
-                          self._max_turn_deadline()) if d is not None]
+                          self._max_turn_deadline(), *self._provider_deadlines()) if d is not None]
         return min(ds) if ds else None
+
+    def _provider_deadlines(self) -> tuple[float | None, float | None]:
+        g = self._gen
+        if g is None or self.state is not State.THINKING:
+            return None, None
+        ttft = g.started_at + self.p.model_ttft_budget_ms / 1000 if g.model_active and not g.first_text else None
+        return ttft, g.started_at + self.p.first_audio_budget_ms / 1000
 
     def ms(self, now: float) -> int:
         return int(round((now - self._t0) * 1000))
@@ -324,6 +335,24 @@ class Call:
                 self._awaiting_final_until = None
                 self._resume(now, "no_final", "bargein.final_timeout", out)
         elif self.state is State.THINKING:
+            ttft, first_audio = self._provider_deadlines()
+            g = self._gen
+            if g is not None and ttft is not None and now >= ttft:
+                out.append(CancelModel(generation=g.number, reason="ttft_budget"))
+                self._decide("model", "timeout", "ttft_budget_exceeded", "model.ttft_budget", now, out,
+                             generation=g.number, profile=g.profile, budget_ms=self.p.model_ttft_budget_ms)
+                self._on_model_failed(g.number, "ttft_budget_exceeded", now, out)
+                return
+            if g is not None and first_audio is not None and now >= first_audio:
+                if g.model_active:
+                    out.append(CancelModel(generation=g.number, reason="first_audio_budget"))
+                if g.synth_outstanding:
+                    out.append(CancelSynthesis(generation=g.number, reason="first_audio_budget"))
+                g.model_active, g.synth_outstanding = False, 0
+                self._decide("model", "timeout", "first_audio_budget_exceeded", "model.first_audio_budget", now,
+                             out, generation=g.number, profile=g.profile, budget_ms=self.p.first_audio_budget_ms)
+                self._on_model_failed(g.number, "first_audio_budget_exceeded", now, out)
+                return
             if self._awaiting_final_until is not None and now >= self._awaiting_final_until:
                 self._awaiting_final_until = None
                 self._go(Trigger.SPEECH_NOISE)
@@ -514,7 +543,8 @@ class Call:
 
     def _new_generation(self, route: str, profile: str, scripted: bool) -> _Generation:
         self._gen_counter += 1
-        g = _Generation(number=self._gen_counter, route=route, profile=profile, ready={}, scripted=scripted)
+        g = _Generation(number=self._gen_counter, route=route, profile=profile, ready={}, scripted=scripted,
+                        started_at=self._now)
         self._gen = g
         self._playback = Playback(generation=g.number, chunk_bytes=self.p.chunk_ms * BYTES_PER_MS,
                                   lead_bytes=self.p.playback_lead_ms * BYTES_PER_MS)
@@ -559,6 +589,7 @@ class Call:
         if g is None or g.number != gen or g.scripted:
             return  # a stale generation's tail: it was cancelled
         g.text_buf += text
+        g.first_text = True
         self._flush_text(g, now, out, final=False)
 
     def _on_model_done(self, gen: int, now: float, out: list[Action]) -> None:

@@ -25,6 +25,11 @@ class TurnParams:
     confirm_timeout_ms: int = 500       # no words after this much pause: resume (noise)
     abandon_speech_ms: int = 1200       # sustained speech with words abandons even without a keyword
     resume_overlap_ms: int = 200        # replay this much before the cut point on resume
+    # Provider budgets: a model with no first token by then is failed over (policy decides to
+    # what); a generation with no audio by then is failed too, so a stalled TTS never leaves
+    # the caller in silence.
+    model_ttft_budget_ms: int = 2500
+    first_audio_budget_ms: int = 6000
     # Playback: chunk size and how far ahead of the caller's ear we may send.
     chunk_ms: int = 100
     playback_lead_ms: int = 600

@@ -40,7 +40,7 @@ from ..core.events import (
     ModelTextDelta, PartialTranscript, PeerMessageRejected, SpeechSynthesized, StreamStopped,
     SynthesisFailed, TimerFired, VoiceActivity,
 )
-from ..errors import AuthError, TurngateError
+from ..errors import AuthError
 from ..store.base import OutboxItem
 from ..twilio import codec
 from ..twilio.security import check_stream_token
@@ -173,7 +173,9 @@ class CallSession:
             return
         try:
             actions = self.call.handle(event, self.loop.time())
-        except TurngateError:
+        except Exception:
+            # A bug in the core must not take the call's socket (or any other call) down with
+            # it: the event is lost, the traceback is logged, the call goes on.
             log.exception("call %s: core error on %s", self.call_id, type(event).__name__)
             return
         self._dispatch(actions)
