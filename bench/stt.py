@@ -13,10 +13,12 @@ Sets:
            sentences are held out from the phrases the domain LM is built from.
 
 Configurations (side by side in one run, so the noisy shared CPU hits all alike):
-  general-16k   bundled 130k-word LM, 8 kHz upsampled to 16 kHz, flite warm-up CMN
-  domain-16k    domain trigram LM from the phrases (the gateway default for calls)
-  general-8k    bundled LM, narrowband front end (samprate 8000, nfft 256)
-  general-16k-defcmn  as general-16k with pocketsphinx's default cmninit (no warm-up)
+  general-16k   bundled 130k-word LM, 8 kHz upsampled to 16 kHz, cepstral mean
+                seeded with PHONE_SPEECH_CMN (real phone-band speech)
+  domain-16k    domain trigram LM from the policy's phrases (the gateway default)
+  *-8k          narrowband front end instead (samprate 8000, nfft 256, upperf 3500)
+  *-flitecmn    cepstral mean from a flite warm-up utterance instead
+  *-defcmn      pocketsphinx's default cmninit (40,3,-1)
 
 first_partial_ms: audio time from speech onset to the first non-empty partial.
 Onset = first aligned word (librivox .json), flite's first word time (indomain),
@@ -26,7 +28,8 @@ cpu_per_audio_s: process CPU seconds spent in feed/end_utterance per second of a
 The last line is the headline JSON: general-16k on the real set (real human
 speech is what WER should be quoted on).
 
-    .venv/bin/python bench/stt.py [--quick]
+    .venv/bin/python bench/stt.py [--quick] [--verbose]
+    .venv/bin/python bench/stt.py --derive-cmn   # re-derive PHONE_SPEECH_CMN
 """
 
 from __future__ import annotations
@@ -227,11 +230,26 @@ def domain_phrases() -> tuple[list[str], str]:
     return list(FALLBACK_PHRASES), "bench FALLBACK_PHRASES"
 
 
+def derive_cmn(input_rate: int = 16000) -> str:
+    """The cepstral mean after 60 s of VoxConverse aepyx through the phone path."""
+    pcm, rate = read_wav(AUDIO / "voxconverse_8k" / "aepyx_8k.wav")
+    engine = PocketsphinxEngine(language_model="domain", cmninit=None, input_rate=input_rate)
+    stream = engine.new_stream()
+    stream.start_utterance()
+    stream.feed(phone_path(pcm, rate)[: 60 * 8000])
+    stream.end_utterance()
+    return stream._decoder.get_cmn(False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one flite voice, skip the 8k and default-CMN variants")
     ap.add_argument("--verbose", action="store_true", help="print every clip's hypothesis")
+    ap.add_argument("--derive-cmn", action="store_true", help="print the phone-speech cepstral mean and exit")
     args = ap.parse_args()
+    if args.derive_cmn:
+        print(derive_cmn())
+        return
 
     phrases, source = domain_phrases()
     real = real_clips()
@@ -244,12 +262,15 @@ def main() -> None:
         ("domain-16k", {"language_model": "domain"}, [("real", real), ("indomain", indomain)]),
     ]
     if not args.quick:
-        configs += [
-            ("general-8k", {"language_model": "general", "input_rate": 8000}, [("real", real)]),
-            ("domain-8k", {"language_model": "domain", "input_rate": 8000}, [("indomain", indomain)]),
-            ("general-16k-defcmn", {"language_model": "general", "warmup": False}, [("real", real)]),
-            ("domain-16k-defcmn", {"language_model": "domain", "warmup": False}, [("indomain", indomain)]),
-        ]
+        # The 8 kHz front end computes different cepstra: seed it with its own phone-speech mean.
+        for suffix, extra in (("8k", {"input_rate": 8000, "cmninit": derive_cmn(8000)}), ("flitecmn", {"warmup": True}),
+                              ("defcmn", {"cmninit": None})):
+            configs += [
+                (f"general-16k-{suffix}" if suffix != "8k" else "general-8k",
+                 {"language_model": "general", **extra}, [("real", real)]),
+                (f"domain-16k-{suffix}" if suffix != "8k" else "domain-8k",
+                 {"language_model": "domain", **extra}, [("indomain", indomain)]),
+            ]
     results: dict[tuple[str, str], dict] = {}
     header = f"{'config':20} {'set':9} {'WER':>6} {'words':>5} {'1st partial p50/p90 ms':>22} {'none':>4} {'cpu/s':>6} {'build s':>7}"
     print(header)

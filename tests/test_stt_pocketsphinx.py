@@ -37,7 +37,7 @@ def engine():
 def tts():
     from turngate.speech.flite_tts import FliteTts
 
-    return FliteTts("slt")  # not kal: the engine warms its cepstral mean up on kal
+    return FliteTts("slt")  # the caller simulator's kind of voice; the agent speaks kal
 
 
 def _phone_audio(tts, text: str) -> np.ndarray:
