@@ -3,7 +3,7 @@
 Every case is one call on the audio clock (``turngate.harness.AudioHarness``: real mu-law,
 the batched Silero VAD behind its WebRTC pre-gate, the embedded pocketsphinx STT, the call
 core, Twilio-like playout with marks and ``clear``, and an echo path). The bot is speaking
-a long flite answer (voice ``kal``, about -20 dBFS) from t = 0; the caller's channel carries:
+one of three long flite answers (voice ``kal``, about -20 dBFS) from t = 0; the caller's channel carries:
 
 real interruptions, caller speech onset at t = 1.0 s into the bot's answer (up to 2.5 s of it):
   - ``voxconverse``: the 8 kHz debate ``aepyx``, every labelled turn start (RTTM) that follows
@@ -18,6 +18,7 @@ real interruptions, caller speech onset at t = 1.0 s into the bot's answer (up t
   ``noise+echo``.
 not interruptions:
   - ``backchannel``: "uh-huh", "yeah", "okay", "right", "mm-hmm", "sure", "yes", "I see"
+    ("mm-hmm" written "um hum": flite spells "mm-hmm" out as letters)
     spoken by three flite voices other than the bot's (``rms``, ``slt``, ``awb``), clean and
     with noise+echo. Synthetic: there is no free set of isolated real backchannels.
   - ``echo``: only our own echo on the line, 18 dB and 12 dB down, 120 ms and 250 ms delay.
@@ -30,7 +31,7 @@ interruptions; false-abandon rate on backchannels, echo and noise; resume gap = 
 playback resumes on those, and whether any audio was lost (the resume point must not be
 after what the caller heard at the pause).
 
-    .venv/bin/python bench/bargein.py [--quick]
+    .venv/bin/python bench/bargein.py [--quick] [--margin-db DB]
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ DATA = ROOT.parent / "shared" / "data" / "audio"
 sys.path.insert(0, str(ROOT / "src"))
 
 from turngate.audio import mulaw  # noqa: E402
+from turngate.core.params import TurnParams  # noqa: E402
 from turngate.harness import AudioHarness, EchoSpec  # noqa: E402
 from turngate.speech.flite_tts import FliteTts  # noqa: E402
 from turngate.speech.lm import phrases_in  # noqa: E402
@@ -63,13 +65,20 @@ CALLER_DB = -26.0
 NOISE_DB = -45.0
 ECHO = EchoSpec(delay_ms=120, attenuation_db=18.0)
 
-BOT_TEXT = (
+BOT_TEXTS = (
     "Thanks for waiting. I can see your appointment at the Main Street branch is booked for "
     "Friday the fourteenth at nine thirty in the morning with Doctor Patel. If that time no "
     "longer works for you, I can offer Monday at eleven, Tuesday at two in the afternoon, or "
-    "Thursday at four. Please remember to bring your insurance card and arrive ten minutes early."
+    "Thursday at four. Please remember to bring your insurance card and arrive ten minutes early.",
+    "Your last payment of forty two dollars was received on the third of this month, and your "
+    "next statement will be issued on the first. There is no balance due at the moment, and "
+    "automatic payments are still active on the card ending in four four one one.",
+    "Our branches are open from eight in the morning until six in the evening on weekdays, and "
+    "from nine until one on Saturdays. The nearest branch to the postcode you gave is on High "
+    "Street, next to the library, and it has free parking behind the building.",
 )
-BACKCHANNELS = ("uh-huh", "yeah", "okay", "right", "mm-hmm", "sure", "yes", "I see")
+# flite spells "mm-hmm" as letters ("M M H M M"); "um hum" is how it says the sound.
+BACKCHANNELS = ("uh-huh", "yeah", "okay", "right", "um hum", "sure", "yes", "I see")
 CALLER_VOICES = ("rms", "slt", "awb")
 
 
@@ -140,6 +149,7 @@ class Case:
     caller: np.ndarray         # float, int16 scale, the caller's channel before our echo
     onset_ms: int | None       # caller speech onset (real and backchannel)
     echo: EchoSpec | None = None
+    bot: int = 0               # which bot answer is playing
 
 
 @dataclass
@@ -206,7 +216,7 @@ def real_interruptions(noise: list[np.ndarray], quick: bool) -> list[Case]:
         kind_name = name.split("/")[0].split("@")[0]
         for cond, caller, echo in (("clean", speech, None), ("noise", speech + bed, None),
                                    ("echo", speech, ECHO), ("noise+echo", speech + bed, ECHO)):
-            cases.append(Case("real", f"{kind_name}:{name}", cond, caller, LEAD_MS, echo))
+            cases.append(Case("real", f"{kind_name}:{name}", cond, caller, LEAD_MS, echo, bot=k))
     return cases
 
 
@@ -221,27 +231,33 @@ def non_interruptions(noise: list[np.ndarray], quick: bool) -> list[Case]:
             on = energy_onset(x)
             x = x * active_gain(x, CALLER_DB)
             speech = _place(x, on, total)
-            cases.append(Case("backchannel", f"{v}:{word}", "clean", speech, LEAD_MS, None))
+            cases.append(Case("backchannel", f"{v}:{word}", "clean", speech, LEAD_MS, None, bot=k))
             bed = _noise_bed(noise, k, total, NOISE_DB)
-            cases.append(Case("backchannel", f"{v}:{word}", "noise+echo", speech + bed, LEAD_MS, ECHO))
+            cases.append(Case("backchannel", f"{v}:{word}", "noise+echo", speech + bed, LEAD_MS, ECHO,
+                              bot=k + 1))
     for att in (18.0, 12.0):
         for delay in (120, 250):
-            cases.append(Case("echo", f"erl{att:.0f}dB/{delay}ms", f"echo {att:.0f} dB",
-                              np.zeros(total, np.float32), None, EchoSpec(delay_ms=delay, attenuation_db=att)))
+            for b in range(len(BOT_TEXTS)):
+                cases.append(Case("echo", f"erl{att:.0f}dB/{delay}ms/bot{b}", f"echo {att:.0f} dB",
+                                  np.zeros(total, np.float32), None,
+                                  EchoSpec(delay_ms=delay, attenuation_db=att), bot=b))
     for level in (-45.0, -35.0):
         for k in range(2 if quick else 4):
             burst = np.zeros(total, np.float32)
             bed = _noise_bed(noise, k, SEGMENT_MS * 8, level)
             burst[LEAD_MS * 8:LEAD_MS * 8 + len(bed)] = bed
-            cases.append(Case("noise", f"{['dishes', 'bike'][k % 2]}#{k}", f"noise {level:.0f} dBFS", burst, None))
+            cases.append(Case("noise", f"{['dishes', 'bike'][k % 2]}#{k}", f"noise {level:.0f} dBFS", burst,
+                              None, bot=k))
     return cases
 
 
 # -- running ----------------------------------------------------------------------------
 
 
-def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bot) -> Outcome:
-    h = AudioHarness(stt=engine, vad=vad, echo=case.echo)
+def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bots: list,
+             params: TurnParams | None = None) -> Outcome:
+    bot = bots[case.bot % len(bots)]
+    h = AudioHarness(stt=engine, vad=vad, echo=case.echo, params=params)
     try:
         h.start_bot_turn(bot.audio, bot.text, bot.words)
         pcm = np.clip(np.round(case.caller), -32768, 32767).astype(np.int16)
@@ -316,14 +332,18 @@ def print_table(outs: list[Outcome]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a quarter of the real cases, one voice")
+    ap.add_argument("--margin-db", type=float, default=None,
+                    help="override TurnParams.barge_in_min_level_over_echo_db (sensitivity runs)")
     args = ap.parse_args()
+    params = None if args.margin_db is None else TurnParams(barge_in_min_level_over_echo_db=args.margin_db)
     t0 = time.time()
 
     noise = [read_8k(DATA / "noise" / n) for n in ("doing_the_dishes.wav", "exercise_bike.wav")]
-    bot = FliteTts("kal").synthesize(BOT_TEXT)
-    bot_ms = len(bot.audio) // 8
-    if bot_ms < LEAD_MS + SEGMENT_MS + TAIL_MS:
-        raise SystemExit(f"bot answer too short: {bot_ms} ms")
+    kal = FliteTts("kal")
+    bots = [kal.synthesize(t) for t in BOT_TEXTS]
+    bot_ms = [len(b.audio) // 8 for b in bots]
+    if min(bot_ms) < LEAD_MS + SEGMENT_MS + TAIL_MS:
+        raise SystemExit(f"bot answer too short: {min(bot_ms)} ms")
     policy = ROOT / "policies" / "default.yaml"
     phrases: list[str] = []
     if policy.exists():
@@ -334,10 +354,12 @@ def main() -> None:
     vad = SileroBatch()
 
     cases = real_interruptions(noise, args.quick) + non_interruptions(noise, args.quick)
-    print(f"bot answer: flite kal, {bot_ms / 1000:.1f} s; {sum(c.kind == 'real' for c in cases)} real "
+    print(f"bot answers: flite kal, {', '.join(f'{m / 1000:.1f}' for m in bot_ms)} s; {sum(c.kind == 'real' for c in cases)} real "
           f"interruption cases, {sum(c.kind != 'real' for c in cases)} backchannel/echo/noise cases; "
           f"STT: pocketsphinx with {len(phrases)} policy phrases")
-    outs = [run_case(c, engine, vad, bot) for c in cases]
+    if params is not None:
+        print(f"TurnParams override: barge_in_min_level_over_echo_db={args.margin_db}")
+    outs = [run_case(c, engine, vad, bots, params) for c in cases]
     print_table(outs)
     real = [o for o in outs if o.case.kind == "real"]
     print(f"real interruptions: missed (no clear within 2 s of onset, none before) "
