@@ -30,7 +30,7 @@ import numpy as np
 from .audio import mulaw
 from .audio.level import level_db
 from .core.actions import (
-    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, SendAudio,
+    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from .core.call import Call
@@ -219,7 +219,7 @@ class AudioHarness:
                     self._handle(SpeechSynthesized(generation=a.generation, segment=a.segment, text=a.text,
                                                    audio=audio, words=words,
                                                    level_db=level_db(mulaw.decode(audio))))
-            case CancelModel() | CancelSynthesis() | TransferCall() | WriteDecision() | EndCall():
+            case CancelModel() | CancelSynthesis() | TransferCall() | QueueFollowUp() | WriteDecision() | EndCall():
                 pass
 
     # ------------------------------------------------------------ reading

@@ -12,7 +12,7 @@ from .decisions import Decision
 
 __all__ = [
     "SendAudio", "SendMark", "ClearPlayback", "StartModel", "CancelModel",
-    "Synthesize", "CancelSynthesis", "TransferCall", "WriteDecision", "StartTranscription",
+    "Synthesize", "CancelSynthesis", "TransferCall", "QueueFollowUp", "WriteDecision", "StartTranscription",
     "FinishTranscription", "EndCall", "Action",
 ]
 
@@ -80,6 +80,18 @@ class TransferCall:
 
 
 @_dc
+class QueueFollowUp:
+    """A task for after the call (a refund approval, a complaint case, a call-back),
+    with the evidence that triggers it. Delivered through the outbox, in the same
+    transaction as the decisions of the same step."""
+
+    kind: str
+    queue: str
+    reason: str
+    evidence: tuple[dict[str, object], ...] = ()
+
+
+@_dc
 class WriteDecision:
     decision: Decision
 
@@ -107,5 +119,6 @@ class EndCall:
 
 Action = Union[
     SendAudio, SendMark, ClearPlayback, StartModel, CancelModel, Synthesize,
-    CancelSynthesis, TransferCall, WriteDecision, StartTranscription, FinishTranscription, EndCall,
+    CancelSynthesis, TransferCall, QueueFollowUp, WriteDecision, StartTranscription, FinishTranscription,
+    EndCall,
 ]

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from .actions import (
-    Action, CancelModel, CancelSynthesis, ClearPlayback, FinishTranscription, SendAudio,
+    Action, CancelModel, CancelSynthesis, ClearPlayback, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from .decisions import Decision, Verdict
@@ -116,6 +116,7 @@ class Call:
         self._pause_evidence: dict[str, Any] = {}
         self._noise_hold = False    # resumed over continuing noise: no new onset until silence
         self._pending_transfer: tuple[str, str, str] | None = None
+        self._follow_ups: set[str] = set()
         self._echo_tail_until = float("-inf")
         self._echo_tail_level = -90.0
 
@@ -515,6 +516,7 @@ class Call:
         verdict = self.gates.caller_text(text, final=True, agent_speaking=False)
         for v in verdict.verdicts:
             self._record(v, now, out)
+        self._queue_follow_ups(verdict.follow_ups, out)
         self.context.append({"role": "user", "content": verdict.redacted})
         match verdict.action:
             case "handoff":
@@ -531,6 +533,12 @@ class Call:
                 self._start_model(verdict.route, verdict.profile, verdict.memory, now, out)
             case other:
                 raise ValueError(f"unknown gate action {other!r}")
+
+    def _queue_follow_ups(self, tasks: tuple[Any, ...], out: list[Action]) -> None:
+        for f in tasks:
+            if f.kind not in self._follow_ups:  # one task of a kind per call
+                self._follow_ups.add(f.kind)
+                out.append(QueueFollowUp(kind=f.kind, queue=f.queue, reason=f.reason, evidence=f.evidence))
 
     def _handoff(self, queue: str, note: str, now: float, out: list[Action], reason: str) -> None:
         self._pending_transfer = None
@@ -612,6 +620,7 @@ class Call:
         fv = self.gates.generation_failed(g.profile, reason, g.attempts)
         for v in fv.verdicts:
             self._record(v, now, out)
+        self._queue_follow_ups(fv.follow_ups, out)
         audio_out = self._playback is not None and self._playback.sent > 0
         if fv.fallback_profile and not audio_out:
             attempts = g.attempts + 1

@@ -16,6 +16,14 @@ from .decisions import Verdict
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FollowUp:
+    kind: str
+    queue: str
+    reason: str
+    evidence: tuple[dict[str, object], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallerTurnVerdict:
     """The gates' answer to a caller's text (a partial or the final of a turn).
 
@@ -37,6 +45,7 @@ class CallerTurnVerdict:
     note: str = ""
     drift: bool = False
     memory: tuple[tuple[str, str], ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +64,7 @@ class FailureVerdict:
     reply: str = ""
     queue: str = ""
     note: str = ""
+    follow_ups: tuple[FollowUp, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

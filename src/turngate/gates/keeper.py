@@ -20,13 +20,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.decisions import Verdict
-from ..core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict, KeypadVerdict
+from ..core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict, FollowUp, KeypadVerdict
 from ..policy import Policy
 from .customers import Customer, CustomerDirectory
 from .guard import GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
 from .handoff import (
     HandoffDecision, HandoffSignals, HandoffState, VerifiedField, amounts_in, build_crm_note, handoff_gate,
-    is_reask,
+    follow_up_tasks, is_reask,
 )
 from .route import Router, RouteState, route_gate
 
@@ -123,6 +123,7 @@ class PolicyGatekeeper:
         self._last_user = guard_d.redacted
         hand_d, self.handoff_state = handoff_gate(self.handoff_state, signals, self.policy)
         verdicts.append(self._handoff_verdict(hand_d))
+        follow_ups = self._follow_ups(hand_d, spec.name, signals)
         request = f"{spec.name}: {spec.description}"
         if spec.name not in ("unknown", "human") and request not in self.confirmed:
             self.confirmed.append(request)
@@ -131,10 +132,12 @@ class PolicyGatekeeper:
                                   confirmed_requests=tuple(self.confirmed), signals=signals)
             return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="handoff",
                                      route=spec.name, queue=hand_d.queue or self.policy.handoff.default_queue,
-                                     note=note.to_text(), drift=drift, reply=REPLIES["handoff"])
+                                     note=note.to_text(), drift=drift, reply=REPLIES["handoff"],
+                                     follow_ups=follow_ups)
         if guard_d.outcome in ("block", "escalate", "require_auth"):
             return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="say",
-                                     route=spec.name, reply=guard_d.safe_reply or "", drift=drift)
+                                     route=spec.name, reply=guard_d.safe_reply or "", drift=drift,
+                                     follow_ups=follow_ups)
         profile, why = self._profile(spec.profile, guard_d, confidence)
         verdicts.append(Verdict(gate="model", outcome="select", reason=why, rule=f"model.{profile}",
                                 evidence={"profile": profile, "route": spec.name}))
@@ -142,7 +145,8 @@ class PolicyGatekeeper:
         verdicts.append(Verdict(gate="memory", outcome="scope", reason="purpose_filter", rule=f"memory.{spec.name}",
                                 evidence={"sent": [k for k, _ in memory], "withheld": withheld}))
         return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="respond",
-                                 route=spec.name, profile=profile, memory=memory, drift=drift)
+                                 route=spec.name, profile=profile, memory=memory, drift=drift,
+                                 follow_ups=follow_ups)
 
     def _profile(self, route_profile: str, guard_d: Any, confidence: float) -> tuple[str, str]:
         # Model choice is a runtime policy: what was said and how sure we are, not only the route.
@@ -231,7 +235,13 @@ class PolicyGatekeeper:
         note = build_crm_note(hand_d, self.policy, route=self.route_state.held, verified=tuple(self.verified),
                               confirmed_requests=tuple(self.confirmed), signals=signals)
         return FailureVerdict(verdicts=(v,), queue=hand_d.queue or self.policy.handoff.default_queue,
-                              note=note.to_text())
+                              note=note.to_text(), follow_ups=self._follow_ups(hand_d, self.route_state.held, signals))
+
+    def _follow_ups(self, d: HandoffDecision, route: str | None, signals: HandoffSignals) -> tuple[FollowUp, ...]:
+        return tuple(FollowUp(kind=t.kind, queue=t.queue or self.policy.handoff.default_queue,
+                              reason=d.reason if d.handoff else f"route_{route}",
+                              evidence=tuple(dict(e) for e in t.evidence))
+                     for t in follow_up_tasks(d, self.policy, route=route, signals=signals))
 
     def _handoff_verdict(self, d: HandoffDecision) -> Verdict:
         return Verdict(gate="handoff", outcome=d.outcome, reason=d.reason, rule=d.rule,

@@ -30,7 +30,7 @@ from ..agent.base import GenerationRequest
 from ..audio import mulaw
 from ..audio.level import level_db
 from ..core.actions import (
-    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, SendAudio,
+    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from ..core.call import Call
@@ -234,6 +234,11 @@ class CallSession:
                     self._stt_wake.set()
                 case TransferCall():
                     self._transfer(a)
+                case QueueFollowUp():
+                    self._pending_outbox.append(OutboxItem(
+                        kind="follow_up", key=f"{self.call_id}:follow_up:{a.kind}", call_id=self.call_id,
+                        payload={"task": a.kind, "queue": a.queue, "reason": a.reason,
+                                 "evidence": [dict(e) for e in a.evidence]}))
                 case EndCall():
                     self.closed = True
         if self._pending_decisions or self._pending_outbox:

@@ -147,9 +147,10 @@ def explain(record: CallRecord) -> dict[str, Any]:
     if routes:
         last = routes[-1]
         conf = last.evidence.get("confidence")
-        changes = sum(1 for a, b in zip(routes, routes[1:]) if a.outcome != b.outcome)
+        name = lambda d: d.evidence.get("route") or d.rule.removeprefix("route.")  # noqa: E731
+        changes = sum(1 for a, b in zip(routes, routes[1:]) if name(a) != name(b))
         route_answer = (
-            f"routed to {last.outcome!r} by rule {last.rule!r} ({last.reason}"
+            f"routed to {name(last)!r} by rule {last.rule!r} ({last.reason}"
             + (f", confidence {conf}" if conf is not None else "")
             + f") at {last.at_ms} ms; {len(routes)} route decision(s), {changes} change(s) of route"
         )
