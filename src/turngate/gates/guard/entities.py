@@ -97,6 +97,8 @@ WRITTEN_DATES = (
     re.compile(r"(?<![\d/.-])\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/.-])"),
     re.compile(r"(?<![\d/.-])\d{4}[/.-]\d{1,2}[/.-]\d{1,2}(?![\d/.-])"),
 )
+_DIGIT_SEP = re.compile(r"\d[/.-]\d").search
+_DIGIT = re.compile(r"\d").search
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 IBAN_RE = re.compile(r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}\b")
 
@@ -268,8 +270,9 @@ def _year_at(runs_by_start: dict[int, Run], tokens: list[Token], i: int) -> int 
 
 def find_dates(text: str, tokens: list[Token], runs: list[Run]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    for rx in WRITTEN_DATES:
-        spans.extend((m.start(), m.end()) for m in rx.finditer(text))
+    if _DIGIT_SEP(text):  # written dates need "4/26" or "1991-04": skip the scans otherwise
+        for rx in WRITTEN_DATES:
+            spans.extend((m.start(), m.end()) for m in rx.finditer(text))
     runs_by_start = {r.start: r for r in runs}
     n = len(tokens)
     for i, tok in enumerate(tokens):
@@ -333,7 +336,7 @@ def numeric_date(run: Run) -> bool:
 # ---------------------------------------------------------------- e-mail
 
 def find_emails(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
-    spans = [(m.start(), m.end()) for m in EMAIL_RE.finditer(text)]
+    spans = [(m.start(), m.end()) for m in EMAIL_RE.finditer(text)] if "@" in text else []
     n = len(tokens)
     for k, tok in enumerate(tokens):
         if tok.text not in ("at", "@") or k == 0:
@@ -484,7 +487,7 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
     for s, e in find_emails(text, tokens):
         if not any(s < ce and cs < e for cs, ce in claimed):
             claim("EMAIL", "guard.pii.email", s, e)
-    for m in IBAN_RE.finditer(text):
+    for m in IBAN_RE.finditer(text) if _DIGIT(text) else ():
         cand = m.group()
         while cand and not _iban_ok(cand):  # "GB82...32 to other": drop the trailing words
             cand = cand.rsplit(" ", 1)[0] if " " in cand else ""
