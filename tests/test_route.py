@@ -235,3 +235,23 @@ def test_classifier_trains_on_any_labelled_set_with_unknown_floor():
     p = strict.predict("i want to pay the bill")
     assert p.label == "unknown" and p.raw_label == "pay"
     assert replace(p, label="pay") == clf.predict("i want to pay the bill")
+
+
+def test_real_sgd_payment_requests_route_to_payment(router):
+    """Held-out real user turns (SGD, CC BY-SA 4.0): none of them is a policy example."""
+    import json
+    from pathlib import Path
+
+    path = (Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogues" / "sgd"
+            / "test_banks_payment_services_calendar.json")
+    if not path.exists():
+        pytest.skip("shared data not present")
+    dialogues = json.loads(path.read_text(encoding="utf-8"))
+    firsts = []
+    for d in dialogues:
+        turn = next(t for t in d["turns"] if t["speaker"] == "USER")
+        if any(f["state"]["active_intent"] in ("MakePayment", "RequestPayment") for f in turn["frames"]):
+            firsts.append(turn["utterance"])
+    assert len(firsts) > 50
+    hits = sum(router.classify(u, final=True).best == "payment" for u in firsts)
+    assert hits / len(firsts) >= 0.9
