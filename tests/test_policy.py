@@ -142,3 +142,15 @@ def test_memory_scope_filters_by_purpose():
     assert not p.memory.may_store("cvv")
     # An undeclared field is treated as never stored, never sent.
     assert not p.memory.may_store("something_new")
+
+
+def test_guard_section_becomes_guard_rules_and_its_errors_name_the_line():
+    rules_mod = pytest.importorskip("turngate.gates.guard.rules")
+    if not hasattr(rules_mod.GuardRules, "from_mapping"):
+        pytest.skip("GuardRules.from_mapping not built")
+    p = load_policy()
+    assert isinstance(p.guard_rules, rules_mod.GuardRules)
+    text = _default_text()
+    bad = text.replace("  injection: block\n", "  injection: block\n  injektion: flag\n", 1)
+    msg = _error(bad)
+    assert f"bad.yaml:{_line_of(bad, 'injektion')}:" in msg and "guard.injektion" in msg

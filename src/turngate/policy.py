@@ -22,6 +22,7 @@ policy that loads is a policy the gates can trust.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -296,9 +297,14 @@ def _guard_rules(section: dict[str, Any], root: yaml.Node | None, source: str) -
     try:
         return from_mapping(section)
     except (ConfigError, ValueError, TypeError, KeyError) as e:
-        # The guard's own messages name the key; the line is the section's.
-        line = _line_of(root, ("guard",))
-        raise ConfigError(f"{source}:{line}: guard: {e}") from e
+        # The guard's messages start with the dotted field ("guard.entities.CVV.input:");
+        # walk it to its line, or fall back to the section's.
+        msg = str(e)
+        m = re.match(r"(guard(?:\.[\w-]+)*)", msg)
+        loc: tuple[str | int, ...] = tuple(m.group(1).split(".")) if m else ("guard",)
+        if not msg.startswith("guard"):
+            msg = f"guard: {msg}"
+        raise ConfigError(f"{source}:{_line_of(root, loc)}: {msg}") from e
 
 
 def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> None:
