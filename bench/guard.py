@@ -33,8 +33,11 @@ PII sets (all from ../shared/data/guard):
   spelled letter by letter. Seed 11.
 - ``split``: the spoken card sentences cut into two caller turns at a random
   word boundary in the middle half of the card (never after "double"/"triple");
-  the second turn is checked with the first turn's GuardState, and counts when
-  it yields the complete, Luhn-valid card. Presidio sees each turn alone.
+  the second turn is checked with the first turn's GuardState. It counts as
+  caught when every word of the card is inside a CARD_NUMBER finding in its turn
+  (the first half as "a card being read", the second as the completed card);
+  how often turn 2 identifies the complete, Luhn-valid card is shown too.
+  Presidio sees each turn alone.
 - ``nemo``: NeMo text-processing spoken<->written pairs (telephone ITN+TN whose
   written side is 7-15 digits with phone punctuation only, as those files also
   hold IP addresses, SSNs and serials; electronic ITN+TN with an "@"; dates
@@ -404,6 +407,15 @@ def presidio(recognizers: list, text: str) -> list[tuple[str, int, int]]:
     return out
 
 
+def _uncovered(text: str, lo: int, hi: int, findings) -> bool:
+    """Is any word of text[lo:hi] outside every CARD_NUMBER finding?"""
+    for m in re.finditer(r"[^\s,]+", text[lo:hi]):
+        a, b = lo + m.start(), lo + m.end()
+        if not any(f.type == "CARD_NUMBER" and f.start <= a and b <= f.end for f in findings):
+            return True
+    return False
+
+
 # ------------------------------------------------------------------ nemo
 
 def load_nemo() -> dict[str, list[tuple[str, str]]]:
@@ -593,8 +605,11 @@ def main() -> None:
         d1 = guard_input(first, rules=RULES, authenticated=True, route="faq", requires_auth=False)
         d2 = guard_input(second, rules=RULES, authenticated=True, route="faq", requires_auth=False,
                          state=d1.state)
-        split_ours += any(f.rule == "guard.pii.card_number" for f in d2.findings)
-        split_first += any(f.type == "CARD_NUMBER" for f in d1.findings)
+        # caught: no word of the card left unredacted in either turn
+        left1 = _uncovered(first, s, len(first), d1.findings)
+        left2 = _uncovered(second, 0, e - cut, d2.findings)
+        split_ours += not left1 and not left2
+        split_first += any(f.rule == "guard.pii.card_number" for f in d2.findings)
         split_pres += any(k == "CARD_NUMBER" for k, *_ in presidio(recognizers, first) + presidio(recognizers, second))
 
     # nemo pairs, in a caller's sentence with the cue
@@ -633,9 +648,9 @@ def main() -> None:
             o, p = scores[form]["ours"], scores[form]["presidio"]
             print(f"{k:15} {form:8} {o.gold[k]:5d} {o.recall(k)!s:>7} {o.precision(k)!s:>7} | "
                   f"{p.recall(k)!s:>10} {p.precision(k)!s:>10}")
-    print(f"spoken card split over two turns: complete card found in turn 2 with the carried state "
-          f"{split_ours}/{n_split}; first half already redacted as a card being read {split_first}/{n_split} "
-          f"(presidio, each turn alone: {split_pres}/{n_split})")
+    print(f"spoken card split over two turns: every word of the card redacted in both turns "
+          f"{split_ours}/{n_split}; the complete Luhn-valid card identified in turn 2 from the carried "
+          f"state {split_first}/{n_split} (presidio, each turn alone, finds a card: {split_pres}/{n_split})")
     print("nemo pairs (in a cued sentence):")
     for kind, forms in nemo_res.items():
         for form, r in forms.items():

@@ -253,3 +253,12 @@ def test_a_completed_number_is_not_carried_into_the_next_turn():
 def test_state_repr_hides_carried_digits():
     d = inp("my card number is four one one one two two two two")
     assert d.state.carry and d.state.carry not in repr(d.state)
+
+
+def test_a_card_carried_from_the_last_turn_does_not_swallow_the_next_field():
+    # 16 digits of Visa may still grow to 19, so they are carried; the next turn's SSN
+    # must still be found as an SSN and redacted, not joined to the card.
+    first = inp("my card number is " + CARD_SPOKEN)
+    second = inp("Here's my SSN: 460-89-9847", state=first.state)
+    assert types(second) == ["SSN"]
+    assert "460" not in second.redacted

@@ -32,7 +32,7 @@ import phonenumbers
 
 from .findings import Finding
 from .numbers import (
-    ORDINALS, REPEAT, TEENS, TENS, UNITS, Chunk, Run, Token, digit_runs, tokenize,
+    ORDINALS, REPEAT, TEENS, TENS, UNITS, Chunk, Run, Token, digit_runs, lone_oh, tokenize,
 )
 
 CUE_WINDOW = 64  # characters between a cue's end and the run it arms
@@ -41,7 +41,7 @@ STATE_WINDOW = 32  # an armed field from the previous turn applies to a run this
 # Cue phrases by kind, matched on tokens (a dict lookup per word) rather than by
 # regular expression: one regex scan with every cue cost ~100 us per utterance.
 CUE_PHRASES: dict[str, tuple[str, ...]] = {
-    "card": ("card", "cards", "credit", "debit", "visa", "mastercard", "master card", "amex",
+    "card": ("card", "cards", "cc", "credit", "debit", "visa", "mastercard", "master card", "amex",
              "american express", "discover", "maestro", "long number", "pan"),
     "cvv": ("security code", "security number", "security digits", "cvv", "cvc", "cv2", "c v v",
             "c v c", "csc", "card verification", "verification code", "verification value",
@@ -189,8 +189,11 @@ def card_lengths(d: str) -> tuple[int, ...]:
     return ()
 
 
-def find_card(run: Run, cued: bool) -> tuple[int, int] | None:
-    """Digit window (lo, hi) of a card in the run, aligned on the chunks as read."""
+def find_card(run: Run, cued: bool, min_end: int = 0) -> tuple[int, int] | None:
+    """Digit window (lo, hi) of a card in the run, aligned on the chunks as read.
+
+    ``min_end``: the window must reach this far (past the digits carried from the
+    previous turn, which that turn already redacted)."""
     digits = run.digits
     n = len(digits)
     if n < 12:
@@ -203,7 +206,7 @@ def find_card(run: Run, cued: bool) -> tuple[int, int] | None:
         lengths = card_lengths(digits[lo:lo + 4])
         for length in sorted(lengths, reverse=True):
             hi = lo + length
-            if hi > n or hi not in ends:
+            if hi > n or hi not in ends or hi < min_end:
                 continue
             if not cued and (lo, hi) != (0, n) and not _stray_zeros(digits, lo, hi):
                 continue
@@ -466,6 +469,9 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
     armed = frozenset(armed)
     tokens = tokenize(text)
     runs = digit_runs(tokens, text)
+    # a lone "oh" is an interjection, unless it continues the previous turn's number
+    runs = [r for i, r in enumerate(runs)
+            if not lone_oh(r) or (i == 0 and carry and r.start <= STATE_WINDOW)]
     cues = find_cues(text, tokens)
     findings: list[Finding] = []
     claimed: list[tuple[int, int]] = []
@@ -521,11 +527,16 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
         card = None
         wide = _cue_kinds(cues, max(0, run.start - CUE_WINDOW), run.start)
         if "card" in kinds or not wide & {"other_id", "account"}:
-            card = find_card(r, "card" in kinds or bool(lead))
+            card = find_card(r, "card" in kinds or bool(lead), min_end=len(lead) + 1)
+            if card is None and lead:
+                card = find_card(run, "card" in kinds)
+                r = run
         if card is not None:
             s, e = r.span_of(*card)
             claim("CARD_NUMBER", "guard.pii.card_number", s, e)
             continue
+        # Only a card may join the previous turn's digits; everything else reads this run.
+        r, d = run, run.digits
         n = len(d)
         if ("cvv" in kinds or _cue_after(cues, "cvv", run.end)) and 3 <= len(run.digits) <= 4:
             claim("CVV", "guard.pii.cvv", run.start, run.end)
@@ -539,6 +550,10 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
             claim("SSN", "guard.pii.ssn.last4", run.start, run.end)
         elif "account" in kinds and 6 <= n <= 20:
             claim("ACCOUNT_NUMBER", "guard.pii.account_number", run.start, run.end)
+        elif ("card" in kinds and "phone" not in kinds and card_prefix_plausible(d)
+              and _ends_text(text, run.end)):
+            # a card still being read: redact what is there; the rest comes next partial
+            claim("CARD_NUMBER", "guard.pii.card_number.partial", run.start, run.end)
         elif after and 7 <= n <= 20:
             # "... 8211-Office": a cue after the number; a postcode read just before it
             # may be in the same spoken run, and is redacted with it.
@@ -546,7 +561,6 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
         elif phone_plausible(r, text, "phone" in kinds):
             claim("PHONE", "guard.pii.phone", run.start, run.end)
         elif "card" in kinds and card_prefix_plausible(d) and _ends_text(text, run.end):
-            # a card still being read: redact what is there, finish it next partial
             claim("CARD_NUMBER", "guard.pii.card_number.partial", run.start, run.end)
         elif lead and n >= 12:
             # the previous turn's digits plus these make a long number that is no card
@@ -560,8 +574,13 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
         else:
             digits = last.digits
         if len(digits) < 19 and (card_prefix_plausible(digits) or open_kinds & {"card", "account"}):
-            if not any(f.end >= last.end and not f.rule.endswith(".partial")
-                       for f in findings):
+            ending = [f for f in findings if f.end >= last.end]
+            # carry a number still being read, or a card that its issuer allows to be
+            # longer (16 digits of a 19-digit Visa are a valid card too)
+            if all(f.rule.endswith(".partial") for f in ending) or (
+                all(f.type == "CARD_NUMBER" for f in ending)
+                and len(digits) < max(card_lengths(digits[:4]) or (0,))
+            ):
                 tail_digits = digits
                 tail_armed |= open_kinds & {"card", "account", "ssn", "phone"}
     last_run_end = runs[-1].end if runs else 0

@@ -289,14 +289,17 @@ def digit_runs(tokens: list[Token], text: str = "") -> list[Run]:
             runs.append(_trim(chunks, seps))
         else:
             i += 1
-    return [r for r in runs if r.chunks]
+    return runs
 
 
 def _trim(chunks: list[Chunk], seps: list[str]) -> Run:
-    """Drop a lone interjection "oh"/"o" at either end when it stands apart ("oh, I see")."""
-    # Only a run made of nothing but "oh" is dropped here; a leading "oh" in
-    # "oh two three ..." is a real zero, and card detection tolerates a stray
-    # one by trying sub-windows.
-    if all(c.spoken and c.digits == "0" for c in chunks) and len(chunks) == 1:
-        return Run((), ())
     return Run(tuple(chunks), tuple(seps))
+
+
+def lone_oh(run: Run) -> bool:
+    """A run that is one "oh"/"o": an interjection ("oh, I see"), unless it continues
+    a number from the previous turn. A leading "oh" in "oh two three ..." is a real
+    zero; card detection tolerates a stray one by trying windows."""
+    return len(run.chunks) == 1 and run.chunks[0].spoken and run.chunks[0].digits == "0" and (
+        run.end - run.start <= 2
+    )
