@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import resource
 import statistics
 import sys
 import time
@@ -230,6 +231,37 @@ def domain_phrases() -> tuple[list[str], str]:
     return list(FALLBACK_PHRASES), "bench FALLBACK_PHRASES"
 
 
+AGENT_LINES = (
+    "Thanks for calling. How can I help you today?",
+    "I can help you change your appointment. Which day works best for you?",
+    "Your appointment is now on Thursday the fourteenth at ten thirty in the morning.",
+    "Before I can take a payment, I need to verify your identity. What is your date of birth?",
+    "I'm sorry to hear that. I'm transferring you to a colleague who can help with your complaint.",
+)
+
+
+def tts_cost() -> list[str]:
+    """flite synthesis cost per voice: wall and CPU (flite child processes) per audio second."""
+    lines = []
+    for voice in ("kal", "slt", "awb", "rms", "kal16"):
+        tts = FliteTts(voice)
+        audio_ms = 0
+        walls = []
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p0 = time.process_time()
+        for text in AGENT_LINES:
+            t = time.perf_counter()
+            audio_ms += tts.synthesize(text).duration_ms
+            walls.append(time.perf_counter() - t)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime) + (time.process_time() - p0)
+        lines.append(f"# tts {voice:5} wall/audio_s={sum(walls) / (audio_ms / 1000):.3f} "
+                     f"cpu/audio_s={cpu / (audio_ms / 1000):.3f} "
+                     f"sentence p50 wall={statistics.median(walls) * 1000:.0f} ms "
+                     f"(sentences of {audio_ms / len(AGENT_LINES) / 1000:.1f} s audio on average)")
+    return lines
+
+
 def derive_cmn(input_rate: int = 16000) -> str:
     """The cepstral mean after 60 s of VoxConverse aepyx through the phone path."""
     pcm, rate = read_wav(AUDIO / "voxconverse_8k" / "aepyx_8k.wav")
@@ -290,6 +322,8 @@ def main() -> None:
                     print(f"    {row[0]:24} {row[1]:2d}/{row[2]:2d} conf={row[4]:.2f} {row[3]!r}")
         engine.close()
 
+    for line in tts_cost():
+        print(line, flush=True)
     head = results[("general-16k", "real")]
     print(json.dumps({
         "bench": "stt",
