@@ -4,21 +4,26 @@ Weak but real, and offline. What makes it usable on a phone line:
 
 - the caller's 8 kHz audio is upsampled to the 16 kHz the bundled acoustic
   model was trained on (a streaming soxr resampler per utterance); the band
-  above 4 kHz stays empty, which the model tolerates better than an 8 kHz
-  front end with a filterbank it was never trained on (``input_rate=8000``
-  exists to measure that claim: see bench/stt.py);
+  above 4 kHz stays empty, which the model tolerates far better than an
+  8 kHz front end with a filterbank it was never trained on
+  (``input_rate=8000``: WER 1.01 vs 0.47 on real clips, see bench/stt.py);
 - the cepstral mean starts from the mean of real phone-band speech
   (``PHONE_SPEECH_CMN``) instead of pocketsphinx's generic guess, and keeps
   adapting across the utterances of one call. On the bench's real clips this
-  one vector takes WER from 0.87 (default ``40,3,-1``) to about 0.47; a
-  warm-up on flite speech (``warmup=True``) gets only to about 0.58, because
-  a synthesizer's spectral tilt is not a caller's;
+  one vector takes WER from 0.84 (default ``40,3,-1``) to 0.47; a warm-up on
+  flite speech (``warmup=True``) gives 0.49 there (and is better only on flite
+  speech itself: a synthesizer's spectral tilt is not a caller's);
 - the language model is built from the gateway's own phrases (``lm.py``),
   with a slice of the general model's vocabulary mixed in.
 
 One engine per process holds the built model files and a pool of decoders
-(a decoder costs ~0.3 s and tens of MB to load; a call borrows one for its
-lifetime and gives it back on ``close``).
+(a decoder costs ~0.3 s to load, ~95 MB with the general model and a few MB
+with the domain one; a call borrows one for its lifetime and gives it back on
+``close``).
+
+pocketsphinx holds the GIL while it decodes: feed it 20 ms frames as they
+arrive (each call then blocks other threads for ~2 ms with the domain model,
+~9 ms with the general one), never seconds of audio at once.
 """
 
 from __future__ import annotations
@@ -33,9 +38,9 @@ import numpy as np
 import pocketsphinx
 import soxr
 
+from turngate.audio import mulaw
 from turngate.core.events import WordTime
 from turngate.errors import ConfigError
-from turngate.audio import mulaw
 from turngate.speech import lm as lmbuild
 from turngate.speech.stt import SttResult
 
