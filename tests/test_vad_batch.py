@@ -291,3 +291,19 @@ def test_batched_ingress_of_a_stalled_stream_drops_like_per_frame_push(model):
         many.push_mulaw([("x", frame)])
     np.testing.assert_allclose([r[1:] for r in many.run()], [r[1:] for r in one.run()], atol=1e-6)
     assert many.stats.windows_dropped == one.stats.windows_dropped > 0
+
+
+def test_batched_ingress_with_an_unknown_stream_keeps_the_frames_before_it(model, speech):
+    frame = mulaw.encode(speech[0][4000:4160])
+    b = SileroBatch(pregate=NO_GATE, model=model)
+    ref = SileroBatch(pregate=NO_GATE, model=model)
+    for sid in "abcd":
+        b.register(sid)
+        ref.register(sid)
+    with pytest.raises(KeyError):
+        b.push_mulaw([(sid, frame) for sid in "abcd"] + [("gone", frame), ("a", frame)])
+    for sid in "abcd":
+        ref.push(sid, mulaw.decode(frame))
+    b.push_mulaw([(sid, frame) for sid in "abcd"])
+    ref.push_mulaw([(sid, frame) for sid in "abcd"])
+    np.testing.assert_allclose([r[1:] for r in b.run()], [r[1:] for r in ref.run()], atol=1e-6)
