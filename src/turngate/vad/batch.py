@@ -6,8 +6,7 @@ Twilio delivers 20 ms frames (160 samples); Silero wants 32 ms windows (256 samp
 plus 32 samples of context). Each stream owns one row of a shared float32 buffer;
 ``push`` appends a frame to its row (a plain int16 -> float32 copy: scaling to
 [-1, 1) is done once per batch, which costs a third of a per-frame multiply) and
-runs WebRTC VAD on it.
-The row keeps the 32 samples before the read position, so a window and its context
+runs WebRTC VAD on it. The row keeps the 32 samples before the read position, so a window and its context
 are one contiguous 288-sample slice and nothing is copied per frame except the frame
 itself. Every few windows ``run`` moves the unread tail (< 1 window) to the front.
 
@@ -28,13 +27,14 @@ A window skips Silero (probability reported as 0.0) when all of these hold:
 WebRTC VAD flagged no frame overlapping it, it flagged none for ``quiet_ms``
 before it either, and Silero's last probability on that stream was below
 ``max_probability``. Silero's state is then *kept as it was* after the last window
-it ran on, which by the rule above is a window of quiet: the state after quiet is
-what continuous inference converges to over more quiet, so resuming from it is
-close to having run all along (see docs/benchmarks.md, "Hot path", for the measured
-difference). The context of the first window after a skip is the real last 32
-samples, since the buffer holds them anyway. Resetting the state to zeros instead
-is available (``resume="reset"``) but makes Silero restart cold on the caller's
-first syllable.
+it ran on: the caller's last sound plus ``quiet_ms`` of quiet. That is not what
+continuous inference would hold after seconds of quiet (it settles into a state that
+is slower to rise), and measured on real speech the difference is in our favour:
+onsets are detected earlier, at the cost of rare isolated windows over 0.5 in loud
+noise (docs/benchmarks.md, "Hot path"). The context of the first window after a skip
+is the real last 32 samples, since the buffer holds them anyway. Resetting the state
+to zeros instead is available (``resume="reset"``); it was measured slower to detect
+onsets than keeping the state.
 
 Drop policy: a row holds ``BACKLOG_WINDOWS`` windows of unread audio; if the shell
 stops calling ``run`` for longer than that, the oldest unread windows are dropped
