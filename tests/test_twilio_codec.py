@@ -33,7 +33,10 @@ def test_parses_twilio_start_with_string_numbers():
 
 def test_parses_media_mark_dtmf_stop():
     m = codec.parse(json.dumps(MEDIA))
-    assert isinstance(m, codec.Media) and m.payload == b"\xff" * 160 and m.timestamp_ms == 5 and m.sequence == 3
+    assert isinstance(m, codec.Media) and m.payload == b"\xff" * 160 and m.track == "inbound"
+    reordered = json.dumps({"media": MEDIA["media"], **MEDIA})  # not Twilio's order: the full parse
+    m = codec.parse(reordered)
+    assert isinstance(m, codec.Media) and m.timestamp_ms == 5 and m.sequence == 3
     assert codec.parse('{"event":"mark","streamSid":"MZ1","sequenceNumber":"4","mark":{"name":"tg:1:0:800"}}') \
         == codec.Mark(name="tg:1:0:800")
     assert codec.parse('{"event":"dtmf","dtmf":{"track":"inbound_track","digit":"7"}}') == codec.Dtmf(digit="7")
@@ -96,3 +99,37 @@ def test_twiml_connects_the_stream_with_escaped_parameters():
     stream = ET.fromstring(x).find("./Connect/Stream")
     assert stream.get("url") == "wss://gw.example/twilio/stream"
     assert stream.find("Parameter").attrib == {"name": "token", "value": 'a"b<c'}
+
+
+def _full(text):
+    # the full parse, bypassing the fast path
+    return codec.parse(text.encode())
+
+
+def test_fast_media_path_agrees_with_the_full_parse_on_twilios_compact_frames():
+    compact = json.dumps(MEDIA, separators=(",", ":"))
+    assert compact.startswith('{"event":"media",')
+    fast, full = codec.parse(compact), _full(compact)
+    assert isinstance(fast, codec.Media) and (fast.payload, fast.track) == (full.payload, full.track)
+
+
+@given(st.text(alphabet='{}":,abcdefmnprtvyklo0123456789AB=+/\\ ', max_size=120).map(
+    lambda t: '{"event":"media",' + t))
+def test_fast_media_path_only_accepts_what_the_full_parse_accepts(text):
+    fast = codec._fast_media(text)
+    if fast is not None:
+        full = _full(text)
+        assert isinstance(full, codec.Media), text
+        assert (full.payload, full.track) == (fast.payload, fast.track)
+
+
+@given(st.integers(0, 400), st.integers(0, 40), st.text(alphabet='{}":,\\ x', max_size=4))
+def test_fast_media_path_on_damaged_twilio_frames(at, cut, insert):
+    compact = json.dumps(MEDIA, separators=(",", ":"))
+    at = at % len(compact)
+    text = compact[:at] + insert + compact[at + cut:]
+    fast = codec._fast_media(text)
+    if fast is not None:
+        full = _full(text)
+        assert isinstance(full, codec.Media), text
+        assert (full.payload, full.track) == (fast.payload, fast.track)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -101,8 +102,38 @@ def _bad(detail: str, text: str, kind: str = "malformed") -> Rejected:
     return Rejected(kind=kind, detail=detail, excerpt=_excerpt(text))
 
 
+# Twilio's media frame, exactly: any frame this matches is valid JSON with these fields,
+# so taking the fast path can never accept what the full parse would reject.
+_MEDIA_RE = re.compile(
+    r'\{"event":\s?"media",\s?"sequenceNumber":\s?"(\d{1,12})",\s?"media":\s?\{'
+    r'"track":\s?"(inbound|outbound)",\s?"chunk":\s?"(\d{1,12})",\s?"timestamp":\s?"(\d{1,15})",\s?'
+    r'"payload":\s?"([A-Za-z0-9+/]*={0,2})"\},\s?"streamSid":\s?"[A-Za-z0-9]{1,64}"\}'
+)
+
+
+def _fast_media(text: str) -> Media | None:
+    """The hot path: 50 ``media`` frames a second per call.
+
+    A full ``json.loads`` costs about three times a match of Twilio's exact shape.
+    Only a frame in that shape (field order as Twilio sends it) takes this path;
+    anything else returns None and gets the full parse, so a malformed frame is
+    still rejected with its reason.
+    """
+    m = _MEDIA_RE.fullmatch(text)
+    if m is None:
+        return None
+    # Strict base64, as the full parse validates it. Sequence numbers and timestamps are not read here: the
+    # shell keeps its own clock, and the full parse reads them where a tool needs them.
+    try:
+        return Media(payload=binascii.a2b_base64(m.group(5), strict_mode=True), track=m.group(2))
+    except binascii.Error:
+        return None
+
+
 def parse(text: str | bytes) -> TwilioMessage:
     """Parse one WebSocket text frame from Twilio."""
+    if type(text) is str and (fast := _fast_media(text)) is not None:
+        return fast
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
