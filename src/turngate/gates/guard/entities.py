@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE as COUNTRY_CODES
 
 from .findings import Finding
 from .numbers import (
@@ -435,11 +435,10 @@ def phone_plausible(run: Run, text: str, cued: bool) -> bool:
     if cued:
         return 7 <= len(d) <= 15
     if plus:
-        try:
-            num = phonenumbers.parse("+" + d, None)
-        except phonenumbers.NumberParseException:
-            return False
-        return phonenumbers.is_possible_number(num)
+        # phonenumbers' country-code table; its full parse costs ~30 us, too much per partial
+        return 8 <= len(d) <= 15 and any(
+            int(d[:k]) in COUNTRY_CODES for k in (1, 2, 3) if d[0] != "0"
+        )
     if len(d) == 11 and d[0] == "1":
         d = d[1:]
     if len(d) == 10 and d[0] in "23456789" and d[3] in "23456789":

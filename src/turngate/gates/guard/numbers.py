@@ -23,7 +23,7 @@ table below is a few dict lookups per token, so tier 0 stays cheap.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 UNITS: dict[str, int] = {
@@ -75,26 +75,24 @@ class Chunk(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """A run of digits. ``seps`` holds the separator text between chunks."""
+    """A run of digits. ``seps`` holds the separator text between chunks.
+
+    ``digits``, ``start``, ``end`` and ``spoken`` are computed once: detectors read
+    them many times per partial."""
 
     chunks: tuple[Chunk, ...]
     seps: tuple[str, ...]
+    digits: str = field(init=False)
+    start: int = field(init=False)
+    end: int = field(init=False)
+    spoken: bool = field(init=False)
 
-    @property
-    def digits(self) -> str:
-        return "".join(c.digits for c in self.chunks)
-
-    @property
-    def start(self) -> int:
-        return self.chunks[0].start
-
-    @property
-    def end(self) -> int:
-        return self.chunks[-1].end
-
-    @property
-    def spoken(self) -> bool:
-        return any(c.spoken for c in self.chunks)
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "digits", "".join(c.digits for c in self.chunks))
+        set_(self, "start", self.chunks[0].start)
+        set_(self, "end", self.chunks[-1].end)
+        set_(self, "spoken", any(c.spoken for c in self.chunks))
 
     def boundaries(self) -> list[int]:
         """Digit offsets at which a chunk starts (plus the total length)."""
@@ -238,6 +236,7 @@ def digit_runs(tokens: list[Token], text: str = "") -> list[Run]:
     runs: list[Run] = []
     n = len(tokens)
     i = 0
+    lines = "\n" in text
     while i < n:
         t = tokens[i].text
         if t not in NUMBER_WORDS and not t.isdigit():
@@ -251,14 +250,14 @@ def digit_runs(tokens: list[Token], text: str = "") -> list[Run]:
         sep = ""
         while i < n:
             t = tokens[i].text
-            if chunks and text and "\n" in text[tokens[i - 1].end:tokens[i].start]:
+            if lines and chunks and text.find("\n", tokens[i - 1].end, tokens[i].start) != -1:
                 break
             if t.isdigit() and _glued(tokens, i):
                 break
             if t.isdigit():
                 if chunks:
                     seps.append(sep)
-                chunks.append(Chunk(t, tokens[i].start, tokens[i].end, False))
+                chunks.append(_new(Chunk, (t, tokens[i].start, tokens[i].end, False)))
                 sep = ""
                 i += 1
                 continue
@@ -269,7 +268,7 @@ def digit_runs(tokens: list[Token], text: str = "") -> list[Run]:
                 digits, j = parsed
                 if chunks:
                     seps.append(sep)
-                chunks.append(Chunk(digits, tokens[i].start, tokens[j - 1].end, True))
+                chunks.append(_new(Chunk, (digits, tokens[i].start, tokens[j - 1].end, True)))
                 sep = ""
                 i = j
                 continue
