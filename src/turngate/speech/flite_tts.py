@@ -76,7 +76,8 @@ class FliteTts:
         finally:
             os.unlink(wav_path)
         if rate != 8000:
-            pcm = soxr.resample(pcm, rate, 8000, quality="HQ")
+            # float32 in and out: libsoxr would dither int16 output with random noise.
+            pcm = soxr.resample(pcm.astype(np.float32), rate, 8000, quality="HQ")
             pcm = np.clip(np.round(pcm), -32768, 32767).astype(np.int16)
         segments = _parse_segments(segs_out)
         counts = _phone_counts(per_token_out)
