@@ -37,7 +37,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import functools
 import resource
+import threading
 import statistics
 import sys
 import time
@@ -55,6 +57,7 @@ from turngate.audio import mulaw  # noqa: E402
 from turngate.speech.flite_tts import FliteTts  # noqa: E402
 from turngate.speech.lm import normalize, phrases_in  # noqa: E402
 from turngate.speech.pocketsphinx_stt import PocketsphinxEngine  # noqa: E402
+from turngate.speech.process_stt import ProcessSttEngine  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "data" / "audio"
 
@@ -262,6 +265,31 @@ def tts_cost() -> list[str]:
     return lines
 
 
+def main_thread_stalls(engine, pcm: np.ndarray, calls: int) -> tuple[float, float]:
+    """Decode ``calls`` streams in worker threads as fast as they go; meanwhile the main
+    thread (the asyncio loop's stand-in) sleeps 1 ms at a time. Returns its p99 and max
+    oversleep in ms: how long STT kept it from running."""
+    def call() -> None:
+        stream = engine.new_stream()
+        stream.start_utterance()
+        for i in range(0, len(pcm), 160):
+            stream.feed(pcm[i:i + 160])
+        stream.end_utterance()
+        stream.close()
+
+    threads = [threading.Thread(target=call) for _ in range(calls)]
+    for t in threads:
+        t.start()
+    late = []
+    while any(t.is_alive() for t in threads):
+        t0 = time.perf_counter()
+        time.sleep(0.001)
+        late.append((time.perf_counter() - t0) * 1000 - 1.0)
+    for t in threads:
+        t.join()
+    return float(np.percentile(late, 99)), max(late)
+
+
 def derive_cmn(input_rate: int = 16000) -> str:
     """The cepstral mean after 60 s of VoxConverse aepyx through the phone path."""
     pcm, rate = read_wav(AUDIO / "voxconverse_8k" / "aepyx_8k.wav")
@@ -324,6 +352,17 @@ def main() -> None:
 
     for line in tts_cost():
         print(line, flush=True)
+    # The GIL: pocketsphinx decodes without releasing it.
+    phrases_engine = functools.partial(PocketsphinxEngine, phrases)
+    pcm = np.concatenate([c.pcm8k for c in real[:4]])
+    local = phrases_engine()
+    p99, worst = main_thread_stalls(local, pcm, 4)
+    print(f"# gil  in-process, 4 calls in threads: main thread late p99 {p99:.1f} ms, max {worst:.1f} ms")
+    local.close()
+    remote = ProcessSttEngine(phrases_engine, workers=2)
+    p99, worst = main_thread_stalls(remote, pcm, 4)
+    print(f"# gil  ProcessSttEngine(workers=2), 4 calls: main thread late p99 {p99:.1f} ms, max {worst:.1f} ms")
+    remote.close()
     head = results[("general-16k", "real")]
     print(json.dumps({
         "bench": "stt",
