@@ -55,6 +55,7 @@ class Prediction:
     runner_up: str
     runner_up_confidence: float
     raw_label: str  # the best class before the out-of-scope floor was applied
+    score: float    # what the out-of-scope floor is compared with (see ``fit``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ class IntentClassifier:
 
     __slots__ = ("labels", "unknown_label", "unknown_below", "_views", "_W", "_b",
                  "_encoder", "_eW", "_eb", "_encoder_weight", "_unknown_idx",
-                 "_char_memo", "_char_range")
+                 "_char_memo", "_char_range", "_centroids")
 
     def __init__(self) -> None:  # pragma: no cover - use fit()
         raise TypeError("use IntentClassifier.fit(texts, labels)")
@@ -91,9 +92,15 @@ class IntentClassifier:
         encoder_C: float = 10.0,
         encoder_weight: float = 0.5,
         embeddings: np.ndarray | None = None,
+        oos_similarity: bool = False,
     ) -> IntentClassifier:
         """Fit on a labelled set. ``embeddings`` may pass precomputed encoder
-        vectors for ``texts`` (the benchmark caches them)."""
+        vectors for ``texts`` (the benchmark caches them).
+
+        The out-of-scope floor is compared with the best class's probability;
+        with an encoder and ``oos_similarity``, with that probability times the
+        cosine similarity to the nearest in-scope class centroid, which also
+        catches confident guesses on sentences unlike anything trained."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from scipy.sparse import hstack
         from sklearn.linear_model import LogisticRegression
@@ -141,6 +148,7 @@ class IntentClassifier:
         self._b = b * temperature
         self._encoder = None
         self._eW = self._eb = None
+        self._centroids = None
         self._encoder_weight = float(encoder_weight)
         if encoder is not None:
             E = embeddings if embeddings is not None else encoder.encode(texts)
@@ -150,6 +158,11 @@ class IntentClassifier:
             self._encoder = encoder
             self._eW = np.ascontiguousarray(elr.coef_.T.astype(np.float32))
             self._eb = elr.intercept_.astype(np.float32)
+            if oos_similarity:
+                y = np.asarray(labels)
+                cents = np.stack([E[y == c].mean(0) for c in self.labels if c != unknown_label])
+                cents /= np.linalg.norm(cents, axis=1, keepdims=True)
+                self._centroids = np.ascontiguousarray(cents.astype(np.float32))
         return self
 
     def with_unknown_below(self, floor: float) -> IntentClassifier:
@@ -169,8 +182,28 @@ class IntentClassifier:
     def log_proba(self, text: str, *, use_encoder: bool = False,
                   embedding: np.ndarray | None = None) -> np.ndarray:
         """Log-probabilities over ``labels``."""
+        return self._scored(text, use_encoder, embedding)[0]
+
+    def predict(self, text: str, *, use_encoder: bool = False,
+                embedding: np.ndarray | None = None) -> Prediction:
+        lp, sim = self._scored(text, use_encoder, embedding)
+        return self.decide(lp, similarity=sim)
+
+    def decide(self, lp: np.ndarray, *, similarity: float = 1.0) -> Prediction:
+        top2 = np.argpartition(-lp, 1)[:2] if lp.shape[0] > 1 else np.array([0, 0])
+        i, j = (int(top2[0]), int(top2[1])) if lp[top2[0]] >= lp[top2[1]] else (int(top2[1]), int(top2[0]))
+        p1, p2 = math.exp(float(lp[i])), math.exp(float(lp[j]))
+        raw = self.labels[i]
+        score = p1 * similarity
+        label = self.unknown_label if score < self.unknown_below else raw
+        return Prediction(label=label, confidence=p1, runner_up=self.labels[j],
+                          runner_up_confidence=p2, raw_label=raw, score=score)
+
+    def _scored(self, text: str, use_encoder: bool,
+                embedding: np.ndarray | None) -> tuple[np.ndarray, float]:
         z = self._sparse_logits(_normalise(text))
         lp = z - _logsumexp(z)
+        sim = 1.0
         if use_encoder and self._encoder is not None:
             e = embedding if embedding is not None else self._encoder.encode_one(text)
             ez = e @ self._eW + self._eb
@@ -178,22 +211,9 @@ class IntentClassifier:
             w = self._encoder_weight
             mix = (1 - w) * lp + w * elp
             lp = mix - _logsumexp(mix)
-        return lp
-
-    def predict(self, text: str, *, use_encoder: bool = False,
-                embedding: np.ndarray | None = None) -> Prediction:
-        return self.decide(self.log_proba(text, use_encoder=use_encoder, embedding=embedding))
-
-    def decide(self, lp: np.ndarray) -> Prediction:
-        top2 = np.argpartition(-lp, 1)[:2] if lp.shape[0] > 1 else np.array([0, 0])
-        i, j = (int(top2[0]), int(top2[1])) if lp[top2[0]] >= lp[top2[1]] else (int(top2[1]), int(top2[0]))
-        p1, p2 = math.exp(float(lp[i])), math.exp(float(lp[j]))
-        raw = self.labels[i]
-        label = raw
-        if p1 < self.unknown_below:
-            label = self.unknown_label
-        return Prediction(label=label, confidence=p1, runner_up=self.labels[j],
-                          runner_up_confidence=p2, raw_label=raw)
+            if self._centroids is not None:
+                sim = max(0.0, float((self._centroids @ e).max()))
+        return lp, sim
 
     def _sparse_logits(self, text: str) -> np.ndarray:
         word_view, char_view = self._views
