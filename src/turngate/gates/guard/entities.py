@@ -221,7 +221,10 @@ def _stray_zeros(digits: str, lo: int, hi: int) -> bool:
 
 
 def card_prefix_plausible(digits: str) -> bool:
-    return len(digits) >= 4 and bool(card_lengths(digits[:4])) and len(digits) < 19
+    """Could these digits be the start of a card still being read?"""
+    if len(digits) < 4:  # too short to name an issuer: only 7, 8, 9 start no card
+        return len(digits) == 3 and digits[0] not in "789"
+    return bool(card_lengths(digits[:4])) and len(digits) < 19
 
 
 # ---------------------------------------------------------------- dates
@@ -550,7 +553,8 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
         elif "account" in kinds and 6 <= n <= 20:
             claim("ACCOUNT_NUMBER", "guard.pii.account_number", run.start, run.end)
         elif ("card" in kinds and "phone" not in kinds and card_prefix_plausible(d)
-              and _ends_text(text, run.end)):
+              and _ends_text(text, run.end)
+              and (n >= 4 or any(c.kind == "card" and run.start - c.end <= 24 for c in cues))):
             # a card still being read: redact what is there; the rest comes next partial
             claim("CARD_NUMBER", "guard.pii.card_number.partial", run.start, run.end)
         elif after and 7 <= n <= 20:
@@ -559,8 +563,6 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
             claim("PHONE", "guard.pii.phone", run.start, run.end)
         elif phone_plausible(r, text, "phone" in kinds):
             claim("PHONE", "guard.pii.phone", run.start, run.end)
-        elif "card" in kinds and card_prefix_plausible(d) and _ends_text(text, run.end):
-            claim("CARD_NUMBER", "guard.pii.card_number.partial", run.start, run.end)
         elif lead and n >= 12:
             # the previous turn's digits plus these make a long number that is no card
             pass
@@ -572,7 +574,8 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
             digits = carry + last.digits
         else:
             digits = last.digits
-        if len(digits) < 19 and (card_prefix_plausible(digits) or open_kinds & {"card", "account"}):
+        if len(digits) < 19 and ((len(digits) >= 4 and card_prefix_plausible(digits))
+                                 or open_kinds & {"card", "account"}):
             ending = [f for f in findings if f.end >= last.end]
             # carry a number still being read, or a card that its issuer allows to be
             # longer (16 digits of a 19-digit Visa are a valid card too)
