@@ -60,7 +60,7 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
     # and "answer without the documents". Each checked against benign *train* intents.
     ("role_override", "want imagine act behave stay style",
      r"\bi want you to (?:act|behave|respond|pretend)\b|\bimagine (?:that )?you(?:'re| are)\b|"
-     r"\bact as an? (?!guarantor|joint|co-?signer|reference)\w+ (?:and|who|that|,)|"
+     r"\bact as an? (?!guarantor|joint|co-?signer|reference|witness|proxy|beneficiary)\w+|"
      r"\bstay in (?:your )?(?:role|character)\b|\bin the style of\b"),
     ("task_switch", "done good job excellent great fantastic congratulations perfect wow",
      r"\b(?:well done|very good|good job|excellent|great|fantastic|congratulations|perfect|wow)\b"
@@ -69,6 +69,18 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("output_forcing", "print output say repeat state",
      r"\b(?:just|only|simply) (?:print|output)\b|\bsay (?:that )?you (?:hate|love)\b|"
      r"\brepeat after me\b|\bstate that\b"),
+    # A service line does not write essays or code: asking it to is hijacking it
+    # ("Write a love poem to ...", "generate c++", "schreibe c++ code").
+    ("off_purpose_generation",
+     "write generate compose formulate draft produce",
+     r"\b(?:write|generate|compose|formulate|draft|produce)\b(?: me| us)?(?: an?| the| some| my)?"
+     r"[\w\s-]{0,30}?(?:\b(?:essay|poem|poems|story|song|lyrics|manifesto|headline|rhyme|code|"
+     r"script|program|sql|python|javascript|speech|plea|tweet)\b|\bc\+\+)"),
+    ("off_purpose_generation",
+     "schreib schreibe schreiben generiere generieren verfasse verfassen formuliere formulieren",
+     r"\b(?:schreib\w*|generier\w*|verfass\w*|formulier\w*)\b[\w\s-]{0,30}?"
+     r"(?:\b(?:essay|aufsatz|gedicht|liebesgedicht|geschichte|lied|manifest|überschrift|"
+     r"code|programm|rede|plädoyer)\b|\bc\+\+)"),
     ("context_override", "articles article documents document context knowledge",
      r"\b(?:not|don'?t|do not|without|instead of|disregard(?:ing)?|ignor(?:e|ing)) "
      r"(?:look(?:ing)? (?:in|at) |using |according to )?(?:the |any )?(?:provided )?"
