@@ -332,10 +332,15 @@ def print_table(outs: list[Outcome]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a quarter of the real cases, one voice")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a TurnParams field, e.g. --param confirm_timeout_ms=400")
     ap.add_argument("--margin-db", type=float, default=None,
                     help="override TurnParams.barge_in_min_level_over_echo_db (sensitivity runs)")
     args = ap.parse_args()
-    params = None if args.margin_db is None else TurnParams(barge_in_min_level_over_echo_db=args.margin_db)
+    overrides = {k: type(getattr(TurnParams(), k))(v) for k, v in (kv.split("=", 1) for kv in args.param)}
+    if args.margin_db is not None:
+        overrides["barge_in_min_level_over_echo_db"] = args.margin_db
+    params = TurnParams(**overrides) if overrides else None
     t0 = time.time()
 
     noise = [read_8k(DATA / "noise" / n) for n in ("doing_the_dishes.wav", "exercise_bike.wav")]

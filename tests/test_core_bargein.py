@@ -52,6 +52,8 @@ def test_barge_in_during_playback_clears_at_once_and_truncates_to_heard_words():
     acts = t.windows(speech(level_db=-15), 2)
     assert kinds(acts, ClearPlayback), "clear must go out on the onset window itself"
     t.at(PartialTranscript(text="no wait that's wrong"))
+    t.windows(speech(level_db=-15), 20)  # a long sound: the interrupt phrase decides at once
+    t.at(PartialTranscript(text="no wait that's wrong"))
     assert t.call.state is State.CALLER_SPEAKING
     heard = " ".join(SENTENCE.split()[:4])
     assert t.call.context[-1] == {"role": "assistant", "content": heard}
@@ -143,3 +145,35 @@ def test_playback_ledger_never_claims_more_than_the_marks_confirm():
         assert pb.on_mark(c.mark)  # flushed echoes are ours but not heard
     assert pb.heard_ms() == 200
     assert pb.heard_text() == ""  # proportional estimate: 20% of 4 words is no whole word
+
+
+def test_short_interrupt_word_heard_once_is_not_enough_but_heard_twice_is():
+    t = new()
+    long_answer(t)
+    play(t, 600)
+    t.windows(speech(level_db=-15), 8)
+    t.at(PartialTranscript(text="the"))
+    t.windows(silence(), 5)
+    t.at(FinalTranscript(text="hang on"))  # the recogniser's one-off guess at "mm-hmm"
+    assert t.call.state is State.SPEAKING
+    t.windows(silence(), 30)
+    t.windows(speech(level_db=-15), 8)
+    t.at(PartialTranscript(text="stop"))
+    t.windows(silence(), 5)
+    t.at(FinalTranscript(text="stop"))
+    assert t.decisions("turn")[-2].outcome == "abandon"
+    assert t.call.state is State.THINKING  # the caller's "stop" is their turn
+
+
+def test_our_own_words_heard_back_are_not_an_interruption():
+    t = new()
+    long_answer(t)  # "... on Friday at nine in the morning ..."
+    play(t, 1500)
+    t.windows(speech(level_db=-15), 8)
+    t.at(PartialTranscript(text="friday"))  # our echo, recognised
+    t.windows(speech(level_db=-15), 22)
+    t.at(PartialTranscript(text="friday morning"))
+    assert t.call.state is State.PAUSED
+    t.windows(silence(), 5)
+    t.at(FinalTranscript(text="friday morning"))
+    assert t.call.state is State.SPEAKING

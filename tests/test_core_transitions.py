@@ -170,12 +170,17 @@ def t_paused_resume():
 def t_paused_abandon():
     t = new_call()
     gen = speaking(t)
-    t.windows(speech(level_db=-18), 4)
-    acts = t.at(PartialTranscript(text="stop wait"))
-    assert t.call.state is State.CALLER_SPEAKING
+    t.windows(speech(level_db=-18), 8)
+    t.at(PartialTranscript(text="stop wait"))
+    assert t.call.state is State.PAUSED, "a short sound waits for its final to agree"
+    t.windows(silence(), 5)
+    acts = t.at(FinalTranscript(text="stop wait"))
+    # abandoned; and since the utterance is complete, the caller's turn ends on it at once
+    assert t.call.state is State.THINKING
     assert CancelModel(generation=gen, reason="interrupt") not in acts  # model already done
-    d = t.decisions("turn")[-1]
+    d = [d for d in t.decisions("turn") if d.outcome == "abandon"][-1]
     assert (d.outcome, d.rule) == ("abandon", "bargein.interrupt_phrase")
+    assert t.decisions("turn")[-1].rule == "turn.end.after_interruption"
 
 
 def t_paused_preempt():

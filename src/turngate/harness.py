@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .audio import mulaw
-from .audio.level import level_db
+from .audio.level import chunk_levels_db, level_db
 from .core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
@@ -137,7 +137,7 @@ class AudioHarness:
         for s in synth:
             pcm = mulaw.decode(audio)
             self._handle(SpeechSynthesized(generation=gen.number, segment=s.segment, text=text, audio=audio,
-                                           words=words, level_db=level_db(pcm)))
+                                           words=words, level_db=level_db(pcm), chunk_levels_db=chunk_levels_db(pcm)))
 
     def feed(self, caller_pcm: np.ndarray) -> None:
         """Feed caller audio (8 kHz int16), 20 ms at a time, with our echo mixed in."""
@@ -216,9 +216,10 @@ class AudioHarness:
             case Synthesize():
                 if self.tts is not None:
                     audio, words = self.tts(a.text)
+                    pcm = mulaw.decode(audio)
                     self._handle(SpeechSynthesized(generation=a.generation, segment=a.segment, text=a.text,
-                                                   audio=audio, words=words,
-                                                   level_db=level_db(mulaw.decode(audio))))
+                                                   audio=audio, words=words, level_db=level_db(pcm),
+                                                   chunk_levels_db=chunk_levels_db(pcm)))
             case CancelModel() | CancelSynthesis() | TransferCall() | QueueFollowUp() | WriteDecision() | EndCall():
                 pass
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["level_db", "levels_db", "SILENCE_DB"]
+__all__ = ["level_db", "levels_db", "chunk_levels_db", "SILENCE_DB"]
 
 SILENCE_DB = -100.0
 _FULL_SCALE = 32768.0
@@ -38,3 +38,20 @@ def levels_db(windows: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         out = 10.0 * np.log10(ms)
     return np.maximum(out, SILENCE_DB)
+
+
+def chunk_levels_db(pcm: np.ndarray, chunk: int = 800) -> tuple[float, ...]:
+    """Level of each ``chunk`` samples of int16 audio (the last one may be short):
+    the playback ledger's reference for how loud our own echo can be, moment by moment."""
+    x = np.asarray(pcm, dtype=np.float64) / _FULL_SCALE
+    n = len(x)
+    if n == 0:
+        return ()
+    pad = (-n) % chunk
+    rows = np.concatenate([x, np.zeros(pad)]).reshape(-1, chunk)
+    ms = np.einsum("ij,ij->i", rows, rows) / chunk
+    if pad:
+        ms[-1] *= chunk / (chunk - pad)
+    with np.errstate(divide="ignore"):
+        out = np.maximum(10.0 * np.log10(ms), SILENCE_DB)
+    return tuple(float(v) for v in out)

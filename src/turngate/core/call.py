@@ -48,7 +48,7 @@ from .gatekeeper import CallerTurnVerdict, Gatekeeper
 from .params import TurnParams
 from .playback import BYTES_PER_MS, Playback
 from .states import State, Trigger, transition
-from .utterance import classify_interjection, end_of_turn_rule, words
+from .utterance import classify_interjection, end_of_turn_rule, without_echo, words
 from .sentences import pop_sentences
 
 PREROLL_MS = 300
@@ -115,8 +115,13 @@ class Call:
         self._pause_final_requested = False
         self._pause_evidence: dict[str, Any] = {}
         self._noise_hold = False    # resumed over continuing noise: no new onset until silence
+        self._interrupt_seen: set[str] = set()  # interrupt words seen in this pause's partials
         self._pending_transfer: tuple[str, str, str] | None = None
         self._follow_ups: set[str] = set()
+        # The echo return loss assumed for this line. Learning it per call from the quiet
+        # windows of our own playback was tried and measured worse (bench/bargein.py):
+        # quiet windows are the gaps between our words, which say little about our echo.
+        self._erl_db = self.p.echo_return_loss_db
         self._echo_tail_until = float("-inf")
         self._echo_tail_level = -90.0
 
@@ -226,21 +231,22 @@ class Call:
         p = self.p
         threshold = p.silence_threshold if self._in_speech else p.speech_threshold
         is_speech = ev.probability >= threshold
-        if is_speech and not self._in_speech:
-            ref = None
-            if self.state is State.SPEAKING and self._playback is not None:
-                ref = self._playback.playing_level_db()
-            elif now < self._echo_tail_until:
-                ref = self._echo_tail_level  # our last words may still echo back
-            if ref is not None and ev.level_db < ref - p.echo_return_loss_db + p.barge_in_min_level_over_echo_db:
+        ref = None
+        if self.state is State.SPEAKING and self._playback is not None:
+            ref = self._playback.echo_reference_db()
+        elif now < self._echo_tail_until:
+            ref = self._echo_tail_level  # our last words may still echo back
+        if is_speech and not self._in_speech and ref is not None:
+            if ev.level_db < ref - self._erl_db + p.barge_in_min_level_over_echo_db:
                 is_speech = False  # as loud as our own echo could be: not the caller
                 self._echo_windows += 1
+
         if is_speech:
             self._silence_run_ms = 0
             self._speech_run_ms += ev.window_ms
             if self._in_speech:
                 self._sound_ms += ev.window_ms
-            elif self._speech_run_ms >= p.speech_start_ms:
+            elif self._speech_run_ms >= (p.barge_in_start_ms if self.state is State.SPEAKING else p.speech_start_ms):
                 self._in_speech = True
                 self._sound_ms = self._speech_run_ms
                 onset = now - self._speech_run_ms / 1000
@@ -249,7 +255,7 @@ class Call:
             self._silence_run_ms += ev.window_ms
             if not self._in_speech:
                 self._speech_run_ms = 0
-            elif self._silence_run_ms >= VAD_HANGOVER_MS:
+            elif self._silence_run_ms >= (p.pause_hangover_ms if self.state is State.PAUSED else VAD_HANGOVER_MS):
                 self._in_speech = False
                 self._speech_run_ms = 0
                 self._on_speech_end(now, out)
@@ -429,17 +435,28 @@ class Call:
     def _confirm(self, text: str, verdict: CallerTurnVerdict, now: float, out: list[Action], *, final: bool) -> bool:
         """During a pause: abandon the response if the evidence calls for it. True if abandoned.
 
-        Evidence, strongest first: an interrupt phrase ("stop", "wait", "no") abandons at
-        once. Otherwise duration decides what the words are worth: backchannels are
-        short, so words heard in a sound shorter than ``backchannel_max_ms`` do not
-        abandon (a recogniser turns "uh-huh" into anything); a longer sound with content
-        words, or one that moves the route with margin, is the caller taking the turn.
+        Evidence, and what it is worth:
+        - Words our own recent audio contains are dropped first: on a line without echo
+          cancellation the recogniser hears us ("waiting" comes back as "wait").
+        - Duration: backchannels are short. A sound shorter than ``backchannel_max_ms``
+          abandons only on an interrupt phrase ("stop", "wait", "no") that the recogniser
+          heard in a partial *and* in the final; a weak recogniser turns "uh-huh" into
+          anything once, rarely into the same interrupt word twice.
+        - A longer sound abandons on an interrupt phrase, on two content words (a new
+          request), or on a route change with margin (intent drift).
         """
-        kind, rule, ws = classify_interjection(text, self.p)
-        if kind == "interrupt":
-            self._abandon(now, kind, rule, out, text, Trigger.ABANDON, words=ws[:6])
-            return True
+        echo = self._playback.recent_words() if self._playback is not None else set()
+        clean = without_echo(text, echo)
+        kind, rule, ws = classify_interjection(clean, self.p)
         long_enough = self._sound_ms >= self.p.backchannel_max_ms
+        if kind == "interrupt":
+            if not final and not long_enough:
+                self._interrupt_seen.update(ws)
+                return False
+            if long_enough or self._interrupt_seen.intersection(ws):
+                self._abandon(now, kind, rule, out, text, Trigger.ABANDON, words=ws[:6], sound_ms=self._sound_ms)
+                return True
+            return False
         if verdict.drift and long_enough:
             self._abandon(now, "intent_drift", "route.drift_preempt", out, text, Trigger.PREEMPT, route=verdict.route)
             return True
@@ -452,13 +469,14 @@ class Call:
     def _pause(self, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
         assert self._playback is not None
         pb = self._playback
-        floor = pb.playing_level_db() - self.p.echo_return_loss_db + self.p.barge_in_min_level_over_echo_db
+        floor = pb.echo_reference_db() - self._erl_db + self.p.barge_in_min_level_over_echo_db
         pb.pause()
         self._go(Trigger.BARGE_IN)
         out.append(ClearPlayback(reason="barge_in"))
         self._pause_at = now
         self._confirm_deadline = now + self.p.confirm_timeout_ms / 1000
         self._pause_final_requested = False
+        self._interrupt_seen: set[str] = set()
         self._partial = ""
         if not self._transcribing:
             out.append(StartTranscription(preroll_ms=PREROLL_MS))
@@ -466,7 +484,7 @@ class Call:
         self._pause_evidence = dict(onset_ms=self.ms(onset), heard_ms=pb.heard_ms(),
                                     heard_text=pb.heard_text())
         self._decide("turn", "pause", "caller_sound_over_playback", "bargein.stop_fast", now, out,
-                     level_db=round(ev.level_db, 1), echo_floor_db=round(floor, 1),
+                     level_db=round(ev.level_db, 1), echo_floor_db=round(floor, 1), erl_db=round(self._erl_db, 1),
                      reaction_ms=self.ms(now) - self.ms(onset), **self._pause_evidence)
 
     def _resume(self, now: float, why: str, rule: str, out: list[Action]) -> None:
@@ -680,7 +698,7 @@ class Call:
             seg = g.ready.pop(g.next_to_add)
             g.next_to_add += 1
             if seg is not None and seg.audio:
-                pb.add_segment(seg.segment, seg.text, seg.audio, seg.words, seg.level_db)
+                pb.add_segment(seg.segment, seg.text, seg.audio, seg.words, seg.level_db, seg.chunk_levels_db)
         self._maybe_complete(now, out)
         if self.state is State.THINKING and pb.audio:
             self._go(Trigger.FIRST_AUDIO)
@@ -723,7 +741,7 @@ class Call:
                         return
                     self._go(Trigger.PLAYBACK_DONE)
                     self._echo_tail_until = now + ECHO_TAIL_MS / 1000
-                    self._echo_tail_level = pb.playing_level_db()
+                    self._echo_tail_level = pb.echo_reference_db()
                     self._decide("turn", "agent_done", "playback_complete", "turn.playback_done", now, out,
                                  played_ms=pb.heard_ms())
                     self._gen, self._playback = None, None

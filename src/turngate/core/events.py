@@ -100,7 +100,10 @@ class SpeechSynthesized:
     text: str
     audio: bytes
     words: tuple[WordTime, ...] = ()
-    level_db: float = -20.0  # RMS of the segment: the reference for what our echo may sound like
+    level_db: float = -20.0  # RMS of the segment
+    # RMS of each 100 ms of the audio: the moment-by-moment reference for how loud our own
+    # echo can be in the caller's channel (a segment's average understates its peaks).
+    chunk_levels_db: tuple[float, ...] = ()
 
 
 @_dc

@@ -13,16 +13,20 @@ class TurnParams:
     silence_threshold: float = 0.35
     # A caller turn starts after this much speech; during our playback it is the barge-in onset.
     speech_start_ms: int = 64
+    # Over our own playback a pause is cheap (it is confirmed or undone within a few
+    # hundred ms), so it starts on the first window that clears the echo floor.
+    barge_in_start_ms: int = 32
     # End of turn: silence after speech, adjusted by what the transcript says.
     end_silence_ms: int = 600          # default silence that closes a turn
     end_silence_complete_ms: int = 350  # the transcript reads as a complete question or answer
     end_silence_open_ms: int = 1400     # trailing "and", "um", an unfinished number
     max_turn_ms: int = 20000
     # Barge-in: pause at once, then confirm.
-    barge_in_min_level_over_echo_db: float = 10.0  # caller must be this much above expected echo
+    barge_in_min_level_over_echo_db: float = 3.0  # caller must be this much above the expected echo (tuned on bench/bargein.py)
     echo_return_loss_db: float = 18.0   # expected attenuation of our own audio in the caller channel
     backchannel_max_ms: int = 700       # a sound shorter than this with no new words may resume
     confirm_timeout_ms: int = 500       # no words after this much pause: resume (noise)
+    pause_hangover_ms: int = 128        # silence that ends the caller's sound while we are paused
     abandon_speech_ms: int = 1200       # sustained speech with words abandons even without a keyword
     resume_overlap_ms: int = 200        # replay this much before the cut point on resume
     # Provider budgets: a model with no first token by then is failed over (policy decides to

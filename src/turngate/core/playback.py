@@ -39,6 +39,7 @@ class Segment:
     end: int
     words: tuple[WordTime, ...]
     level_db: float
+    chunk_levels: tuple[float, ...] = ()
 
 
 @dataclass(slots=True)
@@ -63,10 +64,11 @@ class Playback:
     paused: bool = False
 
     # -- building ---------------------------------------------------------
-    def add_segment(self, index: int, text: str, audio: bytes, words: tuple[WordTime, ...], level_db: float) -> None:
+    def add_segment(self, index: int, text: str, audio: bytes, words: tuple[WordTime, ...], level_db: float,
+                    chunk_levels: tuple[float, ...] = ()) -> None:
         start = len(self.audio)
         self.audio += audio
-        self.segments.append(Segment(index, text, start, len(self.audio), words, level_db))
+        self.segments.append(Segment(index, text, start, len(self.audio), words, level_db, chunk_levels))
 
     # -- sending ----------------------------------------------------------
     def pump(self) -> list[Chunk]:
@@ -130,6 +132,34 @@ class Playback:
             if s.start <= self.played < s.end:
                 return s.level_db
         return self.segments[-1].level_db if self.segments else -90.0
+
+    def echo_reference_db(self, back_ms: int = 400, ahead_ms: int = 200) -> float:
+        """The loudest 100 ms of our audio that can be echoing now: what played in the
+        last ``back_ms`` (echo delay) and what is about to (marks lag the ear)."""
+        lo, hi = self.played - back_ms * BYTES_PER_MS, self.played + ahead_ms * BYTES_PER_MS
+        best = -100.0
+        for s in self.segments:
+            if s.end < lo or s.start > hi:
+                continue
+            if not s.chunk_levels:
+                best = max(best, s.level_db)
+                continue
+            step = 100 * BYTES_PER_MS
+            first, last = max(0, (lo - s.start) // step), (hi - s.start) // step
+            for v in s.chunk_levels[first:last + 1]:
+                best = max(best, v)
+        return best if best > -100.0 else self.playing_level_db()
+
+    def recent_words(self, back_ms: int = 2500) -> set[str]:
+        """Words of our own audio played in the last ``back_ms``: if the recogniser
+        hears them in the caller's channel, they are likely our echo."""
+        lo = self.played - back_ms * BYTES_PER_MS
+        out: set[str] = set()
+        for s in self.segments:
+            if s.end < lo or s.start > self.played + 400 * BYTES_PER_MS:
+                continue
+            out.update(w.strip(".,!?;:").lower() for w in s.text.split())
+        return out
 
     def heard_ms(self) -> int:
         return self.played // BYTES_PER_MS

@@ -49,6 +49,22 @@ def _phrases_in(ws: list[str], phrases: tuple[str, ...]) -> list[str]:
     return [ph for ph in phrases if f" {ph.replace('-', ' ')} " in joined]
 
 
+def stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)]
+    return word
+
+
+def without_echo(text: str, echo_words: set[str]) -> str:
+    """Drop words that our own recent audio contains: on a line without echo
+    cancellation the recogniser hears us ("waiting" comes back as "wait")."""
+    if not echo_words:
+        return text
+    ours = {stem(w) for w in echo_words}
+    return " ".join(w for w in words(text) if stem(w) not in ours)
+
+
 def classify_interjection(text: str, p: TurnParams) -> tuple[str, str, list[str]]:
     """Classify caller words heard over our playback.
 

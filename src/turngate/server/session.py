@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..agent.base import GenerationRequest
 from ..audio import mulaw
-from ..audio.level import level_db
+from ..audio.level import chunk_levels_db, level_db
 from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
@@ -315,9 +315,10 @@ class CallSession:
             segment, text = item
             try:
                 syn = await self.loop.run_in_executor(self.pv.executor, self.pv.tts.synthesize, text)
-                level = level_db(mulaw.decode(syn.audio)) if syn.audio else -90.0
+                pcm = mulaw.decode(syn.audio)
                 self._feed(SpeechSynthesized(generation=gen, segment=segment, text=text, audio=syn.audio,
-                                             words=syn.words, level_db=level))
+                                             words=syn.words, level_db=level_db(pcm),
+                                             chunk_levels_db=chunk_levels_db(pcm)))
             except asyncio.CancelledError:
                 raise
             except Exception as e:
