@@ -92,6 +92,27 @@ def test_drift_needs_margin_and_stability_and_is_its_own_outcome(policy):
     assert state.held == "cancellation" and state.anchor == len(seq[-1])
 
 
+def test_final_after_a_drift_is_scored_on_the_words_that_drifted(policy):
+    table = {
+        "pay my bill": {"payment": 0.9, "cancellation": 0.1},
+        "pay my bill please": {"payment": 0.9, "cancellation": 0.1},
+        " no cancel my plan": {"cancellation": 0.85, "payment": 0.15},
+        " no cancel my plan now": {"cancellation": 0.9, "payment": 0.1},
+        # the whole turn leans to payment; only the words since it moved matter
+        "pay my bill please no cancel my plan now": {"payment": 0.7, "cancellation": 0.3},
+    }
+    r = ScriptedRouter(policy, table)
+    seq = ["pay my bill", "pay my bill please", "pay my bill please no cancel my plan",
+           "pay my bill please no cancel my plan now"]
+    ds, state = _run(r, seq, final_last=False)
+    assert [d.outcome for d in ds] == ["hold", "route", "hold", "drift"]
+    assert state.support == len("pay my bill please")
+    d, state = route_gate(r, state, "pay my bill please no cancel my plan now", final=True,
+                          agent_speaking=False)
+    assert (d.outcome, d.route) == ("route", "cancellation")
+    assert state == RouteState(held="cancellation")
+
+
 def test_drift_while_agent_answers_preempts_the_response(policy):
     table = {
         "i want to pay my bill": {"payment": 0.95, "cancellation": 0.05},

@@ -19,7 +19,9 @@ rather than echoing the classifier:
   Partials are cumulative, so after the route was taken in this turn the gate
   scores only the words said since (``anchor``): in "I want to pay my bill...
   actually no, cancel my subscription" the whole text is half and half, the new
-  words are not.
+  words are not. The final is scored the same way: after a drift in this turn,
+  on the words since the route it replaced (``support``), so the settled text
+  does not drag the route back.
   That change is **drift**, its own outcome, because the call may have to
   pre-empt the answer in flight (``agent_speaking``) or re-plan the turn.
 * A weak final (below ``min_confidence``) does not move a held route: "yes,
@@ -113,6 +115,7 @@ class RouteState:
     candidate_count: int = 0         # ... for this many consecutive partials
     partials: int = 0                # partials seen in this caller turn
     anchor: int = 0                  # chars of this turn's text already accounted for by ``held``
+    support: int = 0                 # where the words supporting ``held`` start in this turn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,9 +206,12 @@ def route_gate(
     # caller said *since* is the evidence for drift ("i want to pay my bill ...
     # actually no, cancel my subscription": the whole text is half and half, the
     # new words are not).
+    # A final is scored on the words that support the route: the whole turn,
+    # or after a drift in this turn, the words since the route it replaced.
     scored = text
-    if not final and held is not None and state.anchor > 0:
-        tail = text[state.anchor:]
+    start = state.support if final else (state.anchor if held is not None else 0)
+    if start > 0:
+        tail = text[start:]
         if len(tail.strip()) >= p.min_partial_chars:
             scored = tail
     scores = router.classify(scored, final=final)
@@ -245,7 +251,8 @@ def route_gate(
     if count >= p.stable_partials:
         reason = "drift_while_answering" if agent_speaking else "drift_margin"
         return (decide("drift", best, reason, scores, margin),
-                replace(nxt, held=best, candidate=None, candidate_count=0, anchor=len(text)))
+                replace(nxt, held=best, candidate=None, candidate_count=0, anchor=len(text),
+                        support=state.anchor))
     reason = "drift_unstable" if qualifies else "drift_below_margin"
     return decide("hold", held, reason, scores, margin), nxt
 
