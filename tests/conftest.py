@@ -38,6 +38,15 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+class GatewayUrl(str):
+    """The gateway's base URL, which also knows the folder of its store, log and outbox."""
+
+    def __new__(cls, url: str, folder) -> "GatewayUrl":
+        self = super().__new__(cls, url)
+        self.dir = folder
+        return self
+
+
 @pytest.fixture(scope="session")
 def embedded_gateway(tmp_path_factory) -> Iterator[str]:
     """One real ``turngate serve`` (embedded stack: Silero, pocketsphinx, flite,
@@ -47,5 +56,4 @@ def embedded_gateway(tmp_path_factory) -> Iterator[str]:
     d = tmp_path_factory.mktemp("gateway")
     with Gateway(store=f"sqlite:///{d / 'calls.db'}", log_path=str(d / "gateway.log"),
                  env={"TURNGATE_OUTBOX_FILE": str(d / "outbox.jsonl")}) as gw:
-        gw.dir = d  # type: ignore[attr-defined]
-        yield gw.url
+        yield GatewayUrl(gw.url, d)

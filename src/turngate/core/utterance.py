@@ -20,6 +20,12 @@ _NUMBER_WORDS = frozenset(
 _QUESTION_STARTS = frozenset(
     "what when where why how who which can could would will is are do does did should may".split()
 )
+# Function words carry no request on their own; a recogniser fed a backchannel over
+# noise produces them ("can i'm", "the and"), so they do not count as content.
+_FUNCTION_WORDS = frozenset(
+    "a an the and or but so to of in on at for with is are was be i i'm im me my you your it its "
+    "that this what can do does did will would could should have has had just like".split()
+)
 _COMPLETE_SHORT = frozenset({"yes", "no", "yeah", "nope", "thanks", "thank you", "goodbye", "bye", "that's all"})
 
 
@@ -83,9 +89,12 @@ def classify_interjection(text: str, p: TurnParams) -> tuple[str, str, list[str]
     bc_words: set[str] = set()
     for ph in p.backchannels:
         bc_words.update(ph.replace("-", " ").split())
-    content = [w for w in ws if w not in bc_words]
+    content = [w for w in ws if w not in bc_words and w not in _FUNCTION_WORDS]
     if len(content) >= 2:
         return "new_request", "bargein.new_request", content
-    if not content:
+    if not content and all(w in bc_words for w in ws):
         return "backchannel", "bargein.backchannel", ws
+    if not content:
+        # Words, but none that asks for anything yet: wait for more (not a sign of noise).
+        return "unknown", "bargein.function_words_only", ws
     return "unknown", "bargein.unclear", content
