@@ -137,6 +137,39 @@ def _oos_score(p) -> float:
     return -1.0 if p.raw_label == "unknown" else p.score
 
 
+def asr_noise(texts: list[str], rate: float = 0.15, seed: int = 11) -> list[str]:
+    """Recogniser-style corruption: no punctuation or case, and a share of the
+    longer words misheard (a letter dropped or swapped for a vowel, a word split
+    in two, two words run together). Deterministic."""
+    import re
+
+    rng = np.random.default_rng(seed)
+    vowels = "aeiou"
+    out = []
+    for t in texts:
+        words = re.sub(r"[^\w' ]+", " ", t.lower()).split()
+        res: list[str] = []
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if len(w) >= 4 and rng.random() < rate:
+                k = int(rng.integers(4))
+                j = int(rng.integers(1, len(w) - 1))
+                if k == 0:
+                    w = w[:j] + w[j + 1:]
+                elif k == 1:
+                    w = w[:j] + vowels[int(rng.integers(5))] + w[j + 1:]
+                elif k == 2:
+                    w = w[:j] + " " + w[j:]
+                elif i + 1 < len(words):
+                    w = w + words[i + 1]
+                    i += 1
+            res.append(w)
+            i += 1
+        out.append(" ".join(res))
+    return out
+
+
 def partials(texts: list[str], limit: int) -> list[str]:
     out = []
     for t in texts:
@@ -225,6 +258,13 @@ def main() -> int:
         acc_final, _ = accuracy(clf, xte, yte, use_encoder=True, E=Ete)
     res["banking77_acc"] = round(acc_final, 4)
 
+    # The same test set as a speech recogniser might hand it over.
+    noisy = asr_noise(xte)
+    extra["banking77_asr_noise_acc_partial_path"] = round(accuracy(clf, noisy, yte)[0], 4)
+    if encoder:
+        En = embed(encoder, noisy, "b77-test-asr-noise")
+        extra["banking77_asr_noise_acc"] = round(accuracy(clf, noisy, yte, use_encoder=True, E=En)[0], 4)
+
     parts = partials(xte, args.partials)
     lat, lat1 = time_calls(lambda s: clf.decide(clf.log_proba(s)), parts)
     full, _ = time_calls(lambda s: clf.decide(clf.log_proba(s)), xte[: args.partials // 3])
@@ -241,6 +281,8 @@ def main() -> int:
         bacc = float(np.mean(base.pipe.predict(xte) == np.asarray(yte)))
         blat, _ = time_calls(base.predict_one, parts[:500], repeats=1)
         extra["baseline_banking77_acc"] = round(bacc, 4)
+        extra["baseline_banking77_asr_noise_acc"] = round(
+            float(np.mean(base.pipe.predict(noisy) == np.asarray(yte))), 4)
         extra["baseline_latency_us_p50"] = round(float(np.percentile(blat, 50)), 1)
         extra["baseline_latency_us_p99"] = round(float(np.percentile(blat, 99)), 1)
 
