@@ -276,3 +276,53 @@ def test_real_sgd_payment_requests_route_to_payment(router):
     assert len(firsts) > 50
     hits = sum(router.classify(u, final=True).best == "payment" for u in firsts)
     assert hits / len(firsts) >= 0.9
+
+
+class QueueRouter:
+    """Duck-types Router: each classify() call takes the next scripted distribution."""
+
+    def __init__(self, policy, dists):
+        self.routes = policy.routes
+        self.params = policy.route_gate
+        self.dists = list(dists)
+
+    def classify(self, text, *, final=False):
+        probs = self.dists.pop(0)
+        ranked = sorted(probs, key=probs.get, reverse=True)
+        best = ranked[0]
+        label = best if probs[best] >= self.params.min_confidence else "unknown"
+        return RouteScores(best=label, confidence=probs[best], runner_up=ranked[1],
+                           runner_up_confidence=probs[ranked[1]],
+                           probs=MappingProxyType(probs), raw_best=best)
+
+
+def test_partials_never_flap_whatever_the_scores(policy):
+    """Property: the held route changes only through a 'route' or 'drift' decision, and
+    two changes are always at least stable_partials partials apart."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    names = ["payment", "refund", "cancellation", "unknown"]
+    dist = st.lists(st.floats(0.01, 1.0), min_size=4, max_size=4).map(
+        lambda xs: {n: x / sum(xs) for n, x in zip(names, xs)})
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(dist, min_size=1, max_size=30))
+    def check(dists):
+        r = QueueRouter(policy, dists)
+        state = RouteState()
+        text = "x" * policy.route_gate.min_partial_chars
+        last_change = None
+        for i in range(len(dists)):
+            text += " word"
+            before = state.held
+            d, state = route_gate(r, state, text, final=False, agent_speaking=False)
+            if state.held != before:
+                assert d.outcome in ("route", "drift") and d.route == state.held
+                if last_change is not None:
+                    assert i - last_change >= policy.route_gate.stable_partials
+                last_change = i
+            else:
+                assert d.outcome == "hold"
+
+    check()

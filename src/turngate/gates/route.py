@@ -30,6 +30,21 @@ rather than echoing the classifier:
 
 The held route persists across turns (the agent is answering it); the stability
 counter restarts at each final, since a new turn is new evidence.
+
+Reason codes (``RouteDecision.reason``):
+
+    partial_too_short        hold: fewer than min_partial_chars
+    awaiting_stability       hold: no route yet, partials do not agree (or are weak)
+    stable_partials          route: taken from agreeing partials
+    classifier_final         route: taken or confirmed on a final
+    route_unchanged          hold: the partial agrees with the held route
+    drift_below_margin       hold: another class leads, by less than drift_margin
+    drift_unstable           hold: it leads by the margin, not yet on enough partials
+    drift_margin             drift: the caller changed purpose
+    drift_while_answering    drift: ... while the agent speaks (pre-empt the answer)
+    weak_final_keeps_route   hold: a weak final inside the held purpose
+    switch_below_margin      hold: a final leaning elsewhere, by less than switch_margin
+    below_min_confidence     unknown: a weak final with nothing held
 """
 
 from __future__ import annotations

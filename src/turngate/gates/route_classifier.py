@@ -70,7 +70,7 @@ class IntentClassifier:
     """A fitted, immutable intent classifier. Build it with :meth:`fit`."""
 
     __slots__ = ("labels", "unknown_label", "unknown_below", "_views", "_W", "_b",
-                 "_encoder", "_eW", "_eb", "_encoder_weight", "_unknown_idx",
+                 "_encoder", "_eW", "_eb", "_encoder_weight",
                  "_char_memo", "_char_range", "_centroids")
 
     def __init__(self) -> None:  # pragma: no cover - use fit()
@@ -128,7 +128,6 @@ class IntentClassifier:
         self.labels = tuple(classes)
         self.unknown_label = unknown_label
         self.unknown_below = float(unknown_below)
-        self._unknown_idx = self.labels.index(unknown_label) if unknown_label in self.labels else -1
         views = []
         offset = 0
         for vec in (word, char):
