@@ -7,12 +7,14 @@ Weak but real, and offline. What makes it usable on a phone line:
   above 4 kHz stays empty, which the model tolerates far better than an
   8 kHz front end with a filterbank it was never trained on
   (``input_rate=8000``: WER 1.01 vs 0.47 on real clips, see bench/stt.py);
-- the cepstral mean starts from a warm-up utterance (flite speech sent
-  through the same mu-law path) instead of pocketsphinx's generic guess, and
-  keeps adapting across the utterances of one call. On the bench's real
-  (human) clips that takes WER from 0.85 with the default ``40,3,-1`` to
-  0.49; a mean taken from real broadcast speech (``PHONE_SPEECH_CMN``) does
-  as well within noise (0.51), so the self-contained warm-up is the default;
+- the cepstral mean starts from the mean of real phone-band speech
+  (``PHONE_SPEECH_CMN``) instead of pocketsphinx's generic guess, and keeps
+  adapting across the utterances of one call. pocketsphinx's live CMN weighs
+  its seed like 5 s of speech, so for short caller turns the seed decides a
+  lot: on the bench's real (human) clips WER is 0.85 with the default
+  ``40,3,-1`` and 0.51 with this one. A warm-up on flite speech
+  (``warmup=True``) scores within noise of it on real speech and better on
+  flite speech, which is no reason to tune a caller-facing default to it;
 - the language model is built from the gateway's own phrases (``lm.py``),
   with a slice of the general model's vocabulary mixed in.
 
@@ -52,8 +54,7 @@ _GENERAL_LM = os.path.join(_MODEL_DIR, "en-us", "en-us.lm.bin")
 _CMUDICT = os.path.join(_MODEL_DIR, "en-us", "cmudict-en-us.dict")
 _FRAME_MS = 10  # pocketsphinx frame rate is 100/s
 
-# An alternative seed (``cmninit=PHONE_SPEECH_CMN``): the cepstral mean of real
-# speech through the phone path, pocketsphinx's live CMN after 60 s of
+# The cepstral mean of real speech through the phone path: pocketsphinx's live CMN after 60 s of
 # VoxConverse file "aepyx" (CC BY 4.0; 8 kHz broadcast debate, four speakers),
 # mu-law encoded and decoded, upsampled to 16 kHz. That file is not in the STT
 # benchmark's test clips. Re-derive with bench/stt.py --derive-cmn.
@@ -77,9 +78,9 @@ class PocketsphinxEngine:
     from ``BASE_PHRASES`` + ``phrases``; ``"general"`` uses the bundled 130k-word
     English model unchanged (for open-vocabulary speech).
 
-    The cepstral mean is seeded with ``cmninit`` when given, else (``warmup``)
-    with the mean of flite speech through the phone path, else with
-    pocketsphinx's own default. ``input_rate=8000`` feeds pocketsphinx 8 kHz with a
+    ``cmninit`` seeds the cepstral mean (None: pocketsphinx's own default);
+    ``warmup=True`` then decodes flite speech through the phone path from that
+    seed and uses the mean it ends with. ``input_rate=8000`` feeds pocketsphinx 8 kHz with a
     narrowband front end instead of upsampling (measured worse; kept to
     measure it).
     """
@@ -92,8 +93,8 @@ class PocketsphinxEngine:
         general_weight: float = 0.2,
         general_vocab: int = 3000,
         input_rate: Literal[16000, 8000] = 16000,
-        cmninit: str | None = None,
-        warmup: bool = True,
+        cmninit: str | None = PHONE_SPEECH_CMN,
+        warmup: bool = False,
         partial_interval_ms: int = 100,
         decoder_options: dict[str, object] | None = None,
     ) -> None:
@@ -123,7 +124,7 @@ class PocketsphinxEngine:
         self._options = options
         self._pool: list[pocketsphinx.Decoder] = []
         self._lock = threading.Lock()
-        if cmninit is None and warmup:
+        if warmup:
             options["cmninit"] = self._warm_up()
             self._pool.clear()  # the warm-up decoder was built with the old mean
         self.cmninit = str(options.get("cmninit", ""))
