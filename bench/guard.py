@@ -31,6 +31,8 @@ PII sets (all from ../shared/data/guard):
   as pairs ("nineteen eighty", "twenty twelve", "two thousand and five"). E-mail:
   "@" is "at", "." is "dot", CamelCase local parts split into words. IBANs are
   spelled letter by letter. Seed 11.
+- ``spoken_fresh``: the same rendering with another seed (2026), never looked at
+  while the rules were written (the ``spoken`` seed 11 set was: its misses were fixed).
 - ``split``: the spoken card sentences cut into two caller turns at a random
   word boundary in the middle half of the card (never after "double"/"triple");
   the second turn is checked with the first turn's GuardState. It counts as
@@ -90,6 +92,7 @@ from turngate.gates.guard.risk import detect_risk  # noqa: E402
 from turngate.gates.guard.train_injection import garak_split  # noqa: E402
 
 SEED = 11
+FRESH_SEED = 2026  # a second spoken rendering, never looked at while the rules were written
 SCORED = ("CARD_NUMBER", "CVV", "SSN", "DATE_OF_BIRTH", "PHONE", "EMAIL", "ACCOUNT_NUMBER")
 GOLD_MAP = {"CREDIT_CARD": "CARD_NUMBER", "US_SSN": "SSN", "PHONE_NUMBER": "PHONE",
             "EMAIL_ADDRESS": "EMAIL", "IBAN_CODE": "ACCOUNT_NUMBER"}
@@ -580,7 +583,10 @@ def main() -> None:
 
     written = load_synth() + load_templates(rng)
     spoken = [to_spoken(ex, rng) for ex in written]
-    sets = {"written": written, "spoken": spoken}
+    # the same sentences rendered again with a seed never used while writing the rules
+    fresh_rng = random.Random(FRESH_SEED)
+    fresh = [to_spoken(ex, fresh_rng) for ex in written]
+    sets = {"written": written, "spoken": spoken, "spoken_fresh": fresh}
     scores: dict[str, dict[str, Score]] = {}
     for form, exs in sets.items():
         s_ours, s_pres = Score(), Score()
@@ -644,9 +650,9 @@ def main() -> None:
     hdr = f"{'entity':15} {'form':8} {'gold':>5} {'recall':>7} {'prec':>7} | {'presidio R':>10} {'presidio P':>10}"
     print(hdr)
     for k in SCORED:
-        for form in ("written", "spoken"):
+        for form in ("written", "spoken", "spoken_fresh"):
             o, p = scores[form]["ours"], scores[form]["presidio"]
-            print(f"{k:15} {form:8} {o.gold[k]:5d} {o.recall(k)!s:>7} {o.precision(k)!s:>7} | "
+            print(f"{k:15} {form:12} {o.gold[k]:5d} {o.recall(k)!s:>7} {o.precision(k)!s:>7} | "
                   f"{p.recall(k)!s:>10} {p.precision(k)!s:>10}")
     print(f"spoken card split over two turns: every word of the card redacted in both turns "
           f"{split_ours}/{n_split}; the complete Luhn-valid card identified in turn 2 from the carried "
@@ -659,9 +665,11 @@ def main() -> None:
     print("injection:", json.dumps(inj))
     print("latency (us per partial):", json.dumps(lat))
 
-    recall = {k: {f: scores[f]["ours"].recall(k) for f in ("written", "spoken")} for k in SCORED}
-    precision = {k: {f: scores[f]["ours"].precision(k) for f in ("written", "spoken")} for k in SCORED}
-    precision["all"] = {f: scores[f]["ours"].micro_precision() for f in ("written", "spoken")}
+    recall = {k: {f: scores[f]["ours"].recall(k) for f in ("written", "spoken", "spoken_fresh")}
+              for k in SCORED}
+    forms = ("written", "spoken", "spoken_fresh")
+    precision = {k: {f: scores[f]["ours"].precision(k) for f in forms} for k in SCORED}
+    precision["all"] = {f: scores[f]["ours"].micro_precision() for f in forms}
     recall["CARD_NUMBER"]["spoken_split"] = round(split_ours / n_split, 4) if n_split else None
     p_recall = {k: {f: scores[f]["presidio"].recall(k) for f in ("written", "spoken")} for k in SCORED}
     p_precision = {f: scores[f]["presidio"].micro_precision() for f in ("written", "spoken")}
