@@ -86,7 +86,7 @@ DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "src"))
 
 from turngate.gates.guard import GuardRules, GuardState, guard_input  # noqa: E402
-from turngate.gates.guard.entities import luhn_ok  # noqa: E402
+from turngate.gates.guard.cards import luhn_ok  # noqa: E402
 from turngate.gates.guard.injection import detect_injection  # noqa: E402
 from turngate.gates.guard.risk import detect_risk  # noqa: E402
 from turngate.gates.guard.train_injection import garak_split  # noqa: E402

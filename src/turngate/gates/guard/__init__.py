@@ -2,7 +2,11 @@
 unsafe requests and the authentication check for the route.
 
     numbers     spoken and written numbers -> digit runs with character spans
-    entities    cards, CVV, SSN, dates of birth, phone, e-mail, accounts (tier 0)
+    cues        the words that say what a number is ("security code", "born")
+    cards       issuer prefixes, lengths, Luhn
+    dates       written and spoken dates
+    contact     e-mail, IBAN, phone plausibility
+    entities    the detector: cards, CVV, SSN, dates of birth, phone, e-mail, accounts
     injection   prompt injection and authority claims (patterns + linear model)
     risk        self-harm, threats, requests for harm
     rules       GuardRules, from the policy's ``guard:`` section

@@ -17,7 +17,8 @@ detector misses or the policy sets ``injection: flag``.
 
 from __future__ import annotations
 
-from .entities import detect, find_cues
+from .cues import find_cues
+from .entities import detect
 from .findings import Finding, GuardDecision, GuardState
 from .injection import detect_injection
 from .numbers import digit_runs, tokenize
