@@ -177,3 +177,17 @@ def test_our_own_words_heard_back_are_not_an_interruption():
     t.windows(silence(), 5)
     t.at(FinalTranscript(text="friday morning"))
     assert t.call.state is State.SPEAKING
+
+
+def test_pauses_that_turn_out_to_be_noise_make_the_next_pause_harder():
+    t = new()
+    long_answer(t)
+    play(t, 300)
+    for expected_ms in (32, 64, 128):
+        acts = t.windows(speech(p=0.8, level_db=-12), expected_ms // 32)
+        assert kinds(acts, ClearPlayback), f"paused after {expected_ms} ms of sound"
+        assert t.decisions("turn")[-1].evidence["start_ms"] == expected_ms
+        t.windows(speech(p=0.8, level_db=-12), 16)  # no words: resumed as noise
+        assert t.call.state is State.SPEAKING
+        t.windows(silence(), 6)
+    assert not kinds(t.windows(speech(p=0.8, level_db=-12), 7), ClearPlayback)  # 224 ms < 256 ms now

@@ -17,8 +17,8 @@ from turngate.sim.scenario import load_scenario
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 pytestmark = pytest.mark.slow
 
-# Four or more digits in a row, written or spoken: nothing of a card may be stored.
-DIGITS = re.compile(r"\d{4}|(?:\b(?:one|two|three|four|five|six|seven|eight|nine|zero|oh)\b[\s,]*){4}", re.I)
+# The scenario's card is 4111 1111 1111 1111: no group of it, written or spoken, may be stored.
+CARD = re.compile(r"(?<![0-9A-Za-z])(?:4111|1111)(?![0-9A-Za-z])|(?:\b(?:one|four)\b[\s,]*){4}", re.I)
 
 
 def run(name: str, url: str):
@@ -34,12 +34,16 @@ def test_a_card_number_read_over_several_partials_never_reaches_the_store_or_the
     gw_dir = embedded_gateway.dir
     db = gw_dir / "calls.db"
     con = sqlite3.connect(db)
-    rows = [str(row) for table in ("calls", "decisions", "outbox") for row in con.execute(f"SELECT * FROM {table}")]
+    # every column that can hold what was said: evidence, the call summary, outbox payloads
+    rows = [*con.execute("SELECT evidence FROM decisions WHERE call_id = ?", (r.call_id,)),
+            *con.execute("SELECT summary FROM calls WHERE call_id = ?", (r.call_id,)),
+            *con.execute("SELECT payload FROM outbox WHERE call_id = ?", (r.call_id,))]
     con.close()
-    leaks = [row for row in rows if r.call_id in row and DIGITS.search(row)]
+    assert len(rows) > 5
+    leaks = [row[0] for row in rows if row[0] and CARD.search(str(row[0]))]
     assert not leaks, leaks[:3]
     log = (gw_dir / "gateway.log").read_text(errors="replace")
-    assert not DIGITS.search(log), DIGITS.search(log)
+    assert not CARD.search(log), CARD.search(log)
 
 
 def test_a_payment_request_from_an_unauthenticated_caller_is_held_by_the_guard(embedded_gateway):

@@ -116,6 +116,8 @@ class Call:
         self._pause_evidence: dict[str, Any] = {}
         self._noise_hold = False    # resumed over continuing noise: no new onset until silence
         self._interrupt_seen: set[str] = set()  # interrupt words seen in this pause's partials
+        self._false_pauses = 0                  # recent pauses that were noise (see _barge_in_start_ms)
+        self._last_false_pause = float("-inf")
         self._pending_transfer: tuple[str, str, str] | None = None
         self._follow_ups: set[str] = set()
         # The echo return loss assumed for this line. Learning it per call from the quiet
@@ -246,7 +248,8 @@ class Call:
             self._speech_run_ms += ev.window_ms
             if self._in_speech:
                 self._sound_ms += ev.window_ms
-            elif self._speech_run_ms >= (p.barge_in_start_ms if self.state is State.SPEAKING else p.speech_start_ms):
+            elif self._speech_run_ms >= (self._barge_in_start_ms(now) if self.state is State.SPEAKING
+                                         else p.speech_start_ms):
                 self._in_speech = True
                 self._sound_ms = self._speech_run_ms
                 onset = now - self._speech_run_ms / 1000
@@ -259,6 +262,15 @@ class Call:
                 self._in_speech = False
                 self._speech_run_ms = 0
                 self._on_speech_end(now, out)
+
+    def _barge_in_start_ms(self, now: float) -> int:
+        """Speech needed before pausing our playback. Each pause that turned out to be
+        noise doubles it (up to 8x) for the next few seconds: a kitchen or a street
+        must not make the agent stutter, while a caller who really talks over it still
+        stops it, a little later."""
+        if now - self._last_false_pause > self.p.noise_backoff_s:
+            self._false_pauses = 0
+        return self.p.barge_in_start_ms << min(3, self._false_pauses)
 
     def _on_speech_start(self, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
         match self.state:
@@ -485,6 +497,7 @@ class Call:
                                     heard_text=pb.heard_text())
         self._decide("turn", "pause", "caller_sound_over_playback", "bargein.stop_fast", now, out,
                      level_db=round(ev.level_db, 1), echo_floor_db=round(floor, 1), erl_db=round(self._erl_db, 1),
+                     start_ms=self._barge_in_start_ms(now),
                      reaction_ms=self.ms(now) - self.ms(onset), **self._pause_evidence)
 
     def _resume(self, now: float, why: str, rule: str, out: list[Action]) -> None:
@@ -498,6 +511,9 @@ class Call:
         self._awaiting_final_until = None
         pb.resume(self.p.resume_overlap_ms * BYTES_PER_MS)
         self._go(Trigger.RESUME)
+        if why in ("noise", "no_words", "no_final"):
+            self._false_pauses += 1
+            self._last_false_pause = now
         gap = self.ms(now) - self.ms(self._pause_at or now)
         self._decide("turn", "resume", why, rule, now, out, gap_ms=gap, sound_ms=self._sound_ms,
                      words=len(words(self._partial)), resume_from_ms=pb.played // BYTES_PER_MS,

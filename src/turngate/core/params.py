@@ -16,6 +16,7 @@ class TurnParams:
     # Over our own playback a pause is cheap (it is confirmed or undone within a few
     # hundred ms), so it starts on the first window that clears the echo floor.
     barge_in_start_ms: int = 32
+    noise_backoff_s: float = 6.0        # how long a noise pause makes the next one harder
     # End of turn: silence after speech, adjusted by what the transcript says.
     end_silence_ms: int = 600          # default silence that closes a turn
     end_silence_complete_ms: int = 350  # the transcript reads as a complete question or answer
