@@ -12,7 +12,7 @@ from typing import NamedTuple
 from .numbers import Token, tokenize
 
 CUE_PHRASES: dict[str, tuple[str, ...]] = {
-    "card": ("card", "cards", "cc", "credit", "debit", "visa", "mastercard", "master card", "amex",
+    "card": ("card", "cards", "cc", "visa", "mastercard", "master card", "amex",
              "american express", "discover", "maestro", "long number", "pan"),
     "cvv": ("security code", "security number", "security digits", "cvv", "cvc", "cv2", "c v v",
             "c v c", "csc", "card verification", "verification code", "verification value",

@@ -33,6 +33,8 @@ from .dates import find_dates, numeric_date
 from .findings import Finding
 from .numbers import Chunk, Run, digit_runs, lone_oh, tokenize
 
+# Cues that make a number near a card cue something other than the card number.
+_NOT_CARD = frozenset({"phone", "account", "other_id", "cvv", "expiry", "ssn", "dob", "last4"})
 CUE_WINDOW = 64  # characters between a cue's end and the run it arms
 STATE_WINDOW = 32  # an armed field from the previous turn applies to a run this near the start
 
@@ -122,6 +124,7 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
         # Only a card may join the previous turn's digits; everything else reads this run.
         r, d = run, run.digits
         n = len(d)
+        card_only = "card" in kinds and not kinds & _NOT_CARD
         if ("cvv" in kinds or _cue_after(cues, "cvv", run.end)) and 3 <= len(run.digits) <= 4:
             claim("CVV", "guard.pii.cvv", run.start, run.end)
         elif "expiry" in kinds and 3 <= n <= 6:
@@ -134,9 +137,13 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
             claim("SSN", "guard.pii.ssn.last4", run.start, run.end)
         elif "account" in kinds and 6 <= n <= 20:
             claim("ACCOUNT_NUMBER", "guard.pii.account_number", run.start, run.end)
-        elif ("card" in kinds and "phone" not in kinds and card_prefix_plausible(d)
-              and _ends_text(text, run.end)
-              and (n >= 4 or any(c.kind == "card" and run.start - c.end <= 24 for c in cues))):
+        elif card_only and 12 <= n <= 19:
+            # A card-length number right after "card number is" that fails the issuer or
+            # Luhn check is a card the recogniser misheard: it is still never-send.
+            claim("CARD_NUMBER", "guard.pii.card_number.unverified", run.start, run.end)
+        elif (card_only and _ends_text(text, run.end) and n < 19
+              and (n >= 4 or (n == 3 and d[0] not in "789"
+                              and any(c.kind == "card" and run.start - c.end <= 24 for c in cues)))):
             # a card still being read: redact what is there; the rest comes next partial
             claim("CARD_NUMBER", "guard.pii.card_number.partial", run.start, run.end)
         elif after and 7 <= n <= 20:
