@@ -36,15 +36,27 @@ def test_paraphrases_are_closer_than_unrelated_requests(encoder):
     assert a @ b > 0.6 > a @ c
 
 
-def test_router_uses_the_encoder_on_finals_only():
+def test_router_runs_the_contextual_encoder_on_finals_only():
     from turngate.gates.route import Router
     from turngate.policy import load_policy
 
     enc = route_encoder.load_if_available()
     r = Router.from_policy(load_policy(), encoder=enc)
     assert r.classifier.has_encoder
-    text = "i would like my money back for the broken kettle"
-    assert r.classify(text, final=True).best == "refund"
-    partial = r.classify(text, final=False)
-    sparse_only = r.classifier.decide(r.classifier.log_proba(text))
-    assert partial.confidence == pytest.approx(sparse_only.confidence)
+    calls = []
+    real = enc.encode_one
+    enc.encode_one = lambda t: calls.append(t) or real(t)
+    try:
+        text = "i would like my money back for the broken kettle"
+        assert r.classify(text, final=False).best == "refund"
+        assert calls == []  # partials: sparse + static token view only
+        assert r.classify(text, final=True).best == "refund"
+        assert calls == [text]
+    finally:
+        del enc.encode_one
+
+
+def test_static_view_is_a_unit_vector_and_cheap_to_batch(encoder):
+    a = encoder.encode_static_one("where is my card")
+    assert a.shape == (384,) and abs(float(a @ a) - 1.0) < 1e-5
+    np.testing.assert_allclose(encoder.encode_static(["where is my card"])[0], a)

@@ -23,11 +23,14 @@ other class from out-of-scope examples; on top of that, a probability floor
 (``unknown_below``) turns a weak best guess into ``unknown``. Both are data of
 the fitted model, so the same object serves the policy router and the benchmark.
 
-An optional second view (``encoder``, a sentence encoder such as
-:class:`turngate.gates.route_encoder.MiniLMEncoder`) adds a dense logistic model
-over sentence embeddings; ``predict(text, use_encoder=True)`` averages the two
-models' log-probabilities. It is slow (milliseconds), so the router uses it on
-finals only.
+An optional encoder (such as :class:`turngate.gates.route_encoder.MiniLMEncoder`)
+adds two dense logistic models, each averaged with the sparse one in
+log-probability (equal weights):
+
+* on every call, one over the mean of the encoder's *input* token embeddings
+  (a static word-vector view: a gather and a mean, microseconds);
+* with ``use_encoder=True``, instead one over the full contextual sentence
+  embedding. That costs milliseconds, so the router uses it on finals only.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ __all__ = ["IntentClassifier", "Prediction", "SentenceEncoder"]
 class SentenceEncoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
     def encode_one(self, text: str) -> np.ndarray: ...
+    # The cheap view: the mean of the encoder's input token embeddings (no layers).
+    def encode_static(self, texts: list[str]) -> np.ndarray: ...
+    def encode_static_one(self, text: str) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +76,7 @@ class IntentClassifier:
     """A fitted, immutable intent classifier. Build it with :meth:`fit`."""
 
     __slots__ = ("labels", "unknown_label", "unknown_below", "_views", "_W", "_b",
-                 "_encoder", "_eW", "_eb", "_encoder_weight",
+                 "_encoder", "_eW", "_eb", "_encoder_weight", "_sW", "_sb",
                  "_char_memo", "_char_range", "_centroids")
 
     def __init__(self) -> None:  # pragma: no cover - use fit()
@@ -147,6 +153,7 @@ class IntentClassifier:
         self._b = b * temperature
         self._encoder = None
         self._eW = self._eb = None
+        self._sW = self._sb = None
         self._centroids = None
         self._encoder_weight = float(encoder_weight)
         if encoder is not None:
@@ -157,6 +164,14 @@ class IntentClassifier:
             self._encoder = encoder
             self._eW = np.ascontiguousarray(elr.coef_.T.astype(np.float32))
             self._eb = elr.intercept_.astype(np.float32)
+            # Partials get a cheap dense view too: averaged input token
+            # embeddings (microseconds), same regularisation and weight.
+            S = encoder.encode_static(texts)
+            slr = LogisticRegression(C=encoder_C, max_iter=3000)
+            slr.fit(S, list(labels))
+            assert tuple(str(c) for c in slr.classes_) == self.labels
+            self._sW = np.ascontiguousarray(slr.coef_.T.astype(np.float32))
+            self._sb = slr.intercept_.astype(np.float32)
             if oos_similarity:
                 y = np.asarray(labels)
                 cents = np.stack([E[y == c].mean(0) for c in self.labels if c != unknown_label])
@@ -203,6 +218,10 @@ class IntentClassifier:
         z = self._sparse_logits(_normalise(text))
         lp = z - _logsumexp(z)
         sim = 1.0
+        if not use_encoder and self._sW is not None:
+            sz = self._encoder.encode_static_one(text) @ self._sW + self._sb
+            mix = (1 - self._encoder_weight) * lp + self._encoder_weight * (sz - _logsumexp(sz))
+            lp = mix - _logsumexp(mix)
         if use_encoder and self._encoder is not None:
             e = embedding if embedding is not None else self._encoder.encode_one(text)
             ez = e @ self._eW + self._eb

@@ -158,6 +158,17 @@ class MiniLMEncoder:
     def encode_one(self, text: str) -> np.ndarray:
         return self._forward([self.tok.encode(text)])[0]
 
+    def encode_static(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.encode_static_one(t) for t in texts]) if texts else \
+            np.zeros((0, self.dim), dtype=np.float32)
+
+    def encode_static_one(self, text: str) -> np.ndarray:
+        """Mean of the input token embeddings, no transformer layers: a static
+        word-vector view cheap enough for every partial."""
+        ids = self.tok.encode(text)[1:-1] or [self.tok.unk]
+        v = self.word[ids].mean(0)
+        return v / max(float(np.sqrt(v @ v)), 1e-9)
+
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         B, T = len(batch), max(len(x) for x in batch)
         tok = np.zeros((B, T), dtype=np.int64)
