@@ -154,3 +154,14 @@ def test_guard_section_becomes_guard_rules_and_its_errors_name_the_line():
     bad = text.replace("  injection: block\n", "  injection: block\n  injektion: flag\n", 1)
     msg = _error(bad)
     assert f"bad.yaml:{_line_of(bad, 'injektion')}:" in msg and "guard.injektion" in msg
+
+
+def test_encoder_switch_accepts_only_off_or_auto():
+    text = _default_text()
+    msg = _error(text.replace('encoder: "off"', "encoder: always"))
+    assert "route_gate.encoder" in msg and f"bad.yaml:{_line_of(text, 'encoder:')}:" in msg
+
+
+def test_bare_yaml_off_means_off():
+    p = parse_policy(_default_text().replace('encoder: "off"', "encoder: off"))
+    assert p.route_gate.encoder == "off"

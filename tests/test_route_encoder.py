@@ -60,3 +60,15 @@ def test_static_view_is_a_unit_vector_and_cheap_to_batch(encoder):
     a = encoder.encode_static_one("where is my card")
     assert a.shape == (384,) and abs(float(a @ a) - 1.0) < 1e-5
     np.testing.assert_allclose(encoder.encode_static(["where is my card"])[0], a)
+
+
+def test_policy_switch_turns_the_encoder_on():
+    from turngate.gates.route import Router
+    from turngate.policy import parse_policy
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "policies" / "default.yaml").read_text()
+    assert 'encoder: "off"' in text
+    on = parse_policy(text.replace('encoder: "off"', "encoder: auto"))
+    assert on.route_gate.encoder == "auto"
+    assert Router.from_policy(on).classifier.has_encoder

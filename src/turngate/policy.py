@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -101,6 +101,9 @@ class RouteGateParams:
     drift_margin: float = 0.2       # ... and by this much to count as intent drift
     stable_partials: int = 2        # consecutive partials agreeing before a partial commits
     min_partial_chars: int = 10     # shorter partials only hold
+    # "auto": use the MiniLM encoder when its wheel is installed (static view on
+    # partials, full encoder on finals, ~30 ms of CPU per final); "off": sparse only.
+    encoder: str = "off"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +195,13 @@ class _RouteGate(_Strict):
     drift_margin: float = Field(default=0.2, ge=0, le=1)
     stable_partials: int = Field(default=2, ge=1, le=20)
     min_partial_chars: int = Field(default=10, ge=0)
+    encoder: Literal["off", "auto"] = "off"
+
+    @field_validator("encoder", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as false; take it as meant.
+        return "off" if v is False else v
 
 
 class _Handoff(_Strict):

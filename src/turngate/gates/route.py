@@ -98,6 +98,12 @@ class Router:
 
     @classmethod
     def from_policy(cls, policy: Policy, *, encoder: Any = None) -> Router:
+        """Train once from the policy's examples. ``encoder`` overrides the
+        policy's ``route_gate.encoder`` ("auto" loads MiniLM when installed)."""
+        if encoder is None and policy.route_gate.encoder == "auto":
+            from .route_encoder import load_if_available
+
+            encoder = load_if_available()
         texts: list[str] = []
         labels: list[str] = []
         for name, spec in policy.routes.items():
