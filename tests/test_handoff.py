@@ -61,6 +61,16 @@ def test_low_route_confidence_over_n_turns(policy):
     assert ds[-1].reason == "low_route_confidence"
 
 
+def test_answers_held_inside_the_purpose_are_not_low_confidence(policy):
+    n = policy.handoff.low_confidence_turns
+    answer = HandoffSignals(route="payment", route_confidence=0.1, route_outcome="hold")
+    ds, st = _turns(policy, [answer] * (n + 1))
+    assert not any(d.handoff for d in ds) and st.low_confidence_streak == 0
+    weak_route = HandoffSignals(route="faq", route_confidence=0.3, route_outcome="route")
+    ds, _ = _turns(policy, [weak_route] * n)
+    assert ds[-1].reason == "low_route_confidence"
+
+
 def test_a_confident_turn_resets_the_low_confidence_streak(policy):
     n = policy.handoff.low_confidence_turns
     weak = HandoffSignals(route="unknown", route_confidence=0.3)

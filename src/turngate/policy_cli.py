@@ -93,6 +93,7 @@ class Evaluator:
         signals = HandoffSignals(
             route=route.route,
             route_confidence=route.confidence if final else None,
+            route_outcome=route.outcome,
             human_requested=route.route == "human",
             reask=is_reask(text),
             guard_outcome=guard["outcome"],

@@ -48,6 +48,7 @@ HandoffOutcome = Literal["stay", "handoff"]
 class HandoffSignals:
     route: str | None = None              # the Route gate's route for this turn
     route_confidence: float | None = None
+    route_outcome: str | None = None      # the Route gate's outcome ("route", "hold", ...)
     human_requested: bool = False         # an explicit request for a person
     reask: bool = False                   # the caller repeated or said "I already said"
     guard_outcome: str | None = None      # the Guard gate's outcome for this turn
@@ -90,8 +91,14 @@ def handoff_gate(state: HandoffState, signals: HandoffSignals,
     route = signals.route
     queue = policy.route(route).handoff_queue if route else t.default_queue
 
+    # Unsure means the Route gate could not say what the caller wants: an
+    # "unknown" route, or a route taken on a weak score. A weak final that the
+    # gate *held* inside the current purpose ("yes, that's right", "John Smith")
+    # is an answer, not confusion, and does not count.
     low_conf = signals.route_confidence is not None and (
-        route == "unknown" or signals.route_confidence < t.low_confidence
+        route == "unknown"
+        or (signals.route_outcome in ("route", "drift")
+            and signals.route_confidence < t.low_confidence)
     )
     nxt = replace(
         state,
