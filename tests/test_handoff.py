@@ -112,6 +112,8 @@ def test_once_handed_off_the_reason_stays_the_same(policy):
 def test_reask_detection():
     assert is_reask("I already told you my account number")
     assert is_reask("what?")
+    assert is_reask("sorry what? i didn't catch that")
+    assert is_reask("could you repeat the last part")
     assert is_reask("like I said, I want a refund")
     assert is_reask("i want to pay my bill", previous="I want to pay my bill.")
     assert not is_reask("i want to pay my bill", previous="what are your opening hours")

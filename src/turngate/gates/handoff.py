@@ -172,10 +172,11 @@ def _counters(s: HandoffState) -> tuple[Mapping[str, Any], ...]:
 # --- signals read from text --------------------------------------------------------------
 
 _REASK = re.compile(
-    r"\b(i (already|just) (said|told you|gave)|i said|as i said|like i said|i told you|"
-    r"i('ve| have) (already )?(said|told you)|again\?|what\?|pardon|come again|say that again|"
-    r"you('re| are) not (listening|understanding)|that's not what i said|no,? i said|"
-    r"how many times)\b|^\s*what\s*\??\s*$",
+    r"(?:\b(?:i (?:already|just) (?:said|told you|gave)|i said|as i said|like i said|i told you|"
+    r"i(?:'ve| have) (?:already )?(?:said|told you)|pardon|come again|say that again|"
+    r"(?:can|could) you repeat|repeat that|didn't (?:catch|get) that|"
+    r"you(?:'re| are) not (?:listening|understanding)|that's not what i said|no,? i said|"
+    r"how many times)\b)|\b(?:what|again)\?|^\s*what\s*\??\s*$",
     re.IGNORECASE,
 )
 
