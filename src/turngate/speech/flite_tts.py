@@ -54,26 +54,33 @@ class FliteTts:
             return Synthesis(text=text, audio=b"")
         fd, wav_path = tempfile.mkstemp(prefix="turngate-flite-", suffix=".wav")
         os.close(fd)
+        procs: list[subprocess.Popen[str]] = []
         try:
             main = subprocess.Popen(
                 [self._binary, "-voice", self.voice, "-psdur", "-t", text, "-o", wav_path],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
+            procs.append(main)
             # Phones per token: the lexicon is shared by all voices, so the fastest voice answers.
             counter = subprocess.Popen(
                 [self._binary, "-voice", "kal", "-ps", "-t", " ".join(t + "." for t in tokens), "none"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
+            procs.append(counter)
             segs_out, err = main.communicate(timeout=self._timeout_s)
             per_token_out, _ = counter.communicate(timeout=self._timeout_s)
             if main.returncode != 0:
                 raise ProviderError("flite", f"exit {main.returncode}: {err.strip()[:200]}")
             pcm, rate = _read_wav(wav_path)
         except subprocess.TimeoutExpired as exc:
-            main.kill()
-            counter.kill()
             raise ProviderError("flite", "synthesis timed out") from exc
+        except OSError as exc:
+            raise ProviderError("flite", f"cannot run flite: {exc}") from exc
         finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
             os.unlink(wav_path)
         if rate != 8000:
             # float32 in and out: libsoxr would dither int16 output with random noise.
