@@ -121,12 +121,9 @@ def create_app(providers: Providers) -> Starlette:
         # gateway processes sharing PostgreSQL may all run one.
         from datetime import datetime, timezone
 
-        from ..store.outbox import JsonlDelivery, deliver_pending
+        from ..store.outbox import deliver_pending
 
-        from pathlib import Path
-
-        Path(cfg.outbox_file).parent.mkdir(parents=True, exist_ok=True)
-        target = JsonlDelivery(cfg.outbox_file)
+        target = delivery_target(cfg)
         while True:
             await asyncio.sleep(1.0)
             try:
@@ -152,6 +149,25 @@ def create_app(providers: Providers) -> Starlette:
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ], lifespan=lifespan)
+
+
+def delivery_target(cfg: Any) -> Any:
+    """Transfers go to Twilio's REST API when credentials are set; CRM notes and
+    follow-ups to the CRM webhook when one is set; everything else to the outbox file."""
+    from pathlib import Path
+
+    from ..delivery import ByKind, TwilioTransfer, WebhookDelivery
+    from ..store.outbox import JsonlDelivery
+
+    Path(cfg.outbox_file).parent.mkdir(parents=True, exist_ok=True)
+    targets: dict[str, Any] = {}
+    if cfg.twilio_account_sid and cfg.twilio_auth_token:
+        targets["transfer"] = TwilioTransfer(cfg.twilio_account_sid, cfg.twilio_auth_token,
+                                             base_url=cfg.twilio_api_base)
+    if cfg.crm_webhook_url:
+        hook = WebhookDelivery(cfg.crm_webhook_url)
+        targets["crm_note"] = targets["follow_up"] = hook
+    return ByKind(targets, default=JsonlDelivery(cfg.outbox_file))
 
 
 def _record_json(rec: Any) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class CallSession:
         self.call: Call | None = None
         self.call_id = ""
         self.stream_sid = ""
+        self.account_sid = ""
         self._on_start, self._on_end = on_start, on_end
         self._out: deque[str] = deque()
         self._out_ready = asyncio.Event()
@@ -151,7 +152,7 @@ class CallSession:
         if msg.encoding != "audio/x-mulaw" or msg.sample_rate != 8000:
             raise AuthError(f"unsupported media format {msg.encoding}@{msg.sample_rate}",
                             close_reason="unsupported media format")
-        self.call_id, self.stream_sid = msg.call_sid, msg.stream_sid
+        self.call_id, self.stream_sid, self.account_sid = msg.call_sid, msg.stream_sid, msg.account_sid
         gates = self.pv.gatekeeper(msg.custom_parameters)
         self.call = Call(self.call_id, gates=gates, params=self.pv.turn_params, started_at=self.loop.time())
         self.pv.writer.start_call(self.call_id, stream_sid=self.stream_sid,
@@ -265,7 +266,7 @@ class CallSession:
         # The transfer (Twilio REST: redirect the call to the queue) and the CRM note
         # go out through the outbox, written in the same transaction as the handoff
         # decision that caused them, so the note's reason is the decision's reason.
-        base = {"call_id": self.call_id, "queue": a.queue, "reason": a.reason}
+        base = {"call_id": self.call_id, "account_sid": self.account_sid, "queue": a.queue, "reason": a.reason}
         self._pending_outbox += [
             OutboxItem(kind="transfer", key=f"{self.call_id}:transfer", call_id=self.call_id, payload=base),
             OutboxItem(kind="crm_note", key=f"{self.call_id}:crm_note", call_id=self.call_id,

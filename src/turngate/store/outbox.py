@@ -31,13 +31,18 @@ from typing import assert_never
 from .base import PendingDelivery, Store
 
 __all__ = [
-    "DoDeliver", "DoWait", "GiveUp", "Step", "RetryPolicy", "DeliveryReport",
+    "PermanentDeliveryError", "DoDeliver", "DoWait", "GiveUp", "Step", "RetryPolicy", "DeliveryReport",
     "deliver_pending", "JsonlDelivery",
 ]
 
 log = logging.getLogger("turngate.store.outbox")
 
 _dc = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+class PermanentDeliveryError(Exception):
+    """A target's answer that no retry can change (the call no longer exists, the
+    request is invalid): the row is given up at once, with this reason."""
 
 
 @_dc
@@ -141,6 +146,11 @@ def deliver_pending(
                 assert_never(step)
         try:
             deliver(item)
+        except PermanentDeliveryError as e:
+            store.outbox_mark_failed(item.key, f"permanent: {e}", now)
+            store.outbox_give_up(item.key, f"permanent failure: {e}")
+            log.warning("outbox delivery %s (%s) failed permanently: %s", item.key, item.kind, e)
+            gave_up += 1
         except Exception as e:
             error = f"{type(e).__name__}: {e}"
             after = policy.after_failure(item, now)
