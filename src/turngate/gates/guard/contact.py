@@ -10,6 +10,8 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE as COUNTRY_CODES
 from .numbers import REPEAT, UNITS, Run, Token
 
 HAS_DIGIT = re.compile(r"\d").search
+# two letters said one by one ("g b two six ..."): the only way a spoken IBAN starts
+SPELLED = re.compile(r"(?<!\w)[a-z] [a-z](?!\w)").search
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 IBAN_RE = re.compile(r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}\b")
 

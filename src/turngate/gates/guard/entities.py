@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .cards import card_lengths, card_prefix_plausible, find_card
-from .contact import HAS_DIGIT, IBAN_RE, find_emails, iban_ok, phone_plausible, spoken_ibans
+from .contact import HAS_DIGIT, IBAN_RE, SPELLED, find_emails, iban_ok, phone_plausible, spoken_ibans
 from .cues import PHONE_AFTER, Cue, find_cues
 from .dates import find_dates, numeric_date
 from .findings import Finding
@@ -76,7 +76,8 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
             claim("CARD_EXPIRY", "guard.pii.card_expiry", s, e)
         else:
             claimed.append((s, e))  # an ordinary date: not PII, but not a number either
-    for s, e in find_emails(text, tokens):
+    low = text.lower()
+    for s, e in find_emails(text, tokens) if ("@" in text or " at " in low) else ():
         if not any(s < ce and cs < e for cs, ce in claimed):
             claim("EMAIL", "guard.pii.email", s, e)
     for m in IBAN_RE.finditer(text) if HAS_DIGIT(text) else ():
@@ -85,7 +86,7 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
             cand = cand.rsplit(" ", 1)[0] if " " in cand else ""
         if cand:
             claim("ACCOUNT_NUMBER", "guard.pii.account_number.iban", m.start(), m.start() + len(cand))
-    for s, e in spoken_ibans(tokens):
+    for s, e in spoken_ibans(tokens) if SPELLED(low) else ():
         if not any(s < ce and cs < e for cs, ce in claimed):
             claim("ACCOUNT_NUMBER", "guard.pii.account_number.iban", s, e)
 
