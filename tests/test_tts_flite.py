@@ -88,3 +88,15 @@ def test_synthesis_duration_counts_mulaw_bytes() -> None:
 ])
 def test_split_sentences_keeps_punctuation_and_skips_abbreviations(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
+
+
+@needs_flite
+def test_tokens_read_as_several_phrases_still_get_measured_times() -> None:
+    # flite pauses inside a phone number: the per-token phone count needs a run of its own.
+    syn = FliteTts("kal").synthesize("Call 0800-123-4567 or e-mail help@example.com.")
+    assert not syn.words_estimated
+    assert [w.word for w in syn.words] == ["Call", "0800-123-4567", "or", "e-mail", "help@example.com"]
+    number = syn.words[1]
+    assert number.end_ms - number.start_ms > 2000  # eleven digits take seconds, not a word's share
+    for prev, cur in zip(syn.words, syn.words[1:]):
+        assert prev.end_ms <= cur.start_ms

@@ -32,6 +32,7 @@ __all__ = ["FliteTts", "VOICES"]
 VOICES = ("kal", "kal16", "awb", "rms", "slt")
 _PAUSE = "pau"
 _WORD_CHARS = re.compile(r"[\w']")
+_PLAIN_WORD = re.compile(r"^[\"'(\[]*[A-Za-z]+(?:'[A-Za-z]+)*[.,;:!?\"')\]]*$")
 
 
 class FliteTts:
@@ -88,8 +89,37 @@ class FliteTts:
             pcm = np.clip(np.round(pcm), -32768, 32767).astype(np.int16)
         segments = _parse_segments(segs_out)
         counts = _phone_counts(per_token_out)
+        if len(counts) != len(tokens):
+            # Some token reads as several phrases ("0800-123-4567", an e-mail address):
+            # count its phones in a run of its own.
+            counts = self._count_one_by_one(tokens)
         words, estimated = _word_times(tokens, segments, counts, len(pcm) * 1000 // 8000)
         return Synthesis(text=text, audio=mulaw.encode(pcm), words=words, words_estimated=estimated)
+
+
+    def _count_one_by_one(self, tokens: list[str]) -> list[int]:
+        # Plain words still go in one batch (a word is one phrase); the others get a run each.
+        plain = [i for i, t in enumerate(tokens) if _PLAIN_WORD.match(t)]
+        other = [i for i in range(len(tokens)) if i not in set(plain)]
+        procs = [
+            subprocess.Popen([self._binary, "-voice", "kal", "-ps", "-t", tokens[i], "none"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            for i in other
+        ]
+        counts = [0] * len(tokens)
+        if plain:
+            out = subprocess.run(
+                [self._binary, "-voice", "kal", "-ps", "-t", " ".join(tokens[i] + "." for i in plain), "none"],
+                capture_output=True, text=True, timeout=self._timeout_s).stdout
+            groups = _phone_counts(out)
+            if len(groups) != len(plain):
+                groups = [0] * len(plain)  # cannot attribute: the caller falls back to an estimate
+            for i, n in zip(plain, groups):
+                counts[i] = n
+        for i, proc in zip(other, procs):
+            out, _ = proc.communicate(timeout=self._timeout_s)
+            counts[i] = sum(_phone_counts(out))
+        return counts
 
 
 def _read_wav(path: str) -> tuple[np.ndarray, int]:
