@@ -277,3 +277,10 @@ def test_a_misheard_card_after_a_card_cue_is_still_redacted():
     assert types(d) == ["CARD_NUMBER"]
     assert d.findings[0].rule == "guard.pii.card_number.unverified"
     assert "one one" not in d.redacted
+
+
+def test_recogniser_homophones_inside_a_digit_run_are_digits():
+    # "four one one one to two two two ..." as a recogniser may write it
+    d = inp("my card number is four one one one to two two two three three three three four four for eight")
+    assert types(d) == ["CARD_NUMBER"] and d.findings[0].rule == "guard.pii.card_number"
+    assert types(inp("I need it from one to five days")) == []

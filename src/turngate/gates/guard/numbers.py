@@ -47,6 +47,7 @@ ORDINALS: dict[str, int] = {
     "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19,
     "twentieth": 20, "thirtieth": 30,
 }
+HOMOPHONES: dict[str, str] = {"to": "2", "too": "2", "for": "4", "fore": "4", "won": "1", "ate": "8"}
 # Words a caller or recogniser drops between digit groups without ending the number.
 FILLERS = frozenset({"uh", "um", "er", "erm", "ah", "dash", "hyphen"})
 # Characters that may sit between digit groups ("4111-1111", "(541) 714", "1,234").
@@ -271,6 +272,15 @@ def digit_runs(tokens: list[Token], text: str = "") -> list[Run]:
                 chunks.append(_new(Chunk, (digits, tokens[i].start, tokens[j - 1].end, True)))
                 sep = ""
                 i = j
+                continue
+            # Recognisers write "for" for "four" and "to" for "two": inside a run, with a
+            # digit word on both sides, the homophone is the digit ("one to three four").
+            if (t in HOMOPHONES and chunks and chunks[-1].spoken and len(chunks[-1].digits) == 1
+                    and i + 1 < n and tokens[i + 1].text in UNITS):
+                seps.append(sep)
+                chunks.append(_new(Chunk, (HOMOPHONES[t], tokens[i].start, tokens[i].end, True)))
+                sep = ""
+                i += 1
                 continue
             # A separator or filler continues the run only if a number follows it.
             if (t in SEPARATORS or t in FILLERS) and chunks and i + 1 < n:
