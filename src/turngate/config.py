@@ -37,6 +37,7 @@ class Config:
     policy: str = ""            # path; empty = the bundled default policy
     agent: str = ""             # scripted agent YAML; empty = the bundled one
     tts_voice: str = "kal"
+    stt_workers: int = 2        # STT worker processes; 0 decodes in threads of the gateway process
     max_calls: int = 200
     log_level: str = "info"
 

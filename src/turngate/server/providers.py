@@ -4,6 +4,7 @@ or whatever a deployment plugs in instead."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,9 @@ class Providers:
 
     def close(self) -> None:
         self.writer.close()
+        close = getattr(self.stt, "close", None)
+        if close is not None:
+            close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -52,6 +56,7 @@ def embedded(config: Config) -> Providers:
     from ..policy import load_policy
     from ..speech.flite_tts import FliteTts
     from ..speech.pocketsphinx_stt import PocketsphinxEngine
+    from ..speech.process_stt import ProcessSttEngine
     from ..store import open_store
 
     policy = load_policy(config.policy or None)
@@ -63,7 +68,10 @@ def embedded(config: Config) -> Providers:
     return Providers(
         config=config,
         vad=VadHub(),
-        stt=PocketsphinxEngine(phrases),
+        # pocketsphinx decodes with the GIL held: in worker processes it cannot stall
+        # the event loop that every call's frames go through.
+        stt=ProcessSttEngine(functools.partial(PocketsphinxEngine, phrases), workers=config.stt_workers)
+        if config.stt_workers > 0 else PocketsphinxEngine(phrases),
         tts=FliteTts(voice=config.tts_voice),
         agents={"default": ScriptedAgent(script)},
         gatekeeper=keeper_factory(policy, script.greeting),

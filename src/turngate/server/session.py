@@ -159,8 +159,14 @@ class CallSession:
                                   caller=msg.custom_parameters.get("from", ""),
                                   started_at=datetime.now(timezone.utc), policy_version=gates.policy_version)
         self.pv.vad.register(self.call_id, self._on_vad)
-        self._stt = self.pv.stt.new_stream()
-        self._stt_task = asyncio.create_task(self._stt_worker(), name=f"stt-{self.call_id}")
+        try:
+            self._stt = self.pv.stt.new_stream()
+            self._stt_task = asyncio.create_task(self._stt_worker(), name=f"stt-{self.call_id}")
+        except Exception as e:
+            # No recogniser for this call: it still runs (VAD, DTMF, playback); every turn ends
+            # in the core's no-transcript decision, and the log says why here.
+            log.error("call %s: STT unavailable: %s", msg.call_sid, e)
+            self._stt = None
         self._on_start(self)
         self._feed(CallStarted(call_id=self.call_id, stream_sid=self.stream_sid,
                                caller=msg.custom_parameters.get("from", ""), parameters=msg.custom_parameters))
@@ -223,6 +229,10 @@ class CallSession:
                     self._synthesize(a.generation, a.segment, a.text)
                 case CancelSynthesis():
                     self._stop_tts(a.generation, a.reason)
+                case StartTranscription() if self._stt is None:
+                    pass
+                case FinishTranscription() if self._stt is None:
+                    pass
                 case StartTranscription():
                     self._stt_open = True
                     frames = max(1, a.preroll_ms // 20)
@@ -339,29 +349,41 @@ class CallSession:
     async def _stt_worker(self) -> None:
         stream = self._stt
         assert stream is not None
-        run = self.loop.run_in_executor
         open_ = False
         while True:
             await self._stt_wake.wait()
             self._stt_wake.clear()
             while self._stt_cmds:
                 cmd, arg = self._stt_cmds.popleft()
-                if cmd == "start":
-                    if open_:
-                        await run(self.pv.executor, stream.end_utterance)
-                    await run(self.pv.executor, stream.start_utterance)
-                    open_ = True
-                elif cmd == "audio" and open_:
-                    pcm = np.concatenate(arg) if len(arg) > 1 else arg[0]
-                    results = await run(self.pv.executor, stream.feed, pcm)
-                    for r in results:
-                        if not r.is_final and self._stt_open:
-                            self._feed(PartialTranscript(text=r.text, confidence=r.confidence))
-                elif cmd == "finish" and open_:
-                    final = await run(self.pv.executor, stream.end_utterance)
+                try:
+                    open_ = await self._stt_step(stream, cmd, arg, open_)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    # A crashed or stalled recogniser: the core's final-transcript deadline
+                    # turns the missing words into a logged decision; the call goes on.
+                    log.warning("call %s: STT %s failed: %s", self.call_id, cmd, e)
                     open_ = False
-                    if not arg:
-                        self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
+
+    async def _stt_step(self, stream: Any, cmd: str, arg: Any, open_: bool) -> bool:
+        run = self.loop.run_in_executor
+        if cmd == "start":
+            if open_:
+                await run(self.pv.executor, stream.end_utterance)
+            await run(self.pv.executor, stream.start_utterance)
+            return True
+        if cmd == "audio" and open_:
+            pcm = np.concatenate(arg) if len(arg) > 1 else arg[0]
+            for r in await run(self.pv.executor, stream.feed, pcm):
+                if not r.is_final and self._stt_open:
+                    self._feed(PartialTranscript(text=r.text, confidence=r.confidence))
+            return True
+        if cmd == "finish" and open_:
+            final = await run(self.pv.executor, stream.end_utterance)
+            if not arg:
+                self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
+            return False
+        return open_
 
     # ------------------------------------------------------------ teardown
     async def _finish(self) -> None:
