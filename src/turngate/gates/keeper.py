@@ -21,6 +21,7 @@ from typing import Any
 
 from ..core.decisions import Verdict
 from ..core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict, FollowUp, KeypadVerdict
+from ..errors import ConfigError
 from ..policy import Policy
 from .customers import Customer, CustomerDirectory
 from .guard import GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
@@ -250,7 +251,11 @@ class PolicyGatekeeper:
 
 def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory | None = None):
     """Build the per-call gatekeeper factory; the router is trained once, here."""
+    from .guard.injection import load_model
+
     router = Router.from_policy(policy)
+    if load_model() is None:  # loaded once here, not on the first caller's first words
+        raise ConfigError("the injection model (turngate/data/guard_injection.json.gz) is missing from the package")
     directory = directory or CustomerDirectory.bundled()
 
     def make(parameters: Mapping[str, str]) -> PolicyGatekeeper:
