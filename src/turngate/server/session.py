@@ -67,7 +67,7 @@ class CallSession:
         self._timer: asyncio.TimerHandle | None = None
         self._gens: dict[int, asyncio.Task[None]] = {}
         self._tts: dict[int, tuple[asyncio.Queue[tuple[int, str] | None], asyncio.Task[None]]] = {}
-        self._preroll: deque[np.ndarray] = deque(maxlen=PREROLL_FRAMES)
+        self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self._stt = None
         self._stt_open = False
         self._stt_cmds: deque[tuple[str, Any]] = deque()
@@ -115,11 +115,12 @@ class CallSession:
             case codec.Media():
                 if msg.track not in ("inbound", "inbound_track"):
                     return True
-                pcm = mulaw.decode(msg.payload)
-                self.pv.vad.push(self.call_id, pcm)
-                self._preroll.append(pcm)
+                # Hot path: the payload stays mu-law until something needs samples (the
+                # VAD hub decodes a whole tick of frames at once; STT only while open).
+                self.pv.vad.push_mulaw(self.call_id, msg.payload)
+                self._preroll.append(msg.payload)
                 if self._stt_open:
-                    self._stt_audio(pcm)
+                    self._stt_audio(mulaw.decode(msg.payload))
             case codec.Mark():
                 self._feed(MarkPlayed(name=msg.name))
             case codec.Dtmf():
@@ -237,7 +238,7 @@ class CallSession:
                     self._stt_open = True
                     frames = max(1, a.preroll_ms // 20)
                     self._stt_cmds.append(("start", None))
-                    self._stt_cmds.append(("audio", list(self._preroll)[-frames:]))
+                    self._stt_cmds.append(("audio", [mulaw.decode(b"".join(list(self._preroll)[-frames:]))]))
                     self._stt_wake.set()
                 case FinishTranscription():
                     self._stt_open = False

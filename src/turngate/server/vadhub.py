@@ -1,9 +1,10 @@
 """One VAD batch per process, ticked by the event loop.
 
-Sessions push each 20 ms frame; the first push after a tick schedules the next
-run ``tick_s`` later, so every frame that arrives meanwhile, from any call, goes
-into the same batched Silero inference. Results go straight to each session's
-``on_vad`` callback, synchronously: no task or queue hop per frame.
+Sessions hand over each 20 ms frame as its mu-law payload; the first one after a
+tick schedules the next run ``tick_s`` later, so every frame that arrives
+meanwhile, from any call, is decoded in one go (``push_mulaw``) and goes into the
+same batched Silero inference. Results go straight to each session's ``on_vad``
+callback, synchronously: no task or queue hop per frame.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Hashable
-
-import numpy as np
 
 from ..vad.batch import SileroBatch
 
@@ -26,6 +25,7 @@ class VadHub:
         self.tick_s = tick_s
         self._callbacks: dict[Hashable, VadCallback] = {}
         self._scheduled: asyncio.TimerHandle | None = None
+        self._pending: list[tuple[Hashable, bytes]] = []
 
     def register(self, stream_id: Hashable, callback: VadCallback) -> None:
         self.batch.register(stream_id)
@@ -33,16 +33,24 @@ class VadHub:
 
     def unregister(self, stream_id: Hashable) -> None:
         self._callbacks.pop(stream_id, None)
+        self._pending = [(sid, p) for sid, p in self._pending if sid != stream_id]
         if stream_id in self.batch:
             self.batch.unregister(stream_id)
 
-    def push(self, stream_id: Hashable, pcm: np.ndarray) -> None:
-        self.batch.push(stream_id, pcm)
+    def push_mulaw(self, stream_id: Hashable, payload: bytes) -> None:
+        self._pending.append((stream_id, payload))
         if self._scheduled is None:
             self._scheduled = asyncio.get_running_loop().call_later(self.tick_s, self._run)
 
     def _run(self) -> None:
         self._scheduled = None
+        pending, self._pending = self._pending, []
+        try:
+            self.batch.push_mulaw(pending)
+        except KeyError:  # a stream unregistered mid-tick: push the rest one by one
+            for sid, payload in pending:
+                if sid in self.batch:
+                    self.batch.push_mulaw([(sid, payload)])
         for stream_id, probability, level in self.batch.run():
             cb = self._callbacks.get(stream_id)
             if cb is None:
