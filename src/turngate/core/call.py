@@ -231,7 +231,12 @@ class Call:
     # ------------------------------------------------------------ VAD
     def _on_voice(self, ev: VoiceActivity, now: float, out: list[Action]) -> None:
         p = self.p
-        threshold = p.silence_threshold if self._in_speech else p.speech_threshold
+        if self._in_speech:
+            threshold = p.silence_threshold
+        elif self.state is State.SPEAKING:
+            threshold = p.barge_in_threshold
+        else:
+            threshold = p.speech_threshold
         is_speech = ev.probability >= threshold
         ref = None
         if self.state is State.SPEAKING and self._playback is not None:
