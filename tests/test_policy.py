@@ -158,10 +158,11 @@ def test_guard_section_becomes_guard_rules_and_its_errors_name_the_line():
 
 def test_encoder_switch_accepts_only_off_or_auto():
     text = _default_text()
-    msg = _error(text.replace('encoder: "off"', "encoder: always"))
+    assert "encoder: auto" in text
+    msg = _error(text.replace("encoder: auto", "encoder: always"))
     assert "route_gate.encoder" in msg and f"bad.yaml:{_line_of(text, 'encoder:')}:" in msg
 
 
 def test_bare_yaml_off_means_off():
-    p = parse_policy(_default_text().replace('encoder: "off"', "encoder: off"))
+    p = parse_policy(_default_text().replace("encoder: auto", "encoder: off"))
     assert p.route_gate.encoder == "off"

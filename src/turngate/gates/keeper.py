@@ -253,7 +253,14 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
     """Build the per-call gatekeeper factory; the router is trained once, here."""
     from .guard.injection import load_model
 
-    router = Router.from_policy(policy)
+    cached = None
+    if policy.route_gate.encoder == "auto":
+        from .encoder_cache import CachedEncoder
+        from .route_encoder import load_if_available
+
+        encoder = load_if_available()
+        cached = CachedEncoder(encoder) if encoder is not None else None
+    router = Router.from_policy(policy, encoder=cached) if cached is not None else Router.from_policy(policy)
     if load_model() is None:  # loaded once here, not on the first caller's first words
         raise ConfigError("the injection model (turngate/data/guard_injection.json.gz) is missing from the package")
     directory = directory or CustomerDirectory.bundled()
@@ -262,4 +269,6 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
         return PolicyGatekeeper(policy=policy, router=router, greeting_text=greeting,
                                 customer=directory.lookup(parameters.get("from", "")))
 
+    # The shell calls this in a worker thread with each final before the core sees it.
+    make.prefetch = cached.warm if cached is not None else None  # type: ignore[attr-defined]
     return make

@@ -382,6 +382,10 @@ class CallSession:
         if cmd == "finish" and open_:
             final = await run(self.pv.executor, stream.end_utterance)
             if not arg:
+                prefetch = getattr(self.pv.gatekeeper, "prefetch", None)
+                if prefetch is not None and final.text:
+                    # The route gate's sentence encoder, off the event loop (see encoder_cache).
+                    await run(self.pv.executor, prefetch, final.text)
                 self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
             return False
         return open_
