@@ -45,7 +45,7 @@ class Gateway:
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120  # the STT model builds its domain LM at start-up
+        deadline = time.monotonic() + 300  # STT workers build their LM, the router trains, at start-up
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gateway exited with {self.proc.returncode} at start-up"
@@ -57,7 +57,7 @@ class Gateway:
                 pass
             time.sleep(0.2)
         self.__exit__()
-        raise RuntimeError("gateway did not answer /healthz within 120 s")
+        raise RuntimeError("gateway did not answer /healthz within 300 s")
 
     def __exit__(self, *exc: object) -> None:
         if self.proc and self.proc.poll() is None:

@@ -10,16 +10,33 @@ text) still works: it computes inline, as before.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 
+SHIPPED = Path(__file__).resolve().parents[1] / "data" / "embeddings"
+
+
+def embeddings_file(model_id: str, texts: list[str]) -> str:
+    return "embeddings-" + hashlib.sha256("\x1f".join([model_id, *texts]).encode()).hexdigest()[:24] + ".npy"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("TURNGATE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "turngate")
+    return Path(base)
+
+
 class CachedEncoder:
     def __init__(self, encoder: Any, size: int = 256) -> None:
         self.encoder = encoder
+        self.model_id = f"{type(encoder).__name__}:{getattr(encoder, 'dim', '')}:v1"
         self.dim = encoder.dim
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -48,9 +65,30 @@ class CachedEncoder:
             self.misses += 1
         return self.encoder.encode_one(key)
 
-    # The rest of the encoder's interface passes through untouched.
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        return self.encoder.encode(texts, batch_size)
+        """Embeddings of many texts (the policy's examples, at start-up), kept on disk:
+        encoding a policy's few hundred examples costs from seconds to most of a minute on
+        a busy 2-core machine, and they only change when the policy does."""
+        name = embeddings_file(self.model_id, texts)
+        path = cache_dir() / name
+        for candidate in (SHIPPED / name, path):  # the bundled policy's ship with the package
+            try:
+                cached = np.load(candidate)
+                if cached.shape == (len(texts), self.dim):
+                    return cached
+            except (OSError, ValueError):
+                pass
+        out = self.encoder.encode(texts, batch_size)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, out)
+            os.replace(tmp, path)  # atomic: a reader never sees half a file
+        except OSError:
+            pass  # a read-only home is fine: the next start computes again
+        return out
+
+    # The rest of the encoder's interface passes through untouched.
 
     def encode_static(self, texts: list[str]) -> np.ndarray:
         return self.encoder.encode_static(texts)

@@ -1,0 +1,57 @@
+"""The route encoder's caches: finals prefetched off the event loop, policy examples on disk."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from turngate.gates.encoder_cache import SHIPPED, CachedEncoder, embeddings_file
+from turngate.policy import load_policy
+
+
+class CountingEncoder:
+    dim = 4
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode_one(self, text: str) -> np.ndarray:
+        self.calls += 1
+        return np.full(4, len(text), np.float32)
+
+    def encode(self, texts, batch_size=64):
+        self.calls += len(texts)
+        return np.stack([self.encode_one(t) for t in texts])
+
+
+def test_a_prefetched_final_is_not_encoded_again_on_the_event_loop():
+    inner = CountingEncoder()
+    enc = CachedEncoder(inner)
+    enc.warm("i want a refund ")
+    assert inner.calls == 1
+    assert enc.encode_one("i want a refund").tolist() == [15.0] * 4
+    assert inner.calls == 1 and enc.hits == 1
+    enc.encode_one("something else")  # a miss still works, inline
+    assert inner.calls == 2 and enc.misses == 1
+
+
+def test_policy_example_embeddings_are_computed_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("TURNGATE_CACHE_DIR", str(tmp_path))
+    texts = ["book an appointment", "pay my bill"]
+    first = CachedEncoder(CountingEncoder())
+    a = first.encode(texts)
+    second_inner = CountingEncoder()
+    b = CachedEncoder(second_inner).encode(texts)
+    assert second_inner.calls == 0 and np.array_equal(a, b)
+    assert list(tmp_path.glob("embeddings-*.npy"))
+
+
+def test_the_bundled_policy_ships_its_example_embeddings():
+    # If this fails, the bundled policy's examples changed: regenerate the file with
+    #   TURNGATE_CACHE_DIR=src/turngate/data/embeddings .venv/bin/python -c \
+    #   "from turngate.policy import load_policy; from turngate.gates.keeper import keeper_factory; keeper_factory(load_policy(), '')"
+    # and delete the stale one; otherwise every gateway start re-encodes them (tens of seconds).
+    policy = load_policy()
+    texts = [ex for spec in policy.routes.values() for ex in spec.examples]
+    name = embeddings_file("MiniLMEncoder:384:v1", texts)
+    assert (SHIPPED / name).exists(), name
+    assert len(list(SHIPPED.glob("*.npy"))) == 1, "stale embedding files in the package"
