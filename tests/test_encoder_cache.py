@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from turngate.gates.encoder_cache import SHIPPED, CachedEncoder, embeddings_file
+from turngate.encoder_cache import SHIPPED, CachedEncoder, embeddings_file
 from turngate.policy import load_policy
 
 

@@ -255,7 +255,7 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
 
     cached = None
     if policy.route_gate.encoder == "auto":
-        from .encoder_cache import CachedEncoder
+        from ..encoder_cache import CachedEncoder  # a provider wrapper (disk, threads): outside the pure gates
         from .route_encoder import load_if_available
 
         encoder = load_if_available()

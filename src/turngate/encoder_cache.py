@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "embeddings"
+SHIPPED = Path(__file__).resolve().parent / "data" / "embeddings"
 
 
 def embeddings_file(model_id: str, texts: list[str]) -> str:
