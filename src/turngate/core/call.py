@@ -88,7 +88,6 @@ class Call:
         self.decisions: list[Decision] = []  # kept for the call's summary and tests
         self._t0 = started_at
         self._seq = 0
-        self._now = started_at
         # VAD hysteresis
         self._in_speech = False
         self._speech_run_ms = 0
@@ -120,17 +119,12 @@ class Call:
         self._last_false_pause = float("-inf")
         self._pending_transfer: tuple[str, str, str] | None = None
         self._follow_ups: set[str] = set()
-        # The echo return loss assumed for this line. Learning it per call from the quiet
-        # windows of our own playback was tried and measured worse (bench/bargein.py):
-        # quiet windows are the gaps between our words, which say little about our echo.
-        self._erl_db = self.p.echo_return_loss_db
         self._echo_tail_until = float("-inf")
         self._echo_tail_level = -90.0
 
     # ------------------------------------------------------------------ API
     def handle(self, event: Event, now: float) -> list[Action]:
         out: list[Action] = []
-        self._now = now
         match event:
             case VoiceActivity():
                 self._on_voice(event, now, out)
@@ -231,21 +225,17 @@ class Call:
     # ------------------------------------------------------------ VAD
     def _on_voice(self, ev: VoiceActivity, now: float, out: list[Action]) -> None:
         p = self.p
-        if self._in_speech:
-            threshold = p.silence_threshold
-        elif self.state is State.SPEAKING:
-            threshold = p.barge_in_threshold
-        else:
-            threshold = p.speech_threshold
-        is_speech = ev.probability >= threshold
-        ref = None
-        if self.state is State.SPEAKING and self._playback is not None:
-            ref = self._playback.echo_reference_db()
-        elif now < self._echo_tail_until:
-            ref = self._echo_tail_level  # our last words may still echo back
-        if is_speech and not self._in_speech and ref is not None:
-            if ev.level_db < ref - self._erl_db + p.barge_in_min_level_over_echo_db:
-                is_speech = False  # as loud as our own echo could be: not the caller
+        is_speech = ev.probability >= (p.silence_threshold if self._in_speech else p.speech_threshold)
+        if is_speech and not self._in_speech:
+            # A possible onset: is it louder than our own echo could be? (Only asked here,
+            # not on every window: the reference scans the playback's recent chunk levels.)
+            ref = None
+            if self.state is State.SPEAKING and self._playback is not None:
+                ref = self._playback.echo_reference_db()
+            elif now < self._echo_tail_until:
+                ref = self._echo_tail_level  # our last words may still echo back
+            if ref is not None and ev.level_db < self._echo_floor_db(ref):
+                is_speech = False
                 self._echo_windows += 1
 
         if is_speech:
@@ -267,6 +257,13 @@ class Call:
                 self._in_speech = False
                 self._speech_run_ms = 0
                 self._on_speech_end(now, out)
+
+    def _echo_floor_db(self, reference_db: float) -> float:
+        """The level a caller must beat over our playback: our loudest recent audio, less
+        the assumed echo return loss, plus a margin. (Learning the return loss per call
+        from the quiet windows of playback was measured worse and dropped: those windows
+        are the gaps between our words and say nothing about our echo.)"""
+        return reference_db - self.p.echo_return_loss_db + self.p.barge_in_min_level_over_echo_db
 
     def _barge_in_start_ms(self, now: float) -> int:
         """Speech needed before pausing our playback. Each pause that turned out to be
@@ -486,7 +483,7 @@ class Call:
     def _pause(self, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
         assert self._playback is not None
         pb = self._playback
-        floor = pb.echo_reference_db() - self._erl_db + self.p.barge_in_min_level_over_echo_db
+        floor = self._echo_floor_db(pb.echo_reference_db())
         pb.pause()
         self._go(Trigger.BARGE_IN)
         out.append(ClearPlayback(reason="barge_in"))
@@ -501,7 +498,7 @@ class Call:
         self._pause_evidence = dict(onset_ms=self.ms(onset), heard_ms=pb.heard_ms(),
                                     heard_text=pb.heard_text())
         self._decide("turn", "pause", "caller_sound_over_playback", "bargein.stop_fast", now, out,
-                     level_db=round(ev.level_db, 1), echo_floor_db=round(floor, 1), erl_db=round(self._erl_db, 1),
+                     level_db=round(ev.level_db, 1), echo_floor_db=round(floor, 1),
                      start_ms=self._barge_in_start_ms(now),
                      reaction_ms=self.ms(now) - self.ms(onset), **self._pause_evidence)
 
@@ -588,10 +585,10 @@ class Call:
         self._go(Trigger.HANDOFF)
         out.append(TransferCall(queue=queue, reason=reason, note=note))
 
-    def _new_generation(self, route: str, profile: str, scripted: bool) -> _Generation:
+    def _new_generation(self, route: str, profile: str, scripted: bool, now: float) -> _Generation:
         self._gen_counter += 1
         g = _Generation(number=self._gen_counter, route=route, profile=profile, ready={}, scripted=scripted,
-                        started_at=self._now)
+                        started_at=now)
         self._gen = g
         self._playback = Playback(generation=g.number, chunk_bytes=self.p.chunk_ms * BYTES_PER_MS,
                                   lead_bytes=self.p.playback_lead_ms * BYTES_PER_MS)
@@ -599,12 +596,12 @@ class Call:
 
     def _start_model(self, route: str, profile: str, memory: tuple[tuple[str, str], ...], now: float,
                      out: list[Action]) -> None:
-        g = self._new_generation(route, profile, scripted=False)
+        g = self._new_generation(route, profile, scripted=False, now=now)
         out.append(StartModel(generation=g.number, context=tuple(dict(m) for m in self.context),
                               route=route, profile=profile, memory=memory))
 
     def _start_scripted(self, text: str, route: str, now: float, out: list[Action]) -> None:
-        g = self._new_generation(route, "scripted", scripted=True)
+        g = self._new_generation(route, "scripted", scripted=True, now=now)
         g.model_active = False
         g.text_buf = text
         g.model_done = True
@@ -695,21 +692,23 @@ class Call:
             self._maybe_complete(now, out)
 
     def _on_synthesized(self, ev: SpeechSynthesized, now: float, out: list[Action]) -> None:
-        g = self._gen
-        if g is None or g.number != ev.generation or g.ready is None:
-            return
-        g.synth_outstanding -= 1
-        g.ready[ev.segment] = ev
-        self._drain_ready(g, now, out)
+        self._segment_returned(ev.generation, ev.segment, ev, "", now, out)
 
     def _on_synthesis_failed(self, ev: SynthesisFailed, now: float, out: list[Action]) -> None:
+        self._segment_returned(ev.generation, ev.segment, None, ev.reason, now, out)
+
+    def _segment_returned(self, gen: int, segment: int, audio: SpeechSynthesized | None, failure: str,
+                          now: float, out: list[Action]) -> None:
+        """One TTS segment came back; a failed one (``audio is None``) is skipped. Segments
+        of a cancelled generation are ignored."""
         g = self._gen
-        if g is None or g.number != ev.generation or g.ready is None:
+        if g is None or g.number != gen or g.ready is None:
             return
         g.synth_outstanding -= 1
-        g.ready[ev.segment] = None
-        self._decide("model", "tts_failed", "synthesis_error", "model.tts", now, out,
-                     segment=ev.segment, detail=ev.reason[:200])
+        g.ready[segment] = audio
+        if audio is None:
+            self._decide("model", "tts_failed", "synthesis_error", "model.tts", now, out,
+                         segment=segment, detail=failure[:200])
         self._drain_ready(g, now, out)
 
     def _drain_ready(self, g: _Generation, now: float, out: list[Action]) -> None:

@@ -28,9 +28,6 @@ class TurnParams:
     backchannel_max_ms: int = 700       # a sound shorter than this with no new words may resume
     confirm_timeout_ms: int = 500       # no words after this much pause: resume (noise)
     pause_hangover_ms: int = 64         # silence that ends the caller's sound while we are paused
-    # Over our playback a sound clear of the echo floor needs less Silero certainty to
-    # pause: a pause is cheap (it is confirmed or undone), a late stop is not.
-    barge_in_threshold: float = 0.5
     abandon_speech_ms: int = 1200       # sustained speech with words abandons even without a keyword
     resume_overlap_ms: int = 200        # replay this much before the cut point on resume
     # Provider budgets: a model with no first token by then is failed over (policy decides to

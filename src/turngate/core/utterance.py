@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .params import TurnParams
 
@@ -71,6 +72,11 @@ def without_echo(text: str, echo_words: set[str]) -> str:
     return " ".join(w for w in words(text) if stem(w) not in ours)
 
 
+@lru_cache(maxsize=8)
+def _backchannel_words(phrases: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(w for ph in phrases for w in ph.replace("-", " ").split())
+
+
 def classify_interjection(text: str, p: TurnParams) -> tuple[str, str, list[str]]:
     """Classify caller words heard over our playback.
 
@@ -86,9 +92,7 @@ def classify_interjection(text: str, p: TurnParams) -> tuple[str, str, list[str]
     hits = _phrases_in(ws, p.interrupt_words)
     if hits:
         return "interrupt", "bargein.interrupt_phrase", hits
-    bc_words: set[str] = set()
-    for ph in p.backchannels:
-        bc_words.update(ph.replace("-", " ").split())
+    bc_words = _backchannel_words(p.backchannels)
     content = [w for w in ws if w not in bc_words and w not in _FUNCTION_WORDS]
     if len(content) >= 2:
         return "new_request", "bargein.new_request", content

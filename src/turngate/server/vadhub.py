@@ -45,12 +45,7 @@ class VadHub:
     def _run(self) -> None:
         self._scheduled = None
         pending, self._pending = self._pending, []
-        try:
-            self.batch.push_mulaw(pending)
-        except KeyError:  # a stream unregistered mid-tick: push the rest one by one
-            for sid, payload in pending:
-                if sid in self.batch:
-                    self.batch.push_mulaw([(sid, payload)])
+        self.batch.push_mulaw(pending)  # unregister() already dropped a leaving call's frames
         for stream_id, probability, level in self.batch.run():
             cb = self._callbacks.get(stream_id)
             if cb is None:

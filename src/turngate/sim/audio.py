@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import mulaw
+
 RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms, what Twilio sends per media message
 FRAME_MS = 20
@@ -32,41 +34,15 @@ FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 DEFAULT_CALLER_VOICE = "rms"  # the bot's default flite voice is kal or slt; the caller must sound different
 
 
-# -- G.711 mu-law --------------------------------------------------------------
-
-_BIAS = 0x84
-
-
-def _encode_table() -> np.ndarray:
-    # audioop's algorithm on 14-bit magnitudes: shift first (flooring negatives),
-    # then bias, find the segment, keep 4 mantissa bits, invert.
-    x = np.arange(-32768, 32768, dtype=np.int32)
-    v = x >> 2
-    mask = np.where(v < 0, 0x7F, 0xFF)
-    mag = np.minimum(np.where(v < 0, -v, v), 8159) + (_BIAS >> 2)
-    seg = np.searchsorted(np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF]), mag)
-    code = np.where(seg >= 8, 0x7F, (np.minimum(seg, 7) << 4) | ((mag >> (np.minimum(seg, 7) + 1)) & 0x0F)) ^ mask
-    table = np.empty(65536, dtype=np.uint8)
-    table[x.astype(np.int16).view(np.uint16)] = code.astype(np.uint8)
-    return table
-
-
-def _decode_table() -> np.ndarray:
-    u = ~np.arange(256, dtype=np.int32) & 0xFF
-    t = (((u & 0x0F) << 3) + _BIAS) << ((u & 0x70) >> 4)
-    return np.where(u & 0x80, _BIAS - t, t - _BIAS).astype(np.int16)
-
-
-_ENC = _encode_table()
-_DEC = _decode_table()
+# -- G.711 mu-law: the gateway's own codec (bit-exact with audioop) -------------
 
 
 def ulaw_encode(pcm: np.ndarray) -> bytes:
-    return _ENC[np.asarray(pcm, dtype=np.int16).view(np.uint16)].tobytes()
+    return mulaw.encode(np.asarray(pcm, dtype=np.int16))
 
 
 def ulaw_decode(data: bytes) -> np.ndarray:
-    return _DEC[np.frombuffer(data, dtype=np.uint8)]
+    return mulaw.decode(data)
 
 
 # -- sources -----------------------------------------------------------------

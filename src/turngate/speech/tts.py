@@ -7,11 +7,11 @@ Word times let the core truncate the agent's turn to what the caller heard.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from turngate.core.events import WordTime
+from turngate.core.sentences import pop_sentences
 
 __all__ = ["Synthesis", "TtsEngine", "split_sentences"]
 
@@ -41,29 +41,7 @@ class TtsEngine(Protocol):
         """Speak ``text``; thread-safe, blocking."""
 
 
-# A sentence ends at . ! or ? (plus closing quotes/brackets) followed by space,
-# unless the word before the dot is a common abbreviation or a single letter
-# ("Dr.", "e.g.", "J. Smith"); decimals ("3.50") never match because no space follows.
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st jr sr prof inc ltd co vs etc approx no dept e.g i.e a.m p.m".split()
-)
-_END = re.compile(r"""[.!?]+["')\]]*\s+""")
-
-
 def split_sentences(text: str) -> list[str]:
-    """Split ``text`` into sentences, keeping their punctuation; never returns empty pieces."""
-    out: list[str] = []
-    start = 0
-    for m in _END.finditer(text):
-        head = text[start:m.start()]
-        last = head.rsplit(None, 1)[-1].lower() if head.strip() else ""
-        if text[m.start()] == "." and (last in _ABBREVIATIONS or len(last.rstrip(".")) == 1):
-            continue
-        piece = text[start:m.end()].strip()
-        if piece:
-            out.append(piece)
-        start = m.end()
-    tail = text[start:].strip()
-    if tail:
-        out.append(tail)
-    return out
+    """Split ``text`` into sentences, keeping their punctuation; never returns empty pieces.
+    The same rule the call core applies to streamed model text."""
+    return pop_sentences(text, final=True)[0]
