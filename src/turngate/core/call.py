@@ -11,8 +11,10 @@ the speech/silence hysteresis itself, so every turn-taking rule is a pure
 function of a timeline and can be tested by stepping a clock:
 
 * Onset: ``speech_start_ms`` of speech. While we are speaking, a window only
-  counts as speech if it is louder than the echo our own playback could cause
-  (``echo_return_loss_db`` below the level of the segment playing, plus a margin).
+  counts as speech if it is louder than the echo our own playback could cause:
+  our loudest recent audio less this line's echo return loss (learned from the
+  caller channel while we play, ``core/echo.py``; assumed ``echo_return_loss_db``
+  until then), plus a margin.
 * In ``listening`` an onset opens a caller turn and an STT utterance.
 * In ``speaking`` an onset is a *possible* barge-in: we send ``clear`` at once
   (stop fast) and move to ``paused``, keeping the unplayed audio. Then we confirm:
@@ -39,6 +41,7 @@ from .actions import (
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from .decisions import Decision, Verdict
+from .echo import EchoEstimate
 from .events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, ModelDone, ModelFailed,
     ModelTextDelta, PartialTranscript, PeerMessageRejected, SpeechSynthesized, StreamStopped,
@@ -55,6 +58,7 @@ PREROLL_MS = 300
 FINAL_WAIT_MS = 3000  # an STT final that never comes must not hang the call
 VAD_HANGOVER_MS = 128  # silence needed before "speech ended" (bridges short gaps between words)
 ECHO_TAIL_MS = 400     # after our playback ends its echo may still arrive
+CALLER_LEAD_IN_S = 0.25  # quiet start of a caller's sound, before the VAD onset
 
 
 @dataclass(slots=True)
@@ -121,6 +125,8 @@ class Call:
         self._follow_ups: set[str] = set()
         self._echo_tail_until = float("-inf")
         self._echo_tail_level = -90.0
+        self._echo = EchoEstimate()     # this line's echo return loss, learned while we play
+        self._pause_onset = 0.0
 
     # ------------------------------------------------------------------ API
     def handle(self, event: Event, now: float) -> list[Action]:
@@ -226,15 +232,17 @@ class Call:
     def _on_voice(self, ev: VoiceActivity, now: float, out: list[Action]) -> None:
         p = self.p
         is_speech = ev.probability >= (p.silence_threshold if self._in_speech else p.speech_threshold)
+        playing = self.state is State.SPEAKING and self._playback is not None
+        if playing and p.echo_learn:
+            self._echo.observe(ev.level_db, self._playback.echo_reference_db(), now)
         if is_speech and not self._in_speech:
-            # A possible onset: is it louder than our own echo could be? (Only asked here,
-            # not on every window: the reference scans the playback's recent chunk levels.)
+            # A possible onset: is it louder than our own echo could be?
             ref = None
-            if self.state is State.SPEAKING and self._playback is not None:
+            if playing:
                 ref = self._playback.echo_reference_db()
             elif now < self._echo_tail_until:
                 ref = self._echo_tail_level  # our last words may still echo back
-            if ref is not None and ev.level_db < self._echo_floor_db(ref):
+            if ref is not None and ev.level_db < self._echo_floor_db(ref, now):
                 is_speech = False
                 self._echo_windows += 1
 
@@ -258,12 +266,25 @@ class Call:
                 self._speech_run_ms = 0
                 self._on_speech_end(now, out)
 
-    def _echo_floor_db(self, reference_db: float) -> float:
+    def _echo_floor_db(self, reference_db: float, now: float) -> float:
         """The level a caller must beat over our playback: our loudest recent audio, less
-        the assumed echo return loss, plus a margin. (Learning the return loss per call
-        from the quiet windows of playback was measured worse and dropped: those windows
-        are the gaps between our words and say nothing about our echo.)"""
-        return reference_db - self.p.echo_return_loss_db + self.p.barge_in_min_level_over_echo_db
+        this line's echo return loss, plus a margin."""
+        return reference_db - self._erl_db(now) + self.p.barge_in_min_level_over_echo_db
+
+    def _erl_db(self, now: float) -> float:
+        """The echo return loss to assume: the one learned on this call (core/echo.py) when
+        the line has shown less echo than ``echo_return_loss_db``, else that figure.
+
+        Only ever *lowering* the floor is deliberate. A learned figure worse than assumed
+        is as likely the caller's own room (a loud non-speech sound before they talk) as a
+        bad echo, and raising the floor on it made real interruptions go unheard
+        (bench/bargein.py, AMI turn starts). A bad echo line is still handled: its pauses
+        find no words and resume."""
+        p = self.p
+        learned = self._echo.erl_db(now) if p.echo_learn else None
+        if learned is None or learned <= p.echo_return_loss_db:
+            return p.echo_return_loss_db
+        return min(p.echo_return_loss_max_db, learned)
 
     def _barge_in_start_ms(self, now: float) -> int:
         """Speech needed before pausing our playback. Each pause that turned out to be
@@ -483,11 +504,12 @@ class Call:
     def _pause(self, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
         assert self._playback is not None
         pb = self._playback
-        floor = self._echo_floor_db(pb.echo_reference_db())
+        floor = self._echo_floor_db(pb.echo_reference_db(), now)
         pb.pause()
         self._go(Trigger.BARGE_IN)
         out.append(ClearPlayback(reason="barge_in"))
         self._pause_at = now
+        self._pause_onset = onset
         self._confirm_deadline = now + self.p.confirm_timeout_ms / 1000
         self._pause_final_requested = False
         self._interrupt_seen: set[str] = set()
@@ -499,6 +521,7 @@ class Call:
                                     heard_text=pb.heard_text())
         self._decide("turn", "pause", "caller_sound_over_playback", "bargein.stop_fast", now, out,
                      level_db=round(ev.level_db, 1), echo_floor_db=round(floor, 1),
+                     erl_db=round(self._erl_db(now), 1),
                      start_ms=self._barge_in_start_ms(now),
                      reaction_ms=self.ms(now) - self.ms(onset), **self._pause_evidence)
 
@@ -523,12 +546,18 @@ class Call:
         self._partial = ""
         self._pump(now, out)
 
+    def _forget_caller_sound(self) -> None:
+        """The sound that paused us had words: the caller's, not evidence of our echo."""
+        self._echo.forget_since(self._pause_onset - CALLER_LEAD_IN_S)
+
     def _abandon(self, now: float, why: str, rule: str, out: list[Action], text: str,
                  trigger: Trigger, **evidence: Any) -> None:
         pb = self._playback
         heard = pb.heard_text() if pb else ""
         heard_ms = pb.heard_ms() if pb else 0
         self._confirm_deadline = None
+        if self.state is State.PAUSED:
+            self._forget_caller_sound()
         self._cancel_generation(why, out)
         self._go(trigger)
         self._decide("turn", "abandon", why, rule, now, out, heard_text=heard, heard_ms=heard_ms,

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from .events import WordTime
 
 BYTES_PER_MS = 8  # 8 kHz, one byte per mu-law sample
+ECHO_BACK_MS = 400   # the longest echo delay we allow for
+ECHO_AHEAD_MS = 200  # marks echo a little after the ear hears the audio
 
 
 @dataclass(slots=True)
@@ -62,6 +64,10 @@ class Playback:
     flushed: set[str] = field(default_factory=set)
     complete: bool = False  # no more segments will come
     paused: bool = False
+    # echo_reference_db() runs on every VAD window while we play; it only changes when
+    # ``played`` moves (a mark, every chunk) or a segment arrives.
+    _ref_key: tuple[int, int] = (-1, -1)
+    _ref_db: float = -100.0
 
     # -- building ---------------------------------------------------------
     def add_segment(self, index: int, text: str, audio: bytes, words: tuple[WordTime, ...], level_db: float,
@@ -133,10 +139,16 @@ class Playback:
                 return s.level_db
         return self.segments[-1].level_db if self.segments else -90.0
 
-    def echo_reference_db(self, back_ms: int = 400, ahead_ms: int = 200) -> float:
+    def echo_reference_db(self) -> float:
         """The loudest 100 ms of our audio that can be echoing now: what played in the
-        last ``back_ms`` (echo delay) and what is about to (marks lag the ear)."""
-        lo, hi = self.played - back_ms * BYTES_PER_MS, self.played + ahead_ms * BYTES_PER_MS
+        last ``ECHO_BACK_MS`` (echo delay) and what is about to (marks lag the ear)."""
+        key = (self.played, len(self.segments))
+        if key != self._ref_key:
+            self._ref_key, self._ref_db = key, self._reference_db()
+        return self._ref_db
+
+    def _reference_db(self) -> float:
+        lo, hi = self.played - ECHO_BACK_MS * BYTES_PER_MS, self.played + ECHO_AHEAD_MS * BYTES_PER_MS
         best = -100.0
         for s in self.segments:
             if s.end < lo or s.start > hi:
