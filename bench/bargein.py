@@ -31,7 +31,7 @@ interruptions; false-abandon rate on backchannels, echo and noise; resume gap = 
 playback resumes on those, and whether any audio was lost (the resume point must not be
 after what the caller heard at the pause).
 
-    .venv/bin/python bench/bargein.py [--quick] [--margin-db DB]
+    .venv/bin/python bench/bargein.py [--quick] [--margin-db DB] [--param NAME=VALUE] [--trace SOURCE]
 """
 
 from __future__ import annotations
@@ -329,6 +329,31 @@ def print_table(outs: list[Outcome]) -> None:
               f"{_pct(gaps, 50):>7.0f} {_pct(gaps, 90):>5.0f} {sum(o.lost_audio for o in os_):>4}")
 
 
+def trace(cases: list[Case], name: str) -> None:
+    """Per 32 ms window around the onset of the clean real cases matching ``name``: the
+    caller channel's level and Silero's probability with and without the WebRTC pre-gate."""
+    from turngate.vad.batch import PreGate
+
+    for c in cases:
+        if c.kind != "real" or c.condition != "clean" or name not in c.source:
+            continue
+        x = mulaw.decode(mulaw.encode(np.clip(np.round(c.caller), -32768, 32767).astype(np.int16)))
+        runs = []
+        for gate in (PreGate(), PreGate(enabled=False)):
+            vad = SileroBatch(pregate=gate)
+            vad.register("trace")
+            res = []
+            for i in range(0, len(x) - 160, 160):
+                vad.push("trace", x[i:i + 160])
+                res += vad.run()
+            runs.append(res)
+        print(f"{c.source}: window end (ms after onset), level dBFS, p (pre-gate), p (no pre-gate)")
+        for k, (gated, ungated) in enumerate(zip(*runs)):
+            t = (k + 1) * 32 - LEAD_MS
+            if -100 <= t <= 600:
+                print(f"  {t:5d} {gated[2]:7.1f} {gated[1]:5.2f} {ungated[1]:5.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a quarter of the real cases, one voice")
@@ -336,6 +361,8 @@ def main() -> None:
                     help="override a TurnParams field, e.g. --param confirm_timeout_ms=400")
     ap.add_argument("--margin-db", type=float, default=None,
                     help="override TurnParams.barge_in_min_level_over_echo_db (sensitivity runs)")
+    ap.add_argument("--trace", metavar="SOURCE", help="print the VAD trace around the onset of the real "
+                    "cases whose source contains SOURCE (e.g. ami/dev01@15.13), then stop")
     args = ap.parse_args()
     overrides = {k: type(getattr(TurnParams(), k))(v) for k, v in (kv.split("=", 1) for kv in args.param)}
     if args.margin_db is not None:
@@ -358,12 +385,15 @@ def main() -> None:
     engine = PocketsphinxEngine(phrases)
     vad = SileroBatch()
 
+    if args.trace:
+        trace(real_interruptions(noise, False), args.trace)
+        return
     cases = real_interruptions(noise, args.quick) + non_interruptions(noise, args.quick)
     print(f"bot answers: flite kal, {', '.join(f'{m / 1000:.1f}' for m in bot_ms)} s; {sum(c.kind == 'real' for c in cases)} real "
           f"interruption cases, {sum(c.kind != 'real' for c in cases)} backchannel/echo/noise cases; "
           f"STT: pocketsphinx with {len(phrases)} policy phrases")
-    if params is not None:
-        print(f"TurnParams override: barge_in_min_level_over_echo_db={args.margin_db}")
+    if overrides:
+        print("TurnParams overrides: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
     outs = [run_case(c, engine, vad, bots, params) for c in cases]
     print_table(outs)
     real = [o for o in outs if o.case.kind == "real"]
