@@ -6,7 +6,7 @@ from __future__ import annotations
 from turngate.core import State
 from turngate.core.actions import ClearPlayback, SendMark
 from turngate.core.echo import EchoEstimate
-from turngate.core.events import MarkPlayed
+from turngate.core.events import FinalTranscript, MarkPlayed
 from turngate.testing import Timeline, silence, speech
 
 from test_core_bargein import long_answer, new
@@ -102,3 +102,23 @@ def test_the_policy_can_turn_learning_off():
     long_answer(t)
     play_over(t, 1100, silence(level_db=-90))
     assert not kinds(t.windows(speech(p=0.95, level_db=-45), 2), ClearPlayback)
+
+
+def test_once_a_pause_found_no_words_a_line_with_strong_echo_stops_pausing_on_it():
+    # 12 dB echo clears the assumed floor: the first time it sounds like speech we stop.
+    # That pause finds no words, so the line has shown its echo stops us: from then on
+    # the learned return loss holds, and our own voice no longer pauses us.
+    t = new()
+    long_answer(t)
+    echo = -20 - 12
+    play_over(t, 800, speech(p=0.3, level_db=echo))
+    assert kinds(t.windows(speech(p=0.95, level_db=echo), 2), ClearPlayback)
+    t.windows(silence(), 5)
+    t.at(FinalTranscript(text=""))  # nothing said
+    resume = t.decisions("turn")[-1]
+    assert resume.outcome == "resume" and resume.reason == "no_words"
+    assert not kinds(t.windows(speech(p=0.95, level_db=echo), 10), ClearPlayback)
+    assert t.call.state is State.SPEAKING
+    acts = t.windows(speech(p=0.95, level_db=-12), 3)  # the caller, louder than that echo
+    assert kinds(acts, ClearPlayback)
+    assert t.decisions("turn")[-1].evidence["erl_db"] < 14

@@ -272,19 +272,20 @@ class Call:
         return reference_db - self._erl_db(now) + self.p.barge_in_min_level_over_echo_db
 
     def _erl_db(self, now: float) -> float:
-        """The echo return loss to assume: the one learned on this call (core/echo.py) when
-        the line has shown less echo than ``echo_return_loss_db``, else that figure.
-
-        Only ever *lowering* the floor is deliberate. A learned figure worse than assumed
-        is as likely the caller's own room (a loud non-speech sound before they talk) as a
-        bad echo, and raising the floor on it made real interruptions go unheard
-        (bench/bargein.py, AMI turn starts). A bad echo line is still handled: its pauses
-        find no words and resume."""
+        """The echo return loss to assume: ``echo_return_loss_db`` until this call has
+        shown its own (core/echo.py). A line cleaner than assumed uses what it shows.
+        A line that looks *worse* uses it only after a pause found no words in the last
+        ``noise_backoff_s``: then the line has shown that its own sound (echo, or a noisy
+        room) stops us. Without that proof a worse figure is as likely the caller's room
+        just before they talk (an AMI turn start had -24 dBFS of non-speech there), and
+        raising the floor on it hid real interruptions (bench/bargein.py)."""
         p = self.p
         learned = self._echo.erl_db(now) if p.echo_learn else None
-        if learned is None or learned <= p.echo_return_loss_db:
+        if learned is None:
             return p.echo_return_loss_db
-        return min(p.echo_return_loss_max_db, learned)
+        if learned < p.echo_return_loss_db and now - self._last_false_pause > p.noise_backoff_s:
+            return p.echo_return_loss_db
+        return min(p.echo_return_loss_max_db, max(p.echo_return_loss_min_db, learned))
 
     def _barge_in_start_ms(self, now: float) -> int:
         """Speech needed before pausing our playback. Each pause that turned out to be

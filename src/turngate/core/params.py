@@ -24,11 +24,12 @@ class TurnParams:
     max_turn_ms: int = 20000
     # Barge-in: pause at once, then confirm.
     barge_in_min_level_over_echo_db: float = 3.0  # caller must be this much above the expected echo (tuned on bench/bargein.py)
-    # Expected attenuation of our own audio in the caller channel. A call whose line shows
-    # less echo than that (core/echo.py learns it while we play) uses what it shows, up to
-    # the max: no line is trusted to be cleaner than that.
+    # Expected attenuation of our own audio in the caller channel, until the call has shown
+    # its own (core/echo.py learns it while we play; Call._erl_db says when it is used),
+    # held to [min, max]: no line is trusted to be cleaner than the max.
     echo_return_loss_db: float = 18.0
     echo_learn: bool = True
+    echo_return_loss_min_db: float = 6.0
     echo_return_loss_max_db: float = 45.0
     backchannel_max_ms: int = 700       # a sound shorter than this with no new words may resume
     confirm_timeout_ms: int = 500       # no words after this much pause: resume (noise)
