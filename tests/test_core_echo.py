@@ -3,11 +3,12 @@ barge-in floor does with it."""
 
 from __future__ import annotations
 
-from turngate.core import State
+from turngate.core import Call, State
 from turngate.core.actions import ClearPlayback, SendMark
 from turngate.core.echo import EchoEstimate
-from turngate.core.events import FinalTranscript, MarkPlayed
-from turngate.testing import Timeline, silence, speech
+from turngate.core.events import CallStarted, FinalTranscript, MarkPlayed
+from turngate.core.params import TurnParams
+from turngate.testing import OpenGatekeeper, Timeline, silence, speech
 
 from test_core_bargein import long_answer, new
 from test_core_transitions import kinds
@@ -92,11 +93,6 @@ def test_a_loud_room_or_strong_echo_never_raises_the_floor_above_the_assumed_one
 
 
 def test_the_policy_can_turn_learning_off():
-    from turngate.core import Call
-    from turngate.core.params import TurnParams
-    from turngate.testing import OpenGatekeeper
-    from turngate.core.events import CallStarted
-
     t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams(echo_learn=False)))
     t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
     long_answer(t)
