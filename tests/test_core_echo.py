@@ -118,3 +118,17 @@ def test_once_a_pause_found_no_words_a_line_with_strong_echo_stops_pausing_on_it
     acts = t.windows(speech(p=0.95, level_db=-12), 3)  # the caller, louder than that echo
     assert kinds(acts, ClearPlayback)
     assert t.decisions("turn")[-1].evidence["erl_db"] < 14
+
+
+def test_a_backchannel_does_not_cost_a_clean_line_its_low_floor():
+    t = new()
+    long_answer(t)
+    play_over(t, 1100, silence(level_db=-90))
+    assert kinds(t.windows(speech(p=0.95, level_db=-19), 1), ClearPlayback)  # "yeah", loud
+    t.windows(silence(level_db=-90), 4)
+    t.at(FinalTranscript(text="yeah"))
+    assert t.decisions("turn")[-1].reason == "backchannel"
+    t.windows(silence(level_db=-90), 10)  # 320 ms: the backchannel's window is past the lag
+    acts = t.windows(speech(p=0.95, level_db=-45), 2)
+    assert kinds(acts, ClearPlayback)
+    assert t.decisions("turn")[-1].evidence["erl_db"] == 45.0

@@ -134,6 +134,7 @@ class Call:
         match event:
             case VoiceActivity():
                 self._on_voice(event, now, out)
+                self._learn_echo(event, now)
             case PartialTranscript():
                 self._on_partial(event.text, now, out)
             case FinalTranscript():
@@ -232,13 +233,10 @@ class Call:
     def _on_voice(self, ev: VoiceActivity, now: float, out: list[Action]) -> None:
         p = self.p
         is_speech = ev.probability >= (p.silence_threshold if self._in_speech else p.speech_threshold)
-        playing = self.state is State.SPEAKING and self._playback is not None
-        if playing and p.echo_learn:
-            self._echo.observe(ev.level_db, self._playback.echo_reference_db(), now)
         if is_speech and not self._in_speech:
             # A possible onset: is it louder than our own echo could be?
             ref = None
-            if playing:
+            if self.state is State.SPEAKING and self._playback is not None:
                 ref = self._playback.echo_reference_db()
             elif now < self._echo_tail_until:
                 ref = self._echo_tail_level  # our last words may still echo back
@@ -265,6 +263,14 @@ class Call:
                 self._in_speech = False
                 self._speech_run_ms = 0
                 self._on_speech_end(now, out)
+
+    def _learn_echo(self, ev: VoiceActivity, now: float) -> None:
+        """A window heard while we kept playing is evidence of this line's echo. A window
+        that paused us is not: we judged it the caller (so a backchannel's onset does not
+        cost a clean line its low floor), while our echo misheard as words still counts,
+        from the windows around it that did not pause us."""
+        if self.p.echo_learn and self.state is State.SPEAKING and self._playback is not None:
+            self._echo.observe(ev.level_db, self._playback.echo_reference_db(), now)
 
     def _echo_floor_db(self, reference_db: float, now: float) -> float:
         """The level a caller must beat over our playback: our loudest recent audio, less
