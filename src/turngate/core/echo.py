@@ -4,8 +4,9 @@ A caller's sound only counts as a barge-in if it is louder than the echo our own
 audio could cause. The echo return loss (ERL) differs by line: a SIP trunk with an
 echo canceller returns nothing, a hybrid with no canceller 12-20 dB down, a
 speakerphone worse. Assuming one figure for every line makes a clean line demand
-that callers shout over an echo that is not there. (The call uses a learned figure
-only where it is better than the assumed one: see ``Call._erl_db``.)
+that callers shout over an echo that is not there, and a bad line stutter. When the
+call trusts a learned figure over the assumed one is ``Call._erl_db``'s decision; which
+windows are evidence (not the one that paused us) is ``Call._learn_echo``'s.
 
 So, while we play, every VAD window's caller-channel level is compared with the
 loudest recent audio of ours that could be echoing (``Playback.echo_reference_db``).
