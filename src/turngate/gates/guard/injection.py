@@ -31,7 +31,7 @@ import gzip
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -191,31 +191,6 @@ def features(text: str) -> set[str]:
     return _word_features(t) | _char_ngrams(" " + t + " ")
 
 
-@dataclass(frozen=True, slots=True)
-class LinearModel:
-    weights: dict[str, float]
-    bias: float
-    threshold: float
-
-    def score(self, text: str) -> float:
-        t = normalise(text)
-        words = _word_features(t)
-        chars, char_sum = _PREFIXES.chars(self, t)
-        pad = {g for g in _pad_grams(t) if g not in chars}
-        n = len(words) + len(chars) + len(pad)
-        if not n:
-            return 0.0
-        w = self.weights
-        z = char_sum + sum(w.get(f, 0.0) for f in words) + sum(w.get(g, 0.0) for g in pad)
-        return 1.0 / (1.0 + math.exp(-(z / math.sqrt(n) + self.bias)))
-
-
-def _pad_grams(t: str) -> list[str]:
-    # the n-grams that use the closing pad of " " + t + " "
-    s = " " + t[-4:] + " "
-    return [s[-k:] for k in (3, 4, 5) if len(s) >= k]
-
-
 class _PrefixCache:
     """Character n-grams of recent texts, so a cumulative partial costs its new words only.
 
@@ -229,11 +204,10 @@ class _PrefixCache:
         self.size = size
         self.entries: dict[str, tuple[frozenset[str], float]] = {}
 
-    def chars(self, model: LinearModel, t: str) -> tuple[frozenset[str], float]:
+    def chars(self, w: dict[str, float], t: str) -> tuple[frozenset[str], float]:
         hit = self.entries.get(t)
         if hit is not None:
             return hit
-        w = model.weights
         best = ""
         for key in reversed(list(self.entries)):
             if len(key) > len(best) and t.startswith(key):
@@ -253,7 +227,32 @@ class _PrefixCache:
         return grams, total
 
 
-_PREFIXES = _PrefixCache()
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+    # the char sums are this model's: a cache shared by models would mix their weights
+    _prefixes: _PrefixCache = field(default_factory=_PrefixCache, init=False, repr=False,
+                                    compare=False)
+
+    def score(self, text: str) -> float:
+        t = normalise(text)
+        words = _word_features(t)
+        chars, char_sum = self._prefixes.chars(self.weights, t)
+        pad = {g for g in _pad_grams(t) if g not in chars}
+        n = len(words) + len(chars) + len(pad)
+        if not n:
+            return 0.0
+        w = self.weights
+        z = char_sum + sum(w.get(f, 0.0) for f in words) + sum(w.get(g, 0.0) for g in pad)
+        return 1.0 / (1.0 + math.exp(-(z / math.sqrt(n) + self.bias)))
+
+
+def _pad_grams(t: str) -> list[str]:
+    # the n-grams that use the closing pad of " " + t + " "
+    s = " " + t[-4:] + " "
+    return [s[-k:] for k in (3, 4, 5) if len(s) >= k]
 
 
 @lru_cache(maxsize=1)
@@ -318,12 +317,8 @@ def load_tier1() -> tuple[EmbeddingModel, object] | None:
     return model, encoder
 
 
-def _words(text: str) -> list[str]:
-    return WORD_RE.findall(text.lower())
-
-
-def match_patterns(text: str, words: list[str] | None = None) -> str:
-    present = set(_words(text) if words is None else words)
+def match_patterns(text: str) -> str:
+    present = set(WORD_RE.findall(text.lower()))
     for reason, triggers, rx in PATTERNS:
         if not triggers.isdisjoint(present) and rx.search(text):
             return reason
@@ -369,15 +364,6 @@ def tier1_windows(text: str, tok) -> list[str]:
     return out
 
 
-def tier1_score(text: str, t0_score: float = 0.5) -> float | None:
-    """Tier-1 probability for a final transcript, or None when tier 1 is unavailable."""
-    loaded = load_tier1()
-    if loaded is None:
-        return None
-    model, encoder = loaded
-    return model.score_vector(encoder.encode(tier1_windows(text, encoder.tok)), t0_score)
-
-
 def detect_injection(text: str, *, threshold: float | None = None, final: bool = False) -> InjectionVerdict:
     """Tier 0 (patterns + n-gram model) always; tier 1 (sentence encoder) on finals only."""
     reason = match_patterns(text)
@@ -386,11 +372,10 @@ def detect_injection(text: str, *, threshold: float | None = None, final: bool =
     if not reason and model is not None:
         if score >= (threshold if threshold is not None else model.threshold):
             reason = "injection_model"
-    if not reason and final:
-        loaded = load_tier1()
-        if loaded is not None:
-            t1 = tier1_score(text, score if model is not None else 0.5)
-            if t1 is not None and t1 >= loaded[0].threshold:
-                reason = "injection_encoder"
-                score = max(score, t1)
+    if not reason and final and (loaded := load_tier1()) is not None:
+        tier1, encoder = loaded
+        windows = encoder.encode(tier1_windows(text, encoder.tok))
+        t1 = tier1.score_vector(windows, score if model is not None else 0.5)
+        if t1 >= tier1.threshold:
+            reason, score = "injection_encoder", max(score, t1)
     return InjectionVerdict(injection=bool(reason), reason=reason, score=score)
