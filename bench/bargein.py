@@ -31,7 +31,7 @@ interruptions; false-abandon rate on backchannels, echo and noise; resume gap = 
 playback resumes on those, and whether any audio was lost (the resume point must not be
 after what the caller heard at the pause).
 
-    .venv/bin/python bench/bargein.py [--quick] [--margin-db DB] [--param NAME=VALUE] [--trace SOURCE]
+    .venv/bin/python bench/bargein.py [--quick] [--param NAME=VALUE] [--trace SOURCE]
 """
 
 from __future__ import annotations
@@ -354,19 +354,26 @@ def trace(cases: list[Case], name: str) -> None:
                 print(f"  {t:5d} {gated[2]:7.1f} {gated[1]:5.2f} {ungated[1]:5.2f}")
 
 
+def _param(kv: str) -> tuple[str, object]:
+    """``NAME=VALUE`` as a typed TurnParams override (``bool("false")`` would be True)."""
+    name, value = kv.split("=", 1)
+    kind = type(getattr(TurnParams(), name))
+    if kind is bool:
+        if value.lower() not in ("true", "false"):
+            raise SystemExit(f"--param {name}: true or false, not {value!r}")
+        return name, value.lower() == "true"
+    return name, kind(value)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a quarter of the real cases, one voice")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override a TurnParams field, e.g. --param confirm_timeout_ms=400")
-    ap.add_argument("--margin-db", type=float, default=None,
-                    help="override TurnParams.barge_in_min_level_over_echo_db (sensitivity runs)")
     ap.add_argument("--trace", metavar="SOURCE", help="print the VAD trace around the onset of the real "
                     "cases whose source contains SOURCE (e.g. ami/dev01@15.13), then stop")
     args = ap.parse_args()
-    overrides = {k: type(getattr(TurnParams(), k))(v) for k, v in (kv.split("=", 1) for kv in args.param)}
-    if args.margin_db is not None:
-        overrides["barge_in_min_level_over_echo_db"] = args.margin_db
+    overrides = dict(_param(kv) for kv in args.param)
     params = TurnParams(**overrides) if overrides else None
     t0 = time.time()
 

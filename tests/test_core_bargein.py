@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from turngate.core import Call, State
-from turngate.core.actions import ClearPlayback, SendAudio, SendMark, StartModel, Synthesize
+from turngate.core.actions import ClearPlayback, SendMark, StartModel, Synthesize
 from turngate.core.events import (
     CallStarted, FinalTranscript, MarkPlayed, ModelDone, ModelTextDelta, PartialTranscript,
     SpeechSynthesized, WordTime,
@@ -37,6 +37,15 @@ def play(t: Timeline, ms: int) -> None:
         name = marks[played // 100].name
         t.at(MarkPlayed(name=name), 0.1)
         played += 100
+
+
+def interject(t: Timeline, partial: str, final: str | None = None, windows: int = 8) -> list:
+    """The caller makes a sound of ``windows`` x 32 ms over our playback; the recogniser
+    says ``partial`` during it and ``final`` (default: the same) after it."""
+    t.windows(speech(level_db=-15), windows)
+    t.at(PartialTranscript(text=partial))
+    t.windows(silence(), 5)
+    return t.at(FinalTranscript(text=partial if final is None else final))
 
 
 def new() -> Timeline:
@@ -79,10 +88,7 @@ def test_backchannel_resumes_from_the_cut_with_a_short_overlap():
     t = new()
     long_answer(t)
     play(t, 1000)
-    t.windows(speech(level_db=-15), 10)
-    t.at(PartialTranscript(text="uh huh"))
-    t.windows(silence(), 5)
-    acts = t.at(FinalTranscript(text="uh huh"))
+    acts = interject(t, "uh huh", windows=10)
     assert t.call.state is State.SPEAKING
     first = kinds(acts, SendMark)[0].name
     # resumed 200 ms before the 1000 ms cut: the first chunk ends at 900 ms
@@ -123,10 +129,7 @@ def test_misrecognised_short_backchannel_resumes_on_its_final():
     t = new()
     long_answer(t)
     play(t, 600)
-    t.windows(speech(level_db=-15), 8)  # 256 ms: "yeah"
-    t.at(PartialTranscript(text="to a human"))  # what a weak recogniser makes of it
-    t.windows(silence(), 5)
-    t.at(FinalTranscript(text="to a human"))
+    interject(t, "to a human")  # 256 ms of "yeah", as a weak recogniser hears it
     assert t.call.state is State.SPEAKING
     assert t.decisions("turn")[-1].outcome == "resume"
 
@@ -151,16 +154,10 @@ def test_short_interrupt_word_heard_once_is_not_enough_but_heard_twice_is():
     t = new()
     long_answer(t)
     play(t, 600)
-    t.windows(speech(level_db=-15), 8)
-    t.at(PartialTranscript(text="the"))
-    t.windows(silence(), 5)
-    t.at(FinalTranscript(text="hang on"))  # the recogniser's one-off guess at "mm-hmm"
+    interject(t, "the", "hang on")  # the recogniser's one-off guess at "mm-hmm"
     assert t.call.state is State.SPEAKING
     t.windows(silence(), 30)
-    t.windows(speech(level_db=-15), 8)
-    t.at(PartialTranscript(text="stop"))
-    t.windows(silence(), 5)
-    t.at(FinalTranscript(text="stop"))
+    interject(t, "stop")
     assert t.decisions("turn")[-2].outcome == "abandon"
     assert t.call.state is State.THINKING  # the caller's "stop" is their turn
 

@@ -138,7 +138,7 @@ def t_speaking_playback_done():
     t = new_call()
     speaking(t, ms=500)
     sent = kinds(t.actions, SendMark)
-    acts = echo_marks(t, sent)
+    echo_marks(t, sent)
     assert t.call.state is State.LISTENING
     assert t.call.context[-1] == {"role": "assistant", "content": "We are open from nine to five on weekdays."}
     assert t.decisions("turn")[-1].outcome == "agent_done"

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .audio import mulaw
-from .audio.level import chunk_levels_db, level_db
 from .core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
@@ -37,11 +36,12 @@ from .core.call import Call
 from .core.decisions import Decision
 from .core.events import (
     CallStarted, Event, FinalTranscript, MarkPlayed, ModelDone, ModelTextDelta, PartialTranscript,
-    SpeechSynthesized, TimerFired, VoiceActivity, WordTime,
+    TimerFired, VoiceActivity, WordTime,
 )
 from .core.gatekeeper import Gatekeeper
 from .core.params import TurnParams
 from .speech.stt import SttEngine
+from .speech.tts import synthesized_event
 from .testing import OpenGatekeeper
 
 FRAME = 160  # 20 ms at 8 kHz
@@ -135,9 +135,7 @@ class AudioHarness:
         self._handle(ModelDone(generation=gen.number))
         synth = [a for _, a in self.actions if isinstance(a, Synthesize) and a.generation == gen.number]
         for s in synth:
-            pcm = mulaw.decode(audio)
-            self._handle(SpeechSynthesized(generation=gen.number, segment=s.segment, text=text, audio=audio,
-                                           words=words, level_db=level_db(pcm), chunk_levels_db=chunk_levels_db(pcm)))
+            self._handle(synthesized_event(gen.number, s.segment, text, audio, words))
 
     def feed(self, caller_pcm: np.ndarray) -> None:
         """Feed caller audio (8 kHz int16), 20 ms at a time, with our echo mixed in."""
@@ -216,10 +214,7 @@ class AudioHarness:
             case Synthesize():
                 if self.tts is not None:
                     audio, words = self.tts(a.text)
-                    pcm = mulaw.decode(audio)
-                    self._handle(SpeechSynthesized(generation=a.generation, segment=a.segment, text=a.text,
-                                                   audio=audio, words=words, level_db=level_db(pcm),
-                                                   chunk_levels_db=chunk_levels_db(pcm)))
+                    self._handle(synthesized_event(a.generation, a.segment, a.text, audio, words))
             case CancelModel() | CancelSynthesis() | TransferCall() | QueueFollowUp() | WriteDecision() | EndCall():
                 pass
 

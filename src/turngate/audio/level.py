@@ -40,7 +40,7 @@ def levels_db(windows: np.ndarray) -> np.ndarray:
     return np.maximum(out, SILENCE_DB)
 
 
-def chunk_levels_db(pcm: np.ndarray, chunk: int = 800) -> tuple[float, ...]:
+def chunk_levels_db(pcm: np.ndarray, chunk: int = 800) -> tuple[float, ...]:  # 100 ms at 8 kHz
     """Level of each ``chunk`` samples of int16 audio (the last one may be short):
     the playback ledger's reference for how loud our own echo can be, moment by moment."""
     x = np.asarray(pcm, dtype=np.float64) / _FULL_SCALE

@@ -289,7 +289,7 @@ class Call:
         learned = self._echo.erl_db(now) if p.echo_learn else None
         if learned is None:
             return p.echo_return_loss_db
-        if learned < p.echo_return_loss_db and now - self._last_false_pause > p.noise_backoff_s:
+        if learned < p.echo_return_loss_db and not self._recent_false_pauses(now):
             return p.echo_return_loss_db
         return min(p.echo_return_loss_max_db, max(p.echo_return_loss_min_db, learned))
 
@@ -298,9 +298,12 @@ class Call:
         noise doubles it (up to 8x) for the next few seconds: a kitchen or a street
         must not make the agent stutter, while a caller who really talks over it still
         stops it, a little later."""
-        if now - self._last_false_pause > self.p.noise_backoff_s:
-            self._false_pauses = 0
-        return self.p.barge_in_start_ms << min(3, self._false_pauses)
+        return self.p.barge_in_start_ms << min(3, self._recent_false_pauses(now))
+
+    def _recent_false_pauses(self, now: float) -> int:
+        """Pauses that found no words, counted while each came within ``noise_backoff_s``
+        of the one before, and still within it now."""
+        return self._false_pauses if now - self._last_false_pause <= self.p.noise_backoff_s else 0
 
     def _on_speech_start(self, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
         match self.state:
@@ -519,7 +522,7 @@ class Call:
         self._pause_onset = onset
         self._confirm_deadline = now + self.p.confirm_timeout_ms / 1000
         self._pause_final_requested = False
-        self._interrupt_seen: set[str] = set()
+        self._interrupt_seen = set()
         self._partial = ""
         if not self._transcribing:
             out.append(StartTranscription(preroll_ms=PREROLL_MS))
@@ -544,7 +547,7 @@ class Call:
         pb.resume(self.p.resume_overlap_ms * BYTES_PER_MS)
         self._go(Trigger.RESUME)
         if why in ("noise", "no_words", "no_final"):
-            self._false_pauses += 1
+            self._false_pauses = self._recent_false_pauses(now) + 1
             self._last_false_pause = now
         gap = self.ms(now) - self.ms(self._pause_at or now)
         self._decide("turn", "resume", why, rule, now, out, gap_ms=gap, sound_ms=self._sound_ms,

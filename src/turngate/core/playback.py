@@ -31,6 +31,7 @@ from .events import WordTime
 BYTES_PER_MS = 8  # 8 kHz, one byte per mu-law sample
 ECHO_BACK_MS = 400   # the longest echo delay we allow for
 ECHO_AHEAD_MS = 200  # marks echo a little after the ear hears the audio
+LEVEL_STEP_MS = 100  # Segment.chunk_levels: one level per 100 ms (audio.level.chunk_levels_db)
 
 
 @dataclass(slots=True)
@@ -156,19 +157,20 @@ class Playback:
             if not s.chunk_levels:
                 best = max(best, s.level_db)
                 continue
-            step = 100 * BYTES_PER_MS
+            step = LEVEL_STEP_MS * BYTES_PER_MS
             first, last = max(0, (lo - s.start) // step), (hi - s.start) // step
             for v in s.chunk_levels[first:last + 1]:
                 best = max(best, v)
         return best if best > -100.0 else self.playing_level_db()
 
     def recent_words(self, back_ms: int = 2500) -> set[str]:
-        """Words of our own audio played in the last ``back_ms``: if the recogniser
-        hears them in the caller's channel, they are likely our echo."""
+        """Words of our own audio from ``back_ms`` before the heard offset to ``lead_bytes``
+        after it (sent before a clear, so perhaps played: marks only count what surely did):
+        if the recogniser hears them in the caller's channel, they are likely our echo."""
         lo = self.played - back_ms * BYTES_PER_MS
         out: set[str] = set()
         for s in self.segments:
-            if s.end < lo or s.start > self.played + 400 * BYTES_PER_MS:
+            if s.end < lo or s.start > self.played + self.lead_bytes:
                 continue
             out.update(w.strip(".,!?;:").lower() for w in s.text.split())
         return out

@@ -28,7 +28,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..agent.base import GenerationRequest
 from ..audio import mulaw
-from ..audio.level import chunk_levels_db, level_db
 from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
@@ -37,10 +36,11 @@ from ..core.call import Call
 from ..core.decisions import Decision
 from ..core.events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, ModelDone, ModelFailed,
-    ModelTextDelta, PartialTranscript, PeerMessageRejected, SpeechSynthesized, StreamStopped,
+    ModelTextDelta, PartialTranscript, PeerMessageRejected, StreamStopped,
     SynthesisFailed, TimerFired, VoiceActivity,
 )
 from ..errors import AuthError
+from ..speech.tts import synthesized_event
 from ..store.base import OutboxItem
 from ..twilio import codec
 from ..twilio.security import check_stream_token
@@ -230,10 +230,8 @@ class CallSession:
                     self._synthesize(a.generation, a.segment, a.text)
                 case CancelSynthesis():
                     self._stop_tts(a.generation, a.reason)
-                case StartTranscription() if self._stt is None:
-                    pass
-                case FinishTranscription() if self._stt is None:
-                    pass
+                case StartTranscription() | FinishTranscription() if self._stt is None:
+                    pass  # no recogniser on this call (see _on_start)
                 case StartTranscription():
                     self._stt_open = True
                     frames = max(1, a.preroll_ms // 20)
@@ -327,10 +325,7 @@ class CallSession:
             segment, text = item
             try:
                 syn = await self.loop.run_in_executor(self.pv.executor, self.pv.tts.synthesize, text)
-                pcm = mulaw.decode(syn.audio)
-                self._feed(SpeechSynthesized(generation=gen, segment=segment, text=text, audio=syn.audio,
-                                             words=syn.words, level_db=level_db(pcm),
-                                             chunk_levels_db=chunk_levels_db(pcm)))
+                self._feed(synthesized_event(gen, segment, text, syn.audio, syn.words))
             except asyncio.CancelledError:
                 raise
             except Exception as e:

@@ -96,11 +96,10 @@ class FliteTts:
         words, estimated = _word_times(tokens, segments, counts, len(pcm) * 1000 // 8000)
         return Synthesis(text=text, audio=mulaw.encode(pcm), words=words, words_estimated=estimated)
 
-
     def _count_one_by_one(self, tokens: list[str]) -> list[int]:
         # Plain words still go in one batch (a word is one phrase); the others get a run each.
         plain = [i for i, t in enumerate(tokens) if _PLAIN_WORD.match(t)]
-        other = [i for i in range(len(tokens)) if i not in set(plain)]
+        other = sorted(set(range(len(tokens))) - set(plain))
         procs = [
             subprocess.Popen([self._binary, "-voice", "kal", "-ps", "-t", tokens[i], "none"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

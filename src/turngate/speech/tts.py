@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from turngate.core.events import WordTime
+from turngate.audio import mulaw
+from turngate.audio.level import chunk_levels_db, level_db
+from turngate.core.events import SpeechSynthesized, WordTime
 from turngate.core.sentences import pop_sentences
 
-__all__ = ["Synthesis", "TtsEngine", "split_sentences"]
+__all__ = ["Synthesis", "TtsEngine", "split_sentences", "synthesized_event"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +41,15 @@ class Synthesis:
 class TtsEngine(Protocol):
     def synthesize(self, text: str) -> Synthesis:
         """Speak ``text``; thread-safe, blocking."""
+
+
+def synthesized_event(generation: int, segment: int, text: str, audio: bytes,
+                      words: tuple[WordTime, ...] = ()) -> SpeechSynthesized:
+    """The core's event for one synthesized segment, with the levels of its audio that
+    tell the core how loud our own echo can be."""
+    pcm = mulaw.decode(audio)
+    return SpeechSynthesized(generation=generation, segment=segment, text=text, audio=audio, words=words,
+                             level_db=level_db(pcm), chunk_levels_db=chunk_levels_db(pcm))
 
 
 def split_sentences(text: str) -> list[str]:
