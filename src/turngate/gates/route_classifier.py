@@ -217,21 +217,21 @@ class IntentClassifier:
                 embedding: np.ndarray | None) -> tuple[np.ndarray, float]:
         z = self._sparse_logits(_normalise(text))
         lp = z - _logsumexp(z)
+        if self._encoder is None:
+            return lp, 1.0
+        # One dense view joins the sparse one: the full sentence embedding when
+        # asked (finals), else the static token view (every partial).
         sim = 1.0
-        if not use_encoder and self._sW is not None:
-            sz = self._encoder.encode_static_one(text) @ self._sW + self._sb
-            mix = (1 - self._encoder_weight) * lp + self._encoder_weight * (sz - _logsumexp(sz))
-            lp = mix - _logsumexp(mix)
-        if use_encoder and self._encoder is not None:
+        if use_encoder:
             e = embedding if embedding is not None else self._encoder.encode_one(text)
-            ez = e @ self._eW + self._eb
-            elp = ez - _logsumexp(ez)
-            w = self._encoder_weight
-            mix = (1 - w) * lp + w * elp
-            lp = mix - _logsumexp(mix)
+            dz = e @ self._eW + self._eb
             if self._centroids is not None:
                 sim = max(0.0, float((self._centroids @ e).max()))
-        return lp, sim
+        else:
+            dz = self._encoder.encode_static_one(text) @ self._sW + self._sb
+        w = self._encoder_weight
+        mix = (1 - w) * lp + w * (dz - _logsumexp(dz))
+        return mix - _logsumexp(mix), sim
 
     def _sparse_logits(self, text: str) -> np.ndarray:
         word_view, char_view = self._views
