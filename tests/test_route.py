@@ -113,6 +113,21 @@ def test_final_after_a_drift_is_scored_on_the_words_that_drifted(policy):
     assert state == RouteState(held="cancellation")
 
 
+def test_turn_control_words_keep_the_held_route_whatever_the_classifier_says(policy):
+    # The table has no entry for "no, wait": the classifier is never asked.
+    r = ScriptedRouter(policy, {"cancel my plan": {"cancellation": 0.9, "payment": 0.1}})
+    _, state = _run(r, ["cancel my plan"])
+    assert state == RouteState(held="cancellation")
+    d, st = route_gate(r, replace(state, partials=3), "no, wait", final=False, agent_speaking=True)
+    assert (d.outcome, d.route, d.reason, d.confidence) == ("hold", "cancellation", "control_phrase", 1.0)
+    assert st == replace(state, partials=3)
+    d, st = route_gate(r, replace(state, partials=3), "uh huh okay", final=True, agent_speaking=False)
+    assert (d.outcome, d.reason) == ("hold", "control_phrase") and st == RouteState(held="cancellation")
+    # With nothing held the same words go to the classifier like any other text.
+    with pytest.raises(KeyError):
+        route_gate(r, RouteState(), "no, wait", final=True, agent_speaking=False)
+
+
 def test_drift_while_agent_answers_preempts_the_response(policy):
     table = {
         "i want to pay my bill": {"payment": 0.95, "cancellation": 0.05},

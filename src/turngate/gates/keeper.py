@@ -37,7 +37,6 @@ REPLIES = {
     "no_record": "Sorry, I could not find your record, so I cannot verify you by PIN. I can connect you with a colleague.",
     "handoff": "One moment please. I am connecting you with a colleague who can help.",
 }
-_CONTROL = frozenset("stop wait hold on hang no nope sorry actually excuse me uh um huh mm hmm yeah yes okay ok right".split())
 
 _HUMAN = re.compile(r"\b(human|person|agent|representative|operator|somebody|someone|advisor|manager)\b", re.I)
 _ASK = re.compile(r"\b(speak|talk|connect|transfer|put me through|get me)\b", re.I)
@@ -77,26 +76,16 @@ class PolicyGatekeeper:
     # ------------------------------------------------------------ caller text
     def caller_text(self, text: str, *, final: bool, agent_speaking: bool) -> CallerTurnVerdict:
         segment = self.customer.segment if self.customer else "standard"
-        ws = re.findall(r"[a-z']+", text.lower())
-        held = self.route_state.held
-        if held and ws and len(ws) <= 4 and all(w in _CONTROL for w in ws):
-            # "stop, wait", "no", "uh-huh": turn control, not a new purpose. The route stays.
-            spec = self.policy.route(held)
-            route_v = Verdict(gate="route", outcome="hold", reason="control_phrase", rule=spec.rule,
-                              evidence={"route": spec.name, "words": len(ws), "final": final})
-            confidence, drift, route_outcome = 1.0, False, "hold"
-        else:
-            route_d, self.route_state = route_gate(self.router, self.route_state, text, final=final,
-                                                   agent_speaking=agent_speaking, segment=segment)
-            spec = self.policy.route(route_d.route)
-            route_v = Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason, rule=route_d.rule,
-                              evidence=route_d.evidence())
-            confidence, drift, route_outcome = route_d.confidence, route_d.outcome == "drift", route_d.outcome
+        route_d, self.route_state = route_gate(self.router, self.route_state, text, final=final,
+                                               agent_speaking=agent_speaking, segment=segment)
+        spec = self.policy.route(route_d.route)
+        drift = route_d.outcome == "drift"
         guard_d = guard_input(text, rules=self.rules, authenticated=self.authenticated, route=spec.name,
                               requires_auth=spec.requires_auth and final, state=self.guard_state)
         if final:
             self.guard_state = guard_d.state
-        verdicts: list[Verdict] = [route_v]
+        verdicts: list[Verdict] = [Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason,
+                                           rule=route_d.rule, evidence=route_d.evidence())]
         if guard_d.findings and guard_d.outcome not in ("allow", "redact"):
             # Two rules acted: the PII redaction and the restriction (auth, block, escalate).
             # Each is its own record, so "which guard restricted" has one answer per rule.
@@ -113,7 +102,7 @@ class PolicyGatekeeper:
         self._turn += 1
         amounts = amounts_in(guard_d.redacted)
         signals = HandoffSignals(
-            route=spec.name, route_confidence=confidence, route_outcome=route_outcome,
+            route=spec.name, route_confidence=route_d.confidence, route_outcome=route_d.outcome,
             human_requested=bool(_HUMAN.search(guard_d.redacted) and _ASK.search(guard_d.redacted)),
             reask=is_reask(guard_d.redacted, self._last_user),
             guard_outcome=guard_d.outcome, guard_reason=guard_d.reason,
@@ -139,7 +128,7 @@ class PolicyGatekeeper:
             return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="say",
                                      route=spec.name, reply=guard_d.safe_reply or "", drift=drift,
                                      follow_ups=follow_ups)
-        profile, why = self._profile(spec.profile, guard_d, confidence)
+        profile, why = self._profile(spec.profile, guard_d, route_d.confidence)
         verdicts.append(Verdict(gate="model", outcome="select", reason=why, rule=f"model.{profile}",
                                 evidence={"profile": profile, "route": spec.name}))
         memory, withheld = self._memory(spec.name)

@@ -27,12 +27,15 @@ rather than echoing the classifier:
 * A weak final (below ``min_confidence``) does not move a held route: "yes,
   that's right" is an answer inside the current purpose, not a new purpose.
   With nothing held, a weak final is ``unknown``.
+* A control phrase ("stop, wait", "no", "uh-huh") while a route is held is turn
+  control, not a new purpose: the route stays, whatever the classifier says.
 
 The held route persists across turns (the agent is answering it); the stability
 counter restarts at each final, since a new turn is new evidence.
 
 Reason codes (``RouteDecision.reason``):
 
+    control_phrase           hold: a few turn-control words while a route is held
     partial_too_short        hold: fewer than min_partial_chars
     awaiting_stability       hold: no route yet, partials do not agree (or are weak)
     stable_partials          route: taken from agreeing partials
@@ -50,6 +53,7 @@ Reason codes (``RouteDecision.reason``):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -69,6 +73,8 @@ __all__ = [
 
 RouteOutcome = Literal["route", "hold", "drift", "unknown"]
 UNKNOWN = "unknown"
+_CONTROL = frozenset("stop wait hold on hang no nope sorry actually excuse me uh um huh mm hmm yeah yes okay ok right".split())
+_WORD = re.compile(r"[a-z']+")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,6 +226,13 @@ def route_gate(
             text_chars=n_chars,
         )
 
+    if held is not None:
+        words = _WORD.findall(text.lower())
+        if words and len(words) <= 4 and all(w in _CONTROL for w in words):
+            # Sure of the route: the caller is steering the turn, not changing purpose.
+            d = replace(decide("hold", held, "control_phrase", None), confidence=1.0)
+            return d, RouteState(held=held) if final else state
+
     if not final and n_chars < p.min_partial_chars:
         return decide("hold", held or UNKNOWN, "partial_too_short", None), state
 
@@ -230,7 +243,7 @@ def route_gate(
     # A final is scored on the words that support the route: the whole turn,
     # or after a drift in this turn, the words since the route it replaced.
     scored = text
-    start = state.support if final else (state.anchor if held is not None else 0)
+    start = state.support if final else state.anchor  # anchor is 0 until a route is held
     if start > 0:
         tail = text[start:]
         if len(tail.strip()) >= p.min_partial_chars:
