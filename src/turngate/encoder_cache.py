@@ -33,10 +33,22 @@ def cache_dir() -> Path:
     return Path(base)
 
 
+def for_policy(policy: Any) -> CachedEncoder | None:
+    """The route encoder the policy asks for (``route_gate.encoder: auto``), cached, or
+    None (sparse only). Build routers with it, not with ``Router.from_policy``'s own
+    loading: only this one finds the bundled policy's shipped example embeddings."""
+    if policy.route_gate.encoder != "auto":
+        return None
+    from .gates.route_encoder import load_if_available
+
+    encoder = load_if_available()
+    return CachedEncoder(encoder) if encoder is not None else None
+
+
 class CachedEncoder:
     def __init__(self, encoder: Any, size: int = 256) -> None:
         self.encoder = encoder
-        self.model_id = f"{type(encoder).__name__}:{getattr(encoder, 'dim', '')}:v1"
+        self.model_id = f"{type(encoder).__name__}:{encoder.dim}:v1"
         self.dim = encoder.dim
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()

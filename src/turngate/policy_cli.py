@@ -70,7 +70,9 @@ class Evaluator:
         from .gates.route import Router, RouteState
 
         self.policy = policy
-        self.router = Router.from_policy(policy)
+        from .encoder_cache import for_policy
+
+        self.router = Router.from_policy(policy, encoder=for_policy(policy))
         self.route_state = RouteState()
         self._guard = _load_guard(policy)
         # Warm lazy loads (guard models, number parsers) so the first line's

@@ -240,16 +240,11 @@ class PolicyGatekeeper:
 
 def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory | None = None):
     """Build the per-call gatekeeper factory; the router is trained once, here."""
+    from ..encoder_cache import for_policy  # a provider wrapper (disk, threads): outside the pure gates
     from .guard.injection import load_model
 
-    cached = None
-    if policy.route_gate.encoder == "auto":
-        from ..encoder_cache import CachedEncoder  # a provider wrapper (disk, threads): outside the pure gates
-        from .route_encoder import load_if_available
-
-        encoder = load_if_available()
-        cached = CachedEncoder(encoder) if encoder is not None else None
-    router = Router.from_policy(policy, encoder=cached) if cached is not None else Router.from_policy(policy)
+    cached = for_policy(policy)
+    router = Router.from_policy(policy, encoder=cached)
     if load_model() is None:  # loaded once here, not on the first caller's first words
         raise ConfigError("the injection model (turngate/data/guard_injection.json.gz) is missing from the package")
     directory = directory or CustomerDirectory.bundled()

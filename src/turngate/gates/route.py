@@ -105,7 +105,8 @@ class Router:
     @classmethod
     def from_policy(cls, policy: Policy, *, encoder: Any = None) -> Router:
         """Train once from the policy's examples. ``encoder`` overrides the
-        policy's ``route_gate.encoder`` ("auto" loads MiniLM when installed)."""
+        policy's ``route_gate.encoder`` ("auto" loads MiniLM when installed, and
+        encodes the examples afresh: the shell passes ``encoder_cache.for_policy``)."""
         if encoder is None and policy.route_gate.encoder == "auto":
             from .route_encoder import load_if_available
 
