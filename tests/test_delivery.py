@@ -110,7 +110,9 @@ def test_a_call_that_no_longer_exists_is_given_up_at_once_not_retried(twilio, tm
     report = deliver_pending(store, TwilioTransfer(ACCOUNT, TOKEN, base_url=twilio.url),
                              datetime.now(timezone.utc))
     assert report.gave_up == 1 and len(twilio.requests) == 1
-    assert status(store, call)["transfer"] != "pending"
+    row = next(o for o in store.get_call(call).outbox if o.kind == "transfer")
+    assert row.status == "gave_up" and row.last_error.startswith("permanent failure")
+    assert "HTTP 404" in row.last_error
 
 
 def test_crm_notes_go_to_the_webhook_with_an_idempotency_key_and_the_rest_to_the_file(tmp_path):

@@ -97,8 +97,11 @@ class RetryPolicy:
             return DoWait(until=item.next_attempt_at)
         return DoDeliver()
 
-    def after_failure(self, item: PendingDelivery, now: datetime) -> DoWait | GiveUp:
+    def after_failure(self, item: PendingDelivery, now: datetime,
+                      error: BaseException | None = None) -> DoWait | GiveUp:
         """What to do after the attempt that just failed (``item`` as read before it)."""
+        if isinstance(error, PermanentDeliveryError):
+            return GiveUp(reason="permanent failure")
         failed = item.attempts + 1
         if failed >= self.max_attempts:
             return GiveUp(reason=f"gave up after {failed} attempts")
@@ -146,14 +149,9 @@ def deliver_pending(
                 assert_never(step)
         try:
             deliver(item)
-        except PermanentDeliveryError as e:
-            store.outbox_mark_failed(item.key, f"permanent: {e}", now)
-            store.outbox_give_up(item.key, f"permanent failure: {e}")
-            log.warning("outbox delivery %s (%s) failed permanently: %s", item.key, item.kind, e)
-            gave_up += 1
         except Exception as e:
             error = f"{type(e).__name__}: {e}"
-            after = policy.after_failure(item, now)
+            after = policy.after_failure(item, now, e)
             log.warning("outbox delivery %s (%s) failed: %s", item.key, item.kind, error)
             match after:
                 case DoWait(until=until):
