@@ -22,13 +22,15 @@ class Config:
     # Twilio auth token: when set, X-Twilio-Signature is required on the webhook
     # and on the WebSocket handshake. Read from TWILIO_AUTH_TOKEN too.
     twilio_auth_token: str = ""
-    # Secret that signs per-call stream tokens. Random per process when unset, so
-    # set it when several gateway processes sit behind one load balancer.
+    # With the auth token, transfers redirect the live call through Twilio's REST
+    # API; empty: they go to the outbox file. Read from TWILIO_ACCOUNT_SID too.
     twilio_account_sid: str = ""
     # Twilio's REST base; a test points it at a local server speaking the same API.
     twilio_api_base: str = "https://api.twilio.com"
     # Where CRM notes and follow-up tasks are POSTed as JSON; empty: the outbox file.
     crm_webhook_url: str = ""
+    # Secret that signs per-call stream tokens. Random per process when unset, so
+    # set it when several gateway processes sit behind one load balancer.
     stream_secret: str = ""
     stream_token_ttl_s: int = 300
     store: str = "sqlite:///turngate.db"
@@ -49,10 +51,9 @@ class Config:
             key = "TURNGATE_" + f.name.upper()
             if key in env:
                 values[f.name] = _coerce(f.name, env[key], f.type)
-        if "twilio_auth_token" not in values and env.get("TWILIO_AUTH_TOKEN"):
-            values["twilio_auth_token"] = env["TWILIO_AUTH_TOKEN"]
-        if "twilio_account_sid" not in values and env.get("TWILIO_ACCOUNT_SID"):
-            values["twilio_account_sid"] = env["TWILIO_ACCOUNT_SID"]
+        for name in ("twilio_auth_token", "twilio_account_sid"):  # Twilio's own variable names
+            if name not in values and env.get(name.upper()):
+                values[name] = env[name.upper()]
         values.update({k: v for k, v in overrides.items() if v is not None})
         cfg = cls(**values)
         if not cfg.stream_secret:
