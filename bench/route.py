@@ -1,6 +1,6 @@
 """Route benchmark: intent accuracy, out-of-scope recall and per-partial latency.
 
-    .venv/bin/python bench/route.py [--no-encoder] [--quick]
+    .venv/bin/python bench/route.py [--no-encoder] [--no-baseline] [--partials N]
 
 Data (read from ../shared/data, never copied):
   * Banking77 (PolyAI, CC BY 4.0): train on train.csv (10,003), test on test.csv (3,080).
@@ -27,7 +27,8 @@ Latency: per partial, i.e. on the word-prefixes of test utterances, one call at 
 time on one thread. Each prefix is timed 3 times and its minimum kept
 (``latency_us_*``), which removes pre-emption by other processes on this shared
 2-core machine; single-shot figures are reported too. Encoder embeddings of
-the data sets are cached under ~/.cache/turngate-bench (they take minutes).
+the data sets go through the gateway's own disk cache (``turngate.encoder_cache``,
+under ~/.cache/turngate or $TURNGATE_CACHE_DIR): they take minutes to compute.
 
 The last line printed is the JSON summary.
 """
@@ -37,7 +38,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
-import hashlib
 import json
 import sys
 import time
@@ -56,9 +56,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "intents"
 sys.path.insert(0, str(ROOT / "src"))
 
+from turngate.encoder_cache import CachedEncoder  # noqa: E402
 from turngate.gates.route_classifier import IntentClassifier  # noqa: E402
-
-CACHE = Path.home() / ".cache" / "turngate-bench"
 
 
 def banking77() -> tuple[list[str], list[str], list[str], list[str]]:
@@ -81,15 +80,9 @@ def clinc150() -> dict[str, tuple[list[str], list[str]]]:
 
 
 def embed(encoder, texts: list[str], tag: str) -> np.ndarray:
-    key = hashlib.sha256(("\n".join(texts)).encode()).hexdigest()[:16]
-    path = CACHE / f"minilm-{tag}-{key}.npy"
-    if path.exists():
-        return np.load(path)
     t0 = time.perf_counter()
-    E = encoder.encode(texts)
-    print(f"  embedded {tag}: {len(texts)} texts in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(path, E)
+    E = CachedEncoder(encoder).encode(texts)  # from disk after the first run
+    print(f"  embeddings {tag}: {len(texts)} texts in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     return E
 
 
