@@ -103,7 +103,7 @@ class RouteGateParams:
     min_partial_chars: int = 10     # shorter partials only hold
     # "auto": use the MiniLM encoder when its wheel is installed (static view on
     # partials, full encoder on finals, ~30 ms of CPU per final); "off": sparse only.
-    encoder: str = "off"
+    encoder: Literal["off", "auto"] = "off"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
