@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -73,8 +71,6 @@ def test_eval_guard_redacts_a_spoken_card_and_checks_authority():
     r = _run(["policy", "eval"], json.dumps(line) + "\n")
     assert r.returncode == 0, r.stderr
     (out,) = [json.loads(x) for x in r.stdout.splitlines()]
-    if out["guard"]["outcome"] == "unavailable":
-        pytest.skip("guard gate not built in this tree")
     assert out["route"]["name"] == "payment"
     assert out["guard"]["outcome"] == "require_auth"
     assert any(f["type"] == "CARD_NUMBER" for f in out["guard"]["findings"])

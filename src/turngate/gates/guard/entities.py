@@ -17,8 +17,8 @@ wrote. Detectors then decide what a run is, in this order:
   recognisable format. A cue arms only the next run after it, and only within
   ``CUE_WINDOW`` characters.
 
-Cues are regular expressions rather than a model: they are few, auditable and
-cheap, and the policy can name what they guard.
+Cues are word phrases (``cues.CUE_PHRASES``) rather than a model: they are few,
+auditable and cheap, and the policy can name what they guard.
 """
 
 from __future__ import annotations

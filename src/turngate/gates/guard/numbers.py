@@ -295,14 +295,10 @@ def digit_runs(tokens: list[Token], text: str = "") -> list[Run]:
                     continue
             break
         if chunks:
-            runs.append(_trim(chunks, seps))
+            runs.append(Run(tuple(chunks), tuple(seps)))
         else:
             i += 1
     return runs
-
-
-def _trim(chunks: list[Chunk], seps: list[str]) -> Run:
-    return Run(tuple(chunks), tuple(seps))
 
 
 def lone_oh(run: Run) -> bool:
