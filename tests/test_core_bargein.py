@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from turngate.core import Call, State
-from turngate.core.actions import ClearPlayback, SendMark, StartModel, Synthesize
+from turngate.core.actions import ClearPlayback, SendMark, StartModel, StartTranscription, Synthesize
 from turngate.core.events import (
     CallStarted, FinalTranscript, MarkPlayed, ModelDone, ModelTextDelta, PartialTranscript,
     SpeechSynthesized, WordTime,
@@ -160,6 +160,42 @@ def test_short_interrupt_word_heard_once_is_not_enough_but_heard_twice_is():
     interject(t, "stop")
     assert t.decisions("turn")[-2].outcome == "abandon"
     assert t.call.state is State.THINKING  # the caller's "stop" is their turn
+
+
+def test_a_final_that_lags_the_callers_next_word_does_not_resume_over_them():
+    """"Stop, wait.": the comma ends the first sound, and under load its final ("stop",
+    short and heard once) arrives after "wait" has begun. Resuming then would play over
+    the caller with no new onset to pause us again (seen in CI)."""
+    t = new()
+    long_answer(t)
+    play(t, 1000)
+    t.windows(speech(level_db=-15), 10)          # "stop," 320 ms: no partial in time
+    t.windows(silence(), 3)                      # the comma: the sound ends, its final is asked for
+    t.windows(speech(level_db=-15), 3)           # "wait" has begun ...
+    acts = t.at(FinalTranscript(text="stop"))   # ... when the final arrives
+    assert t.call.state is State.PAUSED
+    assert not any(d.outcome == "resume" for d in t.decisions("turn"))
+    assert kinds(acts, StartTranscription), "the next word needs an utterance of its own"
+    t.windows(speech(level_db=-15), 10)
+    t.at(PartialTranscript(text="wait"))
+    abandon = t.decisions("turn")[-1]
+    assert abandon.outcome == "abandon" and abandon.evidence["words"] == ["stop", "wait"]
+    assert abandon.evidence["sound_ms"] >= 700  # both sounds count toward its length
+
+
+def test_an_earlier_final_is_not_its_own_second_hearing():
+    t = new()
+    long_answer(t)
+    play(t, 1000)
+    t.windows(speech(level_db=-15), 4)
+    t.windows(silence(), 3)
+    t.windows(speech(level_db=-15), 2)
+    t.at(FinalTranscript(text="stop"))           # one hearing of a 128 ms sound
+    t.at(PartialTranscript(text="uh huh"))       # partial "stop uh huh": still one hearing
+    t.windows(silence(), 5)
+    t.at(FinalTranscript(text="uh huh"))
+    assert t.call.state is State.SPEAKING
+    assert t.decisions("turn")[-1].outcome == "resume"
 
 
 def test_our_own_words_heard_back_are_not_an_interruption():

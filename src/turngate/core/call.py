@@ -119,6 +119,7 @@ class Call:
         self._pause_evidence: dict[str, Any] = {}
         self._noise_hold = False    # resumed over continuing noise: no new onset until silence
         self._interrupt_seen: set[str] = set()  # interrupt words seen in this pause's partials
+        self._pause_text = ""       # finals of this pause's earlier sounds ("stop," before "wait")
         self._false_pauses = 0                  # recent pauses that were noise (see _barge_in_start_ms)
         self._last_false_pause = float("-inf")
         self._pending_transfer: tuple[str, str, str] | None = None
@@ -252,7 +253,9 @@ class Call:
             elif self._speech_run_ms >= (self._barge_in_start_ms(now) if self.state is State.SPEAKING
                                          else p.speech_start_ms):
                 self._in_speech = True
-                self._sound_ms = self._speech_run_ms
+                # While paused, a new sound continues the same interjection: "Stop, wait."
+                # is one, and its length is what tells it from a backchannel.
+                self._sound_ms = self._speech_run_ms + (self._sound_ms if self.state is State.PAUSED else 0)
                 onset = now - self._speech_run_ms / 1000
                 self._on_speech_start(now, onset, ev, out)
         else:
@@ -438,6 +441,7 @@ class Call:
                 verdict = self.gates.caller_text(full, final=False, agent_speaking=False)
                 self._log_partial_verdicts(verdict, now, out)
             case State.PAUSED:
+                text = (self._pause_text + " " + text).strip()
                 self._partial = text
                 verdict = self.gates.caller_text(text, final=False, agent_speaking=True)
                 self._log_partial_verdicts(verdict, now, out)
@@ -470,10 +474,22 @@ class Call:
                 self._partial = self._pending_user
             case State.PAUSED if self._pause_final_requested:
                 self._awaiting_final_until = None
+                text = (self._pause_text + " " + text).strip()
                 verdict = self.gates.caller_text(text, final=False, agent_speaking=True)
-                if not self._confirm(text, verdict, now, out, final=True):
-                    self._resume(now, "backchannel" if words(text) else "no_words",
-                                 "bargein.final_backchannel", out)
+                if self._confirm(text, verdict, now, out, final=True):
+                    return
+                if self._in_speech:
+                    # The caller spoke again while this final was on its way (under load it
+                    # can lag the next word): never resume over them. The words so far open
+                    # the next utterance, and that one's evidence decides.
+                    self._pause_text = text
+                    self._pause_final_requested = False
+                    self._confirm_deadline = now + self.p.confirm_timeout_ms / 1000
+                    out.append(StartTranscription(preroll_ms=PREROLL_MS))
+                    self._transcribing = True
+                    return
+                self._resume(now, "backchannel" if words(text) else "no_words",
+                             "bargein.final_backchannel", out)
             case _:
                 pass
 
@@ -486,7 +502,8 @@ class Call:
         - Duration: backchannels are short. A sound shorter than ``backchannel_max_ms``
           abandons only on an interrupt phrase ("stop", "wait", "no") that the recogniser
           heard in a partial *and* in the final; a weak recogniser turns "uh-huh" into
-          anything once, rarely into the same interrupt word twice.
+          anything once, rarely into the same interrupt word twice. An earlier sound's
+          final (``_pause_text``) leads every later partial, so it cannot be its own second hearing.
         - A longer sound abandons on an interrupt phrase, on two content words (a new
           request), or on a route change with margin (intent drift).
         """
@@ -496,7 +513,8 @@ class Call:
         long_enough = self._sound_ms >= self.p.backchannel_max_ms
         if kind == "interrupt":
             if not final and not long_enough:
-                self._interrupt_seen.update(ws)
+                earlier = classify_interjection(without_echo(self._pause_text, echo), self.p)[2]
+                self._interrupt_seen.update(w for w in ws if w not in earlier)
                 return False
             if long_enough or self._interrupt_seen.intersection(ws):
                 self._abandon(now, kind, rule, out, text, Trigger.ABANDON, words=ws[:6], sound_ms=self._sound_ms)
@@ -523,6 +541,7 @@ class Call:
         self._confirm_deadline = now + self.p.confirm_timeout_ms / 1000
         self._pause_final_requested = False
         self._interrupt_seen = set()
+        self._pause_text = ""
         self._partial = ""
         if not self._transcribing:
             out.append(StartTranscription(preroll_ms=PREROLL_MS))
