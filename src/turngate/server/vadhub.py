@@ -12,19 +12,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Hashable
+from typing import Any
 
 from ..vad.batch import SileroBatch
 
 log = logging.getLogger("turngate.vad")
 VadCallback = Callable[[float, float], None]
+# (delay_s, callback) -> a handle; the running loop's call_later unless a test steps its own.
+Scheduler = Callable[[float, Callable[[], None]], Any]
+
+
+def _loop_call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+    return asyncio.get_running_loop().call_later(delay, callback)
 
 
 class VadHub:
-    def __init__(self, batch: SileroBatch | None = None, *, tick_s: float = 0.008) -> None:
+    def __init__(self, batch: SileroBatch | None = None, *, tick_s: float = 0.008,
+                 call_later: Scheduler = _loop_call_later) -> None:
         self.batch = batch or SileroBatch()
         self.tick_s = tick_s
+        self._call_later = call_later
         self._callbacks: dict[Hashable, VadCallback] = {}
-        self._scheduled: asyncio.TimerHandle | None = None
+        self._scheduled: Any = None
         self._pending: list[tuple[Hashable, bytes]] = []
 
     def register(self, stream_id: Hashable, callback: VadCallback) -> None:
@@ -40,7 +49,7 @@ class VadHub:
     def push_mulaw(self, stream_id: Hashable, payload: bytes) -> None:
         self._pending.append((stream_id, payload))
         if self._scheduled is None:
-            self._scheduled = asyncio.get_running_loop().call_later(self.tick_s, self._run)
+            self._scheduled = self._call_later(self.tick_s, self._run)
 
     def _run(self) -> None:
         self._scheduled = None
