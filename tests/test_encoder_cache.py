@@ -48,7 +48,7 @@ def test_policy_example_embeddings_are_computed_once_and_kept(tmp_path, monkeypa
 def test_the_bundled_policy_ships_its_example_embeddings():
     # If this fails, the bundled policy's examples changed: regenerate the file with
     #   TURNGATE_CACHE_DIR=src/turngate/data/embeddings .venv/bin/python -c \
-    #   "from turngate.policy import load_policy; from turngate.gates.keeper import keeper_factory; keeper_factory(load_policy(), '')"
+    #   "from turngate.policy import load_policy; from turngate.encoder_cache import for_policy; from turngate.gates.route import Router; Router.from_policy(load_policy(), encoder=for_policy(load_policy()))"
     # and delete the stale one; otherwise every gateway start re-encodes them (tens of seconds).
     policy = load_policy()
     texts = [ex for spec in policy.routes.values() for ex in spec.examples]

@@ -238,13 +238,15 @@ class PolicyGatekeeper:
                        evidence={"queue": d.queue, "evidence": [dict(e) for e in d.evidence]})
 
 
-def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory | None = None):
-    """Build the per-call gatekeeper factory; the router is trained once, here."""
-    from ..encoder_cache import for_policy  # a provider wrapper (disk, threads): outside the pure gates
+def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory | None = None, *,
+                   encoder: Any = None):
+    """Build the per-call gatekeeper factory; the router is trained once, here.
+
+    ``encoder`` is the route gate's sentence encoder as the shell wraps it (cached, warmed
+    off the event loop: ``encoder_cache.for_policy``); None lets the router load its own."""
     from .guard.injection import load_model
 
-    cached = for_policy(policy)
-    router = Router.from_policy(policy, encoder=cached)
+    router = Router.from_policy(policy, encoder=encoder)
     if load_model() is None:  # loaded once here, not on the first caller's first words
         raise ConfigError("the injection model (turngate/data/guard_injection.json.gz) is missing from the package")
     directory = directory or CustomerDirectory.bundled()
@@ -254,5 +256,5 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
                                 customer=directory.lookup(parameters.get("from", "")))
 
     # The shell calls this in a worker thread with each final before the core sees it.
-    make.prefetch = cached.warm if cached is not None else None  # type: ignore[attr-defined]
+    make.prefetch = getattr(encoder, "warm", None)  # type: ignore[attr-defined]
     return make

@@ -52,6 +52,7 @@ class Providers:
 def embedded(config: Config) -> Providers:
     """The default stack: no API keys, no downloads."""
     from ..agent.scripted import ScriptedAgent, load_agent_script
+    from ..encoder_cache import for_policy
     from ..gates.keeper import keeper_factory
     from ..policy import load_policy
     from ..speech.flite_tts import FliteTts
@@ -74,7 +75,7 @@ def embedded(config: Config) -> Providers:
         if config.stt_workers > 0 else PocketsphinxEngine(phrases),
         tts=FliteTts(voice=config.tts_voice),
         agents={"default": ScriptedAgent(script)},
-        gatekeeper=keeper_factory(policy, script.greeting),
+        gatekeeper=keeper_factory(policy, script.greeting, encoder=for_policy(policy)),
         writer=DecisionWriter(store),
         turn_params=policy.turn_taking,
         store=store,
