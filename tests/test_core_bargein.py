@@ -183,6 +183,43 @@ def test_a_final_that_lags_the_callers_next_word_does_not_resume_over_them():
     assert abandon.evidence["sound_ms"] >= 700  # both sounds count toward its length
 
 
+def test_an_interruption_decided_on_its_final_keeps_the_words_the_caller_went_on_with():
+    """"Actually, | I want a refund for my order.": the comma closes the first utterance and
+    its final abandons the answer while the caller is already talking on. The rest must be
+    transcribed into the same turn, not lost (seen under load: the turn was "actually")."""
+    t = new()
+    long_answer(t)
+    play(t, 1000)
+    t.windows(speech(level_db=-15), 10)
+    t.at(PartialTranscript(text="actually"))     # short so far: an interrupt word waits for its final
+    t.windows(speech(level_db=-15), 15)          # "actually," 800 ms in all
+    t.windows(silence(), 3)                      # the comma closes the utterance
+    t.windows(speech(level_db=-15), 3)           # "I want ..." has begun
+    acts = t.at(FinalTranscript(text="actually"))
+    assert t.decisions("turn")[-1].outcome == "abandon"
+    assert t.call.state is State.CALLER_SPEAKING
+    assert kinds(acts, StartTranscription)
+    t.windows(speech(level_db=-15), 20)
+    t.at(PartialTranscript(text="i want a refund for my order"))
+    t.windows(silence(), 20)
+    assert t.call.state is State.THINKING
+    t.at(FinalTranscript(text="i want a refund for my order"))
+    assert t.call.context[-1] == {"role": "user", "content": "actually i want a refund for my order"}
+
+
+def test_a_late_final_does_not_resume_over_a_caller_who_talks_again():
+    t = new()
+    long_answer(t)
+    play(t, 1000)
+    t.windows(speech(level_db=-15), 8)
+    t.windows(silence(), 3)                      # the sound ends: its final is asked for ...
+    t.windows(speech(level_db=-15), 40)          # ... and the caller talks on for 1.3 s without it
+    assert t.call.state is State.PAUSED
+    t.windows(silence(), 25)                     # silent, and still no final: now it may resume
+    assert t.call.state is State.SPEAKING
+    assert t.decisions("turn")[-1].reason == "no_final"
+
+
 def test_an_earlier_final_is_not_its_own_second_hearing():
     t = new()
     long_answer(t)

@@ -56,6 +56,7 @@ from .sentences import pop_sentences
 
 PREROLL_MS = 300
 FINAL_WAIT_MS = 3000  # an STT final that never comes must not hang the call
+PAUSE_FINAL_WAIT_MS = 600  # while paused the caller hears silence: a late final resumes as "no_final"
 VAD_HANGOVER_MS = 128  # silence needed before "speech ended" (bridges short gaps between words)
 ECHO_TAIL_MS = 400     # after our playback ends its echo may still arrive
 CALLER_LEAD_IN_S = 0.25  # quiet start of a caller's sound, before the VAD onset
@@ -348,7 +349,7 @@ class Call:
                     out.append(FinishTranscription(discard=False))
                     self._transcribing = False
                     self._pause_final_requested = True
-                    self._awaiting_final_until = now + 0.6
+                    self._awaiting_final_until = now + PAUSE_FINAL_WAIT_MS / 1000
             case _:
                 pass
 
@@ -387,6 +388,10 @@ class Call:
                               Trigger.ABANDON, words=ws[:6])
                 return
             if self._awaiting_final_until is not None and now >= self._awaiting_final_until:
+                if self._in_speech:
+                    # The caller talks again while the recogniser lags: never resume over them.
+                    self._awaiting_final_until = now + PAUSE_FINAL_WAIT_MS / 1000
+                    return
                 self._awaiting_final_until = None
                 self._resume(now, "no_final", "bargein.final_timeout", out)
         elif self.state is State.THINKING:
@@ -596,11 +601,17 @@ class Call:
         self._partial = text
         self._logged_partial = {}
         if self._pause_final_requested:
-            # The utterance is already closed and its final is this text: end the turn now.
+            # The utterance is already closed and its final is this text.
             self._pause_final_requested = False
             self._pending_user = text
-            self._turn_deadline = now
-            self._turn_rule = "turn.end.after_interruption"
+            if self._in_speech:
+                # The caller is still talking ("Actually, | I want a refund"): the rest of
+                # their words join this turn in a new utterance.
+                out.append(StartTranscription(preroll_ms=PREROLL_MS))
+                self._transcribing = True
+            else:
+                self._turn_deadline = now
+                self._turn_rule = "turn.end.after_interruption"
         elif not self._transcribing:
             out.append(StartTranscription(preroll_ms=PREROLL_MS))
             self._transcribing = True
