@@ -121,6 +121,7 @@ class Call:
         self._noise_hold = False    # resumed over continuing noise: no new onset until silence
         self._interrupt_seen: set[str] = set()  # interrupt words seen in this pause's partials
         self._pause_text = ""       # finals of this pause's earlier sounds ("stop," before "wait")
+        self._late_final_until = float("-inf")  # a resumed pause's final still counts until then
         self._false_pauses = 0                  # recent pauses that were noise (see _barge_in_start_ms)
         self._last_false_pause = float("-inf")
         self._pending_transfer: tuple[str, str, str] | None = None
@@ -415,6 +416,15 @@ class Call:
                 return
             if self._awaiting_final_until is not None and now >= self._awaiting_final_until:
                 self._awaiting_final_until = None
+                self._pending_user = ""
+                if words(self._partial):
+                    # The recogniser is stalled or far behind (an overloaded STT worker took
+                    # over 3 s): answer the words its partials already gave rather than drop
+                    # the caller's question. A final that comes later is stale and ignored.
+                    self._decide("turn", "partial_used", "stt_final_timeout", "turn.stt_timeout_partial", now,
+                                 out, words=len(words(self._partial)))
+                    self._answer(self._partial, now, out)
+                    return
                 self._go(Trigger.SPEECH_NOISE)
                 self._decide("turn", "no_transcript", "stt_final_timeout", "turn.stt_timeout", now, out)
 
@@ -477,6 +487,8 @@ class Call:
                 # The final of an utterance the caller continued: part of this turn.
                 self._pending_user = (self._pending_user + " " + text).strip()
                 self._partial = self._pending_user
+            case State.SPEAKING if now < self._late_final_until:
+                self._on_late_final(text, now, out)
             case State.PAUSED if self._pause_final_requested:
                 self._awaiting_final_until = None
                 text = (self._pause_text + " " + text).strip()
@@ -499,7 +511,18 @@ class Call:
                 pass
 
     def _confirm(self, text: str, verdict: CallerTurnVerdict, now: float, out: list[Action], *, final: bool) -> bool:
-        """During a pause: abandon the response if the evidence calls for it. True if abandoned.
+        """During a pause: abandon the response if the evidence calls for it. True if abandoned."""
+        found = self._interruption(text, verdict, final=final)
+        if found is None:
+            return False
+        why, rule, trigger, evidence = found
+        self._abandon(now, why, rule, out, text, trigger, **evidence)
+        return True
+
+    def _interruption(self, text: str, verdict: CallerTurnVerdict, *,
+                      final: bool) -> tuple[str, str, Trigger, dict[str, Any]] | None:
+        """Whether the words heard over our playback are a real interruption: (reason, rule,
+        trigger, evidence), or None.
 
         Evidence, and what it is worth:
         - Words our own recent audio contains are dropped first: on a line without echo
@@ -520,18 +543,35 @@ class Call:
             if not final and not long_enough:
                 earlier = classify_interjection(without_echo(self._pause_text, echo), self.p)[2]
                 self._interrupt_seen.update(w for w in ws if w not in earlier)
-                return False
+                return None
             if long_enough or self._interrupt_seen.intersection(ws):
-                self._abandon(now, kind, rule, out, text, Trigger.ABANDON, words=ws[:6], sound_ms=self._sound_ms)
-                return True
-            return False
+                return kind, rule, Trigger.ABANDON, dict(words=ws[:6], sound_ms=self._sound_ms)
+            return None
         if verdict.drift and long_enough:
-            self._abandon(now, "intent_drift", "route.drift_preempt", out, text, Trigger.PREEMPT, route=verdict.route)
-            return True
+            return "intent_drift", "route.drift_preempt", Trigger.PREEMPT, dict(route=verdict.route)
         if kind == "new_request" and long_enough:
-            self._abandon(now, kind, rule, out, text, Trigger.ABANDON, words=ws[:6], sound_ms=self._sound_ms)
-            return True
-        return False
+            return kind, rule, Trigger.ABANDON, dict(words=ws[:6], sound_ms=self._sound_ms)
+        return None
+
+    def _on_late_final(self, text: str, now: float, out: list[Action]) -> None:
+        """The final of a pause we stopped waiting for (``PAUSE_FINAL_WAIT_MS``) arrived
+        after we played on. A real interruption in it is honoured now, with a fresh clear;
+        anything else says playing on was right."""
+        self._late_final_until = float("-inf")
+        verdict = self.gates.caller_text(text, final=False, agent_speaking=True)
+        found = self._interruption(text, verdict, final=True)
+        pb = self._playback
+        if found is None or pb is None:
+            return
+        pb.pause()
+        self._go(Trigger.BARGE_IN)
+        out.append(ClearPlayback(reason="late_final"))
+        self._decide("turn", "pause", "late_final", "bargein.late_final", now, out,
+                     heard_ms=pb.heard_ms(), heard_text=pb.heard_text())
+        self._pause_at = now
+        self._pause_final_requested = True  # the utterance is closed and this is its final
+        why, rule, trigger, evidence = found
+        self._abandon(now, why, rule, out, text, trigger, late=True, **evidence)
 
     # ------------------------------------------------------------ barge-in
     def _pause(self, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
@@ -547,6 +587,7 @@ class Call:
         self._pause_final_requested = False
         self._interrupt_seen = set()
         self._pause_text = ""
+        self._late_final_until = float("-inf")
         self._partial = ""
         if not self._transcribing:
             out.append(StartTranscription(preroll_ms=PREROLL_MS))
@@ -573,6 +614,8 @@ class Call:
         if why in ("noise", "no_words", "no_final"):
             self._false_pauses = self._recent_false_pauses(now) + 1
             self._last_false_pause = now
+        if why == "no_final":
+            self._late_final_until = now + FINAL_WAIT_MS / 1000  # its final may still say "stop"
         gap = self.ms(now) - self.ms(self._pause_at or now)
         self._decide("turn", "resume", why, rule, now, out, gap_ms=gap, sound_ms=self._sound_ms,
                      words=len(words(self._partial)), resume_from_ms=pb.played // BYTES_PER_MS,
