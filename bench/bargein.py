@@ -163,6 +163,7 @@ class Outcome:
     resume_gaps: list[int] = field(default_factory=list)
     lost_audio: bool = False
     stuck: bool = False        # paused and neither resumed nor abandoned by the end
+    last: str = ""             # the last turn decisions, to show for a stuck case
     abandon_why: str = ""      # the abandon decision's rule and words, for the listing
 
 
@@ -282,6 +283,7 @@ def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bots: lis
         if int(r.evidence.get("resume_from_ms", 0)) > int(p.evidence.get("heard_ms", 0)):
             out.lost_audio = True
     out.stuck = bool(pauses) and len(resumes) < len(pauses) and not out.abandoned
+    out.last = ", ".join(f"{d.at_ms} {d.outcome}/{d.reason}" for d in turn[-4:])
     if case.onset_ms is not None:
         after = [c for c in out.clears_ms if c >= case.onset_ms - 100]
         before = [c for c in out.clears_ms if c < case.onset_ms - 100]
@@ -411,6 +413,8 @@ def main() -> None:
     for o in outs:
         if o.case.kind != "real" and o.abandoned:
             print(f"  false abandon: {o.case.kind} {o.case.source} ({o.case.condition}): {o.abandon_why}")
+        if o.stuck:
+            print(f"  still paused when the clip ends: {o.case.kind} {o.case.source} ({o.case.condition}): {o.last}")
     print(json.dumps({"bench": "bargein", **summarize(outs)}))
 
 

@@ -125,6 +125,22 @@ def test_new_request_over_playback_abandons():
     assert t.decisions("turn")[-1].reason == "new_request"
 
 
+def test_one_word_repeated_is_not_a_new_request():
+    """Noise and echo under a weak recogniser come back as one word looped ("move move",
+    seen in the noise_echo call; "moon moon", the bench's one false abandon)."""
+    t = new()
+    long_answer(t)
+    play(t, 600)
+    t.windows(speech(level_db=-15), 10)
+    t.at(PartialTranscript(text="move"))
+    t.windows(speech(level_db=-15), 15)    # 800 ms: long enough for a request, if it were one
+    t.at(PartialTranscript(text="move move"))
+    t.windows(silence(), 5)
+    t.at(FinalTranscript(text="move move"))
+    assert t.call.state is State.SPEAKING
+    assert t.decisions("turn")[-1].outcome == "resume"
+
+
 def test_misrecognised_short_backchannel_resumes_on_its_final():
     t = new()
     long_answer(t)
@@ -261,3 +277,19 @@ def test_pauses_that_turn_out_to_be_noise_make_the_next_pause_harder():
         assert t.call.state is State.SPEAKING
         t.windows(silence(), 6)
     assert not kinds(t.windows(speech(p=0.8, level_db=-12), 7), ClearPlayback)  # 224 ms < 256 ms now
+
+
+def test_noise_that_goes_on_after_a_misheard_word_does_not_hold_us_paused():
+    t = new()
+    long_answer(t)
+    play(t, 1000)
+    t.windows(speech(level_db=-15), 6)
+    t.at(PartialTranscript(text="moon"))
+    t.windows(silence(), 3)                      # a gap in the noise: the final is asked for
+    t.windows(speech(level_db=-15), 3)           # the noise goes on
+    t.at(FinalTranscript(text="moon"))           # one unclear word: not a request, yet sound goes on
+    assert t.call.state is State.PAUSED
+    t.windows(speech(level_db=-15), 20)          # no new words in 640 ms of it
+    assert t.call.state is State.SPEAKING
+    d = t.decisions("turn")[-1]
+    assert (d.outcome, d.reason) == ("resume", "noise")

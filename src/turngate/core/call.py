@@ -121,6 +121,7 @@ class Call:
         self._noise_hold = False    # resumed over continuing noise: no new onset until silence
         self._interrupt_seen: set[str] = set()  # interrupt words seen in this pause's partials
         self._pause_text = ""       # finals of this pause's earlier sounds ("stop," before "wait")
+        self._utterance_words = False  # the current utterance's own partials had words
         self._late_final_until = float("-inf")  # a resumed pause's final still counts until then
         self._false_pauses = 0                  # recent pauses that were noise (see _barge_in_start_ms)
         self._last_false_pause = float("-inf")
@@ -376,10 +377,11 @@ class Call:
             kind, rule, ws = classify_interjection(self._partial, self.p)
             if self._confirm_deadline is not None and now >= self._confirm_deadline:
                 self._confirm_deadline = None
-                if kind in ("unknown", "backchannel") and not self._pause_final_requested and (
-                        kind == "backchannel" or not ws):
+                if not self._pause_final_requested and (kind == "backchannel" or not self._utterance_words):
                     # No words after the confirm window: noise or our echo. Resume, and do not
-                    # pause again for the same continuing sound.
+                    # pause again for the same continuing sound. (An earlier sound's final that
+                    # leads this utterance is not words of this one: noise that never ends
+                    # after a misheard "stop" must not hold us paused.)
                     self._resume(now, "noise" if self._in_speech else "no_words",
                                  "bargein.confirm_timeout", out)
                     self._noise_hold = self._in_speech
@@ -456,6 +458,7 @@ class Call:
                 verdict = self.gates.caller_text(full, final=False, agent_speaking=False)
                 self._log_partial_verdicts(verdict, now, out)
             case State.PAUSED:
+                self._utterance_words = self._utterance_words or bool(words(text))
                 text = (self._pause_text + " " + text).strip()
                 self._partial = text
                 verdict = self.gates.caller_text(text, final=False, agent_speaking=True)
@@ -500,6 +503,7 @@ class Call:
                     # can lag the next word): never resume over them. The words so far open
                     # the next utterance, and that one's evidence decides.
                     self._pause_text = text
+                    self._utterance_words = False
                     self._pause_final_requested = False
                     self._confirm_deadline = now + self.p.confirm_timeout_ms / 1000
                     out.append(StartTranscription(preroll_ms=PREROLL_MS))
@@ -587,6 +591,7 @@ class Call:
         self._pause_final_requested = False
         self._interrupt_seen = set()
         self._pause_text = ""
+        self._utterance_words = False
         self._late_final_until = float("-inf")
         self._partial = ""
         if not self._transcribing:

@@ -82,7 +82,7 @@ def classify_interjection(text: str, p: TurnParams) -> tuple[str, str, list[str]
 
     Returns (kind, rule, evidence words) with kind one of:
       interrupt   - a stop/correction phrase: abandon the response
-      new_request - two or more content words that are not backchannels
+      new_request - two or more different content words that are not backchannels
       backchannel - only backchannel words ("uh-huh", "yeah", "right")
       unknown     - nothing recognisable yet
     """
@@ -94,7 +94,9 @@ def classify_interjection(text: str, p: TurnParams) -> tuple[str, str, list[str]
         return "interrupt", "bargein.interrupt_phrase", hits
     bc_words = _backchannel_words(p.backchannels)
     content = [w for w in ws if w not in bc_words and w not in _FUNCTION_WORDS]
-    if len(content) >= 2:
+    # Different words: a recogniser fed noise or echo loops on one ("moon moon", "move
+    # move"), and a caller who repeats one word is still heard by sustained speech.
+    if len(set(content)) >= 2:
         return "new_request", "bargein.new_request", content
     if not content and all(w in bc_words for w in ws):
         return "backchannel", "bargein.backchannel", ws
