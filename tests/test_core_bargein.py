@@ -54,6 +54,19 @@ def new() -> Timeline:
     return t
 
 
+def answering(heard_ms: int = 1000) -> Timeline:
+    """A call playing the long answer, of which the caller has heard ``heard_ms``."""
+    t = new()
+    long_answer(t)
+    play(t, heard_ms)
+    return t
+
+
+def caller(t: Timeline, windows: int) -> list:
+    """``windows`` x 32 ms of the caller's voice, well over our echo."""
+    return t.windows(speech(level_db=-15), windows)
+
+
 def test_barge_in_during_playback_clears_at_once_and_truncates_to_heard_words():
     t = new()
     long_answer(t)
@@ -128,12 +141,10 @@ def test_new_request_over_playback_abandons():
 def test_one_word_repeated_is_not_a_new_request():
     """Noise and echo under a weak recogniser come back as one word looped ("move move",
     seen in the noise_echo call; "moon moon", the bench's one false abandon)."""
-    t = new()
-    long_answer(t)
-    play(t, 600)
-    t.windows(speech(level_db=-15), 10)
+    t = answering(600)
+    caller(t, 10)
     t.at(PartialTranscript(text="move"))
-    t.windows(speech(level_db=-15), 15)    # 800 ms: long enough for a request, if it were one
+    caller(t, 15)    # 800 ms: long enough for a request, if it were one
     t.at(PartialTranscript(text="move move"))
     t.windows(silence(), 5)
     t.at(FinalTranscript(text="move move"))
@@ -182,17 +193,15 @@ def test_a_final_that_lags_the_callers_next_word_does_not_resume_over_them():
     """"Stop, wait.": the comma ends the first sound, and under load its final ("stop",
     short and heard once) arrives after "wait" has begun. Resuming then would play over
     the caller with no new onset to pause us again (seen in CI)."""
-    t = new()
-    long_answer(t)
-    play(t, 1000)
-    t.windows(speech(level_db=-15), 10)          # "stop," 320 ms: no partial in time
+    t = answering()
+    caller(t, 10)          # "stop," 320 ms: no partial in time
     t.windows(silence(), 3)                      # the comma: the sound ends, its final is asked for
-    t.windows(speech(level_db=-15), 3)           # "wait" has begun ...
+    caller(t, 3)           # "wait" has begun ...
     acts = t.at(FinalTranscript(text="stop"))   # ... when the final arrives
     assert t.call.state is State.PAUSED
     assert not any(d.outcome == "resume" for d in t.decisions("turn"))
     assert kinds(acts, StartTranscription), "the next word needs an utterance of its own"
-    t.windows(speech(level_db=-15), 10)
+    caller(t, 10)
     t.at(PartialTranscript(text="wait"))
     abandon = t.decisions("turn")[-1]
     assert abandon.outcome == "abandon" and abandon.evidence["words"] == ["stop", "wait"]
@@ -203,19 +212,17 @@ def test_an_interruption_decided_on_its_final_keeps_the_words_the_caller_went_on
     """"Actually, | I want a refund for my order.": the comma closes the first utterance and
     its final abandons the answer while the caller is already talking on. The rest must be
     transcribed into the same turn, not lost (seen under load: the turn was "actually")."""
-    t = new()
-    long_answer(t)
-    play(t, 1000)
-    t.windows(speech(level_db=-15), 10)
+    t = answering()
+    caller(t, 10)
     t.at(PartialTranscript(text="actually"))     # short so far: an interrupt word waits for its final
-    t.windows(speech(level_db=-15), 15)          # "actually," 800 ms in all
+    caller(t, 15)          # "actually," 800 ms in all
     t.windows(silence(), 3)                      # the comma closes the utterance
-    t.windows(speech(level_db=-15), 3)           # "I want ..." has begun
+    caller(t, 3)           # "I want ..." has begun
     acts = t.at(FinalTranscript(text="actually"))
     assert t.decisions("turn")[-1].outcome == "abandon"
     assert t.call.state is State.CALLER_SPEAKING
     assert kinds(acts, StartTranscription)
-    t.windows(speech(level_db=-15), 20)
+    caller(t, 20)
     t.at(PartialTranscript(text="i want a refund for my order"))
     t.windows(silence(), 20)
     assert t.call.state is State.THINKING
@@ -224,12 +231,10 @@ def test_an_interruption_decided_on_its_final_keeps_the_words_the_caller_went_on
 
 
 def test_a_late_final_does_not_resume_over_a_caller_who_talks_again():
-    t = new()
-    long_answer(t)
-    play(t, 1000)
-    t.windows(speech(level_db=-15), 8)
+    t = answering()
+    caller(t, 8)
     t.windows(silence(), 3)                      # the sound ends: its final is asked for ...
-    t.windows(speech(level_db=-15), 40)          # ... and the caller talks on for 1.3 s without it
+    caller(t, 40)          # ... and the caller talks on for 1.3 s without it
     assert t.call.state is State.PAUSED
     t.windows(silence(), 25)                     # silent, and still no final: now it may resume
     assert t.call.state is State.SPEAKING
@@ -237,12 +242,10 @@ def test_a_late_final_does_not_resume_over_a_caller_who_talks_again():
 
 
 def test_an_earlier_final_is_not_its_own_second_hearing():
-    t = new()
-    long_answer(t)
-    play(t, 1000)
-    t.windows(speech(level_db=-15), 4)
+    t = answering()
+    caller(t, 4)
     t.windows(silence(), 3)
-    t.windows(speech(level_db=-15), 2)
+    caller(t, 2)
     t.at(FinalTranscript(text="stop"))           # one hearing of a 128 ms sound
     t.at(PartialTranscript(text="uh huh"))       # partial "stop uh huh": still one hearing
     t.windows(silence(), 5)
@@ -280,16 +283,14 @@ def test_pauses_that_turn_out_to_be_noise_make_the_next_pause_harder():
 
 
 def test_noise_that_goes_on_after_a_misheard_word_does_not_hold_us_paused():
-    t = new()
-    long_answer(t)
-    play(t, 1000)
-    t.windows(speech(level_db=-15), 6)
+    t = answering()
+    caller(t, 6)
     t.at(PartialTranscript(text="moon"))
     t.windows(silence(), 3)                      # a gap in the noise: the final is asked for
-    t.windows(speech(level_db=-15), 3)           # the noise goes on
+    caller(t, 3)           # the noise goes on
     t.at(FinalTranscript(text="moon"))           # one unclear word: not a request, yet sound goes on
     assert t.call.state is State.PAUSED
-    t.windows(speech(level_db=-15), 20)          # no new words in 640 ms of it
+    caller(t, 20)          # no new words in 640 ms of it
     assert t.call.state is State.SPEAKING
     d = t.decisions("turn")[-1]
     assert (d.outcome, d.reason) == ("resume", "noise")

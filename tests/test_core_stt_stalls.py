@@ -4,11 +4,25 @@ words are never dropped in silence, and each fallback is a decision record."""
 from __future__ import annotations
 
 from turngate.core import State
-from turngate.core.actions import FinishTranscription, StartModel
+from turngate.core.actions import ClearPlayback, FinishTranscription, StartModel
 from turngate.core.events import FinalTranscript, PartialTranscript
 from turngate.testing import silence, speech
 
+from test_core_bargein import answering, caller
 from test_core_transitions import kinds, new_call
+
+
+def paused_and_the_final_never_came():
+    """The caller spoke 800 ms over our answer (one word so far, no request yet, so the
+    pause waits for the final), went quiet, and the final did not come: we played on."""
+    t = answering()
+    caller(t, 10)
+    t.at(PartialTranscript(text="the"))
+    caller(t, 15)
+    t.windows(silence(), 25)
+    resume = t.decisions("turn")[-1]
+    assert (resume.outcome, resume.reason) == ("resume", "no_final")
+    return t
 
 
 def test_a_final_that_never_comes_answers_the_words_the_partials_gave():
@@ -40,38 +54,17 @@ def test_a_stalled_final_after_a_sound_without_words_is_noise():
 
 
 def test_a_pauses_final_that_comes_after_we_played_on_still_stops_us():
-    from test_core_bargein import long_answer, play
-    from turngate.core.actions import ClearPlayback
-
-    t = new_call()
-    long_answer(t)
-    play(t, 1000)
-    t.windows(speech(level_db=-15), 10)
-    t.at(PartialTranscript(text="the"))          # a word so far, no request yet: stay paused
-    t.windows(speech(level_db=-15), 15)          # "stop, wait" 800 ms in all
-    t.windows(silence(), 25)                     # its final is asked for and does not come
-    resume = t.decisions("turn")[-1]
-    assert (resume.outcome, resume.reason) == ("resume", "no_final")
+    t = paused_and_the_final_never_came()
     acts = t.at(FinalTranscript(text="stop wait"), 0.5)  # the recogniser catches up
     assert kinds(acts, ClearPlayback), "the late stop clears playback again"
     pause, abandon, end = t.decisions("turn")[-3:]
-    assert end.reason == "after_interruption"  # the caller's words are already final: answer now
     assert (pause.outcome, pause.reason) == ("pause", "late_final")
     assert abandon.outcome == "abandon" and abandon.evidence["late"] is True
+    assert end.reason == "after_interruption"  # the caller's words are already final: answer now
     assert t.call.context[-1] == {"role": "user", "content": "stop wait"}
 
 
 def test_a_late_final_with_only_a_backchannel_changes_nothing():
-    from test_core_bargein import long_answer, play
-    from turngate.core.actions import ClearPlayback
-
-    t = new_call()
-    long_answer(t)
-    play(t, 1000)
-    t.windows(speech(level_db=-15), 10)
-    t.at(PartialTranscript(text="the"))
-    t.windows(speech(level_db=-15), 15)
-    t.windows(silence(), 25)
-    assert t.decisions("turn")[-1].reason == "no_final"
+    t = paused_and_the_final_never_came()
     acts = t.at(FinalTranscript(text="uh huh okay"), 0.5)
     assert not kinds(acts, ClearPlayback) and t.call.state is State.SPEAKING
