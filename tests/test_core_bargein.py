@@ -144,7 +144,7 @@ def test_one_word_repeated_is_not_a_new_request():
     t = answering(600)
     caller(t, 10)
     t.at(PartialTranscript(text="move"))
-    caller(t, 15)    # 800 ms: long enough for a request, if it were one
+    caller(t, 15)                                # 800 ms: long enough for a request, if it were one
     t.at(PartialTranscript(text="move move"))
     t.windows(silence(), 5)
     t.at(FinalTranscript(text="move move"))
@@ -194,9 +194,9 @@ def test_a_final_that_lags_the_callers_next_word_does_not_resume_over_them():
     short and heard once) arrives after "wait" has begun. Resuming then would play over
     the caller with no new onset to pause us again (seen in CI)."""
     t = answering()
-    caller(t, 10)          # "stop," 320 ms: no partial in time
+    caller(t, 10)                                # "stop," 320 ms: no partial in time
     t.windows(silence(), 3)                      # the comma: the sound ends, its final is asked for
-    caller(t, 3)           # "wait" has begun ...
+    caller(t, 3)                                 # "wait" has begun ...
     acts = t.at(FinalTranscript(text="stop"))   # ... when the final arrives
     assert t.call.state is State.PAUSED
     assert not any(d.outcome == "resume" for d in t.decisions("turn"))
@@ -215,9 +215,9 @@ def test_an_interruption_decided_on_its_final_keeps_the_words_the_caller_went_on
     t = answering()
     caller(t, 10)
     t.at(PartialTranscript(text="actually"))     # short so far: an interrupt word waits for its final
-    caller(t, 15)          # "actually," 800 ms in all
+    caller(t, 15)                                # "actually," 800 ms in all
     t.windows(silence(), 3)                      # the comma closes the utterance
-    caller(t, 3)           # "I want ..." has begun
+    caller(t, 3)                                 # "I want ..." has begun
     acts = t.at(FinalTranscript(text="actually"))
     assert t.decisions("turn")[-1].outcome == "abandon"
     assert t.call.state is State.CALLER_SPEAKING
@@ -234,7 +234,7 @@ def test_a_late_final_does_not_resume_over_a_caller_who_talks_again():
     t = answering()
     caller(t, 8)
     t.windows(silence(), 3)                      # the sound ends: its final is asked for ...
-    caller(t, 40)          # ... and the caller talks on for 1.3 s without it
+    caller(t, 40)                                # ... and the caller talks on for 1.3 s without it
     assert t.call.state is State.PAUSED
     t.windows(silence(), 25)                     # silent, and still no final: now it may resume
     assert t.call.state is State.SPEAKING
@@ -287,10 +287,10 @@ def test_noise_that_goes_on_after_a_misheard_word_does_not_hold_us_paused():
     caller(t, 6)
     t.at(PartialTranscript(text="moon"))
     t.windows(silence(), 3)                      # a gap in the noise: the final is asked for
-    caller(t, 3)           # the noise goes on
+    caller(t, 3)                                 # the noise goes on
     t.at(FinalTranscript(text="moon"))           # one unclear word: not a request, yet sound goes on
     assert t.call.state is State.PAUSED
-    caller(t, 20)          # no new words in 640 ms of it
+    caller(t, 20)                                # no new words in 640 ms of it
     assert t.call.state is State.SPEAKING
     d = t.decisions("turn")[-1]
     assert (d.outcome, d.reason) == ("resume", "noise")
