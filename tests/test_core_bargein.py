@@ -294,3 +294,16 @@ def test_noise_that_goes_on_after_a_misheard_word_does_not_hold_us_paused():
     assert t.call.state is State.SPEAKING
     d = t.decisions("turn")[-1]
     assert (d.outcome, d.reason) == ("resume", "noise")
+
+
+def test_noise_that_goes_on_after_a_misheard_word_is_not_sustained_speech():
+    t = answering()
+    caller(t, 10)
+    t.at(PartialTranscript(text="moon"))
+    caller(t, 15)                                # 800 ms of noise heard as one unclear word
+    t.windows(silence(), 3)
+    caller(t, 3)
+    t.at(FinalTranscript(text="moon"))
+    caller(t, 20)                                # past abandon_speech_ms in all, no new words
+    assert not [d for d in t.decisions("turn") if d.outcome == "abandon"]
+    assert t.decisions("turn")[-1].reason == "noise"

@@ -56,7 +56,7 @@ from .sentences import pop_sentences
 
 PREROLL_MS = 300
 FINAL_WAIT_MS = 3000  # an STT final that never comes must not hang the call
-PAUSE_FINAL_WAIT_MS = 600  # while paused the caller hears silence: a late final resumes as "no_final"
+PAUSE_FINAL_WAIT_MS = 600  # a pause waits this long for its final, then plays on ("no_final")
 VAD_HANGOVER_MS = 128  # silence needed before "speech ended" (bridges short gaps between words)
 ECHO_TAIL_MS = 400     # after our playback ends its echo may still arrive
 CALLER_LEAD_IN_S = 0.25  # quiet start of a caller's sound, before the VAD onset
@@ -386,7 +386,8 @@ class Call:
                                  "bargein.confirm_timeout", out)
                     self._noise_hold = self._in_speech
                     return
-            if self._in_speech and kind == "unknown" and ws and self._sound_ms >= self.p.abandon_speech_ms:
+            if (self._in_speech and kind == "unknown" and self._utterance_words
+                    and self._sound_ms >= self.p.abandon_speech_ms):
                 self._abandon(now, "sustained_speech", "bargein.sustained_speech", out, self._partial,
                               Trigger.ABANDON, words=ws[:6])
                 return
