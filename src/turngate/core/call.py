@@ -121,7 +121,6 @@ class Call:
         self._noise_hold = False    # resumed over continuing noise: no new onset until silence
         self._interrupt_seen: set[str] = set()  # interrupt words seen in this pause's partials
         self._pause_text = ""       # finals of this pause's earlier sounds ("stop," before "wait")
-        self._utterance_words = False  # the current utterance's own partials had words
         self._late_final_until = float("-inf")  # a resumed pause's final still counts until then
         self._false_pauses = 0                  # recent pauses that were noise (see _barge_in_start_ms)
         self._last_false_pause = float("-inf")
@@ -226,9 +225,7 @@ class Call:
         if self.state is State.ENDED:
             return
         self._cancel_generation(f"hangup:{reason}", out)
-        if self._transcribing:
-            out.append(FinishTranscription(discard=True))
-            self._transcribing = False
+        self._close_utterance(out, discard=True)
         self._go(Trigger.HANGUP)
         self._turn_deadline = self._confirm_deadline = self._awaiting_final_until = None
         self._decide("turn", "ended", reason, "turn.end_of_call", now, out, turns=len(self.context))
@@ -347,9 +344,7 @@ class Call:
                 self._turn_rule = rule
             case State.PAUSED:
                 # The sound is over; the STT final decides between resume and abandon.
-                if self._transcribing and not self._pause_final_requested:
-                    out.append(FinishTranscription(discard=False))
-                    self._transcribing = False
+                if not self._pause_final_requested and self._close_utterance(out, discard=False):
                     self._pause_final_requested = True
                     self._awaiting_final_until = now + PAUSE_FINAL_WAIT_MS / 1000
             case _:
@@ -362,9 +357,21 @@ class Call:
         if not keep_text:
             self._pending_user = ""
         self._partial = self._pending_user
+        self._open_utterance(out)
+
+    def _open_utterance(self, out: list[Action]) -> None:
+        """Open an STT utterance unless one is open."""
         if not self._transcribing:
             out.append(StartTranscription(preroll_ms=PREROLL_MS))
             self._transcribing = True
+
+    def _close_utterance(self, out: list[Action], *, discard: bool) -> bool:
+        """Close the open STT utterance, if any (``discard``: no final wanted). True if one was open."""
+        if not self._transcribing:
+            return False
+        out.append(FinishTranscription(discard=discard))
+        self._transcribing = False
+        return True
 
     # ------------------------------------------------------------ timers
     def _check_timers(self, now: float, out: list[Action]) -> None:
@@ -377,7 +384,7 @@ class Call:
             kind, rule, ws = classify_interjection(self._partial, self.p)
             if self._confirm_deadline is not None and now >= self._confirm_deadline:
                 self._confirm_deadline = None
-                if not self._pause_final_requested and (kind == "backchannel" or not self._utterance_words):
+                if not self._pause_final_requested and (kind == "backchannel" or not self._new_words()):
                     # No words after the confirm window: noise or our echo. Resume, and do not
                     # pause again for the same continuing sound. (An earlier sound's final that
                     # leads this utterance is not words of this one: noise that never ends
@@ -386,8 +393,8 @@ class Call:
                                  "bargein.confirm_timeout", out)
                     self._noise_hold = self._in_speech
                     return
-            if (self._in_speech and kind == "unknown" and self._utterance_words
-                    and self._sound_ms >= self.p.abandon_speech_ms):
+            sustained = self._in_speech and self._sound_ms >= self.p.abandon_speech_ms
+            if sustained and kind == "unknown" and self._new_words():
                 self._abandon(now, "sustained_speech", "bargein.sustained_speech", out, self._partial,
                               Trigger.ABANDON, words=ws[:6])
                 return
@@ -437,9 +444,7 @@ class Call:
         self._decide("turn", "end_of_turn", rule.rsplit(".", 1)[-1], rule, now, out,
                      silence_ms=self._silence_run_ms, words=len(words(self._partial)),
                      turn_ms=self.ms(now) - self.ms(self._turn_started or now))
-        if self._transcribing:
-            out.append(FinishTranscription(discard=False))
-            self._transcribing = False
+        if self._close_utterance(out, discard=False):
             self._awaiting_final_until = now + FINAL_WAIT_MS / 1000
         else:
             # The utterance was already closed (an interruption decided on its final).
@@ -459,7 +464,6 @@ class Call:
                 verdict = self.gates.caller_text(full, final=False, agent_speaking=False)
                 self._log_partial_verdicts(verdict, now, out)
             case State.PAUSED:
-                self._utterance_words = self._utterance_words or bool(words(text))
                 text = (self._pause_text + " " + text).strip()
                 self._partial = text
                 verdict = self.gates.caller_text(text, final=False, agent_speaking=True)
@@ -503,17 +507,20 @@ class Call:
                     # The caller spoke again while this final was on its way (under load it
                     # can lag the next word): never resume over them. The words so far open
                     # the next utterance, and that one's evidence decides.
-                    self._pause_text = text
-                    self._utterance_words = False
+                    self._pause_text = self._partial = text
                     self._pause_final_requested = False
                     self._confirm_deadline = now + self.p.confirm_timeout_ms / 1000
-                    out.append(StartTranscription(preroll_ms=PREROLL_MS))
-                    self._transcribing = True
+                    self._open_utterance(out)
                     return
                 self._resume(now, "backchannel" if words(text) else "no_words",
                              "bargein.final_backchannel", out)
             case _:
                 pass
+
+    def _new_words(self) -> bool:
+        """While paused: did the current utterance's partials add words to the finals of
+        this pause's earlier sounds (``_pause_text``, which leads every partial)?"""
+        return len(words(self._partial)) > len(words(self._pause_text))
 
     def _confirm(self, text: str, verdict: CallerTurnVerdict, now: float, out: list[Action], *, final: bool) -> bool:
         """During a pause: abandon the response if the evidence calls for it. True if abandoned."""
@@ -592,12 +599,9 @@ class Call:
         self._pause_final_requested = False
         self._interrupt_seen = set()
         self._pause_text = ""
-        self._utterance_words = False
         self._late_final_until = float("-inf")
         self._partial = ""
-        if not self._transcribing:
-            out.append(StartTranscription(preroll_ms=PREROLL_MS))
-            self._transcribing = True
+        self._open_utterance(out)
         self._pause_evidence = dict(onset_ms=self.ms(onset), heard_ms=pb.heard_ms(),
                                     heard_text=pb.heard_text())
         self._decide("turn", "pause", "caller_sound_over_playback", "bargein.stop_fast", now, out,
@@ -610,9 +614,7 @@ class Call:
         pb = self._playback
         if pb is None:
             return
-        if self._transcribing:
-            out.append(FinishTranscription(discard=True))
-            self._transcribing = False
+        self._close_utterance(out, discard=True)
         self._confirm_deadline = None
         self._awaiting_final_until = None
         pb.resume(self.p.resume_overlap_ms * BYTES_PER_MS)
@@ -653,17 +655,13 @@ class Call:
             # The utterance is already closed and its final is this text.
             self._pause_final_requested = False
             self._pending_user = text
-            if self._in_speech:
-                # The caller is still talking ("Actually, | I want a refund"): the rest of
-                # their words join this turn in a new utterance.
-                out.append(StartTranscription(preroll_ms=PREROLL_MS))
-                self._transcribing = True
-            else:
+            if not self._in_speech:
                 self._turn_deadline = now
                 self._turn_rule = "turn.end.after_interruption"
-        elif not self._transcribing:
-            out.append(StartTranscription(preroll_ms=PREROLL_MS))
-            self._transcribing = True
+                return
+            # The caller is still talking ("Actually, | I want a refund"): the rest of
+            # their words join this turn in a new utterance.
+        self._open_utterance(out)
 
     # ------------------------------------------------------------ generations
     def _answer(self, text: str, now: float, out: list[Action]) -> None:
@@ -697,9 +695,7 @@ class Call:
     def _handoff(self, queue: str, note: str, now: float, out: list[Action], reason: str) -> None:
         self._pending_transfer = None
         self._cancel_generation("handoff", out)
-        if self._transcribing:
-            out.append(FinishTranscription(discard=True))
-            self._transcribing = False
+        self._close_utterance(out, discard=True)
         self._go(Trigger.HANDOFF)
         out.append(TransferCall(queue=queue, reason=reason, note=note))
 
