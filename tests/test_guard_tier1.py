@@ -100,6 +100,18 @@ def test_tier0_score_is_stacked_into_tier1():
         model.score_vector(v, 0.5)
 
 
+def test_a_final_half_suspect_to_both_tiers_is_flagged(monkeypatch):
+    # tier 0 says 0.88 (under its threshold) and the encoder alone 0.62 (under tier 1's):
+    # stacked, the final crosses tier 1's threshold
+    monkeypatch.setattr(injection, "load_model",
+                        lambda: injection.LinearModel(weights={}, bias=2.0, threshold=0.99))
+    model = EmbeddingModel(weights=(0.1, 0.0), bias=0.0, threshold=0.7, t0_weight=0.5)
+    monkeypatch.setattr(injection, "load_tier1", lambda: (model, FakeEncoder()))
+    assert model.score_vector(np.array([0.5, 0.0]), 0.5) < 0.7
+    d = detect_injection(PARAPHRASE, final=True)
+    assert d.injection and d.reason == "injection_encoder"
+
+
 def test_shipped_model_carries_tier1_weights_for_the_encoder_width():
     data = injection._blob()
     assert data is not None and "tier1" in data

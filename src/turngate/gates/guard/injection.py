@@ -294,6 +294,12 @@ class EmbeddingModel:
         z = (1.0 - self.t0_weight) * z + self.t0_weight * math.log(t0 / (1.0 - t0))
         return 1.0 / (1.0 + math.exp(-z))
 
+    @classmethod
+    def from_dict(cls, t1: dict) -> EmbeddingModel:
+        """From the ``"tier1"`` entry of the data file (``train_injection.train_tier1``)."""
+        return cls(weights=tuple(t1["weights"]), bias=t1["bias"], threshold=t1["threshold"],
+                   t0_weight=t1.get("t0_weight", 0.0))
+
 
 @lru_cache(maxsize=4)
 def _as_array(weights: tuple[float, ...]):
@@ -311,10 +317,7 @@ def load_tier1() -> tuple[EmbeddingModel, object] | None:
     encoder = load_if_available()
     if encoder is None:
         return None
-    t1 = data["tier1"]
-    model = EmbeddingModel(weights=tuple(t1["weights"]), bias=t1["bias"], threshold=t1["threshold"],
-                           t0_weight=t1.get("t0_weight", 0.0))
-    return model, encoder
+    return EmbeddingModel.from_dict(data["tier1"]), encoder
 
 
 def match_patterns(text: str) -> str:

@@ -43,12 +43,15 @@ import csv
 import gzip
 import itertools
 import json
+import os
 import random
 import re
 from pathlib import Path
 
+import numpy as np
+
 from . import injection_templates
-from .injection import features
+from .injection import EmbeddingModel, LinearModel, features, match_patterns, tier1_windows
 
 ROOT = Path(__file__).resolve().parents[4]
 DATA = ROOT.parent / "shared" / "data"
@@ -185,9 +188,6 @@ def train_tier0(data: dict, deepset_rows: list[dict[str, str]], rng: random.Rand
     """The n-gram model and its threshold (``TARGET_FPR`` on CLINC150 val + oos_val)."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
-    import numpy as np
-
-    from .injection import LinearModel
 
     ds_pos = [r["text"] for r in deepset_rows if r["label"] == "1"]
     ds_neg = [r["text"] for r in deepset_rows if r["label"] == "0"]
@@ -226,8 +226,6 @@ class _Embeddings:
     """MiniLM vectors of tier-1 windows, cached on disk by window text (dev only)."""
 
     def __init__(self, encoder) -> None:
-        import numpy as np
-
         self.encoder = encoder
         self.vectors: dict[str, object] = {}
         if CACHE.exists():
@@ -235,13 +233,9 @@ class _Embeddings:
             self.vectors = dict(zip(z["keys"].tolist(), z["vecs"]))
 
     def windows(self, texts: list[str]) -> list[list[str]]:
-        from .injection import tier1_windows
-
         return [tier1_windows(t, self.encoder.tok) for t in texts]
 
     def __call__(self, texts: list[str]) -> list:
-        import numpy as np
-
         wins = self.windows(texts)
         todo = list(dict.fromkeys(w for ws in wins for w in ws if w not in self.vectors))
         for s in range(0, len(todo), 2000):
@@ -252,8 +246,6 @@ class _Embeddings:
         return [np.stack([self.vectors[w] for w in ws]) for ws in wins]
 
     def save(self) -> None:
-        import numpy as np
-
         CACHE.parent.mkdir(parents=True, exist_ok=True)
         keys = list(self.vectors)
         tmp = CACHE.with_suffix(".tmp.npz")
@@ -263,14 +255,9 @@ class _Embeddings:
 
 def train_tier1(model, data: dict, deepset_rows: list[dict[str, str]]) -> dict | None:
     """Logistic regression on MiniLM window embeddings, stacked with and thresholded jointly with tier 0."""
-    import os
-
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # numpy threads fight on the shared cores
-    import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from ..route_encoder import load_if_available
-    from .injection import EmbeddingModel, match_patterns
 
     encoder = load_if_available()
     if encoder is None:
@@ -316,13 +303,11 @@ def train_tier1(model, data: dict, deepset_rows: list[dict[str, str]]) -> dict |
 def validate(data: dict) -> None:
     """Fit both tiers without the blocked deepset hold-out and score it (nothing is written)."""
     from ..route_encoder import load_if_available
-    from .injection import EmbeddingModel, match_patterns
 
     fit, held = blocked_split(data["deepset"])
     model, _ = train_tier0(data, fit, random.Random(SEED))
     t1 = train_tier1(model, data, fit)
-    tier1 = EmbeddingModel(weights=tuple(t1["weights"]), bias=t1["bias"], threshold=t1["threshold"],
-                           t0_weight=t1["t0_weight"]) if t1 else None
+    tier1 = EmbeddingModel.from_dict(t1) if t1 else None
     embed = _Embeddings(load_if_available()) if tier1 else None
 
     def flags(texts: list[str]) -> tuple[list[bool], list[bool]]:
@@ -347,6 +332,12 @@ def validate(data: dict) -> None:
 def main() -> None:
     import sys
 
+    from threadpoolctl import threadpool_limits  # comes with scikit-learn
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        # numpy threads fight on the shared cores. numpy is loaded by now (the guard
+        # package imports it), so setting the variable here would come too late.
+        threadpool_limits(1)
     data = _load()
     if "--validate" in sys.argv[1:]:
         validate(data)
