@@ -8,6 +8,7 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
+from turngate.encoder_cache import for_policy
 from turngate.gates.route import RouteScores, RouteState, Router, route_gate
 from turngate.gates.route_classifier import IntentClassifier
 from turngate.policy import load_policy
@@ -20,7 +21,9 @@ def policy():
 
 @pytest.fixture(scope="module")
 def router(policy):
-    return Router.from_policy(policy)
+    # As the gateway builds it: the bundled examples' shipped embeddings, not a fresh
+    # encoding of them (that costs tens of seconds per test run).
+    return Router.from_policy(policy, encoder=for_policy(policy))
 
 
 # --- a scripted router: exact control over the scores each text gets ---------------------
@@ -126,6 +129,9 @@ def test_turn_control_words_keep_the_held_route_whatever_the_classifier_says(pol
     # With nothing held the same words go to the classifier like any other text.
     with pytest.raises(KeyError):
         route_gate(r, RouteState(), "no, wait", final=True, agent_speaking=False)
+    # Five such words are more than turn control: the classifier is asked.
+    with pytest.raises(KeyError):
+        route_gate(r, state, "no, no, wait, hold on", final=True, agent_speaking=False)
 
 
 def test_drift_while_agent_answers_preempts_the_response(policy):

@@ -227,12 +227,10 @@ def route_gate(
             text_chars=n_chars,
         )
 
-    if held is not None:
-        words = _WORD.findall(text.lower())
-        if words and len(words) <= 4 and all(w in _CONTROL for w in words):
-            # Sure of the route: the caller is steering the turn, not changing purpose.
-            d = replace(decide("hold", held, "control_phrase", None), confidence=1.0)
-            return d, RouteState(held=held) if final else state
+    if held is not None and _is_control_phrase(text):
+        # Sure of the route: the caller is steering the turn, not changing purpose.
+        d = replace(decide("hold", held, "control_phrase", None), confidence=1.0)
+        return d, RouteState(held=held) if final else state
 
     if not final and n_chars < p.min_partial_chars:
         return decide("hold", held or UNKNOWN, "partial_too_short", None), state
@@ -290,6 +288,18 @@ def route_gate(
                         support=state.anchor))
     reason = "drift_unstable" if qualifies else "drift_below_margin"
     return decide("hold", held, reason, scores, margin), nxt
+
+
+def _is_control_phrase(text: str) -> bool:
+    """One to four words, each a turn-control word ("no, wait", "uh huh okay")."""
+    # Runs on every partial while a route is held: stop at the first word that is
+    # not turn control (almost always the first) instead of splitting the whole text.
+    words = 0
+    for m in _WORD.finditer(text.lower()):
+        words += 1
+        if words > 4 or m[0] not in _CONTROL:
+            return False
+    return words > 0
 
 
 def _streak(state: RouteState, best: str, qualifies: bool) -> int:
