@@ -67,11 +67,10 @@ class Evaluator:
     """Runs the three gates on one utterance at a time, as the call core would."""
 
     def __init__(self, policy: Any) -> None:
+        from .encoder_cache import for_policy
         from .gates.route import Router, RouteState
 
         self.policy = policy
-        from .encoder_cache import for_policy
-
         self.router = Router.from_policy(policy, encoder=for_policy(policy))
         self.route_state = RouteState()
         self._guard = _load_guard(policy)
