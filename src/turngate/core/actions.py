@@ -40,23 +40,31 @@ class ClearPlayback:
 
 @_dc
 class StartModel:
-    """Start one generation. ``context`` is the conversation so far, already
-    redacted and truncated to what the caller heard; ``route`` and ``profile`` say
-    which path and model profile serve it."""
+    """Start one model stream of a generation. ``context`` is the conversation so far,
+    already redacted and truncated to what the caller heard; ``route`` and ``profile``
+    say which path and model profile serve it. A generation may run several attempts
+    (a hedge after a stalled first token, a fallback after an error); each is one
+    stream, named by ``(generation, attempt)``, and every event it produces carries both."""
 
     generation: int
     context: tuple[dict[str, str], ...]
     route: str
     profile: str
     memory: tuple[tuple[str, str], ...] = ()
+    attempt: int = 1
 
 
 @_dc
 class CancelModel:
-    """Cancel exactly one generation (its model stream and its TTS)."""
+    """Cancel a generation's model streams and its TTS: every attempt when ``attempt``
+    is None, else only that one (the loser of a hedge). ``heard_ms`` is the audio of
+    this generation the caller heard (from mark echoes): a speech-to-speech provider
+    truncates its own record of the answer to it."""
 
     generation: int
     reason: str
+    attempt: int | None = None
+    heard_ms: int = 0
 
 
 @_dc

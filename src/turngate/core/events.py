@@ -9,14 +9,17 @@ except where a provider reports a time inside the audio (word timings).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Literal, Union
 
 __all__ = [
     "CallStarted", "VoiceActivity", "PartialTranscript", "FinalTranscript",
     "DtmfReceived", "MarkPlayed", "ModelTextDelta", "ModelDone", "ModelFailed",
     "SpeechSynthesized", "SynthesisFailed", "TimerFired", "StreamStopped",
-    "PeerMessageRejected", "Event", "WordTime",
+    "PeerMessageRejected", "Event", "WordTime", "ModelFailureKind",
 ]
+
+ModelFailureKind = Literal["error", "rate_limited", "server_error", "disconnect", "timeout",
+                           "circuit_open", "config"]
 
 _dc = dataclass(frozen=True, slots=True, kw_only=True)
 
@@ -71,17 +74,32 @@ class MarkPlayed:
 class ModelTextDelta:
     generation: int
     text: str
+    attempt: int = 1
 
 
 @_dc
 class ModelDone:
+    """The stream ended properly (``finish_reason`` and ``[DONE]`` seen). ``usage`` is
+    what the provider reported (``prompt_tokens``, ``completion_tokens``, ...)."""
+
     generation: int
+    attempt: int = 1
+    usage: tuple[tuple[str, int], ...] = ()
 
 
 @_dc
 class ModelFailed:
+    """The stream failed. ``kind`` is the failure class the fallback policy acts on:
+    ``error`` (anything else), ``rate_limited`` (429), ``server_error`` (5xx),
+    ``disconnect`` (the stream broke or ended without finishing), ``timeout``,
+    ``circuit_open`` (the provider's breaker refused the request), ``config`` (a
+    missing key or an unknown provider: no retry helps). ``reason`` is a redacted
+    one-line description for the decision log."""
+
     generation: int
     reason: str
+    attempt: int = 1
+    kind: ModelFailureKind = "error"
 
 
 @dataclass(frozen=True, slots=True)
