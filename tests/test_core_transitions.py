@@ -222,13 +222,25 @@ def t_thinking_handoff():
                                                               note="caller asked for a person")
 
 
+def speaking_on_fallback(t: Timeline) -> int:
+    """The first attempt fails before a word; the fallback attempt speaks and is still streaming."""
+    caller_turn(t)
+    gen = kinds(t.actions, StartModel)[-1].generation
+    t.at(ModelFailed(generation=gen, reason="stream_reset"))
+    second = kinds(t.actions, StartModel)[-1]
+    assert (second.generation, second.attempt, second.profile) == (gen, 2, "strong_guard")
+    t.at(ModelTextDelta(generation=gen, attempt=2, text="We are open from nine to five on weekdays. "))
+    synth = kinds(t.actions, Synthesize)[-1]
+    t.at(SpeechSynthesized(generation=gen, segment=synth.segment, text=synth.text, audio=b"\x7f" * (3000 * MS)))
+    assert t.call.state is State.SPEAKING
+    return gen
+
+
 def t_speaking_handoff():
     t = new_call()
-    gen = speaking(t)
+    gen = speaking_on_fallback(t)
     # The model fails on its second attempt while audio is already out: hand off.
-    t.call._gen.attempts = 2
-    t.call._gen.model_active = True
-    acts = t.at(ModelFailed(generation=gen, reason="stream_reset"))
+    acts = t.at(ModelFailed(generation=gen, attempt=2, reason="stream_reset"))
     assert t.call.state is State.TRANSFERRING
     assert kinds(acts, TransferCall)[0].reason == "provider_failure"
 
@@ -274,10 +286,8 @@ def _at_paused():
 
 def _at_transferring():
     t = new_call()
-    gen = speaking(t)
-    t.call._gen.attempts = 2
-    t.call._gen.model_active = True
-    t.at(ModelFailed(generation=gen, reason="x"))
+    gen = speaking_on_fallback(t)
+    t.at(ModelFailed(generation=gen, attempt=2, reason="x"))
     assert t.call.state is State.TRANSFERRING
     return t
 

@@ -128,8 +128,9 @@ class AudioHarness:
 
     def start_bot_turn(self, audio: bytes, text: str, words: tuple[WordTime, ...] = ()) -> None:
         """Put the call in ``speaking`` with this utterance (as if the caller had asked)."""
-        self._handle(FinalTranscript(text="question"), force_turn=True)
-        gen = self.call._gen  # noqa: SLF001 - the harness drives the core's own generation
+        for a in self.call.take_turn("question", self.now):
+            self._act(a)
+        gen = self.call.gen
         assert gen is not None
         self._handle(ModelTextDelta(generation=gen.number, text=text))
         self._handle(ModelDone(generation=gen.number))
@@ -172,12 +173,7 @@ class AudioHarness:
             self._handle(TimerFired())
 
     # ------------------------------------------------------------ actions
-    def _handle(self, ev: Event, force_turn: bool = False) -> None:
-        if force_turn:
-            # Skip the caller's question: open and close a turn directly.
-            from .core.states import State
-            self.call.state = State.THINKING
-            self.call._awaiting_final_until = self.now + 3  # noqa: SLF001
+    def _handle(self, ev: Event) -> None:
         for a in self.call.handle(ev, self.now):
             self._act(a)
 

@@ -52,6 +52,9 @@ class StartModel:
     profile: str
     memory: tuple[tuple[str, str], ...] = ()
     attempt: int = 1
+    # A fallback after the caller already heard part of the answer: what was said.
+    # The attempt continues from there and must not repeat it.
+    continue_from: str = ""
 
 
 @_dc

@@ -22,6 +22,11 @@ class TurnParams:
     end_silence_complete_ms: int = 350  # the transcript reads as a complete question or answer
     end_silence_open_ms: int = 1400     # trailing "and", "um", an unfinished number
     max_turn_ms: int = 20000
+    vad_hangover_ms: int = 128         # silence before "speech ended" (bridges short gaps between words)
+    preroll_ms: int = 300              # audio from before the VAD onset fed to a new STT utterance
+    final_wait_ms: int = 3000          # an STT final that never comes must not hang the call
+    echo_tail_ms: int = 400            # after our playback ends its echo may still arrive
+    caller_lead_in_ms: int = 250       # quiet start of a caller's sound, before the VAD onset
     # Barge-in: pause at once, then confirm.
     barge_in_min_level_over_echo_db: float = 3.0  # caller must be this much above the expected echo (tuned on bench/bargein.py)
     # Expected attenuation of our own audio in the caller channel, until the call has shown
@@ -33,6 +38,7 @@ class TurnParams:
     echo_return_loss_max_db: float = 45.0
     backchannel_max_ms: int = 700       # a sound shorter than this with no new words may resume
     confirm_timeout_ms: int = 500       # no words after this much pause: resume (noise)
+    pause_final_wait_ms: int = 600      # a pause waits this long for its final, then plays on ("no_final")
     pause_hangover_ms: int = 64         # silence that ends the caller's sound while we are paused
     abandon_speech_ms: int = 1200       # sustained speech with words abandons even without a keyword
     resume_overlap_ms: int = 200        # replay this much before the cut point on resume
