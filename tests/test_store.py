@@ -194,13 +194,15 @@ def test_sqlite_file_store_runs_in_wal_mode(tmp_path):
         s.close()
 
 
-def test_store_url_comes_from_argument_then_env_then_default(tmp_path, monkeypatch):
+def test_store_url_comes_from_argument_then_config_then_default(tmp_path, monkeypatch):
+    from turngate.config import Config
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TURNGATE_STORE", raising=False)
     open_store().close()
     assert (tmp_path / "turngate.db").exists()
     monkeypatch.setenv("TURNGATE_STORE", f"sqlite:///{tmp_path / 'env.db'}")
-    open_store().close()
+    open_store(Config.from_env().store).close()  # the environment reaches the store through Config only
     assert (tmp_path / "env.db").exists()
     open_store(f"sqlite:///{tmp_path / 'arg.db'}").close()
     assert (tmp_path / "arg.db").exists()

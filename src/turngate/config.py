@@ -68,3 +68,8 @@ def _coerce(name: str, raw: str, typ: Any) -> Any:
         return raw
     except ValueError:
         raise ConfigError(f"TURNGATE_{name.upper()}: expected an integer, got {raw!r}") from None
+
+
+def process_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment plus ``extra``: what a child gateway process is started with."""
+    return {**os.environ, **(extra or {})}

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from .config import Config, process_environment
+
 ROOT_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
@@ -33,7 +35,7 @@ class Gateway:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.store = store
-        self.env = {**os.environ, **(env or {})}
+        self.env = process_environment(env)
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
@@ -79,7 +81,7 @@ def demo_main(args: Any) -> int:
         print("no scenarios found", file=sys.stderr)
         return 2
     scenarios = [load_scenario(p) for p in paths]
-    store = args.store or os.environ.get("TURNGATE_STORE") or "sqlite:///turngate.db"
+    store = args.store or Config.from_env().store
     os.makedirs("var", exist_ok=True)
     print(f"starting the gateway (embedded stack: Silero VAD, pocketsphinx, flite, scripted agent); store {store}",
           file=sys.stderr)

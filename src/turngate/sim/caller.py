@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from typing import Any, Protocol
 import httpx
 import numpy as np
 
+from ..config import Config
 from .audio import (FRAME_MS, EchoPath, NoiseBed, active_rms, gain_db, read_wav, speech_onset_ms,
                     synthesize, write_wav)
 from .expect import BargeIn, Check, barge_in_episode, check
@@ -263,7 +263,7 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
         scenario = load_scenario(scenario)
     if speed <= 0:
         raise ValueError("speed must be positive")
-    token = auth_token if auth_token is not None else os.environ.get("TWILIO_AUTH_TOKEN") or None
+    token = auth_token if auth_token is not None else Config.from_env().twilio_auth_token or None
     base = url.rstrip("/")
     call_sid, account_sid, stream_sid = new_sid("CA"), new_sid("AC"), new_sid("MZ")
     clips = await asyncio.to_thread(render_clips, scenario)

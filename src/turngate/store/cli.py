@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..config import Config
 from ..core.decisions import Decision
 from ..errors import ConfigError
 from .base import CallRecord, OutboxRecord
@@ -45,7 +46,7 @@ _NOT_HANDOFF = frozenset({"continue", "stay", "none", "allow", "no_handoff", "ho
 
 def calls_main(args: argparse.Namespace) -> int:
     try:
-        store = open_store(args.store)
+        store = open_store(args.store or Config.from_env().store)
     except ConfigError as e:
         print(f"turngate calls: {e}", file=sys.stderr)
         return 2

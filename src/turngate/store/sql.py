@@ -20,7 +20,6 @@ the shell order its writes.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -117,10 +116,10 @@ def normalize_url(url: str) -> URL:
 
 
 def open_store(url: str | None = None) -> SqlStore:
-    """Open (and create if needed) the store at ``url``; None means the
-    ``TURNGATE_STORE`` environment variable, then ``sqlite:///turngate.db``
-    relative to the working directory. ``sqlite://`` is an in-memory store."""
-    return SqlStore(url or os.environ.get("TURNGATE_STORE") or DEFAULT_URL)
+    """Open (and create if needed) the store at ``url`` (``Config.store``); None means
+    ``sqlite:///turngate.db`` relative to the working directory. ``sqlite://`` is an
+    in-memory store."""
+    return SqlStore(url or DEFAULT_URL)
 
 
 def _utc(value: datetime) -> datetime:
