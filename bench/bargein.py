@@ -1,6 +1,6 @@
 """Barge-in on real speech: how fast we stop, and whether we stop for the right reasons.
 
-Every case is one call on the audio clock (``turngate.harness.AudioHarness``: real mu-law,
+Every case is one call on the audio clock (``turngate.testing.harness.AudioHarness``: real mu-law,
 the batched Silero VAD behind its WebRTC pre-gate, the embedded pocketsphinx STT, the call
 core, Twilio-like playout with marks and ``clear``, and an echo path). The bot is speaking
 one of three long flite answers (voice ``kal``, about -20 dBFS) from t = 0; the caller's channel carries:
@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from turngate.audio import mulaw  # noqa: E402
 from turngate.core.params import TurnParams  # noqa: E402
-from turngate.harness import AudioHarness, EchoSpec  # noqa: E402
+from turngate.testing.harness import AudioHarness, EchoSpec  # noqa: E402
 from turngate.speech.flite_tts import FliteTts  # noqa: E402
 from turngate.speech.lm import phrases_in  # noqa: E402
 from turngate.speech.pocketsphinx_stt import PocketsphinxEngine  # noqa: E402

@@ -23,26 +23,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import mulaw
-from .core.actions import (
+from ..audio import mulaw
+from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
-from .core.call import Call
-from .core.decisions import Decision
-from .core.events import (
+from ..core.call import Call
+from ..core.decisions import Decision
+from ..core.events import (
     CallStarted, Event, FinalTranscript, MarkPlayed, ModelDone, ModelTextDelta, PartialTranscript,
     TimerFired, VoiceActivity, WordTime,
 )
-from .core.gatekeeper import Gatekeeper
-from .core.params import TurnParams
-from .speech.stt import SttEngine
-from .speech.tts import synthesized_event
-from .testing import OpenGatekeeper
+from ..core.gatekeeper import Gatekeeper
+from ..core.params import TurnParams
+from ..sim.playout import Speaker
+from ..speech.stt import SttEngine
+from ..speech.tts import synthesized_event
+from . import OpenGatekeeper
 
 FRAME = 160  # 20 ms at 8 kHz
 
@@ -55,52 +56,12 @@ class EchoSpec:
     attenuation_db: float = 18.0
 
 
-@dataclass
-class _Playout:
-    """Twilio's side of playback: a buffer of (audio, mark) drained at 8 bytes/ms."""
-
-    queue: deque[tuple[str, bytes | str]] = field(default_factory=deque)
-    played: list[np.ndarray] = field(default_factory=list)
-
-    def frame(self) -> tuple[np.ndarray, list[str]]:
-        """Play 20 ms; return the audio played and the marks that became due."""
-        need = FRAME
-        out = bytearray()
-        marks: list[str] = []
-        # A mark is due once all audio queued before it has played (by the end of this frame).
-        while self.queue:
-            kind, item = self.queue[0]
-            if kind == "mark":
-                marks.append(item)  # type: ignore[arg-type]
-                self.queue.popleft()
-                continue
-            if need == 0:
-                break
-            assert isinstance(item, bytes)
-            take = item[:need]
-            out += take
-            need -= len(take)
-            if len(take) == len(item):
-                self.queue.popleft()
-            else:
-                self.queue[0] = ("audio", item[len(take):])
-        pcm = mulaw.decode(bytes(out)) if out else np.zeros(0, np.int16)
-        if len(pcm) < FRAME:
-            pcm = np.concatenate([pcm, np.zeros(FRAME - len(pcm), np.int16)])
-        return pcm, marks
-
-    def clear(self) -> list[str]:
-        marks = [item for kind, item in self.queue if kind == "mark"]
-        self.queue.clear()
-        return marks  # type: ignore[return-value]
-
-
 class AudioHarness:
     def __init__(self, *, gates: Gatekeeper | None = None, params: TurnParams | None = None,
                  stt: SttEngine | None = None, vad: object | None = None, echo: EchoSpec | None = None,
                  tts: Callable[[str], tuple[bytes, tuple[WordTime, ...]]] | None = None,
                  model_reply: str = "Okay.") -> None:
-        from .vad.batch import SileroBatch
+        from ..vad.batch import SileroBatch
 
         self.gates = gates or OpenGatekeeper()
         self.call = Call("harness", gates=self.gates, params=params)
@@ -113,7 +74,8 @@ class AudioHarness:
         self.t_ms = 0
         self.actions: list[tuple[int, Action]] = []
         self.clears_ms: list[int] = []
-        self.playout = _Playout()
+        self.speaker = Speaker()  # Twilio's side of playback: the one model the simulator uses too
+        self._due_marks: list[str] = []  # marks with no audio ahead, echoed on the next tick
         self._echo_line: deque[np.ndarray] = deque()
         self._stt_open = False
         self._preroll: deque[np.ndarray] = deque(maxlen=20)
@@ -145,7 +107,7 @@ class AudioHarness:
             self.step(caller_pcm[i * FRAME:(i + 1) * FRAME])
 
     def step(self, caller_frame: np.ndarray) -> None:
-        bot, marks = self.playout.frame()
+        bot, marks = self._play()
         if np.any(bot):
             self.played_ms += 20
         frame = caller_frame.astype(np.int32)
@@ -172,6 +134,15 @@ class AudioHarness:
         if d is not None and d <= self.now:
             self._handle(TimerFired())
 
+    def _play(self) -> tuple[np.ndarray, list[str]]:
+        """Play 20 ms; return the audio played and the marks that became due."""
+        played = self.speaker.play(FRAME, now_ms=self.t_ms)  # mu-law: one byte a sample
+        marks, self._due_marks = self._due_marks + list(played.marks), []
+        pcm = mulaw.decode(played.audio) if played.audio else np.zeros(0, np.int16)
+        if len(pcm) < FRAME:
+            pcm = np.concatenate([pcm, np.zeros(FRAME - len(pcm), np.int16)])
+        return pcm, marks
+
     # ------------------------------------------------------------ actions
     def _handle(self, ev: Event) -> None:
         for a in self.call.handle(ev, self.now):
@@ -181,12 +152,12 @@ class AudioHarness:
         self.actions.append((self.t_ms, a))
         match a:
             case SendAudio():
-                self.playout.queue.append(("audio", a.payload))
+                self.speaker.push_audio(a.payload)
             case SendMark():
-                self.playout.queue.append(("mark", a.name))
+                self._due_marks.extend(self.speaker.push_mark(a.name))
             case ClearPlayback():
                 self.clears_ms.append(self.t_ms)
-                for m in self.playout.clear():
+                for m in self.speaker.clear():
                     self._handle(MarkPlayed(name=m))
             case StartTranscription():
                 self._stt_open = True

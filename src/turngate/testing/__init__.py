@@ -7,7 +7,7 @@
 
 The audio-clock call harness (real caller audio through mu-law, the batched
 Silero VAD, an STT engine and the call core, with Twilio-like playout, marks,
-``clear`` and an echo path) is ``turngate.harness.AudioHarness``; it is what
+``clear`` and an echo path) is ``turngate.testing.harness.AudioHarness``; it is what
 ``bench/bargein.py`` drives. See its docstring.
 """
 
@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .core.actions import Action, WriteDecision
-from .core.call import Call
-from .core.decisions import Decision, Verdict
-from .core.events import Event, VoiceActivity
-from .core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict, KeypadVerdict
+from ..core.actions import Action, WriteDecision
+from ..core.call import Call
+from ..core.decisions import Decision, Verdict
+from ..core.events import Event, VoiceActivity
+from ..core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict, KeypadVerdict
 
 
 @dataclass
@@ -104,7 +104,7 @@ class Timeline:
         return out
 
     def fire_timer(self) -> list[Action]:
-        from .core.events import TimerFired
+        from ..core.events import TimerFired
         d = self.call.next_deadline()
         if d is not None and d > self.clock.now:
             self.clock.now = d
@@ -137,14 +137,14 @@ class _ScriptedSttStream:
         self._said = []
 
     def feed(self, pcm8k: object) -> list:
-        from .speech.stt import SttResult
+        from ..speech.stt import SttResult
         if not self._words:
             return []
         self._said.append(self._words.pop(0))
         return [SttResult(text=" ".join(self._said), is_final=False, confidence=0.9)]
 
     def end_utterance(self) -> object:
-        from .speech.stt import SttResult
+        from ..speech.stt import SttResult
         text = " ".join(self._said + self._words)
         self._words = []
         return SttResult(text=text, is_final=True, confidence=0.9)
