@@ -1,26 +1,58 @@
-"""Imports point inward: the call core, the gates and the Twilio codec never reach
-for I/O, clocks or the shell. A new import that breaks this fails here."""
+"""The architecture, enforced: imports point inward and the pure layers touch no I/O.
+
+Each layer has an allow-list of the turngate packages it may reach, and the check
+follows imports *transitively* through other turngate modules: a pure module that
+imports a helper that imports the store fails, however many hops away. A second
+check reads the syntax tree of every pure module for a clock, the environment or
+a file. Only ``turngate.config`` reads the environment.
+"""
 
 from __future__ import annotations
 
 import ast
+import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "turngate"
-PURE = sorted([*SRC.joinpath("core").glob("*.py"), *SRC.joinpath("gates").rglob("*.py"),
-               SRC / "twilio" / "codec.py", SRC / "policy.py"])
-FORBIDDEN = ("asyncio", "socket", "threading", "subprocess", "starlette", "uvicorn", "websockets", "httpx",
-             "sqlalchemy", "psycopg", "turngate.server", "turngate.sim", "turngate.store", "turngate.speech",
-             "turngate.vad", "turngate.demo", "turngate.cli", "turngate.encoder_cache")
-# Offline tools that train a shipped model file are not on the call path.
-EXEMPT = {"train_injection.py"}
+SRC = Path(__file__).resolve().parents[1] / "src"
+PKG = SRC / "turngate"
+
+# Layer -> the turngate packages its modules (and everything they import) may reach.
+PURE_LAYERS: dict[str, tuple[str, ...]] = {
+    "turngate.core": ("turngate.core", "turngate.errors"),
+    "turngate.audio": ("turngate.audio",),
+    "turngate.twilio.codec": ("turngate.twilio.codec", "turngate.core", "turngate.errors"),
+}
+# Third-party modules that do I/O or run an event loop: no pure module may reach them.
+IO_MODULES = ("asyncio", "socket", "threading", "subprocess", "multiprocessing", "starlette", "uvicorn",
+              "websockets", "httpx", "sqlalchemy", "psycopg", "onnxruntime", "requests", "urllib.request")
+# Calls that read a clock, the environment or a file.
+CLOCK = {("time", "time"), ("time", "monotonic"), ("time", "perf_counter"), ("time", "sleep"),
+         ("datetime", "now"), ("datetime", "utcnow"), ("date", "today")}
+ENV = {("os", "environ"), ("os", "getenv"), ("os", "putenv")}
+FILES = {"open", "read_text", "read_bytes", "write_text", "write_bytes", "load", "loadtxt", "fromfile"}
 
 
-def imports(path: Path) -> set[str]:
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_path(name: str) -> Path | None:
+    base = SRC.joinpath(*name.split("."))
+    for p in (base.with_suffix(".py"), base / "__init__.py"):
+        if p.exists():
+            return p
+    return None
+
+
+def direct_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, with relative imports resolved and ``from pkg import mod``
+    counted as importing ``pkg.mod`` when that is a module."""
     tree = ast.parse(path.read_text(), str(path))
-    pkg = "turngate." + ".".join(path.relative_to(SRC).with_suffix("").parts[:-1])
+    pkg = module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -28,20 +60,119 @@ def imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = pkg.rsplit(".", node.level - 1)[0] if node.level > 1 else pkg
-                out.add(f"{base}.{node.module}" if node.module else base)
-            elif node.module:
-                out.add(node.module)
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            for a in node.names:
+                if module_path(f"{mod}.{a.name}") is not None:
+                    out.add(f"{mod}.{a.name}")
     return out
 
 
-@pytest.mark.parametrize("path", [p for p in PURE if p.name not in EXEMPT], ids=lambda p: str(p.relative_to(SRC)))
-def test_pure_layers_import_no_io_and_nothing_outward(path):
-    bad = sorted(m for m in imports(path) if any(m == f or m.startswith(f + ".") for f in FORBIDDEN))
-    assert not bad, f"{path.relative_to(SRC)} imports {bad}"
+@cache
+def reach(name: str) -> frozenset[tuple[str, tuple[str, ...]]]:
+    """Every module reachable from ``name`` through turngate modules, with the path that
+    reaches it (for the error message)."""
+    seen: dict[str, tuple[str, ...]] = {name: (name,)}
+    todo = [name]
+    while todo:
+        cur = todo.pop()
+        path = module_path(cur)
+        if path is None:
+            continue
+        for imp in direct_imports(path):
+            if imp not in seen:
+                seen[imp] = seen[cur] + (imp,)
+                if imp.startswith("turngate"):
+                    todo.append(imp)
+    return frozenset(seen.items())
 
 
-def test_core_reads_no_clock():
-    for path in SRC.joinpath("core").glob("*.py"):
-        text = path.read_text()
-        for call in ("time.time(", "time.monotonic(", "datetime.now(", "perf_counter("):
-            assert call not in text, f"{path.name} reads the clock ({call})"
+def within(mod: str, prefixes: tuple[str, ...]) -> bool:
+    return any(mod == p or mod.startswith(p + ".") for p in prefixes)
+
+
+def violations(name: str, allowed: tuple[str, ...]) -> list[str]:
+    bad = []
+    for mod, via in reach(name):
+        if mod.startswith("turngate") and not within(mod, allowed):
+            bad.append(" -> ".join(via))
+        elif within(mod, IO_MODULES):
+            bad.append(" -> ".join(via))
+    return sorted(bad)
+
+
+def pure_modules() -> list[tuple[str, tuple[str, ...]]]:
+    out = []
+    for layer, allowed in PURE_LAYERS.items():
+        root = module_path(layer)
+        assert root is not None, f"layer {layer} does not exist"
+        files = sorted(root.parent.rglob("*.py")) if root.name == "__init__.py" else [root]
+        out += [(module_name(f), allowed) for f in files]
+    return out
+
+
+@pytest.mark.parametrize("name,allowed", pure_modules(), ids=lambda v: v if isinstance(v, str) else "")
+def test_pure_modules_reach_only_their_layer_and_no_io(name, allowed):
+    bad = violations(name, allowed)
+    assert not bad, f"{name} reaches outside its layer:\n  " + "\n  ".join(bad)
+
+
+def test_the_check_follows_imports_through_other_modules(tmp_path, monkeypatch):
+    """A forbidden import two hops away fails: core -> helper -> turngate.store."""
+    fake = tmp_path / "turngate"
+    (fake / "core").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "core" / "__init__.py").write_text("")
+    (fake / "core" / "call.py").write_text("from .helper import thing\n")
+    (fake / "core" / "helper.py").write_text("from ..store.sql import open_store\nthing = 1\n")
+    (fake / "store").mkdir()
+    (fake / "store" / "__init__.py").write_text("")
+    (fake / "store" / "sql.py").write_text("import sqlalchemy\n")
+    monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
+    reach.cache_clear()
+    try:
+        bad = violations("turngate.core.call", PURE_LAYERS["turngate.core"])
+    finally:
+        reach.cache_clear()
+    assert "turngate.core.call -> turngate.core.helper -> turngate.store.sql" in bad
+    assert "turngate.core.call -> turngate.core.helper -> turngate.store.sql -> sqlalchemy" in bad
+
+
+def calls_in(path: Path) -> list[tuple[int, str]]:
+    """Reads of a clock, the environment or a file in ``path``'s syntax tree."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            pair = (node.value.id, node.attr)
+            if pair in CLOCK or pair in ENV:
+                found.append((node.lineno, ".".join(pair)))
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            if name in FILES:
+                found.append((node.lineno, f"{name}()"))
+    return found
+
+
+@pytest.mark.parametrize("name,allowed", pure_modules(), ids=lambda v: v if isinstance(v, str) else "")
+def test_pure_modules_read_no_clock_environment_or_file(name, allowed):
+    path = module_path(name)
+    assert path is not None
+    found = calls_in(path)
+    assert not found, f"{name} reads {found}"
+
+
+def test_only_config_reads_the_environment():
+    offenders = []
+    for path in sorted(PKG.rglob("*.py")):
+        if path.name == "config.py" and path.parent == PKG:
+            continue
+        offenders += [f"{path.relative_to(SRC)}:{line} {what}" for line, what in calls_in(path)
+                      if what in {".".join(p) for p in ENV}]
+    assert not offenders, offenders
+
+
+def test_no_training_code_ships_in_the_runtime_package():
+    assert not [p for p in PKG.rglob("train_*.py")], "training scripts belong in tools/, not src/turngate"

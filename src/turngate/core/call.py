@@ -183,7 +183,7 @@ class Call:
         match self.state:
             case State.LISTENING:
                 self.go(Trigger.SPEECH_START)
-                self.turn.open(now, out)
+                self.turn.begin(now, out)
                 self.log.decide("turn", "caller_started", "vad_onset", "turn.speech_start", now, out,
                                 onset_ms=self.ms(onset), level_db=round(ev.level_db, 1))
             case State.CALLER_SPEAKING:
@@ -193,7 +193,7 @@ class Call:
                 self.cancel_generation("caller_resumed", out)
                 self.go(Trigger.SPEECH_START)
                 self.turn.final_due = None
-                self.turn.open(now, out, keep_text=True)
+                self.turn.begin(now, out, keep_text=True)
                 self.log.decide("turn", "yield", "caller_resumed", "turn.caller_priority", now, out,
                                 onset_ms=self.ms(onset))
             case State.SPEAKING:

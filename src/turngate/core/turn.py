@@ -32,7 +32,7 @@ class CallerTurn:
         self.final_due: float | None = None  # the turn ended; its STT final is awaited until then
         self._logged: dict[str, tuple[str, str]] = {}
 
-    def open(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
+    def begin(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
         self.started = now
         self.deadline = None
         self._logged = {}
