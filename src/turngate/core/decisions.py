@@ -8,6 +8,7 @@ log can never drift from the reason that acted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -40,3 +41,18 @@ class Verdict:
     reason: str
     rule: str
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+# The handoff gate decides "handoff" (or "stay"); the core records "transfer" when the
+# announced transfer goes out. One rule for the call's outcome, used by the gateway when
+# a call ends and by `turngate calls`.
+HANDOFF_OUTCOMES = frozenset({"handoff", "transfer"})
+
+
+def is_handoff(d: Decision) -> bool:
+    return d.gate == "handoff" and d.outcome in HANDOFF_OUTCOMES
+
+
+def call_outcome(decisions: Iterable[Decision]) -> str:
+    """``handoff`` if a person took (or is taking) the call, else ``completed``."""
+    return "handoff" if any(is_handoff(d) for d in decisions) else "completed"

@@ -41,6 +41,7 @@ from ..core.events import (
 )
 from ..errors import AuthError
 from ..speech.tts import synthesized_event
+from ..core.decisions import call_outcome
 from ..store.base import OutboxItem
 from ..twilio import codec
 from ..twilio.security import check_stream_token
@@ -409,9 +410,7 @@ class CallSession:
 
     def outcome(self) -> str:
         assert self.call is not None
-        if any(d.gate == "handoff" and d.outcome == "handoff" for d in self.call.decisions):
-            return "handoff"
-        return "completed"
+        return call_outcome(self.call.decisions)
 
     def summary(self) -> dict[str, Any]:
         assert self.call is not None

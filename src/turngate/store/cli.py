@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..config import Config
-from ..core.decisions import Decision
+from ..core.decisions import Decision, is_handoff
 from ..errors import ConfigError
 from .base import CallRecord, OutboxRecord
 from .sql import open_store
@@ -40,8 +40,6 @@ QUESTIONS = {
     "follow_up": "What evidence will trigger the next follow-up task?",
 }
 
-# Handoff-gate outcomes that mean "automation continues": every other outcome is a handoff.
-_NOT_HANDOFF = frozenset({"continue", "stay", "none", "allow", "no_handoff", "hold"})
 
 
 def calls_main(args: argparse.Namespace) -> int:
@@ -198,7 +196,7 @@ def explain(record: CallRecord) -> dict[str, Any]:
 
 
 def _handoff_match(ds: tuple[Decision, ...], outbox: tuple[OutboxRecord, ...]) -> dict[str, Any]:
-    handoffs = [d for d in ds if d.gate == "handoff" and d.outcome not in _NOT_HANDOFF]
+    handoffs = [d for d in ds if is_handoff(d)]
     notes = [o for o in outbox if o.kind == "crm_note"]
     by_seq = {d.seq: d for d in ds}
     checks = []
