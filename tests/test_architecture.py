@@ -13,7 +13,7 @@ PURE = sorted([*SRC.joinpath("core").glob("*.py"), *SRC.joinpath("gates").rglob(
                SRC / "twilio" / "codec.py", SRC / "policy.py"])
 FORBIDDEN = ("asyncio", "socket", "threading", "subprocess", "starlette", "uvicorn", "websockets", "httpx",
              "sqlalchemy", "psycopg", "turngate.server", "turngate.sim", "turngate.store", "turngate.speech",
-             "turngate.vad", "turngate.demo", "turngate.cli", "turngate.encoder_cache")
+             "turngate.vad", "turngate.demo", "turngate.cli", "turngate.embedding.cache")
 # Offline tools that train a shipped model file are not on the call path.
 EXEMPT = {"train_injection.py"}
 

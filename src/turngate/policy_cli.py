@@ -66,12 +66,15 @@ def eval_main(args: argparse.Namespace, *, stdin: TextIO | None = None,
 class Evaluator:
     """Runs the three gates on one utterance at a time, as the call core would."""
 
-    def __init__(self, policy: Any) -> None:
-        from .encoder_cache import for_policy
+    def __init__(self, policy: Any, *, cache_dir: str | None = None) -> None:
+        from .config import Config
+        from .embedding.cache import for_policy
         from .gates.route import Router, RouteState
 
         self.policy = policy
-        self.router = Router.from_policy(policy, encoder=for_policy(policy))
+        if cache_dir is None:
+            cache_dir = Config.from_env().cache_dir
+        self.router = Router.from_policy(policy, encoder=for_policy(policy, cache_dir))
         self.route_state = RouteState()
         self._guard = _load_guard(policy)
         # Warm lazy loads (guard models, number parsers) so the first line's

@@ -3,7 +3,7 @@
 The core knows *when* the gates must decide (every partial, every final, every
 sentence of model output); the gatekeeper knows *what* they decide. It holds the
 per-call gate states (route hysteresis, guard carry-over, handoff counters) and
-returns verdicts; it never does I/O. ``turngate.gates.keeper.PolicyGatekeeper`` is
+returns verdicts; it never does I/O. ``turngate.gates.pipeline.PolicyGatekeeper`` is
 the real one; ``turngate.testing.OpenGatekeeper`` lets everything through.
 """
 

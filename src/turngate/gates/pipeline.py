@@ -243,7 +243,7 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
     """Build the per-call gatekeeper factory; the router is trained once, here.
 
     ``encoder`` is the route gate's sentence encoder as the shell wraps it (cached, warmed
-    off the event loop: ``encoder_cache.for_policy``); None lets the router load its own."""
+    off the event loop: ``embedding.cache.for_policy``); None lets the router load its own."""
     from .guard.injection import load_model
 
     router = Router.from_policy(policy, encoder=encoder)
