@@ -1,4 +1,5 @@
-"""PolicyGatekeeper: the gates of one call, wired from the policy.
+"""The gate pipeline: one pure function from a caller's text and the call's context to
+every gate's decision, and ``PolicyGatekeeper``, the per-call state that feeds it.
 
 Order on a caller's text: Route (what do they want), Guard (what is in it and may
 this route go ahead: PII, injection, unsafe, authentication), Handoff (must a
@@ -7,8 +8,11 @@ fields this purpose may see). Each is its own verdict, so each is its own
 decision record. The guard runs on the raw text; everything that leaves this
 module (verdict evidence, the redacted text for the context) is redacted.
 
-Per-call state lives here (route hysteresis, guard carry-over, handoff counters,
-authentication); the gate functions themselves are pure.
+``run_gates(router, policy, text, final=..., context=...)`` is the pipeline: pure,
+typed, and the only wiring of the gates. Live calls (``PolicyGatekeeper.caller_text``)
+and ``turngate policy eval`` both call it, so for the same text and ``CallContext``
+they decide the same. ``PolicyGatekeeper`` keeps the context between texts and adds
+what needs the caller's record (memory scope, the CRM note, follow-ups, the PIN).
 """
 
 from __future__ import annotations
@@ -20,16 +24,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.decisions import Verdict
-from ..core.gatekeeper import AgentTextVerdict, CallerTurnVerdict, FailureVerdict, FollowUp, KeypadVerdict
+from ..core.gatekeeper import Action, AgentTextVerdict, CallerTurnVerdict, FailureVerdict, FollowUp, KeypadVerdict
 from ..errors import ConfigError
 from ..policy import Policy
 from .customers import Customer, CustomerDirectory
-from .guard import GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
+from .guard import GuardDecision, GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
 from .handoff import (
     HandoffDecision, HandoffSignals, HandoffState, VerifiedField, amounts_in, build_crm_note, handoff_gate,
     follow_up_tasks, is_reask,
 )
-from .route import Router, RouteState, route_gate
+from .route import RouteDecision, Router, RouteState, route_gate
 
 REPLIES = {
     "verified": "Thank you, you are verified. How can I help?",
@@ -40,6 +44,148 @@ REPLIES = {
 
 _HUMAN = re.compile(r"\b(human|person|agent|representative|operator|somebody|someone|advisor|manager)\b", re.I)
 _ASK = re.compile(r"\b(speak|talk|connect|transfer|put me through|get me)\b", re.I)
+_RESTRICTING = ("block", "escalate", "require_auth")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallContext:
+    """Everything the gates know about the call before this text, besides the words.
+
+    ``route`` holds the previous route (``route.held``) and this turn's partial streak;
+    ``handoff`` the counters (turns so far, re-asks, ...); ``guard`` the carry-over of a
+    number read across turns. ``from_dict`` builds one from ``policy eval``'s per-line
+    ``context`` object."""
+
+    route: RouteState = field(default_factory=RouteState)
+    guard: GuardState = field(default_factory=GuardState)
+    handoff: HandoffState = field(default_factory=HandoffState)
+    authenticated: bool = False
+    agent_speaking: bool = False
+    last_caller_text: str | None = None   # the previous final, redacted (re-ask detection)
+    auth_failed: bool = False             # a PIN failed since the last final
+    segment: str = "standard"
+    repeat_caller: bool = False
+    stt_confidence: float | None = None
+
+    @property
+    def previous_route(self) -> str | None:
+        return self.route.held
+
+    @property
+    def turns(self) -> int:
+        return self.handoff.turns
+
+    @property
+    def reasks(self) -> int:
+        return self.handoff.reasks
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, routes: Mapping[str, Any] | None = None) -> CallContext:
+        """``{"previous_route", "authenticated", "turns", "reasks", "last_text", "segment",
+        "repeat_caller", "stt_confidence", "agent_speaking"}``, all optional; ValueError on
+        an unknown key or a wrong type."""
+        types: dict[str, tuple[type, ...]] = {
+            "previous_route": (str, type(None)), "authenticated": (bool,), "turns": (int,), "reasks": (int,),
+            "last_text": (str, type(None)), "segment": (str,), "repeat_caller": (bool,),
+            "stt_confidence": (int, float, type(None)), "agent_speaking": (bool,)}
+        for k, v in d.items():
+            if k not in types:
+                raise ValueError(f"context: unknown key {k!r} (known: {', '.join(types)})")
+            if not isinstance(v, types[k]) or (isinstance(v, bool) and bool not in types[k]):
+                raise ValueError(f"context.{k}: wrong type {type(v).__name__}")
+        prev = d.get("previous_route")
+        if prev is not None and routes is not None and prev not in routes:
+            raise ValueError(f"context.previous_route: no route {prev!r} in the policy")
+        if d.get("turns", 0) < 0 or d.get("reasks", 0) < 0:
+            raise ValueError("context: turns and reasks must be >= 0")
+        stt = d.get("stt_confidence")
+        return cls(route=RouteState(held=prev),
+                   handoff=HandoffState(turns=d.get("turns", 0), reasks=d.get("reasks", 0)),
+                   authenticated=d.get("authenticated", False), agent_speaking=d.get("agent_speaking", False),
+                   last_caller_text=d.get("last_text"), segment=d.get("segment", "standard"),
+                   repeat_caller=d.get("repeat_caller", False),
+                   stt_confidence=float(stt) if stt is not None else None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateDecisions:
+    """Every gate's decision on one text, the records they make, what the call does next,
+    and the context for the next text."""
+
+    route: RouteDecision
+    guard: GuardDecision
+    handoff: HandoffDecision | None          # finals only
+    signals: HandoffSignals | None           # what the handoff gate was given (finals only)
+    verdicts: tuple[Verdict, ...]
+    action: Action
+    profile: str = ""
+    reply: str = ""
+    queue: str = ""
+    context: CallContext = field(default_factory=CallContext)
+
+
+def human_requested(text: str) -> bool:
+    """An explicit request for a person ("can I speak to someone")."""
+    return bool(_HUMAN.search(text) and _ASK.search(text))
+
+
+def run_gates(router: Router, policy: Policy, text: str, *, final: bool, context: CallContext) -> GateDecisions:
+    """Route, Guard, Handoff and model policy on one caller text. Pure: the same text and
+    context give the same decisions, in a live call and in ``policy eval``."""
+    ctx = context
+    route_d, route_state = route_gate(router, ctx.route, text, final=final,
+                                      agent_speaking=ctx.agent_speaking, segment=ctx.segment)
+    spec = policy.route(route_d.route)
+    guard_d = guard_input(text, rules=policy.guard_rules or GuardRules(), authenticated=ctx.authenticated,
+                          route=spec.name, requires_auth=spec.requires_auth and final, state=ctx.guard)
+    verdicts: list[Verdict] = [Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason,
+                                       rule=route_d.rule, evidence=route_d.evidence())]
+    if guard_d.findings and guard_d.outcome not in ("allow", "redact"):
+        # Two rules acted: the PII redaction and the restriction (auth, block, escalate).
+        # Each is its own record, so "which guard restricted" has one answer per rule.
+        verdicts.append(Verdict(gate="guard", outcome="redact", reason="pii_redacted",
+                                rule=guard_d.findings[0].rule,
+                                evidence={"findings": [{"type": f.type, "start": f.start, "end": f.end,
+                                                        "rule": f.rule} for f in guard_d.findings]}))
+    verdicts.append(Verdict(gate="guard", outcome=guard_d.outcome, reason=guard_d.reason, rule=guard_d.rule,
+                            evidence=guard_d.evidence()))
+    if not final:
+        return GateDecisions(route=route_d, guard=guard_d, handoff=None, signals=None, verdicts=tuple(verdicts),
+                             action=Action.NONE, context=replace(ctx, route=route_state))
+
+    amounts = amounts_in(guard_d.redacted)
+    signals = HandoffSignals(
+        route=spec.name, route_confidence=route_d.confidence, route_outcome=route_d.outcome,
+        human_requested=human_requested(guard_d.redacted),
+        reask=is_reask(guard_d.redacted, ctx.last_caller_text),
+        guard_outcome=guard_d.outcome, guard_reason=guard_d.reason,
+        amount=max(amounts) if amounts else None,
+        auth_failed=ctx.auth_failed,
+    )
+    hand_d, handoff_state = handoff_gate(ctx.handoff, signals, policy)
+    verdicts.append(Verdict(gate="handoff", outcome=hand_d.outcome, reason=hand_d.reason, rule=hand_d.rule,
+                            evidence=hand_d.to_evidence()))
+    nxt = replace(ctx, route=route_state, guard=guard_d.state, handoff=handoff_state,
+                  last_caller_text=guard_d.redacted, auth_failed=False)
+    done = dict(route=route_d, guard=guard_d, handoff=hand_d, signals=signals, context=nxt)
+    if hand_d.handoff:
+        return GateDecisions(**done, verdicts=tuple(verdicts), action=Action.HANDOFF, reply=REPLIES["handoff"],
+                             queue=hand_d.queue or policy.handoff.default_queue)
+    if guard_d.outcome in _RESTRICTING:
+        return GateDecisions(**done, verdicts=tuple(verdicts), action=Action.SAY, reply=guard_d.safe_reply or "")
+    profile, why = _profile(policy, spec.profile, guard_d, route_d.confidence)
+    verdicts.append(Verdict(gate="model", outcome="select", reason=why, rule=f"model.{profile}",
+                            evidence={"profile": profile, "route": spec.name}))
+    return GateDecisions(**done, verdicts=tuple(verdicts), action=Action.RESPOND, profile=profile)
+
+
+def _profile(policy: Policy, route_profile: str, guard_d: GuardDecision, confidence: float) -> tuple[str, str]:
+    # Model choice is a runtime policy: what was said and how sure we are, not only the route.
+    if guard_d.injection or guard_d.outcome == "redact":
+        return "strong_guard", "guard_findings"
+    if confidence < policy.handoff.low_confidence:
+        return "strong_guard", "low_route_confidence"
+    return route_profile, "route_profile"
 
 
 @dataclass
@@ -48,103 +194,64 @@ class PolicyGatekeeper:
     router: Router
     greeting_text: str
     customer: Customer | None = None
-    route_state: RouteState = field(default_factory=RouteState)
-    guard_state: GuardState = field(default_factory=GuardState)
-    handoff_state: HandoffState = field(default_factory=HandoffState)
-    authenticated: bool = False
+    context: CallContext = field(default_factory=CallContext)
     verified: list[VerifiedField] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     now_ms: int = 0  # call-relative time of the latest event, for "verified at"
     canary: str = field(default_factory=lambda: "tg-canary-" + secrets.token_hex(6))
     _dtmf: str = ""
     _auth_failures: int = 0
-    _auth_failed_pending: bool = False
-    _turn: int = 0
-    _last_user: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.customer is not None and self.context.segment == "standard":
+            self.context = replace(self.context, segment=self.customer.segment)
 
     @property
     def policy_version(self) -> str:
         return self.policy.version
 
     @property
-    def rules(self) -> GuardRules:
-        return self.policy.guard_rules or GuardRules()
+    def authenticated(self) -> bool:
+        return self.context.authenticated
+
+    @property
+    def route_state(self) -> RouteState:
+        return self.context.route
+
+    @property
+    def handoff_state(self) -> HandoffState:
+        return self.context.handoff
 
     def greeting(self) -> str:
         return self.greeting_text
 
     # ------------------------------------------------------------ caller text
     def caller_text(self, text: str, *, final: bool, agent_speaking: bool) -> CallerTurnVerdict:
-        segment = self.customer.segment if self.customer else "standard"
-        route_d, self.route_state = route_gate(self.router, self.route_state, text, final=final,
-                                               agent_speaking=agent_speaking, segment=segment)
-        spec = self.policy.route(route_d.route)
-        drift = route_d.outcome == "drift"
-        guard_d = guard_input(text, rules=self.rules, authenticated=self.authenticated, route=spec.name,
-                              requires_auth=spec.requires_auth and final, state=self.guard_state)
-        if final:
-            self.guard_state = guard_d.state
-        verdicts: list[Verdict] = [Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason,
-                                           rule=route_d.rule, evidence=route_d.evidence())]
-        if guard_d.findings and guard_d.outcome not in ("allow", "redact"):
-            # Two rules acted: the PII redaction and the restriction (auth, block, escalate).
-            # Each is its own record, so "which guard restricted" has one answer per rule.
-            verdicts.append(Verdict(gate="guard", outcome="redact", reason="pii_redacted",
-                                    rule=guard_d.findings[0].rule,
-                                    evidence={"findings": [{"type": f.type, "start": f.start, "end": f.end,
-                                                            "rule": f.rule} for f in guard_d.findings]}))
-        verdicts.append(Verdict(gate="guard", outcome=guard_d.outcome, reason=guard_d.reason, rule=guard_d.rule,
-                                evidence=guard_d.evidence()))
+        ctx = replace(self.context, agent_speaking=agent_speaking)
+        d = run_gates(self.router, self.policy, text, final=final, context=ctx)
+        self.context = d.context
+        route = d.route.route
+        drift = d.route.outcome == "drift"
         if not final:
-            return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, route=spec.name,
-                                     drift=drift)
-
-        self._turn += 1
-        amounts = amounts_in(guard_d.redacted)
-        signals = HandoffSignals(
-            route=spec.name, route_confidence=route_d.confidence, route_outcome=route_d.outcome,
-            human_requested=bool(_HUMAN.search(guard_d.redacted) and _ASK.search(guard_d.redacted)),
-            reask=is_reask(guard_d.redacted, self._last_user),
-            guard_outcome=guard_d.outcome, guard_reason=guard_d.reason,
-            amount=max(amounts) if amounts else None,
-            auth_failed=self._auth_failed_pending,
-        )
-        self._auth_failed_pending = False
-        self._last_user = guard_d.redacted
-        hand_d, self.handoff_state = handoff_gate(self.handoff_state, signals, self.policy)
-        verdicts.append(self._handoff_verdict(hand_d))
-        follow_ups = self._follow_ups(hand_d, spec.name, signals)
-        request = f"{spec.name}: {spec.description}"
-        if spec.name not in ("unknown", "human") and request not in self.confirmed:
+            return CallerTurnVerdict(verdicts=d.verdicts, redacted=d.guard.redacted, route=route, drift=drift)
+        assert d.handoff is not None and d.signals is not None
+        verdicts = d.verdicts
+        follow_ups = self._follow_ups(d.handoff, route, d.signals)
+        request = f"{route}: {self.policy.route(route).description}"
+        if route not in ("unknown", "human") and request not in self.confirmed:
             self.confirmed.append(request)
-        if hand_d.handoff:
-            note = build_crm_note(hand_d, self.policy, route=spec.name, verified=tuple(self.verified),
-                                  confirmed_requests=tuple(self.confirmed), signals=signals)
-            return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="handoff",
-                                     route=spec.name, queue=hand_d.queue or self.policy.handoff.default_queue,
-                                     note=note.to_text(), drift=drift, reply=REPLIES["handoff"],
-                                     follow_ups=follow_ups)
-        if guard_d.outcome in ("block", "escalate", "require_auth"):
-            return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="say",
-                                     route=spec.name, reply=guard_d.safe_reply or "", drift=drift,
-                                     follow_ups=follow_ups)
-        profile, why = self._profile(spec.profile, guard_d, route_d.confidence)
-        verdicts.append(Verdict(gate="model", outcome="select", reason=why, rule=f"model.{profile}",
-                                evidence={"profile": profile, "route": spec.name}))
-        memory, withheld = self._memory(spec.name)
-        verdicts.append(Verdict(gate="memory", outcome="scope", reason="purpose_filter", rule=f"memory.{spec.name}",
-                                evidence={"sent": [k for k, _ in memory], "withheld": withheld}))
-        return CallerTurnVerdict(verdicts=tuple(verdicts), redacted=guard_d.redacted, action="respond",
-                                 route=spec.name, profile=profile, memory=memory, drift=drift,
-                                 follow_ups=follow_ups)
-
-    def _profile(self, route_profile: str, guard_d: Any, confidence: float) -> tuple[str, str]:
-        # Model choice is a runtime policy: what was said and how sure we are, not only the route.
-        if guard_d.injection or guard_d.outcome == "redact":
-            return "strong_guard", "guard_findings"
-        if confidence < self.policy.handoff.low_confidence:
-            return "strong_guard", "low_route_confidence"
-        return route_profile, "route_profile"
+        note = ""
+        memory: tuple[tuple[str, str], ...] = ()
+        if d.action == Action.HANDOFF:
+            note = build_crm_note(d.handoff, self.policy, route=route, verified=tuple(self.verified),
+                                  confirmed_requests=tuple(self.confirmed), signals=d.signals).to_text()
+        elif d.action == Action.RESPOND:
+            memory, withheld = self._memory(route)
+            verdicts += (Verdict(gate="memory", outcome="scope", reason="purpose_filter", rule=f"memory.{route}",
+                                 evidence={"sent": [k for k, _ in memory], "withheld": withheld}),)
+        return CallerTurnVerdict(verdicts=verdicts, redacted=d.guard.redacted, action=d.action, route=route,
+                                 profile=d.profile or "low_latency", reply=d.reply, queue=d.queue, note=note,
+                                 drift=drift, memory=memory, follow_ups=follow_ups)
 
     def _memory(self, route: str) -> tuple[tuple[tuple[str, str], ...], list[str]]:
         if self.customer is None:
@@ -164,10 +271,10 @@ class PolicyGatekeeper:
 
     # ------------------------------------------------------------ agent text
     def agent_text(self, text: str) -> AgentTextVerdict:
-        d = guard_output(text, rules=self.rules, canary=self.canary)
+        d = guard_output(text, rules=self.policy.guard_rules or GuardRules(), canary=self.canary)
         # If we just asked for a security code or a card number, a bare "four five six"
         # in the answer is that field.
-        self.guard_state = arm_after_prompt(self.guard_state, d.redacted)
+        self.context = replace(self.context, guard=arm_after_prompt(self.context.guard, d.redacted))
         verdicts: tuple[Verdict, ...] = ()
         if d.outcome != "allow":
             verdicts = (Verdict(gate="guard", outcome=d.outcome, reason=d.reason, rule=d.rule,
@@ -188,7 +295,7 @@ class PolicyGatekeeper:
                                                    rule=rule, evidence={"digits": len(entered)}),),
                                  reply=REPLIES["no_record"])
         if secrets.compare_digest(entered, self.customer.pin):
-            self.authenticated = True
+            self.context = replace(self.context, authenticated=True)
             self.verified.append(VerifiedField(name="identity", value="caller verified", method="dtmf_pin",
                                                at_ms=at_ms))
             for name in ("name", "account_id"):
@@ -199,7 +306,7 @@ class PolicyGatekeeper:
                                                    rule=rule, evidence={"digits": len(entered)}),),
                                  reply=REPLIES["verified"])
         self._auth_failures += 1
-        self._auth_failed_pending = True
+        self.context = replace(self.context, auth_failed=True)
         return KeypadVerdict(verdicts=(Verdict(gate="guard", outcome="require_auth", reason="dtmf_pin_mismatch",
                                                rule=rule, evidence={"digits": len(entered),
                                                                     "failures": self._auth_failures}),),
@@ -216,10 +323,11 @@ class PolicyGatekeeper:
                                   fallback_profile="fallback")
         signals = HandoffSignals(route=self.route_state.held, provider_failed=True)
         # Every failed attempt counts, so the gate sees the policy's threshold crossed.
-        self.handoff_state = replace(self.handoff_state,
-                                     provider_failures=self.handoff_state.provider_failures + attempts - 1)
-        hand_d, self.handoff_state = handoff_gate(self.handoff_state, signals, self.policy)
-        v = self._handoff_verdict(hand_d)
+        state = replace(self.handoff_state, provider_failures=self.handoff_state.provider_failures + attempts - 1)
+        hand_d, state = handoff_gate(state, signals, self.policy)
+        self.context = replace(self.context, handoff=state)
+        v = Verdict(gate="handoff", outcome=hand_d.outcome, reason=hand_d.reason, rule=hand_d.rule,
+                    evidence=hand_d.to_evidence())
         if not hand_d.handoff:
             return FailureVerdict(verdicts=(v,), reply="Sorry, I am having trouble right now. Could you say that again?")
         note = build_crm_note(hand_d, self.policy, route=self.route_state.held, verified=tuple(self.verified),
@@ -233,9 +341,6 @@ class PolicyGatekeeper:
                               evidence=tuple(dict(e) for e in t.evidence))
                      for t in follow_up_tasks(d, self.policy, route=route, signals=signals))
 
-    def _handoff_verdict(self, d: HandoffDecision) -> Verdict:
-        return Verdict(gate="handoff", outcome=d.outcome, reason=d.reason, rule=d.rule,
-                       evidence={"queue": d.queue, "evidence": [dict(e) for e in d.evidence]})
 
 
 def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory | None = None, *,
