@@ -29,6 +29,7 @@ from ..errors import ConfigError
 from ..policy import Policy
 from .customers import Customer, CustomerDirectory
 from .guard import GuardDecision, GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
+from .model import ModelSelection, SelectionInputs, select_model
 from .handoff import (
     HandoffDecision, HandoffSignals, HandoffState, VerifiedField, amounts_in, build_crm_note, handoff_gate,
     follow_up_tasks, is_reask,
@@ -65,7 +66,8 @@ class CallContext:
     auth_failed: bool = False             # a PIN failed since the last final
     segment: str = "standard"
     repeat_caller: bool = False
-    stt_confidence: float | None = None
+    risk: bool = False                    # a risk signal on the customer's record
+    stt_confidence: float | None = None   # the recogniser's confidence in this final, if it gives one
 
     @property
     def previous_route(self) -> str | None:
@@ -82,11 +84,11 @@ class CallContext:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, routes: Mapping[str, Any] | None = None) -> CallContext:
         """``{"previous_route", "authenticated", "turns", "reasks", "last_text", "segment",
-        "repeat_caller", "stt_confidence", "agent_speaking"}``, all optional; ValueError on
-        an unknown key or a wrong type."""
+        "repeat_caller", "risk", "stt_confidence", "agent_speaking"}``, all optional;
+        ValueError on an unknown key or a wrong type."""
         types: dict[str, tuple[type, ...]] = {
             "previous_route": (str, type(None)), "authenticated": (bool,), "turns": (int,), "reasks": (int,),
-            "last_text": (str, type(None)), "segment": (str,), "repeat_caller": (bool,),
+            "last_text": (str, type(None)), "segment": (str,), "repeat_caller": (bool,), "risk": (bool,),
             "stt_confidence": (int, float, type(None)), "agent_speaking": (bool,)}
         for k, v in d.items():
             if k not in types:
@@ -103,7 +105,7 @@ class CallContext:
                    handoff=HandoffState(turns=d.get("turns", 0), reasks=d.get("reasks", 0)),
                    authenticated=d.get("authenticated", False), agent_speaking=d.get("agent_speaking", False),
                    last_caller_text=d.get("last_text"), segment=d.get("segment", "standard"),
-                   repeat_caller=d.get("repeat_caller", False),
+                   repeat_caller=d.get("repeat_caller", False), risk=d.get("risk", False),
                    stt_confidence=float(stt) if stt is not None else None)
 
 
@@ -122,6 +124,7 @@ class GateDecisions:
     reply: str = ""
     queue: str = ""
     context: CallContext = field(default_factory=CallContext)
+    selection: ModelSelection | None = None  # finals that reached model selection
 
 
 def human_requested(text: str) -> bool:
@@ -130,7 +133,7 @@ def human_requested(text: str) -> bool:
 
 
 def run_gates(router: Router, policy: Policy, text: str, *, final: bool, context: CallContext) -> GateDecisions:
-    """Route, Guard, Handoff and model policy on one caller text. Pure: the same text and
+    """Route, Guard, Handoff and model selection on one caller text. Pure: the same text and
     context give the same decisions, in a live call and in ``policy eval``."""
     ctx = context
     route_d, route_state = route_gate(router, ctx.route, text, final=final,
@@ -163,29 +166,42 @@ def run_gates(router: Router, policy: Policy, text: str, *, final: bool, context
         auth_failed=ctx.auth_failed,
     )
     hand_d, handoff_state = handoff_gate(ctx.handoff, signals, policy)
-    verdicts.append(Verdict(gate="handoff", outcome=hand_d.outcome, reason=hand_d.reason, rule=hand_d.rule,
-                            evidence=hand_d.to_evidence()))
+    hand_v = Verdict(gate="handoff", outcome=hand_d.outcome, reason=hand_d.reason, rule=hand_d.rule,
+                     evidence=hand_d.to_evidence())
     nxt = replace(ctx, route=route_state, guard=guard_d.state, handoff=handoff_state,
                   last_caller_text=guard_d.redacted, auth_failed=False)
-    done = dict(route=route_d, guard=guard_d, handoff=hand_d, signals=signals, context=nxt)
+    done = dict(route=route_d, guard=guard_d, signals=signals)
     if hand_d.handoff:
-        return GateDecisions(**done, verdicts=tuple(verdicts), action=Action.HANDOFF, reply=REPLIES["handoff"],
-                             queue=hand_d.queue or policy.handoff.default_queue)
+        return GateDecisions(**done, handoff=hand_d, verdicts=(*verdicts, hand_v), action=Action.HANDOFF,
+                             reply=REPLIES["handoff"], queue=hand_d.queue or policy.handoff.default_queue,
+                             context=nxt)
     if guard_d.outcome in _RESTRICTING:
-        return GateDecisions(**done, verdicts=tuple(verdicts), action=Action.SAY, reply=guard_d.safe_reply or "")
-    profile, why = _profile(policy, spec.profile, guard_d, route_d.confidence)
-    verdicts.append(Verdict(gate="model", outcome="select", reason=why, rule=f"model.{profile}",
-                            evidence={"profile": profile, "route": spec.name}))
-    return GateDecisions(**done, verdicts=tuple(verdicts), action=Action.RESPOND, profile=profile)
-
-
-def _profile(policy: Policy, route_profile: str, guard_d: GuardDecision, confidence: float) -> tuple[str, str]:
-    # Model choice is a runtime policy: what was said and how sure we are, not only the route.
-    if guard_d.injection or guard_d.outcome == "redact":
-        return "strong_guard", "guard_findings"
-    if confidence < policy.handoff.low_confidence:
-        return "strong_guard", "low_route_confidence"
-    return route_profile, "route_profile"
+        return GateDecisions(**done, handoff=hand_d, verdicts=(*verdicts, hand_v), action=Action.SAY,
+                             reply=guard_d.safe_reply or "", context=nxt)
+    sel = select_model(SelectionInputs(
+        route=spec.name, route_outcome=route_d.outcome, route_confidence=route_d.confidence,
+        route_profile=spec.profile, guard_outcome=guard_d.outcome, injection=guard_d.injection,
+        stt_confidence=ctx.stt_confidence, reasks=handoff_state.reasks, authenticated=ctx.authenticated,
+        risk=ctx.risk or guard_d.unsafe, segment=ctx.segment, repeat_caller=ctx.repeat_caller,
+    ), policy.model_selection)
+    if sel.action == "handoff":
+        # The selection's rule is the handoff's reason: the CRM note quotes this record.
+        queue = sel.queue or policy.handoff.default_queue
+        hand_d = replace(hand_d, handoff=True, outcome="handoff", reason=sel.rule_id, rule=sel.rule, queue=queue,
+                         evidence=({"signal": "model_selection", "rule": sel.rule, "matched": dict(sel.matched)},
+                                   *hand_d.evidence))
+        nxt = replace(nxt, handoff=replace(handoff_state, handed_off=True, reason=sel.rule_id, rule=sel.rule,
+                                           queue=queue))
+        hand_v = Verdict(gate="handoff", outcome="handoff", reason=hand_d.reason, rule=hand_d.rule,
+                         evidence=hand_d.to_evidence())
+        return GateDecisions(**done, handoff=hand_d, verdicts=(*verdicts, sel.verdict(), hand_v),
+                             action=Action.HANDOFF, reply=REPLIES["handoff"], queue=queue, context=nxt,
+                             selection=sel)
+    if sel.action == "clarify":
+        return GateDecisions(**done, handoff=hand_d, verdicts=(*verdicts, hand_v, sel.verdict()), action=Action.SAY,
+                             reply=policy.model_selection.clarify_reply, context=nxt, selection=sel)
+    return GateDecisions(**done, handoff=hand_d, verdicts=(*verdicts, hand_v, sel.verdict()), action=Action.RESPOND,
+                         profile=sel.profile, context=nxt, selection=sel)
 
 
 @dataclass
@@ -203,8 +219,13 @@ class PolicyGatekeeper:
     _auth_failures: int = 0
 
     def __post_init__(self) -> None:
-        if self.customer is not None and self.context.segment == "standard":
-            self.context = replace(self.context, segment=self.customer.segment)
+        # Customer state for model selection, from the caller's record (flags a CRM sets).
+        c = self.customer
+        if c is not None:
+            flag = {k: c.fields.get(k, "").lower() in ("true", "yes", "1") for k in ("repeat_caller", "risk")}
+            self.context = replace(self.context, segment=c.segment,
+                                   repeat_caller=self.context.repeat_caller or flag["repeat_caller"],
+                                   risk=self.context.risk or flag["risk"])
 
     @property
     def policy_version(self) -> str:
