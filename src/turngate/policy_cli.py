@@ -1,18 +1,24 @@
 """``turngate policy check FILE`` and ``turngate policy eval [--policy FILE]``.
 
-``eval`` reads JSON lines ``{"text": ..., "final": true|false, "auth": true|false}``
-on stdin and writes one JSON line per input with the Route, Guard and Handoff
-decisions for it. Lines up to and including a final form one utterance: the
-Route gate's hysteresis state carries over partials and is reset after each
-final, and each line gets a fresh Handoff state, so independent test utterances
-stay independent. A line that is not valid JSON gets ``{"error": ...}`` and the
-loop goes on.
+``eval`` reads JSON lines ``{"text": ..., "final": true|false, "auth": true|false,
+"context": {...}}`` on stdin and writes one JSON line per input with the Route, Guard,
+Handoff and model decisions for it and the action the call would take. The gates run
+through the same pipeline as a live call (``turngate.gates.pipeline.run_gates``), so
+the same text and context give the same decisions.
+
+``context`` (optional) is the call so far: ``previous_route``, ``authenticated``,
+``turns``, ``reasks``, ``last_text``, ``segment``, ``repeat_caller``,
+``stt_confidence``, ``agent_speaking`` (see ``CallContext.from_dict``). Without it,
+lines up to and including a final form one utterance of a fresh call: the Route
+gate's hysteresis state carries over partials and is reset after each final, and each
+line gets a fresh Handoff state, so independent test utterances stay independent.
+``auth`` is shorthand for ``context.authenticated``. A line that is not valid JSON, or
+has a bad context, gets ``{"error": ...}`` and the loop goes on.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 import time
@@ -54,8 +60,11 @@ def eval_main(args: argparse.Namespace, *, stdin: TextIO | None = None,
             item = json.loads(line)
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise ValueError('expected an object with a string "text"')
+            context = item.get("context")
+            if context is not None and not isinstance(context, dict):
+                raise ValueError('"context" must be an object')
             result = ev.evaluate(item["text"], final=bool(item.get("final", True)),
-                                 auth=bool(item.get("auth", False)))
+                                 auth=bool(item.get("auth", False)), context=context)
         except ValueError as e:  # json.JSONDecodeError is a ValueError
             result = {"error": f"bad input line: {e}"}
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -64,102 +73,60 @@ def eval_main(args: argparse.Namespace, *, stdin: TextIO | None = None,
 
 
 class Evaluator:
-    """Runs the three gates on one utterance at a time, as the call core would."""
+    """Runs the gate pipeline on one utterance at a time, as a live call would."""
 
-    def __init__(self, policy: Any) -> None:
-        from .encoder_cache import for_policy
-        from .gates.route import Router, RouteState
+    def __init__(self, policy: Any, *, cache_dir: str | None = None, router: Any = None) -> None:
+        from .config import Config
+        from .embedding.cache import for_policy
+        from .gates.pipeline import CallContext
+        from .gates.route import Router
 
         self.policy = policy
-        self.router = Router.from_policy(policy, encoder=for_policy(policy))
-        self.route_state = RouteState()
-        self._guard = _load_guard(policy)
+        if router is None:
+            if cache_dir is None:
+                cache_dir = Config.from_env().cache_dir
+            router = Router.from_policy(policy, encoder=for_policy(policy, cache_dir))
+        self.router = router
+        self._partial: CallContext | None = None  # the context carried over this utterance's partials
         # Warm lazy loads (guard models, number parsers) so the first line's
         # latency is not the start-up cost.
         self.evaluate("i want to pay two hundred dollars", final=True, auth=False)
-        self.route_state = RouteState()
 
-    def evaluate(self, text: str, *, final: bool, auth: bool) -> dict[str, Any]:
-        from .gates.handoff import HandoffSignals, HandoffState, amounts_in, handoff_gate, is_reask
-        from .gates.route import RouteState, route_gate
+    def evaluate(self, text: str, *, final: bool, auth: bool,
+                 context: dict[str, Any] | None = None) -> dict[str, Any]:
+        from dataclasses import replace
+
+        from .gates.pipeline import CallContext, run_gates
 
         t0 = time.perf_counter()
-        # The route is decided in memory on the caller's words; only its scores
-        # and names are recorded. The guard then knows which route's authority
-        # to check.
-        route, self.route_state = route_gate(self.router, self.route_state, text,
-                                             final=final, agent_speaking=False)
-        guard = self._run_guard(text, route.route, auth)
-        amounts = amounts_in(text)
-        signals = HandoffSignals(
-            route=route.route,
-            route_confidence=route.confidence if final else None,
-            route_outcome=route.outcome,
-            human_requested=route.route == "human",
-            reask=is_reask(text),
-            guard_outcome=guard["outcome"],
-            guard_reason=guard.get("reason"),
-            amount=max(amounts) if amounts else None,
-        )
-        handoff, _ = handoff_gate(HandoffState(), signals, self.policy)
-        if final:
-            self.route_state = RouteState()
+        if context is not None:
+            ctx = CallContext.from_dict(context, routes=self.policy.routes)
+            if auth and "authenticated" not in context:
+                ctx = replace(ctx, authenticated=True)
+        else:
+            ctx = CallContext(authenticated=auth)
+        if self._partial is not None:
+            # Inside an utterance: the context is the call's at its start; the Route gate's
+            # hysteresis carries over its partials.
+            ctx = replace(ctx, route=self._partial.route)
+        d = run_gates(self.router, self.policy, text, final=final, context=ctx)
+        self._partial = None if final else d.context
         latency_us = (time.perf_counter() - t0) * 1e6
-        guard.pop("reason", None)
+        r, g, h = d.route, d.guard, d.handoff
+        model = next((v for v in d.verdicts if v.gate == "model"), None)
         return {
-            "route": {"name": route.route, "confidence": round(route.confidence, 4),
-                      "outcome": route.outcome, "runner_up": route.runner_up,
-                      "rule": route.rule},
-            "guard": guard,
-            "handoff": {"handoff": handoff.handoff, "reason": handoff.reason,
-                        "queue": handoff.queue, "rule": handoff.rule},
+            "route": {"name": r.route, "confidence": round(r.confidence, 4), "outcome": r.outcome,
+                      "runner_up": r.runner_up, "rule": r.rule},
+            "guard": {"outcome": g.outcome,
+                      "findings": [{"type": f.type, "start": f.start, "end": f.end, "rule": f.rule}
+                                   for f in g.findings],
+                      "injection": bool(g.injection), "unsafe": bool(g.unsafe), "redacted": g.redacted},
+            "handoff": ({"handoff": h.handoff, "reason": h.reason, "queue": h.queue, "rule": h.rule} if h
+                        else {"handoff": False, "reason": "not_on_partials", "queue": None, "rule": "handoff.none"}),
+            "model": ({"profile": d.profile, "outcome": model.outcome, "reason": model.reason, "rule": model.rule,
+                       "evidence": model.evidence} if model else None),
+            "action": str(d.action),
+            "reply": d.reply,
             "latency_us": round(latency_us, 1),
             "policy_version": self.policy.version,
         }
-
-    def _run_guard(self, text: str, route: str, auth: bool) -> dict[str, Any]:
-        if self._guard is None:
-            # No guard gate in this build: say so rather than pretend the text is clean.
-            return {"outcome": "unavailable", "findings": [], "injection": False,
-                    "unsafe": False, "redacted": None}
-        fn, rules = self._guard
-        spec = self.policy.route(route)
-        kwargs: dict[str, Any] = {"authenticated": auth, "route": route,
-                                  "requires_auth": spec.requires_auth}
-        if rules is not None:
-            kwargs["rules"] = rules
-        d = fn(text, **kwargs)
-        return {
-            "outcome": d.outcome,
-            "findings": [{"type": f.type, "start": f.start, "end": f.end, "rule": f.rule}
-                         for f in d.findings],
-            "injection": bool(d.injection),
-            "unsafe": bool(d.unsafe),
-            "redacted": d.redacted,
-            "reason": getattr(d, "reason", None),
-        }
-
-
-def _load_guard(policy: Any) -> tuple[Any, Any] | None:
-    """The guard gate's ``guard_input`` and its rules, when that gate is built."""
-    try:
-        from .gates import guard as guard_mod  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    fn = getattr(guard_mod, "guard_input", None)
-    if fn is None:
-        return None
-    try:
-        wants_rules = "rules" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        wants_rules = False
-    if not wants_rules:
-        return fn, None
-    rules = policy.guard_rules
-    if rules is None:
-        try:
-            from .gates.guard.rules import GuardRules  # type: ignore[import-not-found]
-        except ImportError:
-            return fn, None
-        rules = GuardRules.default() if hasattr(GuardRules, "default") else GuardRules()
-    return fn, rules

@@ -13,7 +13,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Gate = Literal["turn", "route", "guard", "model", "handoff", "memory", "transport"]
-GATES: tuple[str, ...] = ("turn", "route", "guard", "model", "handoff", "memory", "transport")
+GATES: tuple[Gate, ...] = ("turn", "route", "guard", "model", "handoff", "memory", "transport")
+
+# Every outcome a gate may record, by gate. A closed set: a new outcome is added here.
+RouteOutcome = Literal["route", "hold", "drift", "unknown"]
+GuardOutcome = Literal["allow", "redact", "block", "require_auth", "escalate", "authenticated", "unavailable"]
+ModelOutcome = Literal["select", "selected", "fallback", "timeout", "tts_failed", "empty"]
+HandoffOutcome = Literal["stay", "handoff", "transfer"]
+MemoryOutcome = Literal["scope"]
+TurnOutcome = Literal["call_started", "ended", "caller_started", "yield", "partial_used", "no_transcript",
+                      "end_of_turn", "no_words", "pause", "resume", "abandon", "agent_started", "agent_done",
+                      "dtmf"]
+TransportOutcome = Literal["rejected"]
+Outcome = (RouteOutcome | GuardOutcome | ModelOutcome | HandoffOutcome | MemoryOutcome | TurnOutcome
+           | TransportOutcome)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,8 +34,8 @@ class Decision:
     call_id: str
     seq: int
     at_ms: int
-    gate: str
-    outcome: str
+    gate: Gate
+    outcome: Outcome
     reason: str
     rule: str
     policy_version: str
@@ -36,8 +49,8 @@ class Decision:
 class Verdict:
     """What a gate decided, before the call stamps it into a ``Decision``."""
 
-    gate: str
-    outcome: str
+    gate: Gate
+    outcome: Outcome
     reason: str
     rule: str
     evidence: dict[str, Any] = field(default_factory=dict)

@@ -3,13 +3,14 @@
 The core knows *when* the gates must decide (every partial, every final, every
 sentence of model output); the gatekeeper knows *what* they decide. It holds the
 per-call gate states (route hysteresis, guard carry-over, handoff counters) and
-returns verdicts; it never does I/O. ``turngate.gates.keeper.PolicyGatekeeper`` is
+returns verdicts; it never does I/O. ``turngate.gates.pipeline.PolicyGatekeeper`` is
 the real one; ``turngate.testing.OpenGatekeeper`` lets everything through.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from .decisions import Verdict
@@ -21,6 +22,18 @@ class FollowUp:
     queue: str
     reason: str
     evidence: tuple[dict[str, object], ...] = ()
+
+
+class Action(StrEnum):
+    """What the call does next with a caller's text (``CallerTurnVerdict.action``).
+
+    A ``StrEnum``: each member equals its string, so ``match v.action: case "say"`` and
+    ``v.action == "handoff"`` work unchanged."""
+
+    RESPOND = "respond"
+    SAY = "say"
+    HANDOFF = "handoff"
+    NONE = "none"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,7 +50,7 @@ class CallerTurnVerdict:
 
     verdicts: tuple[Verdict, ...]
     redacted: str
-    action: str = "none"
+    action: Action = Action.NONE
     route: str = "unknown"
     profile: str = "low_latency"
     reply: str = ""

@@ -52,8 +52,8 @@ class Providers:
 def embedded(config: Config) -> Providers:
     """The default stack: no API keys, no downloads."""
     from ..agent.scripted import ScriptedAgent, load_agent_script
-    from ..encoder_cache import for_policy
-    from ..gates.keeper import keeper_factory
+    from ..embedding.cache import for_policy
+    from ..gates.pipeline import keeper_factory
     from ..policy import load_policy
     from ..speech.flite_tts import FliteTts
     from ..speech.pocketsphinx_stt import PocketsphinxEngine
@@ -75,7 +75,7 @@ def embedded(config: Config) -> Providers:
         if config.stt_workers > 0 else PocketsphinxEngine(phrases),
         tts=FliteTts(voice=config.tts_voice),
         agents={"default": ScriptedAgent(script)},
-        gatekeeper=keeper_factory(policy, script.greeting, encoder=for_policy(policy)),
+        gatekeeper=keeper_factory(policy, script.greeting, encoder=for_policy(policy, config.cache_dir)),
         writer=DecisionWriter(store),
         turn_params=policy.turn_taking,
         store=store,

@@ -380,7 +380,7 @@ class CallSession:
             if not arg:
                 prefetch = getattr(self.pv.gatekeeper, "prefetch", None)
                 if prefetch is not None and final.text:
-                    # The route gate's sentence encoder, off the event loop (see encoder_cache).
+                    # The route gate's sentence encoder, off the event loop (see embedding.cache).
                     await run(self.pv.executor, prefetch, final.text)
                 self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
             return False

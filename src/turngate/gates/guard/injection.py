@@ -312,7 +312,7 @@ def load_tier1() -> tuple[EmbeddingModel, object] | None:
     data = _blob()
     if data is None or "tier1" not in data:
         return None
-    from ..route_encoder import load_if_available
+    from ...embedding.minilm import load_if_available
 
     encoder = load_if_available()
     if encoder is None:

@@ -257,7 +257,7 @@ def train_tier1(model, data: dict, deepset_rows: list[dict[str, str]]) -> dict |
     """Logistic regression on MiniLM window embeddings, stacked with and thresholded jointly with tier 0."""
     from sklearn.linear_model import LogisticRegression
 
-    from ..route_encoder import load_if_available
+    from ...embedding.minilm import load_if_available
 
     encoder = load_if_available()
     if encoder is None:
@@ -302,7 +302,7 @@ def train_tier1(model, data: dict, deepset_rows: list[dict[str, str]]) -> dict |
 
 def validate(data: dict) -> None:
     """Fit both tiers without the blocked deepset hold-out and score it (nothing is written)."""
-    from ..route_encoder import load_if_available
+    from ...embedding.minilm import load_if_available
 
     fit, held = blocked_split(data["deepset"])
     model, _ = train_tier0(data, fit, random.Random(SEED))

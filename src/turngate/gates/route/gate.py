@@ -59,8 +59,8 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ..policy import Policy, RouteGateParams, RouteSpec
-from .route_classifier import IntentClassifier
+from ...policy import Policy, RouteGateParams, RouteSpec
+from .classifier import IntentClassifier
 
 __all__ = [
     "RouteDecision",
@@ -106,9 +106,9 @@ class Router:
     def from_policy(cls, policy: Policy, *, encoder: Any = None) -> Router:
         """Train once from the policy's examples. ``encoder`` overrides the
         policy's ``route_gate.encoder`` ("auto" loads MiniLM when installed, and
-        encodes the examples afresh: the shell passes ``encoder_cache.for_policy``)."""
+        encodes the examples afresh: the shell passes ``embedding.cache.for_policy``)."""
         if encoder is None and policy.route_gate.encoder == "auto":
-            from .route_encoder import load_if_available
+            from ...embedding.minilm import load_if_available
 
             encoder = load_if_available()
         texts: list[str] = []

@@ -20,34 +20,31 @@ from typing import Any
 import numpy as np
 
 
-SHIPPED = Path(__file__).resolve().parent / "data" / "embeddings"
+SHIPPED = Path(__file__).resolve().parents[1] / "data" / "embeddings"
 
 
 def embeddings_file(model_id: str, texts: list[str]) -> str:
     return "embeddings-" + hashlib.sha256("\x1f".join([model_id, *texts]).encode()).hexdigest()[:24] + ".npy"
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("TURNGATE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "turngate")
-    return Path(base)
-
-
-def for_policy(policy: Any) -> CachedEncoder | None:
+def for_policy(policy: Any, cache_dir: str | Path | None = None) -> CachedEncoder | None:
     """The route encoder the policy asks for (``route_gate.encoder: auto``), cached, or
     None (sparse only). Build routers with it, not with ``Router.from_policy``'s own
-    loading: only this one finds the bundled policy's shipped example embeddings."""
+    loading: only this one finds the bundled policy's shipped example embeddings.
+    ``cache_dir`` is ``Config.cache_dir``: where a custom policy's example embeddings
+    are kept (None: computed at every start)."""
     if policy.route_gate.encoder != "auto":
         return None
-    from .gates.route_encoder import load_if_available
+    from .minilm import load_if_available
 
     encoder = load_if_available()
-    return CachedEncoder(encoder) if encoder is not None else None
+    return CachedEncoder(encoder, cache_dir=cache_dir) if encoder is not None else None
 
 
 class CachedEncoder:
-    def __init__(self, encoder: Any, size: int = 256) -> None:
+    def __init__(self, encoder: Any, size: int = 256, *, cache_dir: str | Path | None = None) -> None:
         self.encoder = encoder
+        self.cache_dir = Path(cache_dir) if cache_dir else None
         self.model_id = f"{type(encoder).__name__}:{encoder.dim}:v1"
         self.dim = encoder.dim
         self.size = size
@@ -82,8 +79,10 @@ class CachedEncoder:
         encoding a policy's few hundred examples costs from seconds to most of a minute on
         a busy 2-core machine, and they only change when the policy does."""
         name = embeddings_file(self.model_id, texts)
-        path = cache_dir() / name
+        path = self.cache_dir / name if self.cache_dir is not None else None
         for candidate in (SHIPPED / name, path):  # the bundled policy's ship with the package
+            if candidate is None:
+                continue
             try:
                 cached = np.load(candidate)
                 if cached.shape == (len(texts), self.dim):
@@ -91,6 +90,8 @@ class CachedEncoder:
             except (OSError, ValueError):
                 pass
         out = self.encoder.encode(texts, batch_size)
+        if path is None:
+            return out
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")

