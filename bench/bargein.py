@@ -31,6 +31,16 @@ interruptions; false-abandon rate on backchannels, echo and noise; resume gap = 
 playback resumes on those, and whether any audio was lost (the resume point must not be
 after what the caller heard at the pause).
 
+Also: ``reaction_ms_*_voiced``, the reaction from the *voiced* onset (the first 30 ms of the
+caller's voice within 20 dB of its loudest, as a listener on the line hears it; the labelled
+turn starts of AMI and VoxConverse precede it by 250-500 ms); ``audible_gap_ms_p90``, the
+silences in our audio as the caller heard them on backchannels, noise and echo (from the
+simulated phone's played spans, not from decisions; a pause never resumed counts to the end
+of the clip); ``echo_stops_per_min`` on the 12 dB echo-only cases; and every key again as
+``heldout_*`` on the held-out half of the cases: sources alternate between a tuning half
+(even) and a held-out half (odd), each source with all its conditions in one half. Tune
+parameters on the tuning half (``--half tune``) and report the held-out figures beside.
+
     .venv/bin/python bench/bargein.py [--quick] [--param NAME=VALUE] [--trace SOURCE]
 """
 
@@ -80,6 +90,7 @@ BOT_TEXTS = (
 # flite spells "mm-hmm" as letters ("M M H M M"); "um hum" is how it says the sound.
 BACKCHANNELS = ("uh-huh", "yeah", "okay", "right", "um hum", "sure", "yes", "I see")
 CALLER_VOICES = ("rms", "slt", "awb")
+HALVES = ("tune", "heldout")
 
 
 # -- audio ------------------------------------------------------------------------------
@@ -120,6 +131,18 @@ def energy_onset(x: np.ndarray) -> int:
     return int(np.argmax(lv > lv.max() - 30)) * 80
 
 
+def voiced_onset(x: np.ndarray, from_ms: int) -> int:
+    """The first 30 ms (10 ms hop) of ``x`` from ``from_ms`` within 20 dB of its loudest 30 ms:
+    where a listener hears the caller's voice start, in ms."""
+    hop, win = 80, 240
+    n = (len(x) - win) // hop
+    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
+    lv = 10 * np.log10(np.mean(x[idx].astype(np.float64) ** 2, axis=1) + 1e-9)
+    start = max(0, from_ms // 10)
+    hit = np.nonzero(lv[start:] > lv.max() - 20)[0]
+    return (start + int(hit[0])) * 10 if len(hit) else from_ms
+
+
 def rttm_turn_starts(path: Path, min_gap: float = 0.3) -> dict[str, list[float]]:
     segs: dict[str, list[tuple[float, float]]] = {}
     for line in path.read_text().splitlines():
@@ -150,6 +173,8 @@ class Case:
     onset_ms: int | None       # caller speech onset (real and backchannel)
     echo: EchoSpec | None = None
     bot: int = 0               # which bot answer is playing
+    voiced_ms: int | None = None  # where the caller's voice is heard (see voiced_onset)
+    half: str = "tune"         # tune | heldout
 
 
 @dataclass
@@ -165,6 +190,9 @@ class Outcome:
     stuck: bool = False        # paused and neither resumed nor abandoned by the end
     last: str = ""             # the last turn decisions, to show for a stuck case
     abandon_why: str = ""      # the abandon decision's rule and words, for the listing
+    reaction_voiced_ms: float | None = None
+    audible_gaps: list[int] = field(default_factory=list)  # silences in our audio as heard, ms
+    pauses: int = 0
 
 
 def _place(segment: np.ndarray, onset: int, total: int) -> np.ndarray:
@@ -215,9 +243,11 @@ def real_interruptions(noise: list[np.ndarray], quick: bool) -> list[Case]:
         speech = _place(x, on, total)
         bed = _noise_bed(noise, k, total, NOISE_DB)
         kind_name = name.split("/")[0].split("@")[0]
+        voiced = voiced_onset(speech, LEAD_MS - 100)
         for cond, caller, echo in (("clean", speech, None), ("noise", speech + bed, None),
                                    ("echo", speech, ECHO), ("noise+echo", speech + bed, ECHO)):
-            cases.append(Case("real", f"{kind_name}:{name}", cond, caller, LEAD_MS, echo, bot=k))
+            cases.append(Case("real", f"{kind_name}:{name}", cond, caller, LEAD_MS, echo, bot=k,
+                              voiced_ms=voiced, half=HALVES[k % 2]))
     return cases
 
 
@@ -232,23 +262,25 @@ def non_interruptions(noise: list[np.ndarray], quick: bool) -> list[Case]:
             on = energy_onset(x)
             x = x * active_gain(x, CALLER_DB)
             speech = _place(x, on, total)
-            cases.append(Case("backchannel", f"{v}:{word}", "clean", speech, LEAD_MS, None, bot=k))
+            half = HALVES[(k + CALLER_VOICES.index(v)) % 2]
+            cases.append(Case("backchannel", f"{v}:{word}", "clean", speech, LEAD_MS, None, bot=k, half=half))
             bed = _noise_bed(noise, k, total, NOISE_DB)
             cases.append(Case("backchannel", f"{v}:{word}", "noise+echo", speech + bed, LEAD_MS, ECHO,
-                              bot=k + 1))
+                              bot=k + 1, half=half))
     for att in (18.0, 12.0):
         for delay in (120, 250):
             for b in range(len(BOT_TEXTS)):
                 cases.append(Case("echo", f"erl{att:.0f}dB/{delay}ms/bot{b}", f"echo {att:.0f} dB",
                                   np.zeros(total, np.float32), None,
-                                  EchoSpec(delay_ms=delay, attenuation_db=att), bot=b))
+                                  EchoSpec(delay_ms=delay, attenuation_db=att), bot=b,
+                                  half=HALVES[(b + delay // 250) % 2]))
     for level in (-45.0, -35.0):
         for k in range(2 if quick else 4):
             burst = np.zeros(total, np.float32)
             bed = _noise_bed(noise, k, SEGMENT_MS * 8, level)
             burst[LEAD_MS * 8:LEAD_MS * 8 + len(bed)] = bed
             cases.append(Case("noise", f"{['dishes', 'bike'][k % 2]}#{k}", f"noise {level:.0f} dBFS", burst,
-                              None, bot=k))
+                              None, bot=k, half=HALVES[(k // 2) % 2]))
     return cases
 
 
@@ -263,6 +295,8 @@ def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bots: lis
         h.start_bot_turn(bot.audio, bot.text, bot.words)
         pcm = np.clip(np.round(case.caller), -32768, 32767).astype(np.int16)
         h.feed(mulaw.decode(mulaw.encode(pcm)))
+        h.speaker.finish()
+        spans = list(h.speaker.spans)
         turn = h.decisions("turn")
     finally:
         vad.unregister("harness")
@@ -283,12 +317,20 @@ def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bots: lis
         if int(r.evidence.get("resume_from_ms", 0)) > int(p.evidence.get("heard_ms", 0)):
             out.lost_audio = True
     out.stuck = bool(pauses) and len(resumes) < len(pauses) and not out.abandoned
+    out.pauses = len(pauses)
+    # What the caller heard of our answer: every silence between played spans, and a pause
+    # never resumed until the end of the clip.
+    out.audible_gaps = [b.start_ms - a.end_ms for a, b in zip(spans, spans[1:]) if b.start_ms > a.end_ms]
+    if spans and out.stuck:
+        out.audible_gaps.append(len(case.caller) // 8 - spans[-1].end_ms)
     out.last = ", ".join(f"{d.at_ms} {d.outcome}/{d.reason}" for d in turn[-4:])
     if case.onset_ms is not None:
         after = [c for c in out.clears_ms if c >= case.onset_ms - 100]
         before = [c for c in out.clears_ms if c < case.onset_ms - 100]
         if after and after[0] <= case.onset_ms + 2000:
             out.reaction_ms = after[0] - case.onset_ms
+            if case.voiced_ms is not None:
+                out.reaction_voiced_ms = after[0] - case.voiced_ms
         out.paused_early = bool(before)
     return out
 
@@ -301,13 +343,22 @@ def summarize(outs: list[Outcome]) -> dict:
     real = [o for o in outs if o.case.kind == "real"]
     other = [o for o in outs if o.case.kind != "real"]
     reactions = [o.reaction_ms for o in real if o.reaction_ms is not None]
+    voiced = [o.reaction_voiced_ms for o in real if o.reaction_voiced_ms is not None]
     gaps = [g for o in other for g in o.resume_gaps]
+    audible = [g for o in other for g in o.audible_gaps]
+    echo12 = [o for o in other if o.case.kind == "echo" and o.case.condition == "echo 12 dB"]
+    echo_min = sum(len(o.case.caller) for o in echo12) / 8000 / 60
     return {
         "reaction_ms_p50": round(_pct(reactions, 50), 1),
         "reaction_ms_p90": round(_pct(reactions, 90), 1),
         "abandon_rate_real": round(sum(o.abandoned for o in real) / max(1, len(real)), 4),
         "false_abandon_rate": round(sum(o.abandoned for o in other) / max(1, len(other)), 4),
         "resume_gap_ms_p90": round(_pct(gaps, 90), 1),
+        "reaction_ms_p50_voiced": round(_pct(voiced, 50), 1),
+        "reaction_ms_p90_voiced": round(_pct(voiced, 90), 1),
+        "missed_real": sum(o.reaction_ms is None and not o.paused_early for o in real),
+        "audible_gap_ms_p90": round(_pct(audible, 90), 1) if audible else 0.0,
+        "echo_stops_per_min": round(sum(o.pauses for o in echo12) / echo_min, 2) if echo_min else float("nan"),
     }
 
 
@@ -372,6 +423,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a quarter of the real cases, one voice")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override a TurnParams field, e.g. --param confirm_timeout_ms=400")
+    ap.add_argument("--half", choices=("all", "tune", "heldout"), default="all",
+                    help="run one half of the cases: tune parameters on 'tune', report 'heldout' beside")
     ap.add_argument("--trace", metavar="SOURCE", help="print the VAD trace around the onset of the real "
                     "cases whose source contains SOURCE (e.g. ami/dev01@15.13), then stop")
     args = ap.parse_args()
@@ -398,6 +451,8 @@ def main() -> None:
         trace(real_interruptions(noise, False), args.trace)
         return
     cases = real_interruptions(noise, args.quick) + non_interruptions(noise, args.quick)
+    if args.half != "all":
+        cases = [c for c in cases if c.half == args.half]
     print(f"bot answers: flite kal, {', '.join(f'{m / 1000:.1f}' for m in bot_ms)} s; {sum(c.kind == 'real' for c in cases)} real "
           f"interruption cases, {sum(c.kind != 'real' for c in cases)} backchannel/echo/noise cases; "
           f"STT: pocketsphinx with {len(phrases)} policy phrases")
@@ -415,7 +470,13 @@ def main() -> None:
             print(f"  false abandon: {o.case.kind} {o.case.source} ({o.case.condition}): {o.abandon_why}")
         if o.stuck:
             print(f"  still paused when the clip ends: {o.case.kind} {o.case.source} ({o.case.condition}): {o.last}")
-    print(json.dumps({"bench": "bargein", **summarize(outs)}))
+    if args.half != "all":
+        print(f"(the {args.half} half only)")
+    line = {"bench": "bargein", "half": args.half, **summarize(outs)}
+    if args.half == "all":
+        line |= {f"heldout_{k}": v for k, v in summarize([o for o in outs if o.case.half == "heldout"]).items()}
+        line |= {f"tune_{k}": v for k, v in summarize([o for o in outs if o.case.half == "tune"]).items()}
+    print(json.dumps(line))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,267 @@
+"""How fast the bot answers once the caller stops, and how often it cuts in while they only paused.
+
+Every case is one caller turn fed into a listening call on the audio clock
+(``turngate.testing.harness.AudioHarness``: mu-law, the batched Silero VAD, the embedded
+pocketsphinx STT with the policy's domain LM, the call core with the bundled policy's
+turn-taking, Twilio-like playout), then silence. The agent answers with a flite sentence.
+
+Turns:
+  - ``conversation``: labelled speaker turns of the VoxConverse debate and the AMI meeting
+    mixes (RTTM): a speaker's consecutive segments with gaps under 2 s and no other speaker
+    starting in between form one turn; its gaps are within-speaker pauses the bot must
+    not answer into. The turn's audio is cut from the mix (other speakers' overlap stays).
+  - ``read``: cmu_arctic and LibriVox sentences, whole.
+  - ``paused``: LibriVox sentences with a 700 ms silence inserted at the word boundary
+    nearest the middle (pocketsphinx word alignments): "I'd like to move my appointment
+    to ... Friday".
+
+Reported:
+  - response = end of the caller's speech (the label, or the last aligned word) -> the bot's
+    first audio at the phone, in audio time, plus the wall-clock compute the answer waits
+    for in series (the STT final and the first sentence's flite synthesis, measured here);
+    the scripted agent adds nothing, a real model adds its time to first token.
+  - cut-in = the bot's audio played before the caller's turn ended (a premature answer).
+
+The cases alternate between a tuning half and a held-out half (``heldout_*`` keys).
+
+    .venv/bin/python bench/turns.py [--param NAME=VALUE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bargein import CALLER_DB, DATA, _param, active_gain, energy_onset, read_8k  # noqa: E402
+
+from turngate.audio import mulaw  # noqa: E402
+from turngate.core.params import TurnParams  # noqa: E402
+from turngate.policy import load_policy  # noqa: E402
+from turngate.speech.flite_tts import FliteTts  # noqa: E402
+from turngate.speech.lm import phrases_in  # noqa: E402
+from turngate.speech.pocketsphinx_stt import PocketsphinxEngine  # noqa: E402
+from turngate.testing.harness import AudioHarness  # noqa: E402
+from turngate.vad import SileroBatch  # noqa: E402
+
+LEAD_S = 0.5         # silence before the turn
+TAIL_S = 3.0         # silence after it: the bot answers in here
+MAX_GAP_S = 2.0      # a longer gap ends a speaker's turn
+PAUSE_S = 0.7        # the inserted mid-sentence pause
+REPLY = "Sure, I can help with that."
+HALVES = ("tune", "heldout")
+
+
+@dataclass
+class Turn:
+    kind: str
+    source: str
+    audio: np.ndarray        # float, int16 scale
+    end_s: float             # the caller's speech ends here (in ``audio``)
+    pauses: list[tuple[float, float]] = field(default_factory=list)  # within-turn pauses
+    half: str = "tune"
+
+
+def rttm_turns(path: Path) -> dict[str, list[tuple[float, float, list[tuple[float, float]]]]]:
+    """Per recording: (start, end, within-speaker pauses) of each speaker turn."""
+    rows: dict[str, list[tuple[float, float, str]]] = {}
+    for line in path.read_text().splitlines():
+        f = line.split()
+        if f and f[0] == "SPEAKER":
+            rows.setdefault(f[1], []).append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
+    out: dict[str, list[tuple[float, float, list[tuple[float, float]]]]] = {}
+    for rec, segs in rows.items():
+        segs.sort()
+        turns = []
+        for spk in sorted({s[2] for s in segs}):
+            mine = [s for s in segs if s[2] == spk]
+            cur = [mine[0]]
+            for s in mine[1:]:
+                gap = (cur[-1][1], s[0])
+                other = any(o[2] != spk and gap[0] <= o[0] < gap[1] for o in segs)
+                if s[0] - cur[-1][1] < MAX_GAP_S and not other:
+                    cur.append(s)
+                else:
+                    turns.append(cur)
+                    cur = [s]
+            turns.append(cur)
+        out[rec] = [(t[0][0], max(s[1] for s in t),
+                     [(a[1], b[0]) for a, b in zip(t, t[1:]) if b[0] > a[1]]) for t in turns]
+    return out
+
+
+def conversation_turns() -> list[Turn]:
+    turns = []
+    sources = [(DATA / "voxconverse_8k" / "aepyx.rttm", lambda r: DATA / "voxconverse_8k" / "aepyx_8k.wav")]
+    sources += [(DATA / "ami_meetings" / r, lambda r: DATA / "ami_meetings" / f"{r}.wav")
+                for r in ("debug.development.rttm", "debug.test.rttm")]
+    for rttm, wav in sources:
+        for rec, ts in rttm_turns(rttm).items():
+            x = read_8k(wav(rec))
+            for start, end, pauses in ts:
+                if end - start < 0.4:
+                    continue  # a cough or a one-syllable overlap, not a turn
+                seg = x[int(start * 8000):int(end * 8000)]
+                turns.append(Turn("conversation", f"{rec}@{start:.2f}", seg * active_gain(seg, CALLER_DB),
+                                  end - start, [(a - start, b - start) for a, b in pauses]))
+    return turns
+
+
+def _aligned(p: Path) -> list[tuple[str, float, float]]:
+    words = json.loads(p.with_suffix(".json").read_text())
+    words = words.get("w", words) if isinstance(words, dict) else words
+    return [(w["t"], float(w["b"]), float(w["b"]) + float(w["d"])) for w in words
+            if w.get("t") not in ("<s>", "</s>", "<sil>", "(NULL)")]
+
+
+def read_turns() -> list[Turn]:
+    turns = []
+    for p in sorted(DATA.glob("cmu_arctic/*.wav")):
+        x = read_8k(p)
+        fr = x[: len(x) // 80 * 80].reshape(-1, 80).astype(np.float64)
+        lv = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-9)
+        voiced = np.nonzero(lv > lv.max() - 35)[0]
+        on, off = int(voiced[0]) * 80, (int(voiced[-1]) + 1) * 80
+        seg = x[on:off]
+        turns.append(Turn("read", f"arctic/{p.stem}", seg * active_gain(seg, CALLER_DB), len(seg) / 8000))
+    for p in sorted(DATA.glob("librivox_pocketsphinx/librivox/*.wav")):
+        x = read_8k(p)
+        words = _aligned(p)
+        a, b = words[0][1], words[-1][2]
+        seg = x[int(a * 8000):int(b * 8000)]
+        gain = active_gain(seg, CALLER_DB)
+        turns.append(Turn("read", f"librivox/{p.stem[-4:]}", seg * gain, len(seg) / 8000))
+        # The same sentence with a pause in the middle: the caller looks for a word.
+        mid = min(words[1:-1], key=lambda w: abs(w[1] - (a + b) / 2))
+        cut = int((mid[1] - a) * 8000)
+        paused = np.concatenate([seg[:cut], np.zeros(int(PAUSE_S * 8000), np.float32), seg[cut:]])
+        turns.append(Turn("paused", f"librivox/{p.stem[-4:]}+pause@{mid[0]}", paused * gain,
+                          len(paused) / 8000, [(cut / 8000, cut / 8000 + PAUSE_S)]))
+    return turns
+
+
+@dataclass
+class Result:
+    turn: Turn
+    response_ms: float | None   # None: the bot never answered
+    cut_in: bool
+    compute_ms: float
+
+
+class _TimedStt:
+    """The STT engine, with the wall-clock time of each final (the answer waits for it)."""
+
+    def __init__(self, engine: PocketsphinxEngine) -> None:
+        self.engine = engine
+        self.final_ms: list[float] = []
+
+    def new_stream(self):  # type: ignore[no-untyped-def]
+        stream = self.engine.new_stream()
+        outer = self
+
+        class Timed:
+            def __getattr__(self, name):  # type: ignore[no-untyped-def]
+                return getattr(stream, name)
+
+            def end_utterance(self):  # type: ignore[no-untyped-def]
+                t = time.perf_counter()
+                r = stream.end_utterance()
+                outer.final_ms.append((time.perf_counter() - t) * 1000)
+                return r
+
+        return Timed()
+
+
+def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: TurnParams) -> Result:
+    synth_ms: list[float] = []
+
+    def speak(text: str):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        s = tts.synthesize(text)
+        synth_ms.append((time.perf_counter() - t0) * 1000)
+        return s.audio, s.words
+
+    stt.final_ms.clear()
+    h = AudioHarness(stt=stt, vad=vad, tts=speak, params=params, model_reply=REPLY)  # type: ignore[arg-type]
+    try:
+        x = np.concatenate([np.zeros(int(LEAD_S * 8000), np.float32), t.audio,
+                            np.zeros(int(TAIL_S * 8000), np.float32)])
+        pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+        h.feed(mulaw.decode(mulaw.encode(pcm)))
+        h.speaker.finish()
+        spans = list(h.speaker.spans)
+    finally:
+        vad.unregister("harness")
+        if h.stt is not None:
+            h.stt.close()
+    end_ms = (LEAD_S + t.end_s) * 1000
+    cut_in = any(s.start_ms < end_ms - 20 for s in spans)
+    after = [s.start_ms for s in spans if s.start_ms >= end_ms - 20]
+    compute = (stt.final_ms[-1] if stt.final_ms else 0.0) + (synth_ms[0] if synth_ms else 0.0)
+    resp = after[0] - end_ms + compute if after and not cut_in else None
+    return Result(t, resp, cut_in, compute)
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(xs, q)) if xs else float("nan")
+
+
+def summarize(rs: list[Result]) -> dict:
+    resp = [r.response_ms for r in rs if r.response_ms is not None]
+    return {"response_ms_p50": round(_pct(resp, 50), 1), "response_ms_p90": round(_pct(resp, 90), 1),
+            "cutin_rate": round(sum(r.cut_in for r in rs) / max(1, len(rs)), 4),
+            "unanswered": sum(r.response_ms is None and not r.cut_in for r in rs), "turns": len(rs)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a turn_taking field, e.g. --param end_silence_ms=500")
+    ap.add_argument("--half", choices=("all", "tune", "heldout"), default="all")
+    args = ap.parse_args()
+    policy = load_policy(None)
+    params = policy.turn_taking
+    overrides = dict(_param(kv) for kv in args.param)
+    if overrides:
+        from dataclasses import replace
+        params = replace(params, **overrides)
+    import yaml
+
+    phrases = phrases_in(yaml.safe_load((ROOT / "policies" / "default.yaml").read_text()))
+    stt, vad, tts = _TimedStt(PocketsphinxEngine(phrases)), SileroBatch(), FliteTts("kal")
+    turns = conversation_turns() + read_turns()
+    for k, t in enumerate(turns):
+        t.half = HALVES[k % 2]
+    if args.half != "all":
+        turns = [t for t in turns if t.half == args.half]
+    t0 = time.time()
+    results = [run_turn(t, stt, vad, tts, params) for t in turns]
+    print(f"{'kind':<13} {'n':>3} | {'resp p50':>8} {'p90':>6} | {'cut-in':>6} {'unanswered':>10}")
+    for kind in ("conversation", "read", "paused"):
+        rs = [r for r in results if r.turn.kind == kind]
+        s = summarize(rs)
+        print(f"{kind:<13} {len(rs):>3} | {s['response_ms_p50']:>8.0f} {s['response_ms_p90']:>6.0f} | "
+              f"{sum(r.cut_in for r in rs):>6} {s['unanswered']:>10}")
+    for r in results:
+        if r.cut_in:
+            print(f"  cut in: {r.turn.kind} {r.turn.source} (pauses {[round(b - a, 2) for a, b in r.turn.pauses]})")
+    compute = [r.compute_ms for r in results]
+    print(f"compute in series (STT final + first flite sentence): p50 {_pct(compute, 50):.0f} ms, "
+          f"p90 {_pct(compute, 90):.0f} ms; wall {time.time() - t0:.0f} s")
+    line = {"bench": "turns", "half": args.half, **summarize(results)}
+    if args.half == "all":
+        line |= {f"heldout_{k}": v for k, v in summarize([r for r in results if r.turn.half == "heldout"]).items()}
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()
