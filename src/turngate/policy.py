@@ -35,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .core.params import TurnParams
 from .errors import ConfigError
+from .llm import profiles as model_profiles
+from .llm.profiles import ModelsSection
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
@@ -59,6 +61,8 @@ REQUIRED_ROUTES: tuple[str, ...] = (
 # authentication but may not take it away from these.
 AUTH_REQUIRED_ROUTES: frozenset[str] = frozenset({"payment", "refund"})
 
+# The profiles a route may name without a models: section (each served by the scripted
+# agent until the section defines it); a policy's own models.profiles add to these.
 PROFILES: frozenset[str] = frozenset({"low_latency", "strong_guard", "fallback", "human"})
 
 
@@ -147,6 +151,8 @@ class Policy:
     memory: MemoryPolicy
     # Built by the guard helper's GuardRules.from_mapping when it exists; None otherwise.
     guard_rules: Any = None
+    # The models: section; a profile it does not define is served by the scripted agent.
+    models: ModelsSection = field(default_factory=ModelsSection)
 
     def route(self, name: str) -> RouteSpec:
         return self.routes.get(name) or self.routes["unknown"]
@@ -172,13 +178,6 @@ class _Route(_Strict):
     handoff_queue: str = "general"
     next_action: str = "answer"
     segment_actions: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("profile")
-    @classmethod
-    def _known_profile(cls, v: str) -> str:
-        if v not in PROFILES:
-            raise ValueError(f"unknown profile {v!r}; expected one of {sorted(PROFILES)}")
-        return v
 
     @field_validator("examples")
     @classmethod
@@ -227,6 +226,7 @@ class _Policy(_Strict):
     handoff: _Handoff = _Handoff()
     turn_taking: TurnParams = TurnParams()
     memory: _Memory = _Memory()
+    models: model_profiles.ModelsSchema = model_profiles.ModelsSchema()
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -291,6 +291,7 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
         turn_taking=model.turn_taking,
         memory=MemoryPolicy(fields=MappingProxyType(dict(model.memory.fields))),
         guard_rules=_guard_rules(model.guard, node, source),
+        models=model_profiles.build(model.models),
     )
 
 
@@ -327,6 +328,13 @@ def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> 
     for name in sorted(AUTH_REQUIRED_ROUTES):
         if not model.routes[name].requires_auth:
             fail(("routes", name, "requires_auth"), f"route {name!r} must require authentication")
+    known_profiles = PROFILES | set(model.models.profiles)
+    for name, r in model.routes.items():
+        if r.profile not in known_profiles:
+            fail(("routes", name, "profile"),
+                 f"unknown profile {r.profile!r}; expected one of {sorted(known_profiles)} (or one under models.profiles)")
+    for loc, msg in model_profiles.problems(model.models):
+        fail(("models", *loc), msg)
     declared = model.memory.fields
     for name, r in model.routes.items():
         for i, f in enumerate(r.memory_scope):
