@@ -98,6 +98,7 @@ logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
     path: str
+    query: str
     model: str
     body: dict[str, Any]
     raw: bytes
@@ -119,7 +120,7 @@ class FakeOpenAI:
     def __post_init__(self) -> None:
         self._queued: dict[str, collections.deque[Behaviour]] = collections.defaultdict(collections.deque)
         self._held: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = collections.defaultdict(list)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._ids = itertools.count(1)
         self.app = Starlette(routes=[
             Route("/v1/chat/completions", self._chat, methods=["POST"]),
@@ -148,6 +149,12 @@ class FakeOpenAI:
         with self._lock:
             return len(self._held[model])
 
+    def wait_held(self, model: str, n: int = 1, timeout: float = 30.0) -> bool:
+        """Block until ``n`` requests for ``model`` are held (a synchronisation point for
+        tests: the request has certainly reached the server and is stalling)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._held[model]) >= n, timeout)
+
     def bodies(self) -> list[str]:
         return [r.text for r in self.requests]
 
@@ -167,7 +174,7 @@ class FakeOpenAI:
             return _error(400, "We could not parse the JSON body of your request.")
         model = str(body.get("model") or request.path_params.get("deployment", ""))
         auth = request.headers.get("authorization", "") or request.headers.get("api-key", "")
-        self.requests.append(RecordedRequest(path=request.url.path, model=model, body=body, raw=raw,
+        self.requests.append(RecordedRequest(path=request.url.path, query=request.url.query, model=model, body=body, raw=raw,
                                              header_names=tuple(request.headers.keys()), authorization=auth))
         if self.api_key and auth not in (f"Bearer {self.api_key}", self.api_key):
             return _error(401)
@@ -178,6 +185,7 @@ class FakeOpenAI:
             ev = asyncio.Event()
             with self._lock:
                 self._held[model].append((asyncio.get_running_loop(), ev))
+                self._lock.notify_all()
             await ev.wait()
         if b.stall_ms:
             await asyncio.sleep(b.stall_ms / 1000)
