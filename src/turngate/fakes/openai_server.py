@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--api-key", default="", help="require this key (Bearer or api-key header)")
-    ap.add_argument("--reply", default=Behaviour.reply, help="the default answer")
+    ap.add_argument("--reply", default=Behaviour().reply, help="the default answer")
     ap.add_argument("--model", action="append", default=[], metavar="NAME=FIELD:VALUE,...",
                     help="a model's behaviour, e.g. slow=stall_ms:2000 or flaky=status:503")
     args = ap.parse_args(argv)
