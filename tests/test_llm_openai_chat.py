@@ -199,3 +199,19 @@ def test_a_content_filter_stop_is_not_an_answer():
     asm.feed("[DONE]")
     with pytest.raises(ModelRejected):
         asm.finish()
+
+
+async def test_a_running_fake_is_told_to_misbehave_over_http_and_lists_what_it_received(fake):
+    import httpx
+
+    from turngate.fakes.openai_server import _parse_model
+
+    async with httpx.AsyncClient() as c:
+        r = await c.post(fake.url.removesuffix("/v1") + "/_fake/behaviour", json={"model": "ctl", "status": 503})
+        assert r.status_code == 200 and r.json()["status"] == 503
+        with pytest.raises(ModelServerError):
+            await collect(adapter(fake, model="ctl"))
+        listed = (await c.get(fake.url.removesuffix("/v1") + "/_fake/requests")).json()
+    assert listed[-1]["model"] == "ctl" and listed[-1]["body"]["stream"] is True
+    assert _parse_model("slow=stall_ms:2000,end:no_done,hold:true") == (
+        "slow", {"stall_ms": 2000, "end": "no_done", "hold": True})

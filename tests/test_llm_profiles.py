@@ -4,6 +4,7 @@ naming file, line and field, and what a valid section becomes."""
 from __future__ import annotations
 
 import argparse
+import traceback
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,9 @@ def test_a_pasted_key_instead_of_a_variable_name_is_refused_without_echoing_it()
     msg, lines = error_of(GOOD.replace("api_key_env: OPENAI_API_KEY\n", f"api_key_env: {secret}\n", 1))
     assert f"bad.yaml:{line_of(lines, 'api_key_env: sk-')}: models.profiles.low_latency.api_key_env" in msg
     assert secret not in msg and "name of an environment variable" in msg
+    with pytest.raises(ConfigError) as e:
+        parse_policy(BASE + GOOD.replace("api_key_env: OPENAI_API_KEY\n", f"api_key_env: {secret}\n", 1))
+    assert secret not in "".join(traceback.format_exception(e.value))  # nor in a traceback's chained cause
 
 
 def test_a_route_may_name_a_profile_the_section_defines_and_not_an_unknown_one():

@@ -262,7 +262,9 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
     try:
         model = _Policy.model_validate(doc)
     except ValidationError as e:
-        raise ConfigError(_describe(e, node, source)) from e
+        # Not chained: pydantic's own text quotes each bad input, and a bad input may be a
+        # key pasted where its variable's name belongs; a traceback must not print it.
+        raise ConfigError(_describe(e, node, source)) from None
 
     _check_cross_fields(model, node, source)
     version = hashlib.sha256(data).hexdigest()[:12]
