@@ -215,3 +215,10 @@ async def test_a_running_fake_is_told_to_misbehave_over_http_and_lists_what_it_r
     assert listed[-1]["model"] == "ctl" and listed[-1]["body"]["stream"] is True
     assert _parse_model("slow=stall_ms:2000,end:no_done,hold:true") == (
         "slow", {"stall_ms": 2000, "end": "no_done", "hold": True})
+
+
+async def test_a_server_that_ignores_stream_true_is_refused_not_misread(fake):
+    fake.queue("m", Behaviour(ignore_stream=True))
+    with pytest.raises(ModelRejected, match="did not stream") as e:
+        await collect(adapter(fake))
+    assert e.value.kind == "error"

@@ -11,7 +11,7 @@ is set, then ``data: [DONE]``; errors are an HTTP status with OpenAI's error JSO
 
 Each model name can be told to misbehave (:class:`Behaviour`): stall before the first
 token (for ``stall_ms``, or until :meth:`FakeOpenAI.release` when ``hold`` is set),
-answer slowly (``token_delay_ms`` between deltas), answer 429/500/503 (``status``),
+answer slowly (``token_delay_ms`` between deltas), answer 429/500/503 (``status``), ignore ``stream: true`` (``ignore_stream``),
 cut the connection mid-stream (``end="disconnect"``), end cleanly without ``[DONE]``
 (``end="no_done"``) or without any ``finish_reason`` (``end="no_finish"``), or send
 an error event mid-stream (``end="error_event"``). :meth:`FakeOpenAI.queue` adds
@@ -75,6 +75,7 @@ class Behaviour:
     end: End = "done"
     after_tokens: int = 2          # content deltas sent before a disconnect/no_finish/error_event
     tool_call: tuple[str, str] | None = None   # (function name, JSON arguments) instead of text
+    ignore_stream: bool = False    # answer one chat.completion even when asked to stream
 
 
 class _Cut(Exception):
@@ -192,7 +193,7 @@ class FakeOpenAI:
         if b.status != 200:
             return _error(b.status)
         cid = f"chatcmpl-fake{next(self._ids)}"
-        if not body.get("stream"):
+        if not body.get("stream") or b.ignore_stream:
             return JSONResponse(self._completion(cid, model, b, body))
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(self._events(cid, model, b, body, usage), media_type="text/event-stream",

@@ -272,6 +272,10 @@ class OpenAIChat:
                                              headers=self._headers()) as resp:
                 if resp.status_code != 200:
                     raise await self._status_error(resp)
+                ctype = resp.headers.get("content-type", "")
+                if not ctype.startswith("text/event-stream"):
+                    # A server (or a proxy in front of it) that ignored stream: true.
+                    raise ModelRejected(self.name, f"the server did not stream (content-type {ctype[:60]!r})")
                 async for line in resp.aiter_lines():
                     data = sse.feed(line)
                     if data is not None:
