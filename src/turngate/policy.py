@@ -333,8 +333,8 @@ def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> 
     known_profiles = PROFILES | set(model.models.profiles)
     for name, r in model.routes.items():
         if r.profile not in known_profiles:
-            fail(("routes", name, "profile"),
-                 f"unknown profile {r.profile!r}; expected one of {sorted(known_profiles)} (or one under models.profiles)")
+            fail(("routes", name, "profile"), f"unknown profile {r.profile!r}; expected one of "
+                 f"{sorted(known_profiles)} (or a new one defined under models.profiles)")
     for loc, msg in model_profiles.problems(model.models):
         fail(("models", *loc), msg)
     declared = model.memory.fields

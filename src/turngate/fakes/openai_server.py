@@ -11,7 +11,8 @@ is set, then ``data: [DONE]``; errors are an HTTP status with OpenAI's error JSO
 
 Each model name can be told to misbehave (:class:`Behaviour`): stall before the first
 token (for ``stall_ms``, or until :meth:`FakeOpenAI.release` when ``hold`` is set),
-answer slowly (``token_delay_ms`` between deltas), answer 429/500/503 (``status``), ignore ``stream: true`` (``ignore_stream``),
+answer slowly (``token_delay_ms`` between deltas), answer 429/500/503 (``status``),
+ignore ``stream: true`` (``ignore_stream``),
 cut the connection mid-stream (``end="disconnect"``), end cleanly without ``[DONE]``
 (``end="no_done"``) or without any ``finish_reason`` (``end="no_finish"``), or send
 an error event mid-stream (``end="error_event"``). :meth:`FakeOpenAI.queue` adds
@@ -175,7 +176,8 @@ class FakeOpenAI:
             return _error(400, "We could not parse the JSON body of your request.")
         model = str(body.get("model") or request.path_params.get("deployment", ""))
         auth = request.headers.get("authorization", "") or request.headers.get("api-key", "")
-        self.requests.append(RecordedRequest(path=request.url.path, query=request.url.query, model=model, body=body, raw=raw,
+        self.requests.append(RecordedRequest(path=request.url.path, query=request.url.query, model=model,
+                                             body=body, raw=raw,
                                              header_names=tuple(request.headers.keys()), authorization=auth))
         if self.api_key and auth not in (f"Bearer {self.api_key}", self.api_key):
             return _error(401)

@@ -36,8 +36,7 @@ from ..core.call import Call
 from ..core.decisions import Decision
 from ..core.events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, PartialTranscript, PeerMessageRejected,
-    StreamStopped,
-    SynthesisFailed, TimerFired, VoiceActivity,
+    StreamStopped, SynthesisFailed, TimerFired, VoiceActivity,
 )
 from ..errors import AuthError
 from ..llm.runner import run_attempt
