@@ -189,3 +189,16 @@ def test_each_defined_profile_gets_an_adapter_and_the_rest_the_scripted_agent(fa
     assert agents["scripted"] is scripted and agents["default"] is scripted
     assert isinstance(agents["fast"], OpenAIChat) and agents["fast"].key is None
     assert isinstance(breakers_for(models), Breakers)
+
+
+async def test_an_adapter_stream_that_stops_without_finishing_is_a_disconnect(fake):
+    from turngate.llm.openai_chat import TextDelta
+
+    class Truncating:
+        profile = profile(fake)
+
+        async def stream(self, request):
+            yield TextDelta(text="half an")
+
+    events, st = await run(Truncating())
+    assert [type(e) for e in events] == [ModelTextDelta, ModelFailed] and events[-1].kind == "disconnect"

@@ -116,6 +116,12 @@ async def run_attempt(agent: Any, req: GenerationRequest, attempt: int, *, emit:
             reason = f"{type(e).__name__}: {e}"
         log.warning("generation %s attempt %s failed (%s): %s", gen, attempt, kind, reason)
         return fail(reason, kind)
+    if adapter is not None and finished is None:
+        # An adapter's stream always ends in Finished or raises; one that just stops broke its
+        # contract, and half an answer must not pass for a whole one.
+        if breaker is not None:
+            breaker.failure(clock(), "disconnect")
+        return fail(f"{req.profile}: the stream stopped without finishing", "disconnect")
     st.ended, st.outcome = clock(), "done"
     if breaker is not None:
         breaker.success(st.ended)
