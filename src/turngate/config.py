@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError
@@ -79,3 +80,32 @@ def _coerce(name: str, raw: str, typ: Any) -> Any:
 def process_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment plus ``extra``: what a child gateway process is started with."""
     return {**os.environ, **(extra or {})}
+
+
+class Secret:
+    """A credential read from the environment. Its ``repr`` and ``str`` never show the
+    value, so a stray log line, exception or decision cannot carry it; only the HTTP
+    layer calls :meth:`reveal`."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str) -> None:
+        self._value = value
+        self.source = source  # the variable's name: safe to log
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(from ${self.source})"
+
+    __str__ = __repr__
+
+
+def secret_from_env(name: str, env: Mapping[str, str] | None = None) -> Secret | None:
+    """The API key in the environment variable a policy profile names (``api_key_env``),
+    or None when it is unset or empty. The policy holds the variable's name, never the key."""
+    if not name:
+        return None
+    value = (os.environ if env is None else env).get(name, "")
+    return Secret(value, name) if value else None

@@ -35,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .core.params import TurnParams
 from .errors import ConfigError
+from .llm import profiles as model_profiles
+from .llm.profiles import ModelsSection
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
@@ -61,6 +63,8 @@ REQUIRED_ROUTES: tuple[str, ...] = (
 # authentication but may not take it away from these.
 AUTH_REQUIRED_ROUTES: frozenset[str] = frozenset({"payment", "refund"})
 
+# The profiles a route may name without a models: section (each served by the scripted
+# agent until the section defines it); a policy's own models.profiles add to these.
 PROFILES: frozenset[str] = frozenset({"low_latency", "strong_guard", "fallback", "human"})
 
 
@@ -173,6 +177,8 @@ class Policy:
     # Built by the guard helper's GuardRules.from_mapping when it exists; None otherwise.
     guard_rules: Any = None
     model_selection: ModelSelectionPolicy = field(default_factory=ModelSelectionPolicy)
+    # The models: section; a profile it does not define is served by the scripted agent.
+    models: ModelsSection = field(default_factory=ModelsSection)
 
     def route(self, name: str) -> RouteSpec:
         return self.routes.get(name) or self.routes["unknown"]
@@ -198,13 +204,6 @@ class _Route(_Strict):
     handoff_queue: str = "general"
     next_action: str = "answer"
     segment_actions: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("profile")
-    @classmethod
-    def _known_profile(cls, v: str) -> str:
-        if v not in PROFILES:
-            raise ValueError(f"unknown profile {v!r}; expected one of {sorted(PROFILES)}")
-        return v
 
     @field_validator("examples")
     @classmethod
@@ -289,6 +288,7 @@ class _Policy(_Strict):
     turn_taking: TurnParams = TurnParams()
     memory: _Memory = _Memory()
     model_selection: _ModelSelection = _ModelSelection()
+    models: model_profiles.ModelsSchema = model_profiles.ModelsSchema()
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -324,7 +324,9 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
     try:
         model = _Policy.model_validate(doc)
     except ValidationError as e:
-        raise ConfigError(_describe(e, node, source)) from e
+        # Not chained: pydantic's own text quotes each bad input, and a bad input may be a
+        # key pasted where its variable's name belongs; a traceback must not print it.
+        raise ConfigError(_describe(e, node, source)) from None
 
     _check_cross_fields(model, node, source)
     version = hashlib.sha256(data).hexdigest()[:12]
@@ -359,6 +361,7 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
             uncertain_below=model.model_selection.uncertain_below,
             stt_uncertain_below=model.model_selection.stt_uncertain_below,
             clarify_reply=model.model_selection.clarify_reply),
+        models=model_profiles.build(model.models),
     )
 
 
@@ -407,6 +410,13 @@ def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> 
                 fail(("model_selection", "rules", i, "when", "routes", j), f"no route {route!r} in routes")
         if rule.queue is not None and rule.then != "handoff":
             fail(("model_selection", "rules", i, "queue"), "a queue is only for 'then: handoff'")
+    known_profiles = PROFILES | set(model.models.profiles)
+    for name, r in model.routes.items():
+        if r.profile not in known_profiles:
+            fail(("routes", name, "profile"), f"unknown profile {r.profile!r}; expected one of "
+                 f"{sorted(known_profiles)} (or a new one defined under models.profiles)")
+    for loc, msg in model_profiles.problems(model.models):
+        fail(("models", *loc), msg)
     declared = model.memory.fields
     for name, r in model.routes.items():
         for i, f in enumerate(r.memory_scope):

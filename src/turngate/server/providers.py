@@ -1,6 +1,11 @@
 """Everything a call needs from the process, built once: the embedded default
 stack (Silero VAD, pocketsphinx, flite, the scripted agent, the policy gates)
-or whatever a deployment plugs in instead."""
+or whatever a deployment plugs in instead.
+
+Models: one adapter per profile the policy's ``models:`` section defines (see
+:func:`model_agents`), and one circuit breaker per provider (``base_url`` + ``model``)
+shared by every call of the process. A profile the section does not define, and
+``scripted``, are served by the scripted agent."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from ..agent.base import Agent
 from ..config import Config
 from ..core.gatekeeper import Gatekeeper
 from ..core.params import TurnParams
+from ..llm.breaker import BreakerPolicy, Breakers, CircuitBreaker
 from ..speech.stt import SttEngine
 from ..speech.tts import TtsEngine
 from ..store.writer import DecisionWriter
@@ -37,9 +43,15 @@ class Providers:
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turngate-io"))
     metrics: Metrics = field(default_factory=Metrics)
     store: Any = None
+    breakers: Breakers = field(default_factory=Breakers)
 
     def agent_for(self, profile: str) -> Agent:
         return self.agents.get(profile) or self.agents["default"]
+
+    def breaker_for(self, agent: Any) -> CircuitBreaker | None:
+        """The provider's breaker for a model adapter; None for the scripted agent."""
+        profile = getattr(agent, "profile", None)
+        return None if profile is None else self.breakers.for_key(profile.provider_key)
 
     def close(self) -> None:
         self.writer.close()
@@ -47,6 +59,27 @@ class Providers:
         if close is not None:
             close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def model_agents(models: Any, scripted: Agent, env: Mapping[str, str] | None = None) -> dict[str, Agent]:
+    """``default`` and ``scripted`` -> the scripted agent; each profile of the policy's
+    ``models:`` section -> its provider's adapter. A missing key is logged by variable
+    name (never a value) and every attempt on that profile fails with kind ``config``."""
+    from ..llm.openai_chat import PROVIDER_FACTORIES
+
+    agents: dict[str, Agent] = {"default": scripted, "scripted": scripted}
+    for name, profile in models.profiles.items():
+        adapter = PROVIDER_FACTORIES[profile.provider](profile, env=env)
+        if profile.api_key_env and adapter.key is None:
+            log.warning("model profile %s: $%s is not set; its attempts will fail (kind config)",
+                        name, profile.api_key_env)
+        agents[name] = adapter
+    return agents
+
+
+def breakers_for(models: Any) -> Breakers:
+    b = models.breaker
+    return Breakers(BreakerPolicy(failures_to_open=b.failures_to_open, cool_down_s=b.cool_down_ms / 1000))
 
 
 def embedded(config: Config) -> Providers:
@@ -64,7 +97,9 @@ def embedded(config: Config) -> Providers:
     script = load_agent_script(config.agent or None)
     phrases = [ex for r in policy.routes.values() for ex in r.examples]
     phrases += [rule.say for rules in script.routes.values() for rule in rules] + [script.greeting]
-    log.info("loading embedded stack: policy %s, %d STT phrases", policy.version, len(phrases))
+    log.info("loading embedded stack: policy %s, %d STT phrases, model profiles: %s", policy.version,
+             len(phrases), ", ".join(f"{n}={p.model}@{p.base_url}" for n, p in policy.models.profiles.items())
+             or "none (scripted agent)")
     store = open_store(config.store)
     return Providers(
         config=config,
@@ -74,7 +109,8 @@ def embedded(config: Config) -> Providers:
         stt=ProcessSttEngine(functools.partial(PocketsphinxEngine, phrases), workers=config.stt_workers)
         if config.stt_workers > 0 else PocketsphinxEngine(phrases),
         tts=FliteTts(voice=config.tts_voice),
-        agents={"default": ScriptedAgent(script)},
+        agents=model_agents(policy.models, ScriptedAgent(script)),
+        breakers=breakers_for(policy.models),
         gatekeeper=keeper_factory(policy, script.greeting, encoder=for_policy(policy, config.cache_dir)),
         writer=DecisionWriter(store),
         turn_params=policy.turn_taking,

@@ -35,11 +35,11 @@ from ..core.actions import (
 from ..core.call import Call
 from ..core.decisions import Decision
 from ..core.events import (
-    CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, ModelDone, ModelFailed,
-    ModelTextDelta, PartialTranscript, PeerMessageRejected, StreamStopped,
-    SynthesisFailed, TimerFired, VoiceActivity,
+    CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, PartialTranscript, PeerMessageRejected,
+    StreamStopped, SynthesisFailed, TimerFired, VoiceActivity,
 )
 from ..errors import AuthError
+from ..llm.runner import run_attempt
 from ..speech.tts import synthesized_event
 from ..core.decisions import call_outcome
 from ..store.base import OutboxItem
@@ -66,7 +66,8 @@ class CallSession:
         self._out: deque[str] = deque()
         self._out_ready = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
-        self._gens: dict[int, asyncio.Task[None]] = {}
+        self._gens: dict[tuple[int, int], asyncio.Task[None]] = {}  # (generation, attempt) -> stream
+        self.model_attempts: list[dict[str, Any]] = []  # per attempt: profile, ttft/total ms, tokens, outcome
         self._tts: dict[int, tuple[asyncio.Queue[tuple[int, str] | None], asyncio.Task[None]]] = {}
         self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self._stt = None
@@ -223,10 +224,7 @@ class CallSession:
                 case StartModel():
                     self._start_generation(a)
                 case CancelModel():
-                    task = self._gens.pop(a.generation, None)
-                    if task is not None:
-                        task.cancel(msg=a.reason)
-                    self._stop_tts(a.generation, a.reason)
+                    self._cancel_generation(a)
                 case Synthesize():
                     self._synthesize(a.generation, a.segment, a.text)
                 case CancelSynthesis():
@@ -284,24 +282,42 @@ class CallSession:
         ]
 
     # ------------------------------------------------------------ generations
+    # Each model stream (generation, attempt) is one task in its own cancel scope: a hedge
+    # and its primary run side by side, and CancelModel names one attempt (the loser) or,
+    # with attempt=None, all of them (barge-in). TTS is per generation, so only the
+    # latter stops it. run_attempt maps the provider's failures to ModelFailed kinds and
+    # consults the provider's circuit breaker; its measurements stay with the call.
     def _start_generation(self, a: StartModel) -> None:
         req = GenerationRequest(generation=a.generation, context=a.context, route=a.route,
                                 profile=a.profile, memory=a.memory)
         agent = self.pv.agent_for(a.profile)
-        self._gens[a.generation] = asyncio.create_task(self._generate(agent, req), name=f"gen-{a.generation}")
+        key = (a.generation, a.attempt)
+        old = self._gens.pop(key, None)
+        if old is not None:  # the core never reuses a key; if it did, the newer stream wins
+            old.cancel(msg="restarted")
+        self._gens[key] = asyncio.create_task(self._generate(agent, req, a.attempt),
+                                              name=f"gen-{a.generation}.{a.attempt}")
 
-    async def _generate(self, agent: Any, req: GenerationRequest) -> None:
+    def _cancel_generation(self, a: CancelModel) -> None:
+        keys = [k for k in self._gens if k[0] == a.generation and (a.attempt is None or k[1] == a.attempt)]
+        for k in keys:
+            self._gens.pop(k).cancel(msg=a.reason)
+        if a.attempt is None:
+            self._stop_tts(a.generation, a.reason)
+
+    async def _generate(self, agent: Any, req: GenerationRequest, attempt: int) -> None:
+        key = (req.generation, attempt)
         try:
-            async for delta in agent.generate(req):
-                self._feed(ModelTextDelta(generation=req.generation, text=delta))
-            self._feed(ModelDone(generation=req.generation))
+            stats = await run_attempt(agent, req, attempt, emit=self._feed, clock=self.loop.time,
+                                      breaker=self.pv.breaker_for(agent))
+            self.model_attempts.append(stats.to_dict())
         except asyncio.CancelledError:
+            self.model_attempts.append({"generation": req.generation, "attempt": attempt, "profile": req.profile,
+                                        "outcome": "cancelled"})
             raise
-        except Exception as e:  # a provider failure is an event, never silence
-            log.warning("generation %s failed: %s", req.generation, e)
-            self._feed(ModelFailed(generation=req.generation, reason=f"{type(e).__name__}: {e}"[:200]))
         finally:
-            self._gens.pop(req.generation, None)
+            if self._gens.get(key) is asyncio.current_task():
+                del self._gens[key]
 
     def _synthesize(self, gen: int, segment: int, text: str) -> None:
         entry = self._tts.get(gen)
@@ -417,7 +433,8 @@ class CallSession:
         # Only redacted text leaves the call: the context holds the guard's redacted
         # caller turns and what the caller heard of ours; the raw STT text is never stored.
         return {"state": str(self.call.state), "context": list(self.call.context),
-                "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context]}
+                "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context],
+                "models": list(self.model_attempts)}
 
     def snapshot(self) -> dict[str, Any]:
         assert self.call is not None

@@ -1,0 +1,2 @@
+"""Protocol-faithful local servers standing in for real providers, for tests and for
+rehearsing a policy: ``openai_server`` speaks OpenAI's Chat Completions streaming API."""
