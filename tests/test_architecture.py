@@ -24,6 +24,11 @@ PURE_LAYERS: dict[str, tuple[str, ...]] = {
     "turngate.core": ("turngate.core", "turngate.errors"),
     "turngate.audio": ("turngate.audio",),
     "turngate.twilio.codec": ("turngate.twilio.codec", "turngate.core", "turngate.errors"),
+    # The model policy's pure parts: the circuit breaker (time is an argument), the
+    # models: section, the error tree.
+    "turngate.llm.breaker": ("turngate.llm.breaker",),
+    "turngate.llm.errors": ("turngate.llm.errors", "turngate.errors", "turngate.core"),
+    "turngate.llm.profiles": ("turngate.llm.profiles", "turngate.core", "turngate.errors"),
 }
 # Third-party modules that do I/O or run an event loop: no pure module may reach them.
 IO_MODULES = ("asyncio", "socket", "threading", "subprocess", "multiprocessing", "starlette", "uvicorn",

@@ -85,8 +85,21 @@ def demo_main(args: Any) -> int:
     os.makedirs("var", exist_ok=True)
     print(f"starting the gateway (embedded stack: Silero VAD, pocketsphinx, flite, scripted agent); store {store}",
           file=sys.stderr)
-    with Gateway(store=store, log_path="var/demo-gateway.log") as gw:
-        results = asyncio.run(run_all(scenarios, gw.url))
+    plain = [s for s in scenarios if s.models is None]
+    results = []
+    if plain:
+        with Gateway(store=store, log_path="var/demo-gateway.log") as gw:
+            results += asyncio.run(run_all(plain, gw.url))
+    for s in scenarios:
+        if s.models is not None:
+            # Real model profiles, served by a local OpenAI-compatible server that stalls or
+            # fails the way the scenario says; the gateway's policy points at it.
+            from .sim.models import models_gateway
+
+            print(f"starting a gateway whose model profiles are served by a local fake for {s.name}",
+                  file=sys.stderr)
+            with models_gateway(s.models, Path("var") / f"demo-{s.name}", store=store) as (url, _):
+                results += asyncio.run(run_all([s], url))
     failed = 0
     for r in results:
         if args.json:

@@ -14,6 +14,9 @@ class GenerationRequest:
     route: str
     profile: str
     memory: tuple[tuple[str, str], ...] = ()
+    # A fallback after the caller heard part of an answer: what was said. The answer
+    # continues from there and must not say it again.
+    continue_from: str = ""
 
 
 class Agent(Protocol):

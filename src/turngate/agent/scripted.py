@@ -86,6 +86,13 @@ class ScriptedAgent:
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[str]:
         text = self.reply(request)
+        if request.continue_from:
+            # A fallback after the caller heard part of an answer: say only what is left of
+            # ours, if it begins the same way; a different answer would repeat the topic.
+            said = request.continue_from.strip()
+            text = text[len(said):].lstrip() if text.startswith(said) else ""
+            if not text:
+                return
         for i, word in enumerate(text.split(" ")):
             yield word if i == 0 else " " + word
             if self.word_delay_s:

@@ -199,6 +199,11 @@ def build_messages(profile: ModelProfile, request: GenerationRequest) -> list[di
     out = [{"role": "system", "content": system}]
     out += [{"role": m["role"], "content": m["content"]} for m in request.context
             if m.get("role") in ("user", "assistant", "system") and m.get("content")]
+    if request.continue_from:
+        # A fallback after the caller heard part of another model's answer.
+        out.append({"role": "assistant", "content": request.continue_from})
+        out.append({"role": "system", "content": "Your answer above was cut off there. Continue it from exactly "
+                    "where it stopped; do not repeat anything already said."})
     return out
 
 

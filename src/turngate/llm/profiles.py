@@ -227,3 +227,12 @@ def build(m: ModelsSchema) -> ModelsSection:
     return ModelsSection(profiles=MappingProxyType(profiles),
                          fallback=MappingProxyType({k: tuple(v) for k, v in m.fallback.items()}),
                          breaker=BreakerSettings(**m.breaker.model_dump()))
+
+
+def fallback_policy(models: ModelsSection) -> "FallbackPolicy":
+    """What the call core needs of the section: each profile's budgets and chain."""
+    from ..core.fallback import FallbackPolicy, ModelBudget
+
+    return FallbackPolicy(
+        budgets={n: ModelBudget(first_token_ms=p.first_token_ms, total_ms=p.total_ms) for n, p in models.profiles.items()},
+        chains={n: tuple(chain) for n, chain in models.fallback.items()})

@@ -19,6 +19,7 @@ from typing import Any
 from ..agent.base import Agent
 from ..config import Config
 from ..core.gatekeeper import Gatekeeper
+from ..core.fallback import FallbackPolicy
 from ..core.params import TurnParams
 from ..llm.breaker import BreakerPolicy, Breakers, CircuitBreaker
 from ..speech.stt import SttEngine
@@ -40,6 +41,7 @@ class Providers:
     gatekeeper: Callable[[Mapping[str, str]], Gatekeeper]
     writer: DecisionWriter
     turn_params: TurnParams = field(default_factory=TurnParams)
+    models: FallbackPolicy = field(default_factory=FallbackPolicy)  # hedge budgets and fallback chains
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turngate-io"))
     metrics: Metrics = field(default_factory=Metrics)
     store: Any = None
@@ -87,6 +89,7 @@ def embedded(config: Config) -> Providers:
     from ..agent.scripted import ScriptedAgent, load_agent_script
     from ..embedding.cache import for_policy
     from ..gates.pipeline import keeper_factory
+    from ..llm.profiles import fallback_policy
     from ..policy import load_policy
     from ..speech.flite_tts import FliteTts
     from ..speech.pocketsphinx_stt import PocketsphinxEngine
@@ -114,5 +117,6 @@ def embedded(config: Config) -> Providers:
         gatekeeper=keeper_factory(policy, script.greeting, encoder=for_policy(policy, config.cache_dir)),
         writer=DecisionWriter(store),
         turn_params=policy.turn_taking,
+        models=fallback_policy(policy.models),
         store=store,
     )

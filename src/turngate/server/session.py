@@ -157,7 +157,8 @@ class CallSession:
                             close_reason="unsupported media format")
         self.call_id, self.stream_sid, self.account_sid = msg.call_sid, msg.stream_sid, msg.account_sid
         gates = self.pv.gatekeeper(msg.custom_parameters)
-        self.call = Call(self.call_id, gates=gates, params=self.pv.turn_params, started_at=self.loop.time())
+        self.call = Call(self.call_id, gates=gates, params=self.pv.turn_params, started_at=self.loop.time(),
+                         models=self.pv.models)
         self.pv.writer.start_call(self.call_id, stream_sid=self.stream_sid,
                                   caller=msg.custom_parameters.get("from", ""),
                                   started_at=datetime.now(timezone.utc), policy_version=gates.policy_version)
@@ -289,7 +290,7 @@ class CallSession:
     # consults the provider's circuit breaker; its measurements stay with the call.
     def _start_generation(self, a: StartModel) -> None:
         req = GenerationRequest(generation=a.generation, context=a.context, route=a.route,
-                                profile=a.profile, memory=a.memory)
+                                profile=a.profile, memory=a.memory, continue_from=a.continue_from)
         agent = self.pv.agent_for(a.profile)
         key = (a.generation, a.attempt)
         old = self._gens.pop(key, None)

@@ -158,6 +158,25 @@ class Expect:
 
 
 @_dc
+class FakeModel:
+    """How the local OpenAI-compatible server answers as one profile's model."""
+
+    first_token_ms: int | None = None  # the profile's hedge budget in the policy
+    stall_ms: int = 0                  # the fake waits this long before its first token
+    status: int = 200                  # anything else: an OpenAI error answer
+    reply: str = ""                    # empty: the fake's default reply
+
+
+@_dc
+class FakeModels:
+    """A scenario that needs real model profiles: the demo serves each from its fake
+    OpenAI server and runs the scenario on a gateway whose policy points at it."""
+
+    profiles: tuple[tuple[str, FakeModel], ...]
+    fallback: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@_dc
 class Scenario:
     name: str
     path: Path | None
@@ -170,6 +189,7 @@ class Scenario:
     echo: Echo | None = None
     max_duration_s: float = 120.0
     expect: Expect = field(default_factory=Expect)
+    models: FakeModels | None = None  # model profiles served by a local fake (see FakeModels)
 
 
 # -- loading and validation ------------------------------------------------------------
@@ -343,7 +363,8 @@ def _expect(v: _V, raw: Any) -> Expect:
     )
 
 
-TOP_FIELDS = {"name", "description", "voice", "from", "to", "noise", "echo", "max_duration_s", "steps", "expect"}
+TOP_FIELDS = {"name", "description", "voice", "from", "to", "noise", "echo", "max_duration_s", "steps", "expect",
+              "models"}
 
 
 def parse_scenario(data: Any, *, path: Path | str = "<scenario>", base: Path | None = None) -> Scenario:
@@ -370,6 +391,7 @@ def parse_scenario(data: Any, *, path: Path | str = "<scenario>", base: Path | N
         echo = Echo(delay_ms=v.ms("echo.delay_ms", em["delay_ms"], hi=2000),
                     attenuation_db=v.number("echo.attenuation_db", em["attenuation_db"], lo=0, hi=80))
     name = m.get("name", Path(str(path)).stem)
+    models = _models(v, m["models"]) if "models" in m else None
     return Scenario(
         name=v.string("name", name),
         path=Path(path) if not str(path).startswith("<") else None,
@@ -382,7 +404,31 @@ def parse_scenario(data: Any, *, path: Path | str = "<scenario>", base: Path | N
         echo=echo,
         max_duration_s=v.number("max_duration_s", m.get("max_duration_s", 120.0), lo=1, hi=3600),
         expect=_expect(v, m.get("expect")),
+        models=models,
     )
+
+
+def _models(v: _V, raw: Any) -> FakeModels:
+    m = v.mapping("models", raw, {"profiles", "fallback"}, {"profiles"})
+    profiles = []
+    for name, spec in v.mapping("models.profiles", m["profiles"], set(m["profiles"] or ())).items():
+        where = f"models.profiles.{name}"
+        pm = v.mapping(where, spec or {}, {"first_token_ms", "stall_ms", "status", "reply"})
+        profiles.append((str(name), FakeModel(
+            first_token_ms=v.ms(f"{where}.first_token_ms", pm["first_token_ms"], lo=1, hi=60_000)
+            if "first_token_ms" in pm else None,
+            stall_ms=v.ms(f"{where}.stall_ms", pm.get("stall_ms", 0), hi=120_000),
+            status=int(v.number(f"{where}.status", pm.get("status", 200), lo=100, hi=599)),
+            reply=v.string(f"{where}.reply", pm.get("reply", ""), nonempty=False))))
+    names = {n for n, _ in profiles} | {"scripted"}
+    fallback = []
+    for name, chain in v.mapping("models.fallback", m.get("fallback") or {}, names).items():
+        entries = v.strings(f"models.fallback.{name}", chain)
+        for e in entries:
+            if e not in names:
+                raise v.fail(f"models.fallback.{name}", f"{e!r} is not a profile of this scenario")
+        fallback.append((str(name), entries))
+    return FakeModels(profiles=tuple(profiles), fallback=tuple(fallback))
 
 
 def load_scenario(path: Path | str) -> Scenario:
