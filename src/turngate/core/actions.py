@@ -13,7 +13,7 @@ from .decisions import Decision
 __all__ = [
     "SendAudio", "SendMark", "ClearPlayback", "StartModel", "CancelModel",
     "Synthesize", "CancelSynthesis", "TransferCall", "QueueFollowUp", "WriteDecision", "StartTranscription",
-    "FinishTranscription", "EndCall", "Action",
+    "FinishTranscription", "StartEchoCanceller", "EndCall", "Action",
 ]
 
 _dc = dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +124,14 @@ class FinishTranscription:
 
 
 @_dc
+class StartEchoCanceller:
+    """This line sends our own audio back loudly (``erl_db``): cancel it from the caller's
+    channel, with our playback as the reference, before VAD and STT hear it."""
+
+    erl_db: float
+
+
+@_dc
 class EndCall:
     reason: str
 
@@ -131,5 +139,5 @@ class EndCall:
 Action = Union[
     SendAudio, SendMark, ClearPlayback, StartModel, CancelModel, Synthesize,
     CancelSynthesis, TransferCall, QueueFollowUp, WriteDecision, StartTranscription, FinishTranscription,
-    EndCall,
+    StartEchoCanceller, EndCall,
 ]

@@ -49,6 +49,7 @@ class SoundDetector:
         self._tail_level = -90.0
         self._false_pauses = 0
         self._last_false_pause = float("-inf")
+        self.cancelling = False    # an echo canceller runs on this call's audio
 
     def window(self, ev: VoiceActivity, now: float, *, playing: bool, echo_ref_db: float | None,
                paused: bool) -> Onset | SoundEnded | None:
@@ -95,6 +96,18 @@ class SoundDetector:
         from the windows around it that did not pause us."""
         if self.p.echo_learn:
             self.echo.observe(ev.level_db, echo_ref_db, now)
+
+    def canceller_due(self, now: float) -> float | None:
+        """The learned echo return loss, once, when it is worse than the line should have:
+        time to cancel the echo rather than out-shout it."""
+        below = self.p.echo_canceller_below_db
+        if self.cancelling or not below or not self.p.echo_learn:
+            return None
+        erl = self.echo.erl_db(now)
+        if erl is None or erl >= below:
+            return None
+        self.cancelling = True
+        return erl
 
     def playback_ended(self, now: float, level_db: float) -> None:
         self._tail_until = now + self.p.echo_tail_ms / 1000

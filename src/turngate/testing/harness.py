@@ -24,13 +24,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..audio import mulaw
 from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
-    SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
+    SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from ..core.call import Call
 from ..core.decisions import Decision
@@ -77,6 +78,7 @@ class AudioHarness:
         self.speaker = Speaker()  # Twilio's side of playback: the one model the simulator uses too
         self._due_marks: list[str] = []  # marks with no audio ahead, echoed on the next tick
         self._echo_line: deque[np.ndarray] = deque()
+        self.canceller: Any = None  # an echo canceller, once the core asks for one
         self._stt_open = False
         self._preroll: deque[np.ndarray] = deque(maxlen=20)
         self._bot_audio: dict[int, tuple[bytes, str, tuple[WordTime, ...]]] = {}
@@ -119,6 +121,9 @@ class AudioHarness:
         frame16 = np.clip(frame, -32768, 32767).astype(np.int16)
         # Through the phone codec, as the gateway receives it.
         frame16 = mulaw.decode(mulaw.encode(frame16))
+        if self.canceller is not None:
+            self.canceller.far(bot)
+            frame16 = self.canceller.near(frame16)
         self.t_ms += 20
         for m in marks:
             self._handle(MarkPlayed(name=m))
@@ -182,6 +187,9 @@ class AudioHarness:
                 if self.tts is not None:
                     audio, words = self.tts(a.text)
                     self._handle(synthesized_event(a.generation, a.segment, a.text, audio, words))
+            case StartEchoCanceller():
+                from ..speech.echo_canceller import EchoCanceller
+                self.canceller = EchoCanceller()
             case CancelModel() | CancelSynthesis() | TransferCall() | QueueFollowUp() | WriteDecision() | EndCall():
                 pass
 
