@@ -30,9 +30,10 @@ from ..agent.base import GenerationRequest
 from ..audio import mulaw
 from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
-    SendMark, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
+    SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from ..core.call import Call
+from .echo import LineEchoCanceller
 from ..core.decisions import Decision
 from ..core.events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, PartialTranscript, PeerMessageRejected,
@@ -72,6 +73,7 @@ class CallSession:
         self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self._stt = None
         self._stt_open = False
+        self._aec: LineEchoCanceller | None = None  # on a line that echoes our voice (the core decides)
         self._stt_cmds: deque[tuple[str, Any]] = deque()
         self._stt_wake = asyncio.Event()
         self._stt_task: asyncio.Task[None] | None = None
@@ -119,10 +121,11 @@ class CallSession:
                     return True
                 # Hot path: the payload stays mu-law until something needs samples (the
                 # VAD hub decodes a whole tick of frames at once; STT only while open).
-                self.pv.vad.push_mulaw(self.call_id, msg.payload)
-                self._preroll.append(msg.payload)
+                payload = msg.payload if self._aec is None else self._aec.clean(msg.payload)
+                self.pv.vad.push_mulaw(self.call_id, payload)
+                self._preroll.append(payload)
                 if self._stt_open:
-                    self._stt_audio(mulaw.decode(msg.payload))
+                    self._stt_audio(mulaw.decode(payload))
             case codec.Mark():
                 self._feed(MarkPlayed(name=msg.name))
             case codec.Dtmf():
@@ -216,10 +219,16 @@ class CallSession:
             match a:
                 case SendAudio():
                     self._send(codec.render_media(self.stream_sid, a.payload))
+                    if self._aec is not None:
+                        self._aec.sent(a.payload)
                 case SendMark():
                     self._send(codec.render_mark(self.stream_sid, a.name))
                 case ClearPlayback():
                     self._send(codec.render_clear(self.stream_sid))
+                    if self._aec is not None:
+                        self._aec.cleared()
+                case StartEchoCanceller():
+                    self._aec = LineEchoCanceller.start(self.call_id)
                 case WriteDecision():
                     self._pending_decisions.append(a.decision)
                 case StartModel():
