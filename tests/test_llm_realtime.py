@@ -151,6 +151,28 @@ async def test_cancel_before_any_audio_cancels_without_truncating(fake, client):
     assert len(server.events("response.cancel")) == 1 and not server.events("conversation.item.truncate")
 
 
+async def test_cancel_before_the_second_answer_speaks_leaves_the_first_answer_whole(fake, client):
+    server, _ = fake
+    server.add(Reply(), Reply(stall=True))
+    await client.commit_and_respond()
+    await take(client)
+    await client.commit_and_respond()
+    await wait(server.sent, lambda s: sum(e["type"] == "response.created" for e in s) == 2)
+    await client.cancel(heard_ms=0)
+    events = await take(client)
+    assert events[-1].status == "cancelled"
+    assert not server.events("conversation.item.truncate")
+
+
+async def test_a_slow_answer_arrives_whole(fake, client):
+    server, _ = fake
+    server.add(Reply(delay_s=0.01))
+    await client.commit_and_respond()
+    events = await take(client)
+    assert sum(len(e.audio) for e in events if isinstance(e, AudioDelta)) == 600 * 8
+    assert isinstance(events[-1], ResponseDone)
+
+
 async def test_stall_before_the_first_delta_is_a_timeout(fake):
     server, url = fake
     server.add(Reply(stall=True))

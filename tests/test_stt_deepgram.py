@@ -117,6 +117,16 @@ def test_utterance_without_audio_sends_nothing_and_is_empty(fake):
     assert server.texts() == []
 
 
+def test_a_slow_server_still_gives_the_final(fake):
+    server, url = fake
+    server.listen = Behaviour(delay_s=0.01)
+    server.add(Utterance(partials=("slow",), final="slow but sure", bytes_per_partial=800))
+    stream = DeepgramStt(KEY, base_url=url).new_stream()
+    stream.start_utterance()
+    speak(stream, 300)
+    assert stream.end_utterance().text == "slow but sure"
+
+
 def test_stall_before_first_result_is_a_timeout_error(fake):
     server, url = fake
     server.listen = Behaviour(stall=True)

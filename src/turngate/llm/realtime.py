@@ -201,6 +201,8 @@ class RealtimeClient:
             response["instructions"] = instructions
         await self._send({"type": "response.create", **({"response": response} if response else {})})
         self._requested = True
+        # heard_ms of a later cancel counts this answer's audio: never cut an earlier item.
+        self._last_item = None
         self._cancel_next = False
         if self.response_timeout_s is not None:
             self._stop_watchdog()
