@@ -108,12 +108,13 @@ async def test_barge_in_cancels_then_truncates_to_exactly_the_heard_audio(fake, 
     # the two chunks the server still sent after the cancel never reach playback
     assert not any(isinstance(e, (AudioDelta, TranscriptDelta)) for e in rest)
     assert isinstance(rest[-1], ResponseDone) and rest[-1].status == "cancelled"
+    # the truncate may reach the server after the cancelled response.done reached us
+    sent = await wait(server.sent, lambda s: any(e["type"] == "conversation.item.truncated" for e in s))
     received = server.received.snapshot()
     item_id = first[-1].item_id
     assert received[-2] == {"type": "response.cancel", "response_id": first[-1].response_id}
     assert received[-1] == {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
                             "audio_end_ms": 180}
-    sent = await wait(server.sent, lambda s: any(e["type"] == "conversation.item.truncated" for e in s))
     truncated = [e for e in sent if e["type"] == "conversation.item.truncated"][0]
     assert (truncated["item_id"], truncated["audio_end_ms"]) == (item_id, 180)
     assert not [e for e in sent if e["type"] == "error"]
