@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -69,13 +70,18 @@ def test_partials_then_final_with_deepgram_confidence_and_word_times(fake):
     stream = DeepgramStt(KEY, base_url=url).new_stream()
     stream.start_utterance()
     partials = speak(stream, 1000)
-    # Results already on the wire when feed returns come with a later feed; the last
-    # ones may still be in flight, so wait for the server to have sent both.
-    server.received.wait_for(lambda items: sum(1 for k, _ in items if k == "listen-audio") == len(frames(1000)))
+    # feed returns the results already received and never waits for more: once the
+    # server has sent both partials, poll as the shell's next frames would.
+    server.received.wait_for(lambda items: sum(1 for k, m in items if k == "listen-sent") == 2)
+    for _ in range(5000):
+        if len(partials) == 2:
+            break
+        partials += stream.feed(np.zeros(0, np.int16))
+        time.sleep(0.001)  # the next frame's arrival, not a condition
     final = stream.end_utterance()
-    texts = [p.text for p in partials]
-    assert texts == ["I want", "I want to pay"][: len(texts)]
+    assert [p.text for p in partials] == ["I want", "I want to pay"]
     assert all(not p.is_final for p in partials)
+    assert partials[0].confidence == pytest.approx(0.87 * 0.8)  # the interim result's own confidence
     assert final.is_final and final.text == "I want to pay my bill."
     assert final.confidence == pytest.approx(0.87)
     assert [w.word for w in final.words] == ["I", "want", "to", "pay", "my", "bill."]

@@ -14,7 +14,8 @@
 
 Both require ``Authorization: Token <key>`` when the server has a key, and record
 everything they received (``received``: ``("listen-open", {...})``,
-``("listen-audio", nbytes)``, ``("listen-text", message)``, ``("speak", {...})``).
+``("listen-audio", nbytes)``, ``("listen-text", message)``, ``("speak", {...})``),
+and what the listen socket sent (``("listen-sent", message)``), in one order.
 Failures are set on ``listen`` / ``speak`` (``Behaviour``): refuse the handshake or
 answer with an HTTP status, stall before the first result, disconnect mid-stream
 with a close code (or mid-body), answer slowly.
@@ -142,6 +143,7 @@ class DeepgramServer:
             if b.delay_s:
                 await asyncio.sleep(b.delay_s)
             await ws.send_text(json.dumps(msg))
+            self.received.add(("listen-sent", msg))
 
         async def flush(from_finalize: bool) -> None:
             nonlocal utt, start_s, partials_sent
