@@ -241,3 +241,14 @@ async def test_nothing_listening_is_a_disconnect():
     with pytest.raises(RealtimeFailure) as exc:
         await RealtimeClient(KEY, url=f"http://127.0.0.1:{free_port()}").connect()
     assert exc.value.kind == "disconnect"
+
+
+async def test_a_handshake_that_never_completes_is_a_timeout():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:  # accepts TCP, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(RealtimeFailure) as exc:
+            await RealtimeClient(KEY, url=url, connect_timeout_s=0.2).connect()
+    assert exc.value.kind == "timeout"

@@ -201,6 +201,17 @@ def test_nothing_listening_is_a_disconnect():
     assert err.value.kind == "disconnect"
 
 
+def test_a_handshake_that_never_completes_is_a_timeout():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:  # accepts TCP, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(CloudError) as err:
+            DeepgramStt(KEY, base_url=url, connect_timeout_s=0.2).new_stream().start_utterance()
+    assert err.value.kind == "timeout"
+
+
 def test_start_utterance_discards_an_unfinished_one(fake):
     server, url = fake
     server.add(Utterance(final="abandoned"), Utterance(final="kept"))
