@@ -85,11 +85,18 @@ def embedded(config: Config) -> Providers:
     else:
         tts = FliteTts(voice=config.tts_voice)
     store = open_store(config.store)
+    extra: dict[str, Any] = {}
+    if "deepgram" in (config.stt, config.tts):
+        # A cloud STT turn blocks an I/O thread on the network at its start (handshake) and
+        # end (the flushed final), a cloud TTS sentence for its round trip: waits that hold
+        # no GIL, so many calls need more threads than the embedded stack's four.
+        extra["executor"] = ThreadPoolExecutor(32, thread_name_prefix="turngate-io")
     return Providers(
         config=config,
         vad=VadHub(),
         stt=stt,
         tts=tts,
+        **extra,
         agents={"default": ScriptedAgent(script)},
         gatekeeper=keeper_factory(policy, script.greeting, encoder=for_policy(policy)),
         writer=DecisionWriter(store),

@@ -56,7 +56,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidH
 from websockets.sync.client import ClientConnection, connect
 
 from turngate.audio import mulaw
-from turngate.core.events import WordTime
+from turngate.core.events import ModelFailureKind, WordTime
 from turngate.speech.cloud import CloudError, kind_for_close, kind_for_status, redact
 from turngate.speech.stt import SttResult
 
@@ -102,6 +102,8 @@ class DeepgramStt:
             "model": model, "language": language,
             "encoding": "mulaw", "sample_rate": "8000", "channels": "1",
             "interim_results": "true", "endpointing": "false",
+            # Punctuation helps the end-of-turn and sentence rules; no smart_format, so
+            # numbers stay words as with pocketsphinx (the guard reads both forms anyway).
             "punctuate": "true", "smart_format": "false",
         }
         params.update(extra_params or {})
@@ -122,7 +124,8 @@ class DeepgramStt:
                            compression=None, max_size=2**22, **_DIRECT)
         except InvalidStatus as exc:
             status = exc.response.status_code
-            detail = exc.response.headers.get("dg-error", "") or exc.response.body[:200].decode("utf-8", "replace")
+            detail = (exc.response.headers.get("dg-error", "")
+                      or (exc.response.body or b"")[:200].decode("utf-8", "replace"))
             raise self._error(kind_for_status(status), f"handshake refused: HTTP {status} {detail}".strip(),
                               status=status) from None
         except TimeoutError:
@@ -132,7 +135,7 @@ class DeepgramStt:
         except OSError as exc:
             raise self._error("disconnect", f"cannot connect: {exc}") from None
 
-    def _error(self, kind: Any, message: str, *, status: int | None = None) -> CloudError:
+    def _error(self, kind: ModelFailureKind, message: str, *, status: int | None = None) -> CloudError:
         return CloudError(_PROVIDER, kind, redact(message, self._key), status=status)
 
     def close(self) -> None:
@@ -285,7 +288,7 @@ class DeepgramStream:
         return self._fail(kind_for_close(code, reason), f"connection closed mid-utterance ({code} {reason})".strip(),
                           status=code)
 
-    def _fail(self, kind: Any, message: str, *, status: int | None = None) -> CloudError:
+    def _fail(self, kind: ModelFailureKind, message: str, *, status: int | None = None) -> CloudError:
         self._drop()
         return self._engine._error(kind, message, status=status)
 

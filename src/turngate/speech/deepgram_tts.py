@@ -18,13 +18,11 @@ broken connection ``disconnect``; the shell turns them into ``SynthesisFailed``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import numpy as np
 
 from turngate.audio import mulaw
-from turngate.core.events import WordTime
+from turngate.core.events import ModelFailureKind, WordTime
 from turngate.speech.cloud import CloudError, kind_for_status, redact
 from turngate.speech.tts import Synthesis
 
@@ -80,7 +78,7 @@ class DeepgramTts:
     def close(self) -> None:
         self._client.close()
 
-    def _error(self, kind: Any, message: str, *, status: int | None = None) -> CloudError:
+    def _error(self, kind: ModelFailureKind, message: str, *, status: int | None = None) -> CloudError:
         return CloudError(_PROVIDER, kind, redact(message, self._key), status=status)
 
 
