@@ -198,6 +198,15 @@ async def test_error_events_map_to_kinds(fake, client, error, kind):
     assert isinstance(ev, RealtimeError) and ev.kind == kind and ev.message == error["message"]
 
 
+async def test_an_error_that_echoes_the_key_is_config_and_redacted(fake, client):
+    server, _ = fake
+    server.add(Reply(error={"type": "invalid_request_error", "code": "invalid_api_key",
+                            "message": f"Incorrect API key provided: {KEY}."}))
+    await client.commit_and_respond()
+    [ev] = await take(client)
+    assert ev.kind == "config" and KEY not in ev.message and "[redacted]" in ev.message
+
+
 async def test_a_failed_response_is_an_error_of_its_kind(fake, client):
     server, _ = fake
     server.add(Reply(fail={"type": "server_error", "code": "server_error", "message": "boom"}))
