@@ -261,3 +261,13 @@ async def test_a_handshake_that_never_completes_is_a_timeout():
         with pytest.raises(RealtimeFailure) as exc:
             await RealtimeClient(KEY, url=url, connect_timeout_s=0.2).connect()
     assert exc.value.kind == "timeout"
+
+
+async def test_close_returns_even_when_nobody_reads_the_events(fake):
+    server, url = fake
+    c = RealtimeClient(KEY, url=url, queue_size=4)
+    await c.connect()
+    await c.commit_and_respond()  # 6 audio + 6 transcript deltas + done: more than the queue holds
+    await asyncio.to_thread(server.sent.wait_for, lambda s: any(e["type"] == "response.done" for e in s))
+    await c.close()
+    assert [ev async for ev in c.events()]  # what was queued, then the end

@@ -237,12 +237,20 @@ class RealtimeClient:
         return self.events()
 
     async def close(self) -> None:
+        """Close the session; iterators end after the events already queued."""
         self._closing = True
         self._stop_watchdog()
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
-            await self._reader
+            self._reader.cancel()  # it may be waiting for room in a queue nobody reads
+            await asyncio.gather(self._reader, return_exceptions=True)
+        while True:
+            try:
+                self._queue.put_nowait(_END)
+                return
+            except asyncio.QueueFull:
+                self._queue.get_nowait()  # closing: the oldest unread event goes
 
     # -- reading ------------------------------------------------------------------------
 
@@ -264,7 +272,7 @@ class RealtimeClient:
             if not self._closing:
                 await self._emit(RealtimeError(kind="disconnect", fatal=True, response_id=self._active or "",
                                                message=f"connection closed ({_close_text_ws(ws)})"))
-            await self._queue.put(_END)
+                await self._queue.put(_END)
 
     async def _dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type", "")
