@@ -46,6 +46,20 @@ class Config:
     # Sentence-encoder embeddings of a custom policy's examples (and the benchmarks' data
     # sets) are kept here; from_env defaults it to $XDG_CACHE_HOME/turngate or ~/.cache/turngate.
     cache_dir: str = ""
+    # Speech providers: the embedded ones (no key) or Deepgram's live STT / Aura TTS, whose
+    # key is read from the environment variable named here (never stored in the config).
+    stt: str = "pocketsphinx"   # pocketsphinx | deepgram
+    tts: str = "flite"          # flite | deepgram
+    deepgram_url: str = "https://api.deepgram.com"  # a local fake: http://127.0.0.1:PORT
+    deepgram_stt_model: str = "nova-3"
+    deepgram_tts_model: str = "aura-2-thalia-en"
+    deepgram_api_key_env: str = "DEEPGRAM_API_KEY"
+
+    def __post_init__(self) -> None:
+        for name, choices in (("stt", _STT), ("tts", _TTS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"TURNGATE_{name.upper()}: {getattr(self, name)!r} is not one of "
+                                  f"{', '.join(choices)}")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Config":
@@ -66,6 +80,20 @@ class Config:
         if not cfg.stream_secret:
             cfg = replace(cfg, stream_secret=secrets.token_hex(32))
         return cfg
+
+
+_STT = ("pocketsphinx", "deepgram")
+_TTS = ("flite", "deepgram")
+
+
+def api_key(env_var: str, env: dict[str, str] | None = None, *, needed_by: str = "") -> str:
+    """The API key in environment variable ``env_var``. A ``ConfigError`` when it is
+    unset names the variable, never a value."""
+    value = (os.environ if env is None else env).get(env_var, "").strip()
+    if not value:
+        why = f" (needed by {needed_by})" if needed_by else ""
+        raise ConfigError(f"environment variable {env_var} is not set{why}")
+    return value
 
 
 def _coerce(name: str, raw: str, typ: Any) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..agent.base import Agent
-from ..config import Config
+from ..config import Config, api_key
 from ..core.gatekeeper import Gatekeeper
 from ..core.fallback import FallbackPolicy
 from ..core.params import TurnParams
@@ -57,9 +57,10 @@ class Providers:
 
     def close(self) -> None:
         self.writer.close()
-        close = getattr(self.stt, "close", None)
-        if close is not None:
-            close()
+        for provider in (self.stt, self.tts):
+            close = getattr(provider, "close", None)
+            if close is not None:
+                close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -100,18 +101,40 @@ def embedded(config: Config) -> Providers:
     script = load_agent_script(config.agent or None)
     phrases = [ex for r in policy.routes.values() for ex in r.examples]
     phrases += [rule.say for rules in script.routes.values() for rule in rules] + [script.greeting]
-    log.info("loading embedded stack: policy %s, %d STT phrases, model profiles: %s", policy.version,
-             len(phrases), ", ".join(f"{n}={p.model}@{p.base_url}" for n, p in policy.models.profiles.items())
+    log.info("loading embedded stack: policy %s, STT %s, TTS %s, model profiles: %s", policy.version, config.stt,
+             config.tts, ", ".join(f"{n}={p.model}@{p.base_url}" for n, p in policy.models.profiles.items())
              or "none (scripted agent)")
+    stt: SttEngine
+    if config.stt == "deepgram":
+        from ..speech.deepgram_stt import DeepgramStt
+        stt = DeepgramStt(api_key(config.deepgram_api_key_env, needed_by="TURNGATE_STT=deepgram"),
+                          base_url=config.deepgram_url, model=config.deepgram_stt_model)
+    elif config.stt_workers > 0:
+        # pocketsphinx decodes with the GIL held: in worker processes it cannot stall
+        # the event loop that every call's frames go through.
+        stt = ProcessSttEngine(functools.partial(PocketsphinxEngine, phrases), workers=config.stt_workers)
+    else:
+        stt = PocketsphinxEngine(phrases)
+    tts: TtsEngine
+    if config.tts == "deepgram":
+        from ..speech.deepgram_tts import DeepgramTts
+        tts = DeepgramTts(api_key(config.deepgram_api_key_env, needed_by="TURNGATE_TTS=deepgram"),
+                          base_url=config.deepgram_url, model=config.deepgram_tts_model)
+    else:
+        tts = FliteTts(voice=config.tts_voice)
     store = open_store(config.store)
+    extra: dict[str, Any] = {}
+    if "deepgram" in (config.stt, config.tts):
+        # A cloud STT turn blocks an I/O thread on the network at its start (handshake) and
+        # end (the flushed final), a cloud TTS sentence for its round trip: waits that hold
+        # no GIL, so many calls need more threads than the embedded stack's four.
+        extra["executor"] = ThreadPoolExecutor(32, thread_name_prefix="turngate-io")
     return Providers(
         config=config,
         vad=VadHub(),
-        # pocketsphinx decodes with the GIL held: in worker processes it cannot stall
-        # the event loop that every call's frames go through.
-        stt=ProcessSttEngine(functools.partial(PocketsphinxEngine, phrases), workers=config.stt_workers)
-        if config.stt_workers > 0 else PocketsphinxEngine(phrases),
-        tts=FliteTts(voice=config.tts_voice),
+        stt=stt,
+        tts=tts,
+        **extra,
         agents=model_agents(policy.models, ScriptedAgent(script)),
         breakers=breakers_for(policy.models),
         gatekeeper=keeper_factory(policy, script.greeting, encoder=for_policy(policy, config.cache_dir)),
