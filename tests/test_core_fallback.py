@@ -168,3 +168,25 @@ def test_usage_of_a_finished_stream_is_kept_as_a_model_record():
     t.at(ModelDone(generation=gen, attempt=1, usage=(("ttft_ms", 180), ("completion_tokens", 4))))
     d = t.decisions("model")[-1]
     assert (d.outcome, d.evidence["ttft_ms"], d.evidence["completion_tokens"]) == ("completed", 180, 4)
+
+
+def test_a_turn_the_guard_redacted_asks_for_no_caller_audio_to_reach_the_model():
+    from turngate.core.decisions import Verdict
+    from turngate.core.gatekeeper import CallerTurnVerdict
+
+    class Redacting(OpenGatekeeper):
+        def caller_text(self, text, *, final, agent_speaking):
+            v = super().caller_text(text, final=final, agent_speaking=agent_speaking)
+            if not final:
+                return v
+            guard = Verdict(gate="guard", outcome="redact", reason="card_number", rule="guard.pii.card")
+            return CallerTurnVerdict(verdicts=v.verdicts + (guard,), redacted="my card is [CARD]",
+                                     action=v.action, route=v.route, profile=v.profile)
+
+    t = Timeline(Call("CA1", gates=Redacting(), models=MODELS))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t.at(FinalTranscript(text="my card is four one one one"), 0.1)  # not awaited: ignored
+    acts = t.call.take_turn("my card is four one one one", t.clock.now)
+    start = kinds(acts, StartModel)[0]
+    assert start.send_audio is False and start.context[-1]["content"] == "my card is [CARD]"
+    assert asked().call.gen is not None and kinds(asked().actions, StartModel)[0].send_audio is True

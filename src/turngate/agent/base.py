@@ -17,6 +17,9 @@ class GenerationRequest:
     # A fallback after the caller heard part of an answer: what was said. The answer
     # continues from there and must not say it again.
     continue_from: str = ""
+    # False when the gates redacted the caller's turn: a speech-to-speech model then gets
+    # the redacted text, never the caller's audio.
+    send_audio: bool = True
 
 
 class Agent(Protocol):

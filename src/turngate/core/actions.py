@@ -55,6 +55,8 @@ class StartModel:
     # A fallback after the caller already heard part of the answer: what was said.
     # The attempt continues from there and must not repeat it.
     continue_from: str = ""
+    # The gates redacted the caller's words this turn: their audio must not reach a model.
+    send_audio: bool = True
 
 
 @_dc

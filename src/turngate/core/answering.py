@@ -46,6 +46,8 @@ def answer(call: Call, text: str, now: float, out: list[Action]) -> None:
         case "respond" | "none":
             g = call.new_generation(verdict.route, verdict.profile, scripted=False, now=now)
             g.memory = verdict.memory
+            # Audio of a turn the guard redacted must not reach a speech-to-speech model.
+            g.audio_ok = not any(v.gate == "guard" and v.outcome != "allow" for v in verdict.verdicts)
             _start_attempt(call, g, verdict.profile, now, out)
         case other:
             raise ValueError(f"unknown gate action {other!r}")
@@ -60,7 +62,8 @@ def start_scripted(call: Call, text: str, route: str, now: float, out: list[Acti
 def _start_attempt(call: Call, g: Generation, profile: str, now: float, out: list[Action]) -> Attempt:
     a = g.start_attempt(profile, now)
     out.append(StartModel(generation=g.number, attempt=a.number, context=tuple(dict(m) for m in call.context),
-                          route=g.route, profile=profile, memory=g.memory, continue_from=g.said))
+                          route=g.route, profile=profile, memory=g.memory, continue_from=g.said,
+                          send_audio=g.audio_ok))
     return a
 
 

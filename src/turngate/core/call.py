@@ -341,7 +341,9 @@ class Call:
         if g is None:
             return
         pb = g.playback
-        if g.model_active:
+        if g.model_active or (g.attempts and not pb.done):
+            # A finished answer cut short is cancelled too: a speech-to-speech model keeps
+            # its own record of what it said and truncates it to what the caller heard.
             out.append(CancelModel(generation=g.number, reason=reason, heard_ms=pb.heard_ms()))
         if g.segments.outstanding:
             out.append(CancelSynthesis(generation=g.number, reason=reason))

@@ -88,6 +88,7 @@ class Generation:
         self.text_buf = ""
         self.said = ""                # sentences sent to TTS, for a fallback to continue from
         self.memory: tuple[tuple[str, str], ...] = ()  # the customer fields this route may see
+        self.audio_ok = True          # the caller's audio of this turn may go to a model
         self.segments = SegmentQueue()
         self.playback = Playback(generation=number, chunk_bytes=params.chunk_ms * BYTES_PER_MS,
                                  lead_bytes=params.playback_lead_ms * BYTES_PER_MS)
@@ -106,7 +107,7 @@ class Generation:
         synthesis) or after a fixed reply: same route and history, nothing in flight."""
         g = Generation(number, self.route, self.root if not self.scripted else "scripted", scripted=False,
                        now=self.started_at, params=params)
-        g.memory = self.memory
+        g.memory, g.audio_ok = self.memory, self.audio_ok
         g.attempts = {n: Attempt(a.number, a.profile, a.started_at, active=False) for n, a in self.attempts.items()}
         return g
 

@@ -31,7 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = ["PROVIDERS", "SCRIPTED", "ModelProfile", "BreakerSettings", "ModelsSection", "ModelsSchema",
            "problems", "build"]
 
-PROVIDERS: frozenset[str] = frozenset({"openai"})
+# openai: Chat Completions (text; flite or a cloud TTS speaks it). realtime: OpenAI Realtime,
+# speech to speech (the model speaks; the gateway still owns the turns).
+PROVIDERS: frozenset[str] = frozenset({"openai", "realtime"})
 SCRIPTED = "scripted"  # the offline agent: a valid last entry of any fallback chain
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -114,8 +116,8 @@ class _Profile(_Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("base_url must be an http:// or https:// URL (the API root, e.g. .../v1)")
+        if not re.match(r"^(https?|wss?)://[^/\s]+", v):
+            raise ValueError("base_url must be an http(s):// URL (the API root, e.g. .../v1), or ws(s):// for realtime")
         return v
 
     @field_validator("api_key_env")

@@ -72,7 +72,12 @@ def model_agents(models: Any, scripted: Agent, env: Mapping[str, str] | None = N
 
     agents: dict[str, Agent] = {"default": scripted, "scripted": scripted}
     for name, profile in models.profiles.items():
-        adapter = PROVIDER_FACTORIES[profile.provider](profile, env=env)
+        if profile.provider == "realtime":
+            # Speech to speech holds a session per call: the session makes its own from this one.
+            from ..llm.realtime_agent import RealtimeAgent
+            adapter: Any = RealtimeAgent(profile, env=env)
+        else:
+            adapter = PROVIDER_FACTORIES[profile.provider](profile, env=env)
         if profile.api_key_env and adapter.key is None:
             log.warning("model profile %s: $%s is not set; its attempts will fail (kind config)",
                         name, profile.api_key_env)

@@ -33,6 +33,8 @@ from ..core.actions import (
     SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from ..core.call import Call
+from ..llm.realtime_agent import RealtimeAgent
+from ..speech.deepgram_tts import estimate_word_times
 from .echo import LineEchoCanceller
 from ..core.decisions import Decision
 from ..core.events import (
@@ -73,7 +75,11 @@ class CallSession:
         self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self._stt = None
         self._stt_open = False
+        self._tasks: set[asyncio.Task[Any]] = set()  # short background tasks, kept referenced
         self._aec: LineEchoCanceller | None = None  # on a line that echoes our voice (the core decides)
+        # Speech-to-speech profiles hold a session per call, and hear the caller's audio.
+        self._realtime = {name: RealtimeAgent(a.profile) for name, a in providers.agents.items()
+                          if isinstance(a, RealtimeAgent)}
         self._stt_cmds: deque[tuple[str, Any]] = deque()
         self._stt_wake = asyncio.Event()
         self._stt_task: asyncio.Task[None] | None = None
@@ -124,6 +130,8 @@ class CallSession:
                 payload = msg.payload if self._aec is None else self._aec.clean(msg.payload)
                 self.pv.vad.push_mulaw(self.call_id, payload)
                 self._preroll.append(payload)
+                for rt in self._realtime.values():
+                    rt.hear(payload)
                 if self._stt_open:
                     self._stt_audio(mulaw.decode(payload))
             case codec.Mark():
@@ -299,8 +307,9 @@ class CallSession:
     # consults the provider's circuit breaker; its measurements stay with the call.
     def _start_generation(self, a: StartModel) -> None:
         req = GenerationRequest(generation=a.generation, context=a.context, route=a.route,
-                                profile=a.profile, memory=a.memory, continue_from=a.continue_from)
-        agent = self.pv.agent_for(a.profile)
+                                profile=a.profile, memory=a.memory, continue_from=a.continue_from,
+                                send_audio=a.send_audio)
+        agent = self._realtime.get(a.profile) or self.pv.agent_for(a.profile)
         key = (a.generation, a.attempt)
         old = self._gens.pop(key, None)
         if old is not None:  # the core never reuses a key; if it did, the newer stream wins
@@ -314,6 +323,10 @@ class CallSession:
             self._gens.pop(k).cancel(msg=a.reason)
         if a.attempt is None:
             self._stop_tts(a.generation, a.reason)
+            for rt in self._realtime.values():
+                if rt.serves(a.generation):
+                    # The model keeps its own record of the answer: cut it to what was heard.
+                    self._background(rt.cancel(a.generation, a.heard_ms), f"realtime-cancel-{a.generation}")
 
     async def _generate(self, agent: Any, req: GenerationRequest, attempt: int) -> None:
         key = (req.generation, attempt)
@@ -351,6 +364,13 @@ class CallSession:
                 return
             segment, text = item
             try:
+                model = next((rt for rt in self._realtime.values() if rt.spoke(gen)), None)
+                if model is not None:
+                    # Speech to speech: the model's own audio of this sentence, released now
+                    # that the output guard has passed its words.
+                    audio = await model.audio_for(gen, segment)
+                    self._feed(synthesized_event(gen, segment, text, audio, estimate_word_times(text, audio)[0]))
+                    continue
                 syn = await self.loop.run_in_executor(self.pv.executor, self.pv.tts.synthesize, text)
                 self._feed(synthesized_event(gen, segment, text, syn.audio, syn.words))
             except asyncio.CancelledError:
@@ -430,9 +450,26 @@ class CallSession:
         if self._stt is not None:
             stream = self._stt
             await self.loop.run_in_executor(self.pv.executor, stream.close)
+        for rt in self._realtime.values():
+            try:
+                await rt.close()
+            except Exception:  # a session that already broke has nothing left to close
+                log.debug("realtime session close failed", exc_info=True)
         self.pv.writer.end_call(self.call_id, ended_at=datetime.now(timezone.utc), outcome=self.outcome(),
                                 summary=self.summary())
         self._on_end(self)
+
+    def _background(self, coro: Any, name: str) -> None:
+        """A short task the call does not wait for (its failure is logged, never raised)."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("%s failed: %s", name, t.exception())
+
+        task.add_done_callback(done)
 
     def outcome(self) -> str:
         assert self.call is not None
