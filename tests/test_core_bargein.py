@@ -307,3 +307,30 @@ def test_noise_that_goes_on_after_a_misheard_word_is_not_sustained_speech():
     caller(t, 20)                                # past abandon_speech_ms in all, no new words
     assert not [d for d in t.decisions("turn") if d.outcome == "abandon"]
     assert t.decisions("turn")[-1].reason == "noise"
+
+
+def test_a_line_whose_own_sound_keeps_pausing_us_gets_an_echo_canceller_once():
+    from turngate.core.actions import StartEchoCanceller
+
+    t = answering(1000)
+    acts = interject(t, "uh huh", windows=10)
+    assert t.call.state is State.SPEAKING and not kinds(acts, StartEchoCanceller), "one false pause proves nothing"
+    play(t, 600)
+    acts = interject(t, "yeah", windows=10)
+    assert t.call.state is State.SPEAKING
+    assert len(kinds(acts, StartEchoCanceller)) == 1
+    d = t.decisions("turn")[-1]
+    assert (d.outcome, d.reason, d.rule) == ("echo_canceller", "repeated_false_pauses", "bargein.echo_canceller")
+    play(t, 600)
+    acts = interject(t, "okay", windows=10)
+    assert not kinds(acts, StartEchoCanceller), "once per call"
+
+
+def test_false_pauses_far_apart_start_no_canceller():
+    from turngate.core.actions import StartEchoCanceller
+
+    t = answering(1000)
+    interject(t, "uh huh", windows=10)
+    t.windows(silence(), 200)  # 6.4 s later
+    interject(t, "yeah", windows=10)
+    assert not kinds(t.actions, StartEchoCanceller)

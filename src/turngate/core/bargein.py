@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .actions import Action, ClearPlayback
+from .actions import Action, ClearPlayback, StartEchoCanceller
 from .events import VoiceActivity
 from .gatekeeper import CallerTurnVerdict
 from .params import TurnParams
@@ -185,6 +185,11 @@ def resume(call: Call, now: float, why: str, rule: str, out: list[Action]) -> No
                     resume_from_ms=pb.played // BYTES_PER_MS, echo_windows=call.sound.echo_windows)
     call.turn.partial = ""
     g.pump(out)
+    if call.sound.canceller_due(now, resumed=True):
+        erl = round(call.sound.erl_db(now), 1)
+        out.append(StartEchoCanceller(erl_db=erl))
+        call.log.decide("turn", "echo_canceller", "repeated_false_pauses", "bargein.echo_canceller", now, out,
+                        erl_db=erl, within_s=call.p.noise_backoff_s)
 
 
 def late_final(call: Call, pause: BargeIn, text: str, now: float, out: list[Action]) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any, assert_never
 
 from .actions import (
-    Action, CancelModel, CancelSynthesis, ClearPlayback, QueueFollowUp, StartEchoCanceller, TransferCall,
+    Action, CancelModel, CancelSynthesis, ClearPlayback, QueueFollowUp, TransferCall,
 )
 from . import answering, bargein
 from .bargein import BargeIn
@@ -178,10 +178,6 @@ class Call:
         # A window heard while we kept playing is evidence of this line's echo (sound.learn).
         if self.state is State.SPEAKING and self.gen is not None:
             self.sound.learn(ev, self.gen.playback.echo_reference_db(), now)
-            if (erl := self.sound.canceller_due(now)) is not None:
-                out.append(StartEchoCanceller(erl_db=round(erl, 1)))
-                self.log.decide("turn", "echo_canceller", "poor_echo_return_loss", "bargein.echo_canceller", now,
-                                out, erl_db=round(erl, 1), below_db=self.p.echo_canceller_below_db)
 
     def _on_speech_start(self, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
         match self.state:

@@ -36,10 +36,10 @@ class TurnParams:
     echo_learn: bool = True
     echo_return_loss_min_db: float = 6.0
     echo_return_loss_max_db: float = 45.0
-    # A line whose learned echo return loss is worse than this gets an echo canceller
-    # (speech/echo_canceller.py: it costs ~20x the rest of the hot path, so clean lines
-    # never run it); 0 turns it off.
-    echo_canceller_below_db: float = 15.0
+    # A line whose own sound keeps pausing us (a second false pause within
+    # noise_backoff_s) gets an echo canceller (speech/echo_canceller.py: it costs ~20x
+    # the rest of the hot path, so clean lines never run it); 0 turns it off.
+    echo_canceller: bool = True
     backchannel_max_ms: int = 700       # a sound shorter than this with no new words may resume
     confirm_timeout_ms: int = 500       # no words after this much pause: resume (noise)
     pause_final_wait_ms: int = 600      # a pause waits this long for its final, then plays on ("no_final")

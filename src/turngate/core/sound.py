@@ -50,6 +50,7 @@ class SoundDetector:
         self._false_pauses = 0
         self._last_false_pause = float("-inf")
         self.cancelling = False    # an echo canceller runs on this call's audio
+        self._last_resume = float("-inf")
 
     def window(self, ev: VoiceActivity, now: float, *, playing: bool, echo_ref_db: float | None,
                paused: bool) -> Onset | SoundEnded | None:
@@ -97,17 +98,20 @@ class SoundDetector:
         if self.p.echo_learn:
             self.echo.observe(ev.level_db, echo_ref_db, now)
 
-    def canceller_due(self, now: float) -> float | None:
-        """The learned echo return loss, once, when it is worse than the line should have:
-        time to cancel the echo rather than out-shout it."""
-        below = self.p.echo_canceller_below_db
-        if self.cancelling or not below or not self.p.echo_learn:
-            return None
-        erl = self.echo.erl_db(now)
-        if erl is None or erl >= below:
-            return None
-        self.cancelling = True
-        return erl
+    def canceller_due(self, now: float, resumed: bool) -> bool:
+        """Time to cancel this line's echo rather than out-shout it: a second pause in
+        ``noise_backoff_s`` that played on (our echo or the room, heard as noise or as a
+        backchannel) says the line's own sound keeps stopping us. The learned echo return
+        loss cannot say it first: the loud echo windows are the ones that pause us, and a
+        window that paused us is never learned, so the estimate reads the line cleaner
+        than it is (measured: 28 dB learned on a 12 dB line). Once per call."""
+        if self.cancelling or not self.p.echo_canceller or not resumed:
+            return False
+        recent = now - self._last_resume <= self.p.noise_backoff_s
+        self._last_resume = now
+        if recent:
+            self.cancelling = True
+        return recent
 
     def playback_ended(self, now: float, level_db: float) -> None:
         self._tail_until = now + self.p.echo_tail_ms / 1000
