@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     cw.add_argument("--json", action="store_true")
     cw.add_argument("--store", default=None)
 
+    b = sub.add_parser("bench", help="measured comparisons")
+    bsub = b.add_subparsers(dest="bench_command", required=True)
+    bm = bsub.add_parser("models", help="run scenarios against each model profile of the policy, side by side")
+    bm.add_argument("scenarios", nargs="*", help="scenario files (default: scenarios/*.yaml)")
+    bm.add_argument("--policy", default=None, help="policy YAML with a models: section (default: TURNGATE_POLICY)")
+    bm.add_argument("--profile", action="append", default=[], help="compare only these profiles")
+    bm.add_argument("--json", action="store_true")
+
     st = sub.add_parser("states", help="print the turn state machine's transition table")
     st.add_argument("--dot", action="store_true")
     return p
@@ -77,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         case "calls":
             from .store.cli import calls_main
             return calls_main(args)
+        case "bench":
+            from .sim.bench_models import bench_models_main
+            return bench_models_main(args)
         case "states":
             from .core.states import to_dot, to_text
             print(to_dot() if args.dot else to_text())

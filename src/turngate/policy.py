@@ -264,12 +264,6 @@ class _SelectionRule(_Strict):
     then: str
     queue: str | None = None
 
-    @field_validator("then")
-    @classmethod
-    def _known_then(cls, v: str) -> str:
-        if v not in PROFILES | {"clarify", "handoff"}:
-            raise ValueError(f"unknown choice {v!r}; expected a profile {sorted(PROFILES)}, 'clarify' or 'handoff'")
-        return v
 
 
 class _ModelSelection(_Strict):
@@ -411,6 +405,10 @@ def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> 
         if rule.queue is not None and rule.then != "handoff":
             fail(("model_selection", "rules", i, "queue"), "a queue is only for 'then: handoff'")
     known_profiles = PROFILES | set(model.models.profiles)
+    for i, rule in enumerate(model.model_selection.rules):
+        if rule.then not in known_profiles | {"clarify", "handoff"}:
+            fail(("model_selection", "rules", i, "then"), f"unknown choice {rule.then!r}; expected a profile "
+                 f"{sorted(known_profiles)}, 'clarify' or 'handoff'")
     for name, r in model.routes.items():
         if r.profile not in known_profiles:
             fail(("routes", name, "profile"), f"unknown profile {r.profile!r}; expected one of "
