@@ -17,6 +17,7 @@ from ..core.gatekeeper import Gatekeeper
 from ..core.params import TurnParams
 from ..speech.stt import SttEngine
 from ..speech.tts import TtsEngine
+from ..twilio.security import StreamTokens
 from ..store.writer import DecisionWriter
 from .metrics import Metrics
 from .vadhub import VadHub
@@ -37,6 +38,7 @@ class Providers:
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turngate-io"))
     metrics: Metrics = field(default_factory=Metrics)
     store: Any = None
+    stream_tokens: StreamTokens | None = None   # the app makes one from the config when None
 
     def agent_for(self, profile: str) -> Agent:
         return self.agents.get(profile) or self.agents["default"]
