@@ -14,6 +14,7 @@ import websockets
 
 from server_harness import make_providers, running_server
 from turngate.sim.webhook import twilio_signature
+from turngate.testing import OpenGatekeeper
 from turngate.twilio.security import make_stream_token
 
 ADMIN, CONSOLE = "adm-7f3c9e", "con-51a2b8"
@@ -50,9 +51,11 @@ def with_tokens(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_view(tmp_path_factory):
-    """The default: no tokens, loopback is local (the demo's set-up)."""
+    """The default: no tokens, loopback is local (the demo's set-up). A call greets, so a
+    test knows its stream has started when the first frame comes back."""
     db = tmp_path_factory.mktemp("acc") / "l.db"
-    pv = make_providers(f"sqlite:///{db}", stream_secret="stream-local")
+    pv = make_providers(f"sqlite:///{db}", stream_secret="stream-local",
+                        gatekeeper=lambda params: OpenGatekeeper(greeting_text="Hello."))
     with running_server(pv) as url:
         yield url, pv
 
