@@ -141,3 +141,14 @@ def test_oversized_policy_and_scenario_files_are_refused_with_a_clear_error(tmp_
     bad.write_bytes(b"name: \xff\xfe\n")
     with pytest.raises(ScenarioError, match="not UTF-8"):
         load_scenario(bad)
+
+
+def test_a_non_ascii_signature_or_token_is_refused_not_an_error():
+    from turngate.twilio.security import check_stream_token, validate_signature
+
+    with pytest.raises(AuthError) as e:
+        validate_signature("tok", "https://x/twilio/voice", {}, "sïgnature")
+    assert e.value.close_reason == "bad signature"
+    with pytest.raises(AuthError) as e:
+        check_stream_token("s", "CA1.2000000000.ñ\ud800", "CA1", now=0)
+    assert e.value.close_reason == "bad token"

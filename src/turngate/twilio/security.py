@@ -39,7 +39,7 @@ def validate_signature(auth_token: str, url: str, params: Mapping[str, str], sig
         if default in url:
             candidates.add(url.replace(default, "", 1))
     # Bytes, not str: compare_digest refuses non-ASCII strings, and a header may hold anything.
-    given = signature.encode("utf-8", "surrogateescape")
+    given = signature.encode("utf-8", "surrogatepass")
     if not any(hmac.compare_digest(twilio_signature(auth_token, u, params).encode(), given) for u in candidates):
         raise AuthError("X-Twilio-Signature does not match", close_reason="bad signature")
 
@@ -60,7 +60,7 @@ def check_stream_token(secret: str, token: str | None, call_sid: str, now: float
     except ValueError:
         raise AuthError("stream token is malformed", close_reason="bad token") from None
     good = hmac.new(secret.encode(), f"{sid}.{expires_at}".encode(), hashlib.sha256).hexdigest()[:32]
-    if not hmac.compare_digest(good.encode(), mac.encode("utf-8", "surrogateescape")):
+    if not hmac.compare_digest(good.encode(), mac.encode("utf-8", "surrogatepass")):
         raise AuthError("stream token signature is wrong", close_reason="bad token")
     if sid != call_sid:
         raise AuthError("stream token belongs to another call", close_reason="token call mismatch")
