@@ -306,3 +306,15 @@ def test_streams_beyond_the_cap_are_refused_with_a_reason_and_a_silent_one_is_cl
     assert timed_out == (1008, "no start")
     assert 'turngate_streams_refused_total{reason="too many streams"} 1.0' in text
     assert 'turngate_streams_refused_total{reason="no start"} 1.0' in text
+
+
+def test_a_gateway_on_a_public_address_without_credentials_says_so_and_refuses_unsigned_webhooks(tmp_path, caplog):
+    # Configured as if on 0.0.0.0 (the harness still binds 127.0.0.1): even a loopback
+    # client's unsigned webhook is refused, since anyone could have sent it.
+    pv = make_providers(f"sqlite:///{tmp_path / 'p.db'}", host="0.0.0.0")
+    with running_server(pv) as url:
+        r = httpx.post(url + "/twilio/voice", data=webhook_form())
+    warnings = [rec.getMessage() for rec in caplog.records if rec.getMessage().startswith("SECURITY:")]
+    assert len(warnings) == 2, warnings
+    assert "TURNGATE_ADMIN_TOKEN" in warnings[0] and "TWILIO_AUTH_TOKEN" in warnings[1]
+    assert r.status_code == 403 and "TWILIO_AUTH_TOKEN" in r.text

@@ -38,7 +38,8 @@ def gateways(tmp_path_factory):
             yield o, s
 
 
-values = st.text(max_size=40) | st.sampled_from(["", "CA" + "a" * 32, "+15550100", "client:alice", "%00", "<x/>"])
+values = st.text(max_size=40) | st.sampled_from(["", "CA" + "a" * 32, "+15550100", "client:alice", "%00", "<x/>",
+                                                 "\ufffe\x01"])
 forms = st.dictionaries(st.sampled_from(TWILIO_FIELDS) | st.text(max_size=12), values, max_size=12)
 bodies = st.one_of(forms.map(lambda f: urlencode(f).encode()), st.binary(max_size=300),
                    st.text(max_size=300).map(str.encode))

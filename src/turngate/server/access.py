@@ -140,8 +140,8 @@ def check_admin(cfg: Config, path: str, client_host: str | None, headers: Mappin
                                          "'Authorization: Bearer <token>'")
     given = presented_token(headers)
     if given is None:
-        return Refusal(401, "missing_token", "this endpoint needs a credential: send "
-                                             "'Authorization: Bearer <TURNGATE_ADMIN_TOKEN>' or the turngate_token cookie")
+        return Refusal(401, "missing_token", "this endpoint needs a credential: send 'Authorization: "
+                                             "Bearer <TURNGATE_ADMIN_TOKEN>' or the turngate_token cookie")
     if not token_accepted(cfg, path, given):
         return Refusal(401, "bad_token", "the credential sent is not accepted here")
     return None
@@ -205,7 +205,7 @@ class AccessMiddleware:
         if is_admin_path(path):
             refusal = check_admin(self.cfg, path, client[0] if client else None, headers)
             if refusal is not None:
-                log.info("admin request refused (%s): %s %s from %s", refusal.reason, scope.get("method", "WS"),
+                log.info("admin request refused (%s): %s %r from %s", refusal.reason, scope.get("method", "WS"),
                          path[:200], client[0] if client else "?")
                 self.on_refused(refusal.reason)
                 await self._refuse(scope, send, refusal, browser=_wants_html(headers))

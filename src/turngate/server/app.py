@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -43,7 +43,7 @@ MAX_FORM_FIELDS = 100           # Twilio's voice webhook sends about 20
 MAX_CALL_ID = 128
 MAX_LIST_LIMIT = 1000
 CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")  # not allowed in XML 1.0
 
 
 def _field(form: dict[str, str], name: str) -> str:
