@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--speed", type=float, default=1.0, help="audio pacing: 1.0 is real time")
     m.add_argument("--concurrent", action="store_true", help="run the scenarios as simultaneous calls")
     m.add_argument("--auth-token", default=None, help="sign the webhook and stream like Twilio (default: TWILIO_AUTH_TOKEN)")
+    m.add_argument("--admin-token", default=None,
+                   help="read the call records from /api with this bearer token (default: TURNGATE_ADMIN_TOKEN)")
     m.add_argument("--record", default=None, metavar="DIR", help="write WAVs of what each side heard")
 
     pol = sub.add_parser("policy", help="check or evaluate a policy file")

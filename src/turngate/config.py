@@ -1,12 +1,18 @@
 """One frozen configuration object. CLI flags and ``TURNGATE_*`` environment
-variables map onto its fields one to one; nothing else reads the environment."""
+variables map onto its fields one to one; nothing else reads the environment.
+
+Secrets (``twilio_auth_token``, ``stream_secret``, ``admin_token``,
+``console_token``) are kept out of ``repr``, so a logged or raised Config never
+carries them; ``Config.secrets()`` lists them for the log scrubber and the tests.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
-from dataclasses import dataclass, fields, replace
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import ConfigError
@@ -22,18 +28,20 @@ class Config:
     public_url: str = ""
     # Twilio auth token: when set, X-Twilio-Signature is required on the webhook
     # and on the WebSocket handshake. Read from TWILIO_AUTH_TOKEN too.
-    twilio_auth_token: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
     # With the auth token, transfers redirect the live call through Twilio's REST
     # API; empty: they go to the outbox file. Read from TWILIO_ACCOUNT_SID too.
     twilio_account_sid: str = ""
     # Twilio's REST base; a test points it at a local server speaking the same API.
     twilio_api_base: str = "https://api.twilio.com"
     # Where CRM notes and follow-up tasks are POSTed as JSON; empty: the outbox file.
-    crm_webhook_url: str = ""
+    crm_webhook_url: str = field(default="", repr=False)
     # Secret that signs per-call stream tokens. Random per process when unset, so
     # set it when several gateway processes sit behind one load balancer.
-    stream_secret: str = ""
+    stream_secret: str = field(default="", repr=False)
     stream_token_ttl_s: int = 300
+    # A stream that has not sent a valid ``start`` this long after the handshake is closed.
+    stream_start_timeout_s: float = 10.0
     store: str = "sqlite:///turngate.db"
     # Where the demo's CRM and Twilio-transfer deliveries land (one JSON line per outbox row).
     outbox_file: str = "var/outbox.jsonl"
@@ -41,6 +49,8 @@ class Config:
     agent: str = ""             # scripted agent YAML; empty = the bundled one
     tts_voice: str = "kal"
     stt_workers: int = 2        # STT worker processes; 0 decodes in threads of the gateway process
+    # Concurrent calls per process: beyond it the webhook answers "busy" and a media
+    # stream handshake is refused (open streams, started or not, count).
     max_calls: int = 200
     log_level: str = "info"
     # Sentence-encoder embeddings of a custom policy's examples (and the benchmarks' data
@@ -60,6 +70,37 @@ class Config:
             if getattr(self, name) not in choices:
                 raise ConfigError(f"TURNGATE_{name.upper()}: {getattr(self, name)!r} is not one of "
                                   f"{', '.join(choices)}")
+    # --- access (see server/access.py): everything but /twilio/*, /healthz, /readyz is admin.
+    # Without admin_token, admin paths answer only clients in local_networks.
+    admin_token: str = field(default="", repr=False)
+    # Also accepted under /console (a read-only login for QA); empty: none.
+    console_token: str = field(default="", repr=False)
+    # Networks whose clients count as local (comma-separated CIDRs in the environment).
+    local_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # Accept unsigned webhooks on a gateway reachable from outside (no TWILIO_AUTH_TOKEN): trials only.
+    insecure_dev: bool = False
+    # --- limits
+    webhook_rate: float = 20.0      # webhook requests per second per source address (token bucket)
+    webhook_burst: int = 50         # bucket size: requests a source may send at once
+    max_body_bytes: int = 64 * 1024     # any HTTP request body (Twilio's webhook form is ~1 KB)
+    max_query_bytes: int = 4096         # any query string
+
+    def __post_init__(self) -> None:
+        for net in self.local_networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f"TURNGATE_LOCAL_NETWORKS: {net!r} is not a network (e.g. 127.0.0.0/8)") from None
+        for name in ("max_calls", "webhook_burst", "max_body_bytes", "max_query_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"TURNGATE_{name.upper()}: must be at least 1")
+        if self.webhook_rate <= 0 or self.stream_start_timeout_s <= 0:
+            raise ConfigError("TURNGATE_WEBHOOK_RATE and TURNGATE_STREAM_START_TIMEOUT_S must be positive")
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log, a record, an error or /api output."""
+        return tuple(v for v in (self.twilio_auth_token, self.stream_secret, self.admin_token,
+                                 self.console_token, self.crm_webhook_url) if v)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Config":
@@ -94,13 +135,16 @@ def api_key(env_var: str, env: dict[str, str] | None = None, *, needed_by: str =
         why = f" (needed by {needed_by})" if needed_by else ""
         raise ConfigError(f"environment variable {env_var} is not set{why}")
     return value
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def _coerce(name: str, raw: str, typ: Any) -> Any:
+    key = f"TURNGATE_{name.upper()}"
     try:
         if typ in (int, "int"):
             return int(raw)
-        return raw
+        if typ in (float, "float"):
+            return float(raw)
     except ValueError:
         raise ConfigError(f"TURNGATE_{name.upper()}: expected an integer, got {raw!r}") from None
 
@@ -137,3 +181,11 @@ def secret_from_env(name: str, env: Mapping[str, str] | None = None) -> Secret |
         return None
     value = (os.environ if env is None else env).get(name, "")
     return Secret(value, name) if value else None
+        raise ConfigError(f"{key}: expected a number, got {raw!r}") from None
+    if typ in (bool, "bool"):
+        if raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ConfigError(f"{key}: expected 1 or 0, got {raw!r}")
+    if typ in (tuple[str, ...], "tuple[str, ...]"):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    return raw

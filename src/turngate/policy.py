@@ -288,15 +288,21 @@ class _Policy(_Strict):
 # --- loading ---------------------------------------------------------------------------
 
 
+MAX_POLICY_BYTES = 1024 * 1024  # the bundled policy is ~10 KB
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate a policy file; ``None`` loads the bundled default.
 
     Raises ``ConfigError`` naming file, line and field on any problem."""
     p = DEFAULT_POLICY_PATH if path is None else Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as f:
+            raw = f.read(MAX_POLICY_BYTES + 1)
     except OSError as e:
         raise ConfigError(f"{p}: cannot read policy: {e.strerror or e}") from e
+    if len(raw) > MAX_POLICY_BYTES:
+        raise ConfigError(f"{p}: policy file is larger than {MAX_POLICY_BYTES} bytes; is this the right file?")
     return parse_policy(raw, source=str(p))
 
 

@@ -4,32 +4,51 @@
     WS   /twilio/stream       Twilio Media Streams
     GET  /api/calls           recent calls (JSON)
     GET  /api/calls/{id}      one call: state, decisions, context, transcript
-    GET  /healthz, /metrics
+    GET  /healthz, /readyz, /metrics
+
+Who may reach which path, and the bounds on every request, are one middleware
+(``access.py``); the webhook adds Twilio's signature, a per-source rate limit and
+the call cap; the stream adds the signature, the stream cap, a deadline for its
+``start`` and the single-use stream token (checked by the session).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
-from urllib.parse import parse_qsl
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from ..errors import AuthError
-from ..twilio.security import make_stream_token, validate_signature
+from ..twilio.security import StreamTokens, validate_signature
 from ..twilio.twiml import connect_stream, say_and_hangup
+from .access import AccessMiddleware, startup_warnings, unsigned_webhook_refusal
+from .limits import RateLimiter, retry_after_header
 from .providers import Providers
 from .session import CallSession
 
 log = logging.getLogger("turngate.app")
+MAX_FORM_FIELDS = 100           # Twilio's voice webhook sends about 20
+MAX_CALL_ID = 128
+MAX_LIST_LIMIT = 1000
+CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")  # not allowed in XML 1.0
+
+
+def _field(form: dict[str, str], name: str) -> str:
+    """A caller-supplied value bound for TwiML: printable and short (XML 1.0 forbids control characters)."""
+    return _UNPRINTABLE.sub("", form.get(name, ""))[:64]
 
 
 def _public_base(request: Request | WebSocket, configured: str) -> str:
@@ -43,11 +62,41 @@ def _public_base(request: Request | WebSocket, configured: str) -> str:
 
 def create_app(providers: Providers) -> Starlette:
     cfg = providers.config
-    live: dict[str, CallSession] = {}
+    metrics = providers.metrics
+    live: dict[str, CallSession] = {}    # started calls
+    open_streams = 0                      # accepted media streams, started or not
+    limiter = RateLimiter(cfg.webhook_rate, cfg.webhook_burst)
+    if providers.stream_tokens is None:
+        providers.stream_tokens = StreamTokens(cfg.stream_secret, cfg.stream_token_ttl_s)
+    tokens = providers.stream_tokens
+    secret_values = [v.encode() for v in cfg.secrets()]
+
+    def _json(content: Any) -> Response:
+        # Secrets never reach the store or a record; this is the last line, should one ever do.
+        body = JSONResponse(content).body
+        if any(v in body for v in secret_values):
+            log.error("a configured secret was about to leave in an /api answer; redacted")
+            for v in secret_values:
+                body = body.replace(v, b"[redacted]")
+        return Response(body, media_type="application/json")
 
     async def voice(request: Request) -> Response:
+        source = request.client.host if request.client else "unknown"
+        wait = limiter.check(source, time.monotonic())
+        if wait is not None:
+            metrics.webhooks_refused.labels("rate_limited").inc()
+            log.info("webhook rate-limited: %s", source)
+            return PlainTextResponse(f"too many webhook requests from {source}: at most {cfg.webhook_rate:g} a "
+                                     f"second (burst {cfg.webhook_burst}); retry later", status_code=429,
+                                     headers={"Retry-After": retry_after_header(wait)})
         # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps the exact values it signed.
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        # The body is already bounded (access.py): at most max_body_bytes.
+        try:
+            form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True,
+                                  max_num_fields=MAX_FORM_FIELDS))
+        except ValueError:
+            metrics.webhooks_refused.labels("bad_request").inc()
+            return PlainTextResponse(f"more than {MAX_FORM_FIELDS} form fields", status_code=400)
         base = _public_base(request, cfg.public_url)
         if cfg.twilio_auth_token:
             try:
@@ -55,66 +104,116 @@ def create_app(providers: Providers) -> Starlette:
                                    (f"?{request.url.query}" if request.url.query else ""),
                                    form, request.headers.get("x-twilio-signature"))
             except AuthError as e:
-                log.warning("webhook refused: %s", e)
+                metrics.webhooks_refused.labels(e.close_reason).inc()
+                log.warning("webhook refused from %s: %s", source, e)
                 return PlainTextResponse(str(e), status_code=403)
+        else:
+            why = unsigned_webhook_refusal(cfg, source if request.client else None, dict(request.scope["headers"]))
+            if why is not None:
+                metrics.webhooks_refused.labels("unsigned").inc()
+                log.warning("webhook from %s refused: %s", source, why)
+                return PlainTextResponse(why, status_code=403)
         call_sid = form.get("CallSid", "")
         if not call_sid:
+            metrics.webhooks_refused.labels("bad_request").inc()
             return PlainTextResponse("CallSid missing", status_code=400)
+        if not CALL_SID.fullmatch(call_sid):
+            metrics.webhooks_refused.labels("bad_request").inc()
+            return PlainTextResponse("CallSid must be 1 to 64 letters, digits, '-' or '_'", status_code=400)
         if len(live) >= cfg.max_calls:
             return Response(say_and_hangup("Sorry, all our lines are busy. Please call back later."),
                             media_type="application/xml")
-        token = make_stream_token(cfg.stream_secret, call_sid, int(time.time()) + cfg.stream_token_ttl_s)
+        token = tokens.mint(call_sid, time.time())
         ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         twiml = connect_stream(f"{ws_base}/twilio/stream",
-                               {"token": token, "from": form.get("From", ""), "to": form.get("To", "")})
+                               {"token": token, "from": _field(form, "From"), "to": _field(form, "To")})
         return Response(twiml, media_type="application/xml")
 
     async def stream(ws: WebSocket) -> None:
+        nonlocal open_streams
         if cfg.twilio_auth_token:
             base = _public_base(ws, cfg.public_url).replace("https://", "wss://", 1).replace("http://", "ws://", 1)
             url = base + ws.url.path + (f"?{ws.url.query}" if ws.url.query else "")
             try:
                 validate_signature(cfg.twilio_auth_token, url, {}, ws.headers.get("x-twilio-signature"))
             except AuthError as e:
-                providers.metrics.streams_refused.labels(e.close_reason).inc()
+                metrics.streams_refused.labels(e.close_reason).inc()
                 log.warning("stream handshake refused: %s", e)
                 await ws.close(code=1008, reason=e.close_reason)
                 return
         await ws.accept()
+        if open_streams >= cfg.max_calls:
+            # Accepted, then closed, so the peer reads why (a refused handshake carries no reason).
+            metrics.streams_refused.labels("too many streams").inc()
+            log.warning("stream refused: %d streams open (TURNGATE_MAX_CALLS)", open_streams)
+            await ws.close(code=1013, reason="too many streams")
+            return
+        open_streams += 1
+        # Until its start message proves it is a call (a valid single-use token), a
+        # stream holds a slot; one that never sends it is closed when the deadline passes.
+        start_deadline = asyncio.timeout(cfg.stream_start_timeout_s)
 
         def started(s: CallSession) -> None:
+            start_deadline.reschedule(None)
             live[s.call_id] = s
-            providers.metrics.calls_active.inc()
-            providers.metrics.calls_total.inc()
+            metrics.calls_active.inc()
+            metrics.calls_total.inc()
 
         def ended(s: CallSession) -> None:
             live.pop(s.call_id, None)
-            providers.metrics.calls_active.dec()
+            metrics.calls_active.dec()
 
         session = CallSession(ws, providers, on_start=started, on_end=ended)
-        await session.run()
+        try:
+            async with start_deadline:
+                await session.run()
+        except TimeoutError:
+            if not start_deadline.expired():
+                raise
+            metrics.streams_refused.labels("no start").inc()
+            log.warning("stream closed: no valid start message within %g s", cfg.stream_start_timeout_s)
+            try:
+                await ws.close(code=1008, reason="no start")
+            except Exception:  # the peer already went away
+                pass
+        finally:
+            open_streams -= 1
 
     async def calls(request: Request) -> Response:
-        limit = int(request.query_params.get("limit", "50"))
+        raw = request.query_params.get("limit", "50")
+        try:
+            limit = int(raw)
+            if not 1 <= limit <= MAX_LIST_LIMIT:
+                raise ValueError
+        except ValueError:
+            return _error(400, f"limit must be an integer from 1 to {MAX_LIST_LIMIT}, got {raw[:40]!r}")
         rows = await run_in_threadpool(providers.store.list_calls, limit) if providers.store else []
-        return JSONResponse([r.to_dict() for r in rows])
+        return _json([r.to_dict() for r in rows])
 
     async def call_detail(request: Request) -> Response:
         call_id = request.path_params["call_id"]
+        if len(call_id) > MAX_CALL_ID:
+            return _error(400, f"call id longer than {MAX_CALL_ID} characters")
         s = live.get(call_id)
         if s is not None and s.call is not None:
-            return JSONResponse(s.snapshot())
+            return _json(s.snapshot())
         await run_in_threadpool(providers.writer.flush, 2.0)
         rec = await run_in_threadpool(providers.store.get_call, call_id) if providers.store else None
         if rec is None:
-            return JSONResponse({"error": f"no call {call_id}"}, status_code=404)
-        return JSONResponse(_record_json(rec))
+            return _error(404, f"no call {call_id}")
+        return _json(_record_json(rec))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True, "calls": len(live), "writer_backlog": providers.writer.backlog})
 
-    async def metrics(request: Request) -> Response:
-        return Response(providers.metrics.render(), media_type="text/plain; version=0.0.4")
+    async def readyz(request: Request) -> Response:
+        # Ready = would take another call: a load balancer stops sending calls to a full process.
+        ready = len(live) < cfg.max_calls
+        return JSONResponse({"ready": ready, "calls": len(live), "max_calls": cfg.max_calls},
+                            status_code=200 if ready else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def deliver_outbox() -> None:
         # One delivery worker per process; rows are idempotent by key, so several
@@ -133,6 +232,8 @@ def create_app(providers: Providers) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        for warning in startup_warnings(cfg):
+            log.warning(warning)
         worker = asyncio.create_task(deliver_outbox()) if providers.store is not None else None
         try:
             yield
@@ -147,8 +248,11 @@ def create_app(providers: Providers) -> Starlette:
         Route("/api/calls", calls),
         Route("/api/calls/{call_id}", call_detail),
         Route("/healthz", healthz),
-        Route("/metrics", metrics),
-    ], lifespan=lifespan)
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ], lifespan=lifespan, middleware=[
+        Middleware(AccessMiddleware, cfg=cfg, on_refused=lambda reason: metrics.admin_refused.labels(reason).inc()),
+    ])
 
 
 def delivery_target(cfg: Any) -> Any:
@@ -178,3 +282,7 @@ def _record_json(rec: Any) -> dict[str, Any]:
             "outcome": call.get("outcome"), "decisions": d.get("decisions", []),
             "context": summary.get("context", []), "transcript": summary.get("transcript", []),
             "outbox": d.get("outbox", [])}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

@@ -24,6 +24,7 @@ from ..core.params import TurnParams
 from ..llm.breaker import BreakerPolicy, Breakers, CircuitBreaker
 from ..speech.stt import SttEngine
 from ..speech.tts import TtsEngine
+from ..twilio.security import StreamTokens
 from ..store.writer import DecisionWriter
 from .metrics import Metrics
 from .vadhub import VadHub
@@ -46,6 +47,7 @@ class Providers:
     metrics: Metrics = field(default_factory=Metrics)
     store: Any = None
     breakers: Breakers = field(default_factory=Breakers)
+    stream_tokens: StreamTokens | None = None   # the app makes one from the config when None
 
     def agent_for(self, profile: str) -> Agent:
         return self.agents.get(profile) or self.agents["default"]

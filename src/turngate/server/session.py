@@ -47,7 +47,6 @@ from ..speech.tts import synthesized_event
 from ..core.decisions import call_outcome
 from ..store.base import OutboxItem
 from ..twilio import codec
-from ..twilio.security import check_stream_token
 from .providers import Providers
 
 log = logging.getLogger("turngate.session")
@@ -105,6 +104,7 @@ class CallSession:
                 if not self._on_frame(text):
                     break
         except AuthError as e:
+            self.pv.metrics.streams_refused.labels(e.close_reason).inc()
             log.warning("stream refused: %s", e)
             await self.ws.close(code=1008, reason=e.close_reason)
         finally:
@@ -161,8 +161,9 @@ class CallSession:
             self._feed(ev)
 
     def _start(self, msg: codec.Start) -> None:
-        check_stream_token(self.cfg.stream_secret, msg.custom_parameters.get("token"), msg.call_sid,
-                           now=datetime.now(timezone.utc).timestamp())
+        assert self.pv.stream_tokens is not None  # the app sets it
+        self.pv.stream_tokens.check(msg.custom_parameters.get("token"), msg.call_sid,
+                                    now=datetime.now(timezone.utc).timestamp())
         if msg.encoding != "audio/x-mulaw" or msg.sample_rate != 8000:
             raise AuthError(f"unsupported media format {msg.encoding}@{msg.sample_rate}",
                             close_reason="unsupported media format")

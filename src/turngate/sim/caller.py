@@ -230,12 +230,14 @@ class Pacer:
 # -- the wire -----------------------------------------------------------------------
 
 
-async def _fetch_record(client: httpx.AsyncClient, base: str, call_id: str) -> dict[str, Any]:
+async def _fetch_record(client: httpx.AsyncClient, base: str, call_id: str,
+                        admin_token: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + FETCH_TIMEOUT_S
     last: dict[str, Any] = {}
     while True:
-        r = await client.get(f"{base}/api/calls/{call_id}")
+        r = await client.get(f"{base}/api/calls/{call_id}", headers=headers)
         if r.status_code == 200:
             last = r.json()
             if last.get("state") == "ended":
@@ -250,11 +252,13 @@ async def _fetch_record(client: httpx.AsyncClient, base: str, call_id: str) -> d
 
 
 async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float = 1.0, *,
-                       auth_token: str | None = None, record_dir: Path | str | None = None) -> CallResult:
+                       auth_token: str | None = None, record_dir: Path | str | None = None,
+                       admin_token: str | None = None) -> CallResult:
     """Run one scenario as one call against the gateway at ``url`` (its base HTTP URL).
 
     ``auth_token`` (default: env ``TWILIO_AUTH_TOKEN``) signs the webhook and the
-    stream handshake. ``record_dir``: write ``<scenario>.<CallSid>.bot.wav`` (the bot's
+    stream handshake. ``admin_token`` (default: env ``TURNGATE_ADMIN_TOKEN``) reads the
+    call's record from the review API. ``record_dir``: write ``<scenario>.<CallSid>.bot.wav`` (the bot's
     audio as the caller heard it) and ``.line.wav`` (what the caller's line carried).
     Never raises for a gateway failure: the result says what failed."""
     import websockets
@@ -263,7 +267,9 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
         scenario = load_scenario(scenario)
     if speed <= 0:
         raise ValueError("speed must be positive")
-    token = auth_token if auth_token is not None else Config.from_env().twilio_auth_token or None
+    cfg = Config.from_env()
+    token = auth_token if auth_token is not None else cfg.twilio_auth_token or None
+    admin = admin_token if admin_token is not None else cfg.admin_token or None
     base = url.rstrip("/")
     call_sid, account_sid, stream_sid = new_sid("CA"), new_sid("AC"), new_sid("MZ")
     clips = await asyncio.to_thread(render_clips, scenario)
@@ -325,7 +331,7 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
             stats.update(bot_bytes_received=call.speaker.received_bytes, bot_bytes_played=call.speaker.played_bytes,
                          bot_bytes_dropped=call.speaker.dropped_bytes, marks_received=call.marks_received,
                          marks_echoed=call.marks_echoed, clears=len(call.clears))
-            record = await _fetch_record(client, base, call_sid)
+            record = await _fetch_record(client, base, call_sid, admin)
         except (OSError, httpx.HTTPError, TwimlError, RuntimeError, websockets.WebSocketException, ValueError) as e:
             error = f"{type(e).__name__}: {e}"
             if str(stats.get("ended_by", "")).startswith("gateway"):

@@ -4,6 +4,7 @@ Exit status: 0 when every call met its expectations, 1 when one did not, 2 for
 a usage or scenario-file error (nothing was called).
 Optional attributes read from ``args`` when the parser defines them:
 ``concurrent`` (run the calls at once), ``auth_token`` (else env TWILIO_AUTH_TOKEN),
+``admin_token`` (reads the records from /api; else env TURNGATE_ADMIN_TOKEN),
 ``record`` (a folder for each call's bot and line audio as WAV).
 """
 
@@ -20,8 +21,9 @@ from .scenario import Scenario, ScenarioError, load_scenario
 
 
 async def run_all(scenarios: Sequence[Scenario], url: str, *, speed: float = 1.0, concurrent: bool = False,
-                  auth_token: str | None = None, record_dir: str | None = None) -> list[CallResult]:
-    kw: dict[str, Any] = {"auth_token": auth_token, "record_dir": record_dir}
+                  auth_token: str | None = None, record_dir: str | None = None,
+                  admin_token: str | None = None) -> list[CallResult]:
+    kw: dict[str, Any] = {"auth_token": auth_token, "record_dir": record_dir, "admin_token": admin_token}
     if concurrent:
         return list(await asyncio.gather(*(run_scenario(s, url, speed, **kw) for s in scenarios)))
     return [await run_scenario(s, url, speed, **kw) for s in scenarios]
@@ -101,6 +103,7 @@ def simulate_main(args: Any) -> int:
     results = asyncio.run(run_all(scenarios, args.url, speed=speed,
                                   concurrent=bool(getattr(args, "concurrent", False)),
                                   auth_token=getattr(args, "auth_token", None),
+                                  admin_token=getattr(args, "admin_token", None),
                                   record_dir=getattr(args, "record", None)))
     if getattr(args, "json", False):
         for r in results:

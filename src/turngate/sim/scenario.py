@@ -429,14 +429,22 @@ def _models(v: _V, raw: Any) -> FakeModels:
                 raise v.fail(f"models.fallback.{name}", f"{e!r} is not a profile of this scenario")
         fallback.append((str(name), entries))
     return FakeModels(profiles=tuple(profiles), fallback=tuple(fallback))
+MAX_SCENARIO_BYTES = 1024 * 1024  # a scenario is a script, not audio; its WAVs are separate files
 
 
 def load_scenario(path: Path | str) -> Scenario:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
     except OSError as e:
         raise ScenarioError(p, "", f"cannot read: {e.strerror or e}") from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(p, "", f"larger than {MAX_SCENARIO_BYTES} bytes; is this the right file?")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(p, "", f"not UTF-8 ({e.reason} at byte {e.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
