@@ -146,7 +146,14 @@ def _coerce(name: str, raw: str, typ: Any) -> Any:
         if typ in (float, "float"):
             return float(raw)
     except ValueError:
-        raise ConfigError(f"TURNGATE_{name.upper()}: expected an integer, got {raw!r}") from None
+        raise ConfigError(f"{key}: expected a number, got {raw!r}") from None
+    if typ in (bool, "bool"):
+        if raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ConfigError(f"{key}: expected 1 or 0, got {raw!r}")
+    if typ in (tuple[str, ...], "tuple[str, ...]"):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    return raw
 
 
 def process_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -181,11 +188,3 @@ def secret_from_env(name: str, env: Mapping[str, str] | None = None) -> Secret |
         return None
     value = (os.environ if env is None else env).get(name, "")
     return Secret(value, name) if value else None
-        raise ConfigError(f"{key}: expected a number, got {raw!r}") from None
-    if typ in (bool, "bool"):
-        if raw.strip().lower() in _TRUE | _FALSE:
-            return raw.strip().lower() in _TRUE
-        raise ConfigError(f"{key}: expected 1 or 0, got {raw!r}")
-    if typ in (tuple[str, ...], "tuple[str, ...]"):
-        return tuple(p.strip() for p in raw.split(",") if p.strip())
-    return raw
