@@ -43,8 +43,8 @@ def leaks(where: str, text: str) -> list[str]:
 
 def test_planted_secrets_appear_nowhere_after_a_real_call(tmp_path, monkeypatch, caplog):
     from turngate.agent.scripted import load_agent_script
-    from turngate.encoder_cache import for_policy
-    from turngate.gates.keeper import keeper_factory
+    from turngate.embedding.cache import for_policy
+    from turngate.gates.pipeline import keeper_factory
     from turngate.policy import load_policy
     from turngate.server.app import delivery_target
     from turngate.sim.caller import run_scenario
