@@ -181,3 +181,26 @@ def test_only_config_reads_the_environment():
 
 def test_no_training_code_ships_in_the_runtime_package():
     assert not [p for p in PKG.rglob("train_*.py")], "training scripts belong in tools/, not src/turngate"
+
+
+def _matched_classes(path: Path, function: str) -> set[str]:
+    """Class names in the ``case X():`` patterns of ``function`` in ``path``."""
+    tree = ast.parse(path.read_text(), str(path))
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
+    names: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.MatchClass) and isinstance(node.cls, ast.Name):
+            names.add(node.cls.id)
+    return names
+
+
+@pytest.mark.parametrize("where,function", [("server/session.py", "_dispatch"),
+                                            ("testing/harness.py", "_act")])
+def test_every_action_the_core_can_return_is_carried_out_by_the_shell(where, function):
+    from typing import get_args
+
+    from turngate.core.actions import Action
+
+    actions = {cls.__name__ for cls in get_args(Action)}
+    missing = actions - _matched_classes(PKG / where, function)
+    assert not missing, f"{where}:{function} does not handle {sorted(missing)}"

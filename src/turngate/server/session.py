@@ -21,7 +21,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, assert_never
 
 import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -269,6 +269,8 @@ class CallSession:
                                  "evidence": [dict(e) for e in a.evidence]}))
                 case EndCall():
                     self.closed = True
+                case _:
+                    assert_never(a)  # a new action the shell does not carry out is a type error
         if self._pending_decisions or self._pending_outbox:
             self.pv.writer.submit(self._pending_decisions, self._pending_outbox)
             self.pv.metrics.decisions(self._pending_decisions)

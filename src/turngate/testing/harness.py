@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 import numpy as np
 
@@ -192,6 +192,8 @@ class AudioHarness:
                 self.canceller = EchoCanceller()
             case CancelModel() | CancelSynthesis() | TransferCall() | QueueFollowUp() | WriteDecision() | EndCall():
                 pass
+            case _:
+                assert_never(a)
 
     # ------------------------------------------------------------ reading
     def decisions(self, gate: str | None = None) -> list[Decision]:
