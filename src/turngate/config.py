@@ -65,11 +65,6 @@ class Config:
     deepgram_tts_model: str = "aura-2-thalia-en"
     deepgram_api_key_env: str = "DEEPGRAM_API_KEY"
 
-    def __post_init__(self) -> None:
-        for name, choices in (("stt", _STT), ("tts", _TTS)):
-            if getattr(self, name) not in choices:
-                raise ConfigError(f"TURNGATE_{name.upper()}: {getattr(self, name)!r} is not one of "
-                                  f"{', '.join(choices)}")
     # --- access (see server/access.py): everything but /twilio/*, /healthz, /readyz is admin.
     # Without admin_token, admin paths answer only clients in local_networks.
     admin_token: str = field(default="", repr=False)
@@ -86,6 +81,10 @@ class Config:
     max_query_bytes: int = 4096         # any query string
 
     def __post_init__(self) -> None:
+        for name, choices in (("stt", _STT), ("tts", _TTS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"TURNGATE_{name.upper()}: {getattr(self, name)!r} is not one of "
+                                  f"{', '.join(choices)}")
         for net in self.local_networks:
             try:
                 ipaddress.ip_network(net, strict=False)
