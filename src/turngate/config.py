@@ -41,6 +41,11 @@ class Config:
     tts_voice: str = "kal"
     stt_workers: int = 2        # STT worker processes; 0 decodes in threads of the gateway process
     max_calls: int = 200
+    # A token that opens the web console (/console) from anywhere but loopback, as a
+    # bearer token or through the console's login form (cookie turngate_token).
+    console_token: str = ""
+    # OTLP/HTTP endpoint for OpenTelemetry traces (a span per call and per turn); empty: off.
+    otel_endpoint: str = ""
     log_level: str = "info"
 
     @classmethod

@@ -5,6 +5,7 @@
     GET  /api/calls           recent calls (JSON)
     GET  /api/calls/{id}      one call: state, decisions, context, transcript
     GET  /healthz, /metrics
+    GET  /console/...         the operations console (turngate.console)
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from ..console import console_app
 from ..errors import AuthError
 from ..twilio.security import make_stream_token, validate_signature
 from ..twilio.twiml import connect_stream, say_and_hangup
@@ -148,6 +150,7 @@ def create_app(providers: Providers) -> Starlette:
         Route("/api/calls/{call_id}", call_detail),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
+        Mount("/console", app=console_app(providers.store, config=cfg, flush=providers.writer.flush)),
     ], lifespan=lifespan)
 
 

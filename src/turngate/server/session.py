@@ -45,6 +45,7 @@ from ..store.base import OutboxItem
 from ..twilio import codec
 from ..twilio.security import check_stream_token
 from .providers import Providers
+from .track import CallTrack
 
 log = logging.getLogger("turngate.session")
 PREROLL_FRAMES = 20  # 400 ms of 20 ms frames kept for the start of an utterance
@@ -76,6 +77,7 @@ class CallSession:
         self._pending_decisions: list[Decision] = []
         self._pending_outbox: list[OutboxItem] = []
         self._early: list[PeerMessageRejected] = []
+        self.track = CallTrack()  # levels and timings for the console's timeline (server/track.py)
         self.closed = False
 
     # ------------------------------------------------------------ main loop
@@ -156,6 +158,7 @@ class CallSession:
         self.call_id, self.stream_sid, self.account_sid = msg.call_sid, msg.stream_sid, msg.account_sid
         gates = self.pv.gatekeeper(msg.custom_parameters)
         self.call = Call(self.call_id, gates=gates, params=self.pv.turn_params, started_at=self.loop.time())
+        self.track.t0 = self.loop.time()
         self.pv.writer.start_call(self.call_id, stream_sid=self.stream_sid,
                                   caller=msg.custom_parameters.get("from", ""),
                                   started_at=datetime.now(timezone.utc), policy_version=gates.policy_version)
@@ -179,13 +182,16 @@ class CallSession:
     def _feed(self, event: Event) -> None:
         if self.call is None:
             return
+        now = self.loop.time()
         try:
-            actions = self.call.handle(event, self.loop.time())
+            actions = self.call.handle(event, now)
         except Exception:
             # A bug in the core must not take the call's socket (or any other call) down with
             # it: the event is lost, the traceback is logged, the call goes on.
             log.exception("call %s: core error on %s", self.call_id, type(event).__name__)
             return
+        self.track.event(event, now)
+        self.track.actions(actions, now)
         self._dispatch(actions)
         self._arm_timer()
 
@@ -418,7 +424,8 @@ class CallSession:
         # Only redacted text leaves the call: the context holds the guard's redacted
         # caller turns and what the caller heard of ours; the raw STT text is never stored.
         return {"state": str(self.call.state), "context": list(self.call.context),
-                "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context]}
+                "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context],
+                "track": self.track.to_json()}
 
     def snapshot(self) -> dict[str, Any]:
         assert self.call is not None
