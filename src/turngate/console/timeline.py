@@ -73,6 +73,8 @@ def _bot_spans(record: CallRecord, track: dict[str, Any], duration: int) -> list
     ds = record.decisions
     gen: int | None = None
     start: int | None = None
+    last_pause = 0
+    cut_from: dict[int, int] = {}  # abandon seq -> where the unplayed audio begins (the last pause)
     for d in ds:
         if d.gate != "turn":
             continue
@@ -80,10 +82,12 @@ def _bot_spans(record: CallRecord, track: dict[str, Any], duration: int) -> list
             gen, start = d.evidence.get("generation"), d.at_ms
         elif d.outcome == "resume" and gen is not None:
             start = d.at_ms
+        elif d.outcome == "abandon":
+            cut_from[d.seq] = last_pause
+            start = None
         elif d.outcome in _BOT_END and start is not None:
-            if d.outcome == "abandon":
-                start = None
-                continue
+            if d.outcome == "pause":
+                last_pause = d.at_ms
             spans.append({"start": start, "end": d.at_ms, "kind": "heard", "generation": gen,
                           "label": "heard" if d.outcome != "pause" else f"heard until the barge-in ({d.evidence.get('heard_ms')} ms of audio)"})
             start = None
@@ -98,7 +102,7 @@ def _bot_spans(record: CallRecord, track: dict[str, Any], duration: int) -> list
         rest = full[len(heard):].strip() if full.startswith(heard) else full
         heard_ms = int(item["heard_ms"] or 0)
         est = int(heard_ms * len(rest) / max(1, len(heard))) if heard and rest else 1500
-        cut_at = int(item["ended_ms"] if item["ended_ms"] is not None else item["at_ms"])
+        cut_at = cut_from.get(item["ended_seq"], item["at_ms"])
         spans.append({"start": cut_at, "end": min(duration, cut_at + max(300, est)),
                       "kind": "cut", "generation": _generation_at(ds, item["seq"]),
                       "label": f"cut, not heard: {rest!r}" if rest else "cut, not heard",
