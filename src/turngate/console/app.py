@@ -18,7 +18,7 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -127,8 +127,9 @@ def console_app(store: Any, *, config: Any, flush: Any = None) -> Starlette:
             nxt = "/console/calls"
         if request.method == "GET":
             return page("login.html", error="", next=nxt)
-        form = await request.form()
-        token = str(form.get("token", ""))
+        # A urlencoded form, parsed here (Starlette's form parser needs python-multipart).
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        token = form.get("token", "")
         accepted = [t for t in (config.console_token, getattr(config, "admin_token", "")) if t]
         if accepted and not any(secrets.compare_digest(token.encode(), t.encode()) for t in accepted):
             return page("login.html", status=403, error="That token is not accepted.", next=nxt)

@@ -339,7 +339,7 @@ class SqlStore:
         handoff: str | None = None, fallback: str | None = None, guard: str | None = None,
         since: datetime | None = None, until: datetime | None = None,
     ) -> list[CallSummary]:
-        """Calls newest first, filtered for review. ``route``: a route decision named it;
+        """Calls newest first, filtered for review. ``route``: the call's last route;
         ``handoff``: ``yes``, ``no`` or a handoff reason; ``fallback``: ``yes``/``no``;
         ``guard``: some guard decision had that outcome; ``since``/``until`` bound the start."""
 
@@ -349,8 +349,10 @@ class SqlStore:
         q = self._summaries()
         if outcome:
             q = q.where(calls.c.outcome == outcome)
-        if route:
-            q = q.where(has(decisions.c.gate == "route", decisions.c.rule == f"route.{route}"))
+        if route:  # the route the call was last held on
+            last = (sa.select(decisions.c.rule).where(decisions.c.call_id == calls.c.call_id, decisions.c.gate == "route")
+                    .order_by(decisions.c.seq.desc()).limit(1).scalar_subquery())
+            q = q.where(last == f"route.{route}")
         if handoff:
             handed = (decisions.c.gate == "handoff", decisions.c.outcome == "handoff")
             q = q.where(~has(*handed) if handoff == "no" else
