@@ -147,6 +147,8 @@ class Policy:
     memory: MemoryPolicy
     # Built by the guard helper's GuardRules.from_mapping when it exists; None otherwise.
     guard_rules: Any = None
+    # What may be kept beyond the decision log: {"replay_events": bool}.
+    retention: Mapping[str, Any] = field(default_factory=dict)
 
     def route(self, name: str) -> RouteSpec:
         return self.routes.get(name) or self.routes["unknown"]
@@ -219,6 +221,12 @@ class _Memory(_Strict):
     fields: dict[str, FieldClass] = Field(default_factory=dict)
 
 
+class _Retention(_Strict):
+    # Record each call's core input events (caller numbers replaced by surrogates, see
+    # turngate.replay.redact) so `turngate replay` can re-run the call under another policy.
+    replay_events: bool = False
+
+
 class _Policy(_Strict):
     name: str = "unnamed"
     routes: dict[str, _Route]
@@ -227,6 +235,7 @@ class _Policy(_Strict):
     handoff: _Handoff = _Handoff()
     turn_taking: TurnParams = TurnParams()
     memory: _Memory = _Memory()
+    retention: _Retention = _Retention()
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -291,6 +300,7 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
         turn_taking=model.turn_taking,
         memory=MemoryPolicy(fields=MappingProxyType(dict(model.memory.fields))),
         guard_rules=_guard_rules(model.guard, node, source),
+        retention=MappingProxyType(model.retention.model_dump()),
     )
 
 

@@ -45,6 +45,7 @@ from ..store.base import OutboxItem
 from ..twilio import codec
 from ..twilio.security import check_stream_token
 from .providers import Providers
+from ..replay.record import EventRecorder
 from .track import CallTrack
 
 log = logging.getLogger("turngate.session")
@@ -78,6 +79,7 @@ class CallSession:
         self._pending_outbox: list[OutboxItem] = []
         self._early: list[PeerMessageRejected] = []
         self.track = CallTrack()  # levels and timings for the console's timeline (server/track.py)
+        self.replay: EventRecorder | None = None  # when the policy keeps events for `turngate replay`
         self.closed = False
 
     # ------------------------------------------------------------ main loop
@@ -159,6 +161,8 @@ class CallSession:
         gates = self.pv.gatekeeper(msg.custom_parameters)
         self.call = Call(self.call_id, gates=gates, params=self.pv.turn_params, started_at=self.loop.time())
         self.track.t0 = self.loop.time()
+        if getattr(getattr(gates, "policy", None), "retention", {}).get("replay_events"):
+            self.replay = EventRecorder(self.track.t0)
         self.pv.writer.start_call(self.call_id, stream_sid=self.stream_sid,
                                   caller=msg.custom_parameters.get("from", ""),
                                   started_at=datetime.now(timezone.utc), policy_version=gates.policy_version)
@@ -183,6 +187,8 @@ class CallSession:
         if self.call is None:
             return
         now = self.loop.time()
+        if self.replay is not None:
+            self.replay.event(event, now)
         try:
             actions = self.call.handle(event, now)
         except Exception:
@@ -425,7 +431,8 @@ class CallSession:
         # caller turns and what the caller heard of ours; the raw STT text is never stored.
         return {"state": str(self.call.state), "context": list(self.call.context),
                 "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context],
-                "track": self.track.to_json()}
+                "track": self.track.to_json(),
+                **({"replay": self.replay.to_json()} if self.replay is not None else {})}
 
     def snapshot(self) -> dict[str, Any]:
         assert self.call is not None
