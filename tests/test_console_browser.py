@@ -1,47 +1,29 @@
 """The console in a real browser (Debian's Chromium driven by Playwright) against a real
 gateway (embedded stack) that has taken calls from the demo scenarios.
 
-One gateway and one browser for the module; five calls at real-time pace, then the
-pages. Skipped, with the reason, where Chromium or Playwright is missing.
+One gateway (``console_gateway`` in conftest: five calls at real-time pace, shared with
+the replay tests) and one browser for the module. Skipped, with the reason, where
+Chromium or Playwright is missing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from pathlib import Path
 
 import httpx
 import pytest
 
 from turngate.console.browser import available, launch
-from turngate.sim.caller import run_scenario
-from turngate.sim.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ["long_answer_interrupted", "human_request", "payment_unauthenticated", "card_number"]
 CANARIES = ["4111 1111 1111 1111", "4111", "739", "536-22-9876"]  # card, CVV, SSN as the canary call speaks them
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(available() is not None, reason=str(available()))]
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory):
-    from turngate.demo import Gateway
-
-    d = tmp_path_factory.mktemp("console")
-    paths = [ROOT / "scenarios" / f"{n}.yaml" for n in SCENARIOS] + [ROOT / "tests/scenarios/canary_pii.yaml"]
-    with Gateway(store=f"sqlite:///{d / 'calls.db'}", log_path=str(d / "gateway.log"),
-                 env={"TURNGATE_OUTBOX_FILE": str(d / "outbox.jsonl")}) as gw:
-
-        async def calls():
-            return [await run_scenario(load_scenario(p), gw.url, 1.0) for p in paths]
-
-        results = asyncio.run(calls())
-        ids = {r.scenario: r.call_id for r in results}
-        for cid in ids.values():  # every call written before any page is read
-            httpx.get(f"{gw.url}/console/calls/{cid}", timeout=30)
-        yield gw.url, ids
+def gateway(console_gateway):
+    url, ids, _store, _spans = console_gateway
+    return url, ids
 
 
 @pytest.fixture(scope="module")

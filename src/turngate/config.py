@@ -46,6 +46,8 @@ class Config:
     console_token: str = ""
     # OTLP/HTTP endpoint for OpenTelemetry traces (a span per call and per turn); empty: off.
     otel_endpoint: str = ""
+    # Where kept call audio goes, for a policy with retention.audio (PII muted; see server/audio_keep.py).
+    audio_dir: str = "var/audio"
     log_level: str = "info"
 
     @classmethod

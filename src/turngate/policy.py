@@ -147,7 +147,7 @@ class Policy:
     memory: MemoryPolicy
     # Built by the guard helper's GuardRules.from_mapping when it exists; None otherwise.
     guard_rules: Any = None
-    # What may be kept beyond the decision log: {"replay_events": bool}.
+    # What may be kept beyond the decision log: {"replay_events": bool, "audio": bool}.
     retention: Mapping[str, Any] = field(default_factory=dict)
 
     def route(self, name: str) -> RouteSpec:
@@ -225,6 +225,9 @@ class _Retention(_Strict):
     # Record each call's core input events (caller numbers replaced by surrogates, see
     # turngate.replay.redact) so `turngate replay` can re-run the call under another policy.
     replay_events: bool = False
+    # Keep the caller's audio (WAV in the config's audio_dir), with every stretch that held
+    # PII muted (turngate.server.audio_keep); the console's call page plays it.
+    audio: bool = False
 
 
 class _Policy(_Strict):

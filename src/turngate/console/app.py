@@ -2,6 +2,7 @@
 
     GET  /console/calls               filterable, paginated list, newest first
     GET  /console/calls/{call_id}     timeline, five questions, scorecard, CRM note, follow-ups
+    GET  /console/calls/{id}/audio    the caller's kept audio (policy retention.audio; PII muted)
     GET  /console/metrics             response time and rates per route and over time
     GET  /console/login, POST         sets the ``turngate_token`` cookie
     GET  /console/static/...          the page script, styles and uPlot (vendored, MIT)
@@ -24,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -102,6 +103,14 @@ def console_app(store: Any, *, config: Any, flush: Any = None) -> Starlette:
         return page("call.html", rec=rec, why=explain(rec), questions=QUESTIONS, card=scorecard(rec),
                     svg=timeline_svg(tl), tl=tl, notes=notes, follow_ups=follow_ups)
 
+    async def audio(request: Request) -> Response:
+        rec = await run_in_threadpool(store.get_call, request.path_params["call_id"])
+        kept = (rec.summary.get("audio") or {}) if rec else {}
+        path = Path(str(kept.get("file", "")))
+        if not kept or not path.is_file() or path.suffix != ".wav":
+            return Response("no kept audio for this call", status_code=404, media_type="text/plain")
+        return FileResponse(path, media_type="audio/wav")
+
     async def metrics(request: Request) -> Response:
         since_s = request.query_params.get("since", "7d")
         try:
@@ -147,6 +156,7 @@ def console_app(store: Any, *, config: Any, flush: Any = None) -> Starlette:
         Route("/", index),
         Route("/calls", calls, name="calls"),
         Route("/calls/{call_id}", call, name="call"),
+        Route("/calls/{call_id}/audio", audio, name="audio"),
         Route("/metrics", metrics, name="metrics"),
         Route("/login", login, methods=["GET", "POST"], name="login"),
         Route("/logout", logout, methods=["POST"]),

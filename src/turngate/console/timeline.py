@@ -103,9 +103,12 @@ def _bot_spans(record: CallRecord, track: dict[str, Any], duration: int) -> list
         heard_ms = int(item["heard_ms"] or 0)
         est = int(heard_ms * len(rest) / max(1, len(heard))) if heard and rest else 1500
         cut_at = cut_from.get(item["ended_seq"], item["at_ms"])
-        spans.append({"start": cut_at, "end": min(duration, cut_at + max(300, est)),
+        # Drawn up to the bot's next speech at most: the lane shows what was not heard, not a schedule.
+        nxt = next((d.at_ms for d in ds if d.seq > (item["ended_seq"] or item["seq"]) and d.gate == "turn"
+                    and d.outcome == "agent_started"), duration)
+        spans.append({"start": cut_at, "end": min(duration, nxt, cut_at + max(300, est)),
                       "kind": "cut", "generation": _generation_at(ds, item["seq"]),
-                      "label": f"cut, not heard: {rest!r}" if rest else "cut, not heard",
+                      "label": f"cut, not heard (about {est / 1000:.1f} s of audio)",
                       "heard_text": heard, "cut_text": rest})
     return spans
 

@@ -65,7 +65,7 @@ def encode_event(event: Event, t_ms: int) -> list[Any] | None:
         case SpeechSynthesized():
             return [t_ms, "S", event.generation, event.segment, redact_text(event.text), len(event.audio),
                     [[w.word, w.start_ms, w.end_ms] for w in event.words], event.level_db,
-                    list(event.chunk_levels_db)]
+                    [round(v, 2) for v in event.chunk_levels_db]]
         case SynthesisFailed():
             return [t_ms, "s", event.generation, event.segment, event.reason]
         case StreamStopped():

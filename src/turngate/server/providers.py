@@ -37,6 +37,7 @@ class Providers:
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turngate-io"))
     metrics: Metrics = field(default_factory=Metrics)
     store: Any = None
+    tracer: Any = None  # an OpenTelemetry TracerProvider when TURNGATE_OTEL_ENDPOINT is set (server/tracing.py)
 
     def agent_for(self, profile: str) -> Agent:
         return self.agents.get(profile) or self.agents["default"]
@@ -47,6 +48,8 @@ class Providers:
         if close is not None:
             close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.tracer is not None:
+            self.tracer.shutdown()  # flushes the spans still batched
 
 
 def embedded(config: Config) -> Providers:
@@ -59,6 +62,7 @@ def embedded(config: Config) -> Providers:
     from ..speech.pocketsphinx_stt import PocketsphinxEngine
     from ..speech.process_stt import ProcessSttEngine
     from ..store import open_store
+    from .tracing import make_tracer
 
     policy = load_policy(config.policy or None)
     script = load_agent_script(config.agent or None)
@@ -79,4 +83,5 @@ def embedded(config: Config) -> Providers:
         writer=DecisionWriter(store),
         turn_params=policy.turn_taking,
         store=store,
+        tracer=make_tracer(config.otel_endpoint),
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -46,6 +47,8 @@ from ..twilio import codec
 from ..twilio.security import check_stream_token
 from .providers import Providers
 from ..replay.record import EventRecorder
+from .audio_keep import AudioKeeper, audio_path
+from .tracing import CallSpans
 from .track import CallTrack
 
 log = logging.getLogger("turngate.session")
@@ -80,6 +83,9 @@ class CallSession:
         self._early: list[PeerMessageRejected] = []
         self.track = CallTrack()  # levels and timings for the console's timeline (server/track.py)
         self.replay: EventRecorder | None = None  # when the policy keeps events for `turngate replay`
+        self.spans: CallSpans | None = None  # OpenTelemetry, when configured
+        self.audio: AudioKeeper | None = None  # caller audio, when the policy keeps it
+        self._audio_info: dict[str, Any] | None = None
         self.closed = False
 
     # ------------------------------------------------------------ main loop
@@ -123,6 +129,8 @@ class CallSession:
                 # VAD hub decodes a whole tick of frames at once; STT only while open).
                 self.pv.vad.push_mulaw(self.call_id, msg.payload)
                 self._preroll.append(msg.payload)
+                if self.audio is not None:
+                    self.audio.frames.append(msg.payload)
                 if self._stt_open:
                     self._stt_audio(mulaw.decode(msg.payload))
             case codec.Mark():
@@ -161,8 +169,13 @@ class CallSession:
         gates = self.pv.gatekeeper(msg.custom_parameters)
         self.call = Call(self.call_id, gates=gates, params=self.pv.turn_params, started_at=self.loop.time())
         self.track.t0 = self.loop.time()
-        if getattr(getattr(gates, "policy", None), "retention", {}).get("replay_events"):
+        retention = getattr(getattr(gates, "policy", None), "retention", {})
+        if retention.get("replay_events"):
             self.replay = EventRecorder(self.track.t0)
+        if retention.get("audio"):
+            self.audio = AudioKeeper()
+        if self.pv.tracer is not None:
+            self.spans = CallSpans(self.pv.tracer, self.call_id, gates.policy_version, time.time_ns())
         self.pv.writer.start_call(self.call_id, stream_sid=self.stream_sid,
                                   caller=msg.custom_parameters.get("from", ""),
                                   started_at=datetime.now(timezone.utc), policy_version=gates.policy_version)
@@ -266,6 +279,8 @@ class CallSession:
         if self._pending_decisions or self._pending_outbox:
             self.pv.writer.submit(self._pending_decisions, self._pending_outbox)
             self.pv.metrics.decisions(self._pending_decisions)
+            if self.spans is not None:
+                self.spans.decisions(self._pending_decisions)
             self._pending_decisions, self._pending_outbox = [], []
 
     def _send(self, text: str) -> None:
@@ -415,8 +430,17 @@ class CallSession:
         if self._stt is not None:
             stream = self._stt
             await self.loop.run_in_executor(self.pv.executor, stream.close)
+        if self.audio is not None:
+            path = audio_path(self.cfg.audio_dir, self.call_id)
+            try:
+                self._audio_info = await self.loop.run_in_executor(self.pv.executor, self.audio.write, path,
+                                                                   tuple(self.call.decisions))
+            except OSError as e:
+                log.error("call %s: could not keep its audio: %s", self.call_id, e)
         self.pv.writer.end_call(self.call_id, ended_at=datetime.now(timezone.utc), outcome=self.outcome(),
                                 summary=self.summary())
+        if self.spans is not None:
+            self.spans.end(self.outcome(), time.time_ns())
         self._on_end(self)
 
     def outcome(self) -> str:
@@ -432,7 +456,8 @@ class CallSession:
         return {"state": str(self.call.state), "context": list(self.call.context),
                 "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context],
                 "track": self.track.to_json(),
-                **({"replay": self.replay.to_json()} if self.replay is not None else {})}
+                **({"replay": self.replay.to_json()} if self.replay is not None else {}),
+                **({"audio": self._audio_info} if self._audio_info else {})}
 
     def snapshot(self) -> dict[str, Any]:
         assert self.call is not None
