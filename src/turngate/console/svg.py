@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 __all__ = ["timeline_svg", "LANES"]
 
-LANES = ("caller level", "caller speech", "VAD speech", "transcripts", "bot speech", "barge-ins", "decisions")
+LANES = ("audio levels", "caller speech", "VAD speech", "transcripts", "bot speech", "barge-ins", "decisions")
 _LEFT, _WIDTH, _ROW, _TOP = 112, 1060, 34, 22
 _GATE_COLOUR = {"route": "#2f6fdf", "guard": "#d9480f", "model": "#7048e8", "handoff": "#c2255c",
                 "memory": "#0b7285"}
