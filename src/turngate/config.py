@@ -52,6 +52,13 @@ class Config:
     # Concurrent calls per process: beyond it the webhook answers "busy" and a media
     # stream handshake is refused (open streams, started or not, count).
     max_calls: int = 200
+    # A token that opens the web console (/console) from anywhere but loopback, as a
+    # bearer token or through the console's login form (cookie turngate_token).
+    console_token: str = ""
+    # OTLP/HTTP endpoint for OpenTelemetry traces (a span per call and per turn); empty: off.
+    otel_endpoint: str = ""
+    # Where kept call audio goes, for a policy with retention.audio (PII muted; see server/audio_keep.py).
+    audio_dir: str = "var/audio"
     log_level: str = "info"
     # Sentence-encoder embeddings of a custom policy's examples (and the benchmarks' data
     # sets) are kept here; from_env defaults it to $XDG_CACHE_HOME/turngate or ~/.cache/turngate.

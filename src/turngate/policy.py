@@ -179,6 +179,8 @@ class Policy:
     model_selection: ModelSelectionPolicy = field(default_factory=ModelSelectionPolicy)
     # The models: section; a profile it does not define is served by the scripted agent.
     models: ModelsSection = field(default_factory=ModelsSection)
+    # What may be kept beyond the decision log: {"replay_events": bool, "audio": bool}.
+    retention: Mapping[str, Any] = field(default_factory=dict)
 
     def route(self, name: str) -> RouteSpec:
         return self.routes.get(name) or self.routes["unknown"]
@@ -271,6 +273,13 @@ class _ModelSelection(_Strict):
     stt_uncertain_below: float = Field(default=0.5, ge=0, le=1)
     clarify_reply: str = Field(default=CLARIFY_REPLY, min_length=1)
     rules: list[_SelectionRule] = Field(default_factory=list)
+class _Retention(_Strict):
+    # Record each call's core input events (caller numbers replaced by surrogates, see
+    # turngate.replay.redact) so `turngate replay` can re-run the call under another policy.
+    replay_events: bool = False
+    # Keep the caller's audio (WAV in the config's audio_dir), with every stretch that held
+    # PII muted (turngate.server.audio_keep); the console's call page plays it.
+    audio: bool = False
 
 
 class _Policy(_Strict):
@@ -283,6 +292,7 @@ class _Policy(_Strict):
     memory: _Memory = _Memory()
     model_selection: _ModelSelection = _ModelSelection()
     models: model_profiles.ModelsSchema = model_profiles.ModelsSchema()
+    retention: _Retention = _Retention()
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -362,6 +372,7 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
             stt_uncertain_below=model.model_selection.stt_uncertain_below,
             clarify_reply=model.model_selection.clarify_reply),
         models=model_profiles.build(model.models),
+        retention=MappingProxyType(model.retention.model_dump()),
     )
 
 

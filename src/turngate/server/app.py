@@ -5,6 +5,7 @@
     GET  /api/calls           recent calls (JSON)
     GET  /api/calls/{id}      one call: state, decisions, context, transcript
     GET  /healthz, /readyz, /metrics
+    GET  /console/...         the operations console (turngate.console)
 
 Who may reach which path, and the bounds on every request, are one middleware
 (``access.py``); the webhook adds Twilio's signature, a per-source rate limit and
@@ -27,9 +28,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from ..console import console_app
 from ..errors import AuthError
 from ..twilio.security import StreamTokens, validate_signature
 from ..twilio.twiml import connect_stream, say_and_hangup
@@ -250,6 +252,7 @@ def create_app(providers: Providers) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
+        Mount("/console", app=console_app(providers.store, config=cfg, flush=providers.writer.flush)),
     ], lifespan=lifespan, middleware=[
         Middleware(AccessMiddleware, cfg=cfg, on_refused=lambda reason: metrics.admin_refused.labels(reason).inc()),
     ])

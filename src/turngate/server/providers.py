@@ -48,6 +48,7 @@ class Providers:
     store: Any = None
     breakers: Breakers = field(default_factory=Breakers)
     stream_tokens: StreamTokens | None = None   # the app makes one from the config when None
+    tracer: Any = None  # an OpenTelemetry TracerProvider when TURNGATE_OTEL_ENDPOINT is set (server/tracing.py)
 
     def agent_for(self, profile: str) -> Agent:
         return self.agents.get(profile) or self.agents["default"]
@@ -64,6 +65,8 @@ class Providers:
             if close is not None:
                 close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.tracer is not None:
+            self.tracer.shutdown()  # flushes the spans still batched
 
 
 def model_agents(models: Any, scripted: Agent, env: Mapping[str, str] | None = None) -> dict[str, Agent]:
@@ -103,6 +106,7 @@ def embedded(config: Config) -> Providers:
     from ..speech.pocketsphinx_stt import PocketsphinxEngine
     from ..speech.process_stt import ProcessSttEngine
     from ..store import open_store
+    from .tracing import make_tracer
 
     policy = load_policy(config.policy or None)
     script = load_agent_script(config.agent or None)
@@ -149,4 +153,5 @@ def embedded(config: Config) -> Providers:
         turn_params=policy.turn_taking,
         models=fallback_policy(policy.models),
         store=store,
+        tracer=make_tracer(config.otel_endpoint),
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -48,6 +49,10 @@ from ..core.decisions import call_outcome
 from ..store.base import OutboxItem
 from ..twilio import codec
 from .providers import Providers
+from ..replay.record import EventRecorder
+from .audio_keep import AudioKeeper, audio_path
+from .tracing import CallSpans
+from .track import CallTrack
 
 log = logging.getLogger("turngate.session")
 PREROLL_FRAMES = 20  # 400 ms of 20 ms frames kept for the start of an utterance
@@ -85,6 +90,11 @@ class CallSession:
         self._pending_decisions: list[Decision] = []
         self._pending_outbox: list[OutboxItem] = []
         self._early: list[PeerMessageRejected] = []
+        self.track = CallTrack()  # levels and timings for the console's timeline (server/track.py)
+        self.replay: EventRecorder | None = None  # when the policy keeps events for `turngate replay`
+        self.spans: CallSpans | None = None  # OpenTelemetry, when configured
+        self.audio: AudioKeeper | None = None  # caller audio, when the policy keeps it
+        self._audio_info: dict[str, Any] | None = None
         self.closed = False
 
     # ------------------------------------------------------------ main loop
@@ -132,6 +142,8 @@ class CallSession:
                 self._preroll.append(payload)
                 for rt in self._realtime.values():
                     rt.hear(payload)
+                if self.audio is not None:
+                    self.audio.frames.append(msg.payload)  # kept as the caller said it
                 if self._stt_open:
                     self._stt_audio(mulaw.decode(payload))
             case codec.Mark():
@@ -171,6 +183,14 @@ class CallSession:
         gates = self.pv.gatekeeper(msg.custom_parameters)
         self.call = Call(self.call_id, gates=gates, params=self.pv.turn_params, started_at=self.loop.time(),
                          models=self.pv.models)
+        self.track.t0 = self.loop.time()
+        retention = getattr(getattr(gates, "policy", None), "retention", {})
+        if retention.get("replay_events"):
+            self.replay = EventRecorder(self.track.t0)
+        if retention.get("audio"):
+            self.audio = AudioKeeper()
+        if self.pv.tracer is not None:
+            self.spans = CallSpans(self.pv.tracer, self.call_id, gates.policy_version, time.time_ns())
         self.pv.writer.start_call(self.call_id, stream_sid=self.stream_sid,
                                   caller=msg.custom_parameters.get("from", ""),
                                   started_at=datetime.now(timezone.utc), policy_version=gates.policy_version)
@@ -194,13 +214,18 @@ class CallSession:
     def _feed(self, event: Event) -> None:
         if self.call is None:
             return
+        now = self.loop.time()
+        if self.replay is not None:
+            self.replay.event(event, now)
         try:
-            actions = self.call.handle(event, self.loop.time())
+            actions = self.call.handle(event, now)
         except Exception:
             # A bug in the core must not take the call's socket (or any other call) down with
             # it: the event is lost, the traceback is logged, the call goes on.
             log.exception("call %s: core error on %s", self.call_id, type(event).__name__)
             return
+        self.track.event(event, now)
+        self.track.actions(actions, now)
         self._dispatch(actions)
         self._arm_timer()
 
@@ -274,6 +299,8 @@ class CallSession:
         if self._pending_decisions or self._pending_outbox:
             self.pv.writer.submit(self._pending_decisions, self._pending_outbox)
             self.pv.metrics.decisions(self._pending_decisions)
+            if self.spans is not None:
+                self.spans.decisions(self._pending_decisions)
             self._pending_decisions, self._pending_outbox = [], []
 
     def _send(self, text: str) -> None:
@@ -458,8 +485,17 @@ class CallSession:
                 await rt.close()
             except Exception:  # a session that already broke has nothing left to close
                 log.debug("realtime session close failed", exc_info=True)
+        if self.audio is not None:
+            path = audio_path(self.cfg.audio_dir, self.call_id)
+            try:
+                self._audio_info = await self.loop.run_in_executor(self.pv.executor, self.audio.write, path,
+                                                                   tuple(self.call.decisions))
+            except OSError as e:
+                log.error("call %s: could not keep its audio: %s", self.call_id, e)
         self.pv.writer.end_call(self.call_id, ended_at=datetime.now(timezone.utc), outcome=self.outcome(),
                                 summary=self.summary())
+        if self.spans is not None:
+            self.spans.end(self.outcome(), time.time_ns())
         self._on_end(self)
 
     def _background(self, coro: Any, name: str) -> None:
@@ -484,7 +520,10 @@ class CallSession:
         # caller turns and what the caller heard of ours; the raw STT text is never stored.
         return {"state": str(self.call.state), "context": list(self.call.context),
                 "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context],
-                "models": list(self.model_attempts)}
+                "models": list(self.model_attempts),
+                "track": self.track.to_json(),
+                **({"replay": self.replay.to_json()} if self.replay is not None else {}),
+                **({"audio": self._audio_info} if self._audio_info else {})}
 
     def snapshot(self) -> dict[str, Any]:
         assert self.call is not None

@@ -333,6 +333,57 @@ class SqlStore:
             ),
         )
 
+    def find_calls(
+        self, *, limit: int = 50, offset: int = 0, outcome: str | None = None, route: str | None = None,
+        handoff: str | None = None, fallback: str | None = None, guard: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> list[CallSummary]:
+        """Calls newest first, filtered for review. ``route``: the call's last route;
+        ``handoff``: ``yes``, ``no`` or a handoff reason; ``fallback``: ``yes``/``no``;
+        ``guard``: some guard decision had that outcome; ``since``/``until`` bound the start."""
+
+        def has(*conds: Any) -> Any:
+            return sa.exists().where(decisions.c.call_id == calls.c.call_id, *conds)
+
+        q = self._summaries()
+        if outcome:
+            q = q.where(calls.c.outcome == outcome)
+        if route:  # the route the call was last held on
+            last = (sa.select(decisions.c.rule).where(decisions.c.call_id == calls.c.call_id, decisions.c.gate == "route")
+                    .order_by(decisions.c.seq.desc()).limit(1).scalar_subquery())
+            q = q.where(last == f"route.{route}")
+        if handoff:
+            handed = (decisions.c.gate == "handoff", decisions.c.outcome == "handoff")
+            q = q.where(~has(*handed) if handoff == "no" else
+                        has(*handed) if handoff == "yes" else has(*handed, decisions.c.reason == handoff))
+        if fallback:
+            fb = has(decisions.c.gate == "model", decisions.c.outcome.like("fallback%"))
+            q = q.where(fb if fallback == "yes" else ~fb)
+        if guard:
+            q = q.where(has(decisions.c.gate == "guard", decisions.c.outcome == guard))
+        if since is not None:
+            q = q.where(calls.c.started_at >= _utc(since))
+        if until is not None:
+            q = q.where(calls.c.started_at < _utc(until))
+        q = q.order_by(calls.c.started_at.desc().nulls_last(), calls.c.call_id).limit(limit).offset(offset)
+        with self._read() as conn:
+            return [self._summary(r) for r in conn.execute(q)]
+
+    def facets(self) -> dict[str, list[str]]:
+        """The values the review filters can take, from what the log holds."""
+        def distinct(col: Any, *conds: Any) -> sa.Select[Any]:
+            return sa.select(col).where(*conds).distinct().order_by(col)
+
+        with self._read() as conn:
+            rules = conn.execute(distinct(decisions.c.rule, decisions.c.gate == "route")).scalars().all()
+            return {
+                "route": [r.removeprefix("route.") for r in rules],
+                "outcome": [o for o in conn.execute(distinct(calls.c.outcome)).scalars().all() if o],
+                "guard": list(conn.execute(distinct(decisions.c.outcome, decisions.c.gate == "guard")).scalars()),
+                "handoff": list(conn.execute(distinct(decisions.c.reason, decisions.c.gate == "handoff",
+                                                      decisions.c.outcome == "handoff")).scalars()),
+            }
+
     # -- outbox delivery ---------------------------------------------------------
 
     def outbox_pending(self, limit: int = 100, *, due_by: datetime | None = None) -> list[PendingDelivery]:
