@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from ..config import Config
 from ..errors import ConfigError
 
 __all__ = ["replay_main", "gatekeeper_for"]
@@ -20,13 +21,13 @@ __all__ = ["replay_main", "gatekeeper_for"]
 def gatekeeper_for(policy_path: str) -> tuple[Any, Any]:
     """The per-call gatekeeper factory and the policy, built as the server builds them."""
     from ..agent.scripted import load_agent_script
-    from ..encoder_cache import for_policy
-    from ..gates.keeper import keeper_factory
+    from ..embedding.cache import for_policy
+    from ..gates.pipeline import keeper_factory
     from ..policy import load_policy
 
     policy = load_policy(policy_path)
     script = load_agent_script(None)
-    return keeper_factory(policy, script.greeting, encoder=for_policy(policy)), policy
+    return keeper_factory(policy, script.greeting, encoder=for_policy(policy, Config.from_env().cache_dir)), policy
 
 
 def _line(ch: dict[str, Any]) -> str:
@@ -39,6 +40,7 @@ def _line(ch: dict[str, Any]) -> str:
 def replay_main(args: Any) -> int:
     from ..console.metrics import window
     from ..store import open_store
+    from ..llm.profiles import fallback_policy
     from .run import NotReplayable, replay_call
 
     if not args.call_id and not args.since:
@@ -58,7 +60,8 @@ def replay_main(args: Any) -> int:
                 print(f"turngate replay: no call {args.call_id!r} in store {store.url}", file=sys.stderr)
                 return 1
             try:
-                res = replay_call(rec, factory, policy.turn_taking, policy_version=policy.version)
+                res = replay_call(rec, factory, policy.turn_taking, policy_version=policy.version,
+                                   models=fallback_policy(policy.models))
             except NotReplayable as e:
                 print(f"turngate replay: {e}", file=sys.stderr)
                 return 1
@@ -76,7 +79,8 @@ def replay_main(args: Any) -> int:
             if rec is None or s.ended_at is None:
                 continue
             try:
-                results.append(replay_call(rec, factory, policy.turn_taking, policy_version=policy.version))
+                results.append(replay_call(rec, factory, policy.turn_taking, policy_version=policy.version,
+                                   models=fallback_policy(policy.models)))
             except NotReplayable:
                 skipped += 1
         kinds = Counter((c["was"] or c["now"])["gate"] + "." + ((c["now"] or {}).get("outcome") or "removed")

@@ -80,7 +80,7 @@ def compare(recorded: tuple[Decision, ...], replayed: tuple[Decision, ...]) -> l
 
 
 def replay_call(record: CallRecord, gatekeeper: Callable[[Any], Any], params: Any = None,
-                *, policy_version: str = "") -> ReplayResult:
+                *, policy_version: str = "", models: Any = None) -> ReplayResult:
     """Re-run ``record``'s events under ``gatekeeper`` (a per-call factory, as the server has)."""
     rec = record.summary.get("replay")
     if not rec or not rec.get("events"):
@@ -89,7 +89,7 @@ def replay_call(record: CallRecord, gatekeeper: Callable[[Any], Any], params: An
     events = [decode_event(item) for item in rec["events"]]
     start = next((ev for _, ev in events if type(ev).__name__ == "CallStarted"), None)
     gates = gatekeeper(getattr(start, "parameters", {}) or {})
-    call = Call(record.call.call_id, gates=gates, params=params, started_at=0.0)
+    call = Call(record.call.call_id, gates=gates, params=params, started_at=0.0, models=models)
     prefetch = getattr(gatekeeper, "prefetch", None)
     for t_ms, ev in events:
         now = t_ms / 1000.0
