@@ -348,3 +348,42 @@ def test_partials_never_flap_whatever_the_scores(policy):
                 assert d.outcome == "hold"
 
     check()
+
+
+# --- a route is a state of the call: answers stay in the flow, drift needs clear evidence --
+
+
+def test_an_answer_inside_the_flow_does_not_move_the_route(policy):
+    assert policy.route_gate.drift_confidence > 0 and policy.route_gate.followup_drift_confidence == 1.0
+    table = {
+        "in checking": {"faq": 0.6, "payment": 0.4},                          # leans elsewhere, not clearly
+        "yes that one please": {"faq": 0.9, "payment": 0.1},                  # refers back: stays
+        "what's his phone number": {"faq": 0.95, "payment": 0.05},
+        "no i want to cancel my subscription": {"cancellation": 0.9, "payment": 0.1},  # a new purpose
+    }
+    r = ScriptedRouter(policy, table)
+    state = RouteState(held="payment")
+    reasons = []
+    for text in table:
+        d, state = route_gate(r, state, text, final=True, agent_speaking=False)
+        reasons.append((d.outcome, d.route, d.reason))
+    assert reasons == [("hold", "payment", "drift_not_clear"), ("hold", "payment", "follow_up_keeps_route"),
+                       ("hold", "payment", "follow_up_keeps_route"),
+                       ("drift", "cancellation", "drift_margin")]
+
+
+@pytest.mark.parametrize("text", [
+    "the security code is four five six",
+    "four one one one one one one one one one one one one one one one",
+    "yes that's right",
+    "the one from tuesday",
+    "from my checking account",
+    "two hundred dollars",
+])
+def test_slot_filling_turns_stay_in_the_payment_flow(router, text):
+    state = RouteState(held="payment")
+    words = text.split()
+    for k in range(2, len(words), 2):  # partials first, as a live call sees them
+        _, state = route_gate(router, state, " ".join(words[:k]), final=False, agent_speaking=False)
+    d, state = route_gate(router, state, text, final=True, agent_speaking=False)
+    assert d.route == "payment" and state.held == "payment", (d.outcome, d.reason, d.runner_up)

@@ -103,6 +103,8 @@ class RouteGateParams:
     drift_margin: float = 0.2       # ... and by this much to count as intent drift
     stable_partials: int = 2        # consecutive partials agreeing before a partial commits
     min_partial_chars: int = 10     # shorter partials only hold
+    drift_confidence: float = 0.0   # a held route moves only to a class at least this sure
+    followup_drift_confidence: float = 0.0  # ... and this sure when the final refers back to the flow
     # "auto": use the MiniLM encoder when its wheel is installed (static view on
     # partials, full encoder on finals, ~30 ms of CPU per final); "off": sparse only.
     encoder: Literal["off", "auto"] = "off"
@@ -221,6 +223,8 @@ class _RouteGate(_Strict):
     drift_margin: float = Field(default=0.2, ge=0, le=1)
     stable_partials: int = Field(default=2, ge=1, le=20)
     min_partial_chars: int = Field(default=10, ge=0)
+    drift_confidence: float = Field(default=0.0, ge=0, le=1)
+    followup_drift_confidence: float = Field(default=0.0, ge=0, le=1)
     encoder: Literal["off", "auto"] = "off"
 
     @field_validator("encoder", mode="before")
