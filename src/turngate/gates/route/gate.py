@@ -127,15 +127,18 @@ class Router:
             from ...embedding.minilm import load_if_available
 
             encoder = load_if_available()
+        p = policy.route_gate
         texts: list[str] = []
         labels: list[str] = []
         for name, spec in policy.routes.items():
-            for ex in spec.examples:
+            extra = (spec.description,) if p.describe_routes and spec.description.strip() else ()
+            for ex in (*spec.examples, *extra):
                 texts.append(ex)
                 labels.append(name)
-        clf = IntentClassifier.fit(texts, labels, unknown_label=UNKNOWN,
-                                   unknown_below=policy.route_gate.min_confidence,
-                                   encoder=encoder)
+        clf = IntentClassifier.fit(texts, labels, unknown_label=UNKNOWN, unknown_below=p.min_confidence,
+                                   encoder=encoder, encoder_C=p.encoder_C, encoder_weight=p.encoder_weight,
+                                   static_weight=0.5, static_C=10.0, final_static_weight=p.static_on_finals,
+                                   encoder_center=p.encoder_center)
         return cls(classifier=clf, routes=policy.routes, params=policy.route_gate,
                    policy_version=policy.version)
 
