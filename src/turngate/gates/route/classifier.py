@@ -77,7 +77,8 @@ class IntentClassifier:
 
     __slots__ = ("labels", "unknown_label", "unknown_below", "_views", "_W", "_b",
                  "_encoder", "_eW", "_eb", "_encoder_weight", "_sW", "_sb",
-                 "_char_memo", "_char_range", "_centroids")
+                 "_char_memo", "_char_range", "_centroids", "_static_weight", "_center",
+                 "_final_static_weight")
 
     def __init__(self) -> None:  # pragma: no cover - use fit()
         raise TypeError("use IntentClassifier.fit(texts, labels)")
@@ -99,9 +100,21 @@ class IntentClassifier:
         encoder_weight: float = 0.5,
         embeddings: np.ndarray | None = None,
         oos_similarity: bool = False,
+        encoder_center: bool = False,
+        static_weight: float | None = None,
+        static_C: float | None = None,
+        final_static_weight: float = 0.0,
     ) -> IntentClassifier:
         """Fit on a labelled set. ``embeddings`` may pass precomputed encoder
         vectors for ``texts`` (the benchmark caches them).
+
+        ``encoder_weight`` is the sentence view's weight in the average on finals;
+        ``static_weight`` the static view's on partials (default: the same), and
+        ``final_static_weight`` its share on finals (taken from the sparse view's);
+        ``static_C`` its regularisation (default: ``encoder_C``).
+        ``encoder_center`` centres sentence embeddings on the training mean (and
+        re-normalises them) before the logistic model: with few examples per class
+        the shared direction of all MiniLM embeddings otherwise dominates them.
 
         The out-of-scope floor is compared with the best class's probability;
         with an encoder and ``oos_similarity``, with that probability times the
@@ -156,10 +169,15 @@ class IntentClassifier:
         self._sW = self._sb = None
         self._centroids = None
         self._encoder_weight = float(encoder_weight)
+        self._static_weight = float(encoder_weight if static_weight is None else static_weight)
+        self._final_static_weight = float(final_static_weight)
+        self._center = None
         if encoder is not None:
             E = embeddings if embeddings is not None else encoder.encode(texts)
+            if encoder_center:
+                self._center = E.mean(0).astype(np.float32)
             elr = LogisticRegression(C=encoder_C, max_iter=3000)
-            elr.fit(E, list(labels))
+            elr.fit(self._centred(E), list(labels))
             assert tuple(str(c) for c in elr.classes_) == self.labels
             self._encoder = encoder
             self._eW = np.ascontiguousarray(elr.coef_.T.astype(np.float32))
@@ -167,7 +185,7 @@ class IntentClassifier:
             # Partials get a cheap dense view too: averaged input token
             # embeddings (microseconds), same regularisation and weight.
             S = encoder.encode_static(texts)
-            slr = LogisticRegression(C=encoder_C, max_iter=3000)
+            slr = LogisticRegression(C=encoder_C if static_C is None else static_C, max_iter=3000)
             slr.fit(S, list(labels))
             assert tuple(str(c) for c in slr.classes_) == self.labels
             self._sW = np.ascontiguousarray(slr.coef_.T.astype(np.float32))
@@ -224,14 +242,25 @@ class IntentClassifier:
         sim = 1.0
         if use_encoder:
             e = embedding if embedding is not None else self._encoder.encode_one(text)
-            dz = e @ self._eW + self._eb
+            dz = self._centred(e) @ self._eW + self._eb
             if self._centroids is not None:
                 sim = max(0.0, float((self._centroids @ e).max()))
+            w = self._encoder_weight
+            ws = self._final_static_weight
+            if ws > 0:  # the static view joins finals too: a third vote, microseconds
+                sz = self._encoder.encode_static_one(text) @ self._sW + self._sb
+                lp = ((1 - w - ws) * lp + ws * (sz - _logsumexp(sz))) / (1 - w)
         else:
             dz = self._encoder.encode_static_one(text) @ self._sW + self._sb
-        w = self._encoder_weight
+            w = self._static_weight
         mix = (1 - w) * lp + w * (dz - _logsumexp(dz))
         return mix - _logsumexp(mix), sim
+
+    def _centred(self, E: np.ndarray) -> np.ndarray:
+        if self._center is None:
+            return E
+        C = E - self._center
+        return C / np.maximum(np.linalg.norm(C, axis=-1, keepdims=True), 1e-9)
 
     def _sparse_logits(self, text: str) -> np.ndarray:
         word_view, char_view = self._views

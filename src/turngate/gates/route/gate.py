@@ -25,7 +25,10 @@ rather than echoing the classifier:
   That change is **drift**, its own outcome, because the call may have to
   pre-empt the answer in flight (``agent_speaking``) or re-plan the turn.
 * A weak final (below ``min_confidence``) does not move a held route: "yes,
-  that's right" is an answer inside the current purpose, not a new purpose.
+  that's right" is an answer inside the current purpose, not a new purpose. Drift
+  needs clear evidence: the new class must also reach ``drift_confidence`` (on
+  partials and finals), so slot-filling answers ("in checking", "the 7th at 4 pm",
+  "the one from Tuesday") stay in the flow.
   With nothing held, a weak final is ``unknown``.
 * A control phrase ("stop, wait", "no", "uh-huh") while a route is held is turn
   control, not a new purpose: the route stays, whatever the classifier says.
@@ -47,6 +50,10 @@ Reason codes (``RouteDecision.reason``):
     drift_while_answering    drift: ... while the agent speaks (pre-empt the answer)
     weak_final_keeps_route   hold: a weak final inside the held purpose
     switch_below_margin      hold: a final leaning elsewhere, by less than switch_margin
+    drift_not_clear          hold: a final leaning elsewhere below drift_confidence (an answer
+                             inside the current flow, not a new request)
+    follow_up_keeps_route    hold: ... a final that refers back to the flow ("what's his number?",
+                             "yes, that one"), below followup_drift_confidence
     below_min_confidence     unknown: a weak final with nothing held
 """
 
@@ -75,6 +82,15 @@ RouteOutcome = Literal["route", "hold", "drift", "unknown"]
 UNKNOWN = "unknown"
 _CONTROL = frozenset("stop wait hold on hang no nope sorry actually excuse me uh um huh mm hmm yeah yes okay ok right".split())
 _WORD = re.compile(r"[a-z']+")
+_TOKEN = re.compile(r"[a-z']+|\d+")
+_NUMBER_WORDS = frozenset("zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                          "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
+                          "ninety hundred thousand double triple".split())
+# Not "no", "actually", "instead": they open a correction, which may well be a new purpose.
+_ANSWER_OPENERS = frozenset("yes yeah yep yup ok okay sure great perfect thanks thank fine good cool "
+                            "alright right correct sounds awesome".split())
+_BACK_REFERENCES = frozenset("that that's it it's this those these one ones he she him her his hers they them "
+                             "their there other others else same".split())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,15 +127,18 @@ class Router:
             from ...embedding.minilm import load_if_available
 
             encoder = load_if_available()
+        p = policy.route_gate
         texts: list[str] = []
         labels: list[str] = []
         for name, spec in policy.routes.items():
-            for ex in spec.examples:
+            extra = (spec.description,) if p.describe_routes and spec.description.strip() else ()
+            for ex in (*spec.examples, *extra):
                 texts.append(ex)
                 labels.append(name)
-        clf = IntentClassifier.fit(texts, labels, unknown_label=UNKNOWN,
-                                   unknown_below=policy.route_gate.min_confidence,
-                                   encoder=encoder)
+        clf = IntentClassifier.fit(texts, labels, unknown_label=UNKNOWN, unknown_below=p.min_confidence,
+                                   encoder=encoder, encoder_C=p.encoder_C, encoder_weight=p.encoder_weight,
+                                   static_weight=0.5, static_C=10.0, final_static_weight=p.static_on_finals,
+                                   encoder_center=p.encoder_center)
         return cls(classifier=clf, routes=policy.routes, params=policy.route_gate,
                    policy_version=policy.version)
 
@@ -259,10 +278,13 @@ def route_gate(
         if held is None or best == held:
             return decide("route", best, "classifier_final", scores), replace(nxt, held=best)
         margin = scores.confidence - scores.confidence_of(held)
-        if margin >= p.switch_margin:
-            reason = "drift_while_answering" if agent_speaking else "drift_margin"
-            return decide("drift", best, reason, scores, margin), replace(nxt, held=best)
-        return decide("hold", held, "switch_below_margin", scores, margin), nxt
+        if margin < p.switch_margin:
+            return decide("hold", held, "switch_below_margin", scores, margin), nxt
+        unclear = _unclear_drift(p, scores.confidence, text)
+        if unclear:
+            return decide("hold", held, unclear, scores, margin), nxt
+        reason = "drift_while_answering" if agent_speaking else "drift_margin"
+        return decide("drift", best, reason, scores, margin), replace(nxt, held=best)
 
     # A partial.
     nxt = replace(state, partials=state.partials + 1)
@@ -278,7 +300,7 @@ def route_gate(
         return (decide("hold", held, "route_unchanged", scores),
                 replace(nxt, candidate=None, candidate_count=0))
     margin = scores.confidence - scores.confidence_of(held)
-    qualifies = margin >= p.drift_margin
+    qualifies = margin >= p.drift_margin and not _unclear_drift(p, scores.confidence, text)
     count = _streak(state, best, qualifies)
     nxt = replace(nxt, candidate=best if qualifies else None, candidate_count=count)
     if count >= p.stable_partials:
@@ -300,6 +322,38 @@ def _is_control_phrase(text: str) -> bool:
         if words > 4 or m[0] not in _CONTROL:
             return False
     return words > 0
+
+
+def _unclear_drift(p: RouteGateParams, confidence: float, text: str) -> str:
+    """Why a class leading the held route is not yet clear evidence of a new purpose ("": it is).
+
+    The call is in a flow: an answer inside it ("in checking", "the 7th at 4 pm") leans
+    anywhere, so the new class must reach ``drift_confidence``; a turn that refers back to
+    what the flow just offered ("what's his number?", "yes, that one") must reach
+    ``followup_drift_confidence``."""
+    if confidence < p.drift_confidence:
+        return "drift_not_clear"
+    if confidence < p.followup_drift_confidence and _refers_back(text):
+        return "follow_up_keeps_route"
+    return ""
+
+
+def _refers_back(text: str) -> bool:
+    """The turn answers or asks about what was just said: it opens with an answer word
+    ("yes", "thanks", "okay"), refers back ("that", "it", "his", "the other one") or reads
+    out a value (two numbers in a row: "four five six", "the 7th at 4 pm" is not)."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return False
+    if words[0] in _ANSWER_OPENERS or not _BACK_REFERENCES.isdisjoint(words):
+        return True
+    # A value read out (a card number, a code, an amount, a date): two numbers in a row.
+    run = 0
+    for w in _TOKEN.findall(text.lower()):
+        run = run + 1 if (w[0].isdigit() or w in _NUMBER_WORDS) else 0
+        if run >= 2:
+            return True
+    return False
 
 
 def _streak(state: RouteState, best: str, qualifies: bool) -> int:
