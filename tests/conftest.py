@@ -121,3 +121,22 @@ def _otlp_receiver(bodies: list[bytes]):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+@pytest.fixture(scope="session")
+def policy():
+    """The bundled policy."""
+    from turngate.policy import load_policy
+
+    return load_policy()
+
+
+@pytest.fixture(scope="session")
+def router(policy):
+    """The bundled policy's router as the gateway builds it: with the shipped example
+    embeddings, not a fresh encoding of them (tens of seconds per test run)."""
+    from turngate.config import Config
+    from turngate.embedding.cache import for_policy
+    from turngate.gates.route import Router
+
+    return Router.from_policy(policy, encoder=for_policy(policy, Config.from_env().cache_dir))

@@ -18,14 +18,6 @@ from turngate.policy import load_policy
 from turngate.policy_cli import Evaluator, eval_main
 
 
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy()
-
-
-@pytest.fixture(scope="module")
-def router(policy):
-    return Router.from_policy(policy, encoder=for_policy(policy, Config.from_env().cache_dir))
 
 
 @pytest.fixture(scope="module")

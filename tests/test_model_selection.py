@@ -19,14 +19,6 @@ from turngate.policy import load_policy, parse_policy
 from test_policy import _default_text
 
 
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy()
-
-
-@pytest.fixture(scope="module")
-def router(policy):
-    return Router.from_policy(policy, encoder=for_policy(policy, Config.from_env().cache_dir))
 
 
 SURE = SelectionInputs(route="faq", route_outcome="route", route_confidence=0.9, route_profile="low_latency",

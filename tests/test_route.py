@@ -15,16 +15,6 @@ from turngate.gates.route.classifier import IntentClassifier
 from turngate.policy import load_policy
 
 
-@pytest.fixture(scope="module")
-def policy():
-    return load_policy()
-
-
-@pytest.fixture(scope="module")
-def router(policy):
-    # As the gateway builds it: the bundled examples' shipped embeddings, not a fresh
-    # encoding of them (that costs tens of seconds per test run).
-    return Router.from_policy(policy, encoder=for_policy(policy, Config.from_env().cache_dir))
 
 
 # --- a scripted router: exact control over the scores each text gets ---------------------
