@@ -102,3 +102,17 @@ def test_eval_accepts_a_context_per_line_and_rejects_a_bad_one():
     res = [json.loads(x) for x in out.getvalue().splitlines()]
     assert res[0]["route"]["name"] == "payment"
     assert "previous_route" in res[1]["error"] and "turns" in res[2]["error"] and "mood" in res[3]["error"]
+
+
+def test_the_route_does_not_depend_on_which_digits_the_caller_read_out(router, policy):
+    """A replay's numbers are surrogates of the same shape; it must route as the call did."""
+    from turngate.gates.pipeline import CallContext, run_gates
+    from turngate.replay.redact import redact_numbers
+
+    for text in ("my card number is four one one one one one one one one one one one one one one one",
+                 "I'd like to pay the 4111 1111 1111 1111 card please", "the code is nine eight seven"):
+        a = run_gates(router, policy, text, final=True, context=CallContext())
+        b = run_gates(router, policy, redact_numbers(text), final=True, context=CallContext())
+        assert redact_numbers(text) != text
+        assert [(v.gate, v.outcome, v.rule, v.evidence.get("confidence")) for v in a.verdicts if v.gate == "route"] \
+            == [(v.gate, v.outcome, v.rule, v.evidence.get("confidence")) for v in b.verdicts if v.gate == "route"]

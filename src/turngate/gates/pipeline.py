@@ -29,6 +29,7 @@ from ..errors import ConfigError
 from ..policy import Policy
 from .customers import Customer, CustomerDirectory
 from .guard import GuardDecision, GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
+from .guard.numbers import number_shape
 from .model import ModelSelection, SelectionInputs, select_model
 from .handoff import (
     HandoffDecision, HandoffSignals, HandoffState, VerifiedField, amounts_in, build_crm_note, handoff_gate,
@@ -136,7 +137,7 @@ def run_gates(router: Router, policy: Policy, text: str, *, final: bool, context
     """Route, Guard, Handoff and model selection on one caller text. Pure: the same text and
     context give the same decisions, in a live call and in ``policy eval``."""
     ctx = context
-    route_d, route_state = route_gate(router, ctx.route, text, final=final,
+    route_d, route_state = route_gate(router, ctx.route, number_shape(text), final=final,
                                       agent_speaking=ctx.agent_speaking, segment=ctx.segment)
     spec = policy.route(route_d.route)
     guard_d = guard_input(text, rules=policy.guard_rules or GuardRules(), authenticated=ctx.authenticated,
@@ -382,5 +383,7 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
                                 customer=directory.lookup(parameters.get("from", "")))
 
     # The shell calls this in a worker thread with each final before the core sees it.
-    make.prefetch = getattr(encoder, "warm", None)  # type: ignore[attr-defined]
+    # It warms the text the Route gate will read (numbers in their fixed shape).
+    warm = getattr(encoder, "warm", None)
+    make.prefetch = (lambda text: warm(number_shape(text))) if warm else None  # type: ignore[attr-defined]
     return make

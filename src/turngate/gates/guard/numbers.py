@@ -308,3 +308,18 @@ def lone_oh(run: Run) -> bool:
     return len(run.chunks) == 1 and run.chunks[0].spoken and run.chunks[0].digits == "0" and (
         run.end - run.start <= 2
     )
+
+
+def number_shape(text: str, min_digits: int = 3) -> str:
+    """``text`` with every digit of each run of ``min_digits`` or more replaced by one fixed
+    digit, in its own form (spoken digits stay words, written stay figures). Which digits
+    a caller reads out says nothing about what they want; the Route gate reads this, so
+    a card number never becomes a feature of the route, and a replay (whose numbers are
+    surrogates of the same shape, ``replay/redact.py``) routes exactly as the call did."""
+    runs = [r for r in digit_runs(tokenize(text), text) if len(r.digits) >= min_digits]
+    out = text
+    for run in reversed(runs):
+        for c in reversed(run.chunks):
+            rep = " ".join("one" for _ in c.digits) if c.spoken else "1" * len(c.digits)
+            out = out[:c.start] + rep + out[c.end:]
+    return out

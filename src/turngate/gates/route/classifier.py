@@ -134,7 +134,7 @@ class IntentClassifier:
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams, sublinear_tf=True,
                                lowercase=False, min_df=1 if few else 2)
         X = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
-        svm = LinearSVC(C=C)
+        svm = LinearSVC(C=C, random_state=0)  # seeded: a replay must rebuild the same router
         svm.fit(X, labels)
         coef, b = svm.coef_.astype(np.float32), svm.intercept_.astype(np.float32)
         if coef.shape[0] == 1:  # binary: sklearn keeps one row
@@ -339,7 +339,7 @@ def _calibrate_temperature(X: Any, labels: list[str], classes: list[str], *, C: 
     y = np.asarray(labels)
     if len(set(y[a])) < len(classes) or len(b) == 0:
         return 5.0
-    svm = LinearSVC(C=C).fit(X[a], y[a])
+    svm = LinearSVC(C=C, random_state=0).fit(X[a], y[a])
     scores = svm.decision_function(X[b])
     if scores.ndim == 1:
         scores = np.stack([-scores / 2, scores / 2], axis=1)
