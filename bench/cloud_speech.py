@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
-from turngate.fakes.deepgram_server import DeepgramServer, Utterance, tone
-from turngate.fakes.realtime_server import RealtimeServer
+from turngate.testing.fakes.deepgram_server import DeepgramServer, Utterance, tone
+from turngate.testing.fakes.realtime_server import RealtimeServer
 from turngate.llm.realtime import RealtimeClient
 from turngate.speech.deepgram_stt import DeepgramStt
 from turngate.speech.deepgram_tts import DeepgramTts

@@ -4,7 +4,7 @@ side by side, and what the gateway adds to a healthy provider.
 Each round is one answer: the call core (``turngate.core.Call``, the policy of the
 fallback and its timers) and the shell's model runner (``llm.runner.run_attempt`` with
 the real Chat Completions adapter over httpx) against the local OpenAI-compatible server
-(``turngate.fakes.openai_server``) on loopback, on the real event loop clock. The primary
+(``turngate.testing.fakes.openai_server``) on loopback, on the real event loop clock. The primary
 does one of: answer at once (50%), stall before its first token (20%), answer 503 (10%)
 or 429 (10%), or answer slowly, 1.5x its budget (10%). The backup always answers at once.
 The same sequence of behaviours runs in both modes, round by round:
@@ -43,7 +43,7 @@ from turngate.core.actions import CancelModel, StartModel  # noqa: E402
 from turngate.core.call import Call  # noqa: E402
 from turngate.core.events import CallStarted, ModelTextDelta, TimerFired  # noqa: E402
 from turngate.core.fallback import FallbackPolicy, ModelBudget  # noqa: E402
-from turngate.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread  # noqa: E402
+from turngate.testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread  # noqa: E402
 from turngate.llm.openai_chat import OpenAIChat  # noqa: E402
 from turngate.llm.profiles import ModelProfile  # noqa: E402
 from turngate.llm.runner import run_attempt  # noqa: E402

@@ -1,6 +1,6 @@
 """What the openai adapter adds to a healthy provider's first token, over loopback.
 
-The fake OpenAI server (turngate.fakes.openai_server, uvicorn in a thread) answers
+The fake OpenAI server (turngate.testing.fakes.openai_server, uvicorn in a thread) answers
 every request at once. Each round times, from the request's start to its first
 content text, (a) a bare httpx stream that reads lines until the first ``"content"``
 chunk with text, and (b) the adapter's ``stream()`` to its first ``TextDelta``
@@ -27,7 +27,7 @@ import time
 import httpx
 
 from turngate.agent.base import GenerationRequest
-from turngate.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
+from turngate.testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
 from turngate.llm.openai_chat import OpenAIChat, TextDelta
 from turngate.llm.profiles import ModelProfile
 

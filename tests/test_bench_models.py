@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from turngate.cli import main
-from turngate.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
+from turngate.testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
 from turngate.policy import DEFAULT_POLICY_PATH
 from turngate.sim.bench_models import policy_for
 

@@ -11,7 +11,7 @@ import pytest
 from turngate.config import Config, api_key
 from turngate.demo import Gateway
 from turngate.errors import ConfigError
-from turngate.fakes.deepgram_server import DeepgramServer, Utterance
+from turngate.testing.fakes.deepgram_server import DeepgramServer, Utterance
 from turngate.sim.caller import run_scenario
 from turngate.sim.scenario import load_scenario
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from turngate.demo import Gateway
-from turngate.fakes.realtime_server import RealtimeServer, Reply
+from turngate.testing.fakes.realtime_server import RealtimeServer, Reply
 from turngate.policy import DEFAULT_POLICY_PATH
 from turngate.sim.caller import run_scenario
 from turngate.sim.scenario import parse_scenario

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from turngate.demo import Gateway
-from turngate.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
+from turngate.testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
 from turngate.gates.customers import CustomerDirectory
 from turngate.policy import DEFAULT_POLICY_PATH, FieldClass, parse_policy
 from turngate.sim.caller import run_scenario

@@ -10,7 +10,7 @@ import pytest
 
 from turngate.agent.base import GenerationRequest
 from turngate.demo import free_port
-from turngate.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
+from turngate.testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
 from turngate.llm.errors import (
     ModelConfigError, ModelDisconnected, ModelRateLimited, ModelRejected, ModelServerError, ModelTimeout,
 )
@@ -204,7 +204,7 @@ def test_a_content_filter_stop_is_not_an_answer():
 async def test_a_running_fake_is_told_to_misbehave_over_http_and_lists_what_it_received(fake):
     import httpx
 
-    from turngate.fakes.openai_server import _parse_model
+    from turngate.testing.fakes.openai_server import _parse_model
 
     async with httpx.AsyncClient() as c:
         r = await c.post(fake.url.removesuffix("/v1") + "/_fake/behaviour", json={"model": "ctl", "status": 503})

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from turngate.fakes.realtime_server import RealtimeServer, Reply
+from turngate.testing.fakes.realtime_server import RealtimeServer, Reply
 from turngate.llm.realtime import (AudioDelta, RealtimeClient, RealtimeError, RealtimeFailure, ResponseDone,
                                    TranscriptDelta)
 

@@ -13,7 +13,7 @@ from turngate.agent.base import GenerationRequest
 from turngate.agent.scripted import ScriptedAgent
 from turngate.core.actions import CancelModel, StartModel
 from turngate.core.events import ModelDone, ModelFailed, ModelTextDelta
-from turngate.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
+from turngate.testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
 from turngate.llm.breaker import BreakerPolicy, Breakers, CircuitBreaker
 from turngate.llm.openai_chat import OpenAIChat
 from turngate.llm.profiles import ModelProfile, ModelsSection

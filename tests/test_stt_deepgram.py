@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from turngate.fakes.deepgram_server import Behaviour, DeepgramServer, Utterance, tone
+from turngate.testing.fakes.deepgram_server import Behaviour, DeepgramServer, Utterance, tone
 from turngate.speech.cloud import CloudError
 from turngate.speech.deepgram_stt import DeepgramStt
 from turngate.speech.stt import SttEngine, SttStream

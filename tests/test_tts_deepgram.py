@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from turngate.fakes.deepgram_server import Behaviour, DeepgramServer
+from turngate.testing.fakes.deepgram_server import Behaviour, DeepgramServer
 from turngate.speech.cloud import CloudError
 from turngate.speech.deepgram_tts import DeepgramTts, estimate_word_times
 from turngate.speech.tts import TtsEngine

@@ -1,5 +1,5 @@
 """Scenarios that need real model profiles: a local OpenAI-compatible server (the
-fake of ``turngate.fakes.openai_server``) answers as each profile's model the way the
+fake of ``turngate.testing.fakes.openai_server``) answers as each profile's model the way the
 scenario says (stall, error, reply), and a gateway runs under the bundled policy plus
 a ``models:`` section that points every profile at it. The demo and the tests use this
 to show a stalled primary hedged by its backup, over the real protocol."""
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from ..fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
+from ..testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
 from ..policy import DEFAULT_POLICY_PATH
 from .scenario import FakeModels
 

@@ -20,7 +20,7 @@ takes the next scripted ``Reply``, which can stall before the first delta, hold
 after some chunks until cancelled, disconnect mid-stream with a close code, answer
 an ``error`` event, fail the response, or answer slowly.
 
-    python -m turngate.fakes.realtime_server --port 8092
+    python -m turngate.testing.fakes.realtime_server --port 8092
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from turngate.audio import mulaw
-from turngate.fakes._harness import Recorder, ServerThread
-from turngate.fakes.deepgram_server import tone
+from turngate.testing.fakes._harness import Recorder, ServerThread
+from turngate.testing.fakes.deepgram_server import tone
 
 __all__ = ["RealtimeServer", "Reply"]
 
@@ -296,7 +296,7 @@ class _Connection:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m turngate.fakes.realtime_server", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m turngate.testing.fakes.realtime_server", description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=8092)
     ap.add_argument("--say", default=Reply().transcript, help="transcript of every answer")
     ap.add_argument("--api-key", default="", help="require this key (default: accept any)")

@@ -21,7 +21,7 @@ one-shot behaviours consumed by the next requests for a model, before its standi
 Every request is recorded (:attr:`FakeOpenAI.requests`: the parsed body, the raw
 bytes and the header names) so a test can scan what the gateway sent.
 
-Run it: ``python -m turngate.fakes.openai_server --port 8000 --model fast=reply:Hello.``
+Run it: ``python -m turngate.testing.fakes.openai_server --port 8000 --model fast=reply:Hello.``
 ``--model slow=stall_ms:2000`` ...; change a model's behaviour while it runs with
 ``POST /_fake/behaviour {"model": "slow", "stall_ms": 0}``; read the log at ``GET /_fake/requests``.
 """
@@ -331,7 +331,7 @@ def _parse_model(spec: str) -> tuple[str, dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
-    ap = argparse.ArgumentParser(prog="python -m turngate.fakes.openai_server", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m turngate.testing.fakes.openai_server", description=__doc__.split("\n")[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--api-key", default="", help="require this key (Bearer or api-key header)")

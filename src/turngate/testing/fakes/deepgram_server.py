@@ -20,7 +20,7 @@ Failures are set on ``listen`` / ``speak`` (``Behaviour``): refuse the handshake
 answer with an HTTP status, stall before the first result, disconnect mid-stream
 with a close code (or mid-body), answer slowly.
 
-    python -m turngate.fakes.deepgram_server --port 8091 --say "I want to pay my bill"
+    python -m turngate.testing.fakes.deepgram_server --port 8091 --say "I want to pay my bill"
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from turngate.audio import mulaw
-from turngate.fakes._harness import Gate, Recorder, ServerThread
+from turngate.testing.fakes._harness import Gate, Recorder, ServerThread
 
 __all__ = ["DeepgramServer", "Utterance", "Behaviour", "tone"]
 
@@ -300,7 +300,7 @@ class _Running(ServerThread):
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m turngate.fakes.deepgram_server", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m turngate.testing.fakes.deepgram_server", description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=8091)
     ap.add_argument("--say", action="append", default=[], help="final transcript of the next utterance (repeatable)")
     ap.add_argument("--api-key", default="", help="require this key (default: accept any)")
