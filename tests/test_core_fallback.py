@@ -190,3 +190,41 @@ def test_a_turn_the_guard_redacted_asks_for_no_caller_audio_to_reach_the_model()
     start = kinds(acts, StartModel)[0]
     assert start.send_audio is False and start.context[-1]["content"] == "my card is [CARD]"
     assert asked().call.gen is not None and kinds(asked().actions, StartModel)[0].send_audio is True
+
+
+class PromiseGuard(OpenGatekeeper):
+    """An output guard that blocks any promise of a refund."""
+
+    def agent_text(self, text):
+        from turngate.core.decisions import Verdict
+        from turngate.core.gatekeeper import AgentTextVerdict
+        if "refund" in text.lower():
+            return AgentTextVerdict(verdicts=(Verdict(gate="guard", outcome="block", reason="unauthorised_promise",
+                                                      rule="guard.output.promise"),), text="", blocked=True)
+        return AgentTextVerdict(verdicts=(), text=text)
+
+
+def test_an_answer_the_output_guard_blocks_is_taken_over_by_the_next_profile():
+    t = asked(gates=PromiseGuard())
+    gen = kinds(t.actions, StartModel)[-1].generation
+    acts = t.at(ModelTextDelta(generation=gen, attempt=1, text="Sure. I will refund you in full today. Anything else?"))
+    assert [s.text for s in kinds(acts, Synthesize)] == ["Sure."], "what came before the blocked sentence is said"
+    assert CancelModel(generation=gen, attempt=1, reason="output_guard") in acts
+    nxt = kinds(acts, StartModel)[0]
+    assert (nxt.attempt, nxt.profile, nxt.continue_from) == (2, "low_latency_backup", "Sure.")
+    d = t.decisions("model")[-1]
+    assert (d.outcome, d.reason, d.evidence["from"], d.evidence["to"]) == (
+        "fallback", "output_guard", "low_latency", "low_latency_backup")
+    t.at(ModelTextDelta(generation=gen, attempt=2, text="A colleague will call you back. You will hear by Friday."))
+    t.at(ModelDone(generation=gen, attempt=2))
+    assert [s.text for s in kinds(t.actions, Synthesize)] == [
+        "Sure.", "A colleague will call you back.", "You will hear by Friday."]
+
+
+def test_with_no_profile_to_take_over_the_blocked_sentence_is_dropped_and_the_answer_goes_on():
+    t = asked(FallbackPolicy(), gates=PromiseGuard())
+    gen = kinds(t.actions, StartModel)[-1].generation
+    t.at(ModelTextDelta(generation=gen, attempt=1, text="Sure. I will refund you today. Anything else?"))
+    t.at(ModelDone(generation=gen, attempt=1))
+    assert [s.text for s in kinds(t.actions, Synthesize)] == ["Sure.", "Anything else?"]
+    assert not [a for a in t.actions if isinstance(a, CancelModel)]

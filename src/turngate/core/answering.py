@@ -98,7 +98,8 @@ def on_event(call: Call, ev: Answer, now: float, out: list[Action]) -> None:
                 call.log.decide("model", "completed", "stream_done", "model.usage", now, out,
                                 profile=a.profile, attempt=a.number, **dict(ev.usage))
             g.model_done = True
-            _flush(call, g, now, out, final=True)
+            if _flush(call, g, now, out, final=True):
+                return
             if g.segments.asked == 0:
                 _failed(call, g, a, "empty_response", "error", now, out)
             else:
@@ -174,10 +175,23 @@ def _fresh(call: Call, g: Generation, now: float) -> Generation:
     return call.gen
 
 
-def _flush(call: Call, g: Generation, now: float, out: list[Action], *, final: bool) -> None:
-    g.flush(call.gates, call.log, now, out, final=final)
+def _flush(call: Call, g: Generation, now: float, out: list[Action], *, final: bool) -> bool:
+    """Sentences to TTS. True if the output guard blocked one and another profile took over."""
+    while g.flush(call.gates, call.log, now, out, final=final):
+        a = g.winner
+        nxt = call.models.next_profile(g.root, g.tried) if a is not None else None
+        if a is not None and nxt is not None:
+            # The model said what this route may not (a promise, a figure it must not give):
+            # its stream stops, and the next profile answers, after what was already said.
+            if a.active:
+                out.append(CancelModel(generation=g.number, attempt=a.number, reason="output_guard"))
+                a.active = False
+            _fallback(call, g, a.profile, nxt, "output_guard", now, out)
+            return True
+        # No profile to take over: the blocked sentence is dropped and the answer goes on.
     if final:
         _maybe_complete(call, now, out)
+    return False
 
 
 def _maybe_complete(call: Call, now: float, out: list[Action]) -> None:

@@ -152,20 +152,25 @@ class Generation:
         return losers
 
     # ------------------------------------------------------------ text to speech
-    def flush(self, gates: Gatekeeper, log: DecisionLog, now: float, out: list[Action], *, final: bool) -> None:
+    def flush(self, gates: Gatekeeper, log: DecisionLog, now: float, out: list[Action], *, final: bool) -> bool:
         """Complete sentences go to TTS, each through the output guard first (a fixed
-        reply is ours and skips it)."""
+        reply is ours and skips it). True if the guard blocked one: the sentences after
+        it stay in the buffer, for the call to decide whether another profile takes over."""
         sentences, self.text_buf = pop_sentences(self.text_buf, final=final)
-        for sentence in sentences:
+        for k, sentence in enumerate(sentences):
             if not self.scripted:
                 av = gates.agent_text(sentence)
                 for v in av.verdicts:
                     log.record(v, now, out)
-                if av.blocked or not av.text.strip():
+                if av.blocked:
+                    self.text_buf = " ".join(sentences[k + 1:] + [self.text_buf]).strip()
+                    return True
+                if not av.text.strip():
                     continue
                 sentence = av.text
             out.append(self.segments.ask(self.number, sentence))
             self.said = (self.said + " " + sentence).strip()
+        return False
 
     def add_returned(self) -> None:
         for seg in self.segments.in_order():
