@@ -21,7 +21,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_bundled_scenario_meets_its_expectations_against_the_real_gateway(path, embedded_gateway):
-    result = asyncio.run(run_scenario(load_scenario(path), embedded_gateway, speed=1.0))
+def test_bundled_scenario_meets_its_expectations_against_the_real_gateway(path, embedded_gateway, tmp_path):
+    scenario = load_scenario(path)
+    if scenario.models is not None:
+        # Model profiles served by the local fake, on a gateway whose policy points at it (as `make demo` does).
+        from turngate.sim.models import models_gateway
+
+        with models_gateway(scenario.models, tmp_path, store=f"sqlite:///{tmp_path / 'calls.db'}") as (url, _):
+            result = asyncio.run(run_scenario(scenario, url, speed=1.0))
+    else:
+        result = asyncio.run(run_scenario(scenario, embedded_gateway, speed=1.0))
     failed = [f"{c.name}: {c.detail}" for c in result.expectations if not c.passed]
     assert result.passed, "\n".join(failed + result.problems)
