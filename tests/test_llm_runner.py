@@ -130,9 +130,9 @@ async def session(fake, tmp_path):
     pv.breakers = breakers_for(models)
     s = CallSession(ws=None, providers=pv, on_start=lambda s: None, on_end=lambda s: None)
     s.events = []
-    s._feed = s.events.append  # the core is not under test here: collect what it would be fed
+    s._feed = s.answers.emit = s.events.append  # the core is not under test here: collect what it would be fed
     yield s
-    for t in list(s._gens.values()):
+    for t in list(s.answers.running().values()):
         t.cancel()
     pv.close()
 
@@ -146,17 +146,17 @@ async def test_cancel_with_an_attempt_stops_only_that_stream_and_without_one_sto
     fake.queue("held-b", Behaviour(hold=True), Behaviour(hold=True))
     session._dispatch([start(7, 1, "fast"), start(7, 2, "backup"), start(8, 1, "backup")])
     assert await asyncio.to_thread(fake.wait_held, "held-a") and await asyncio.to_thread(fake.wait_held, "held-b", 2)
-    a1, a2, b1 = session._gens[(7, 1)], session._gens[(7, 2)], session._gens[(8, 1)]
+    a1, a2, b1 = session.answers.running()[(7, 1)], session.answers.running()[(7, 2)], session.answers.running()[(8, 1)]
     session._dispatch([CancelModel(generation=7, attempt=1, reason="hedge_lost")])
-    assert set(session._gens) == {(7, 2), (8, 1)}
+    assert set(session.answers.running()) == {(7, 2), (8, 1)}
     await asyncio.gather(a1, return_exceptions=True)
     assert a1.cancelled() and not a2.done()
     session._dispatch([CancelModel(generation=7, reason="barge_in")])
-    assert set(session._gens) == {(8, 1)}
+    assert set(session.answers.running()) == {(8, 1)}
     await asyncio.gather(a1, a2, return_exceptions=True)
     assert a2.cancelled() and not b1.done()
     assert session.events == []                              # a cancelled attempt reports nothing
-    assert [(m["generation"], m["attempt"], m["outcome"]) for m in session.model_attempts] == [
+    assert [(m["generation"], m["attempt"], m["outcome"]) for m in session.answers.attempts] == [
         (7, 1, "cancelled"), (7, 2, "cancelled")]
     fake.release("held-b")
     await b1
@@ -166,8 +166,8 @@ async def test_cancel_with_an_attempt_stops_only_that_stream_and_without_one_sto
 
 async def test_an_undefined_profile_is_served_by_the_scripted_agent(session):
     session._dispatch([start(3, 1, "strong_guard")])
-    await session._gens[(3, 1)]
-    assert isinstance(session.events[-1], ModelDone) and session.model_attempts[-1]["provider"] == "scripted"
+    await session.answers.running()[(3, 1)]
+    assert isinstance(session.events[-1], ModelDone) and session.answers.attempts[-1]["provider"] == "scripted"
 
 
 async def test_an_open_breaker_answers_circuit_open_at_once(fake, session):
@@ -177,7 +177,7 @@ async def test_an_open_breaker_answers_circuit_open_at_once(fake, session):
         breaker.failure(session.loop.time(), "server_error")
     sent = len(fake.requests)
     session._dispatch([start(5, 2, "fast")])
-    await session._gens[(5, 2)]
+    await session.answers.running()[(5, 2)]
     assert [(type(e), e.attempt, e.kind) for e in session.events] == [(ModelFailed, 2, "circuit_open")]
     assert len(fake.requests) == sent
 

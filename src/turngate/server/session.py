@@ -27,24 +27,20 @@ from typing import Any, assert_never
 import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..agent.base import GenerationRequest
 from ..audio import mulaw
 from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
     SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from ..core.call import Call
-from ..llm.realtime_agent import RealtimeAgent
-from ..speech.deepgram_tts import estimate_word_times
+from .answers import Answers
 from .echo import LineEchoCanceller
 from ..core.decisions import Decision
 from ..core.events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, PartialTranscript, PeerMessageRejected,
-    StreamStopped, SynthesisFailed, TimerFired, VoiceActivity,
+    StreamStopped, TimerFired, VoiceActivity,
 )
 from ..errors import AuthError
-from ..llm.runner import run_attempt
-from ..speech.tts import synthesized_event
 from ..core.decisions import call_outcome
 from ..store.base import OutboxItem
 from ..twilio import codec
@@ -73,17 +69,12 @@ class CallSession:
         self._out: deque[str] = deque()
         self._out_ready = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
-        self._gens: dict[tuple[int, int], asyncio.Task[None]] = {}  # (generation, attempt) -> stream
-        self.model_attempts: list[dict[str, Any]] = []  # per attempt: profile, ttft/total ms, tokens, outcome
-        self._tts: dict[int, tuple[asyncio.Queue[tuple[int, str] | None], asyncio.Task[None]]] = {}
+        # The model streams and TTS of this call's answers (server/answers.py).
+        self.answers = Answers(providers, emit=self._feed)
         self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self._stt = None
         self._stt_open = False
-        self._tasks: set[asyncio.Task[Any]] = set()  # short background tasks, kept referenced
         self._aec: LineEchoCanceller | None = None  # on a line that echoes our voice (the core decides)
-        # Speech-to-speech profiles hold a session per call, and hear the caller's audio.
-        self._realtime = {name: RealtimeAgent(a.profile) for name, a in providers.agents.items()
-                          if isinstance(a, RealtimeAgent)}
         self._stt_cmds: deque[tuple[str, Any]] = deque()
         self._stt_wake = asyncio.Event()
         self._stt_task: asyncio.Task[None] | None = None
@@ -140,8 +131,7 @@ class CallSession:
                 payload = msg.payload if self._aec is None else self._aec.clean(msg.payload)
                 self.pv.vad.push_mulaw(self.call_id, payload)
                 self._preroll.append(payload)
-                for rt in self._realtime.values():
-                    rt.hear(payload)
+                self.answers.hear(payload)
                 if self.audio is not None:
                     self.audio.frames.append(msg.payload)  # kept as the caller said it
                 if self._stt_open:
@@ -266,13 +256,13 @@ class CallSession:
                 case WriteDecision():
                     self._pending_decisions.append(a.decision)
                 case StartModel():
-                    self._start_generation(a)
+                    self.answers.start(a)
                 case CancelModel():
-                    self._cancel_generation(a)
+                    self.answers.cancel(a)
                 case Synthesize():
-                    self._synthesize(a.generation, a.segment, a.text)
+                    self.answers.synthesize(a.generation, a.segment, a.text)
                 case CancelSynthesis():
-                    self._stop_tts(a.generation, a.reason)
+                    self.answers.stop_tts(a.generation, a.reason)
                 case StartTranscription() | FinishTranscription() if self._stt is None:
                     pass  # no recogniser on this call (see _on_start)
                 case StartTranscription():
@@ -328,86 +318,6 @@ class CallSession:
             OutboxItem(kind="crm_note", key=f"{self.call_id}:crm_note", call_id=self.call_id,
                        payload={**base, "note": a.note}),
         ]
-
-    # ------------------------------------------------------------ generations
-    # Each model stream (generation, attempt) is one task in its own cancel scope: a hedge
-    # and its primary run side by side, and CancelModel names one attempt (the loser) or,
-    # with attempt=None, all of them (barge-in). TTS is per generation, so only the
-    # latter stops it. run_attempt maps the provider's failures to ModelFailed kinds and
-    # consults the provider's circuit breaker; its measurements stay with the call.
-    def _start_generation(self, a: StartModel) -> None:
-        req = GenerationRequest(generation=a.generation, context=a.context, route=a.route,
-                                profile=a.profile, memory=a.memory, continue_from=a.continue_from,
-                                send_audio=a.send_audio)
-        agent = self._realtime.get(a.profile) or self.pv.agent_for(a.profile)
-        key = (a.generation, a.attempt)
-        old = self._gens.pop(key, None)
-        if old is not None:  # the core never reuses a key; if it did, the newer stream wins
-            old.cancel(msg="restarted")
-        self._gens[key] = asyncio.create_task(self._generate(agent, req, a.attempt),
-                                              name=f"gen-{a.generation}.{a.attempt}")
-
-    def _cancel_generation(self, a: CancelModel) -> None:
-        keys = [k for k in self._gens if k[0] == a.generation and (a.attempt is None or k[1] == a.attempt)]
-        for k in keys:
-            self._gens.pop(k).cancel(msg=a.reason)
-        if a.attempt is None:
-            self._stop_tts(a.generation, a.reason)
-            for rt in self._realtime.values():
-                if rt.serves(a.generation):
-                    # The model keeps its own record of the answer: cut it to what was heard.
-                    self._background(rt.cancel(a.generation, a.heard_ms), f"realtime-cancel-{a.generation}")
-
-    async def _generate(self, agent: Any, req: GenerationRequest, attempt: int) -> None:
-        key = (req.generation, attempt)
-        try:
-            stats = await run_attempt(agent, req, attempt, emit=self._feed, clock=self.loop.time,
-                                      breaker=self.pv.breaker_for(agent))
-            self.model_attempts.append(stats.to_dict())
-        except asyncio.CancelledError:
-            self.model_attempts.append({"generation": req.generation, "attempt": attempt, "profile": req.profile,
-                                        "outcome": "cancelled"})
-            raise
-        finally:
-            if self._gens.get(key) is asyncio.current_task():
-                del self._gens[key]
-
-    def _synthesize(self, gen: int, segment: int, text: str) -> None:
-        entry = self._tts.get(gen)
-        if entry is None:
-            q: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
-            entry = (q, asyncio.create_task(self._tts_worker(gen, q), name=f"tts-{gen}"))
-            self._tts[gen] = entry
-        entry[0].put_nowait((segment, text))
-
-    def _stop_tts(self, gen: int, reason: str) -> None:
-        entry = self._tts.pop(gen, None)
-        if entry is not None:
-            entry[1].cancel(msg=reason)
-
-    async def _tts_worker(self, gen: int, q: asyncio.Queue[tuple[int, str] | None]) -> None:
-        # Sentences of one generation are synthesized in order, one at a time, so
-        # the first sentence's audio goes out while later ones are still synthesizing.
-        while True:
-            item = await q.get()
-            if item is None:
-                return
-            segment, text = item
-            try:
-                model = next((rt for rt in self._realtime.values() if rt.spoke(gen)), None)
-                if model is not None:
-                    # Speech to speech: the model's own audio of this sentence, released now
-                    # that the output guard has passed its words.
-                    audio = await model.audio_for(gen, segment)
-                    self._feed(synthesized_event(gen, segment, text, audio, estimate_word_times(text, audio)[0]))
-                    continue
-                syn = await self.loop.run_in_executor(self.pv.executor, self.pv.tts.synthesize, text)
-                self._feed(synthesized_event(gen, segment, text, syn.audio, syn.words))
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("TTS failed on generation %s: %s", gen, e)
-                self._feed(SynthesisFailed(generation=gen, segment=segment, reason=f"{type(e).__name__}: {e}"))
 
     # ------------------------------------------------------------ STT
     def _stt_audio(self, pcm: np.ndarray) -> None:
@@ -466,10 +376,7 @@ class CallSession:
     async def _finish(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        for task in list(self._gens.values()):
-            task.cancel(msg="call ended")
-        for gen in list(self._tts):
-            self._stop_tts(gen, "call ended")
+        self.answers.stop("call ended")
         if self._stt_task is not None:
             self._stt_task.cancel()
         if self.call is None:
@@ -480,11 +387,7 @@ class CallSession:
         if self._stt is not None:
             stream = self._stt
             await self.loop.run_in_executor(self.pv.executor, stream.close)
-        for rt in self._realtime.values():
-            try:
-                await rt.close()
-            except Exception:  # a session that already broke has nothing left to close
-                log.debug("realtime session close failed", exc_info=True)
+        await self.answers.close()
         if self.audio is not None:
             path = audio_path(self.cfg.audio_dir, self.call_id)
             try:
@@ -498,18 +401,6 @@ class CallSession:
             self.spans.end(self.outcome(), time.time_ns())
         self._on_end(self)
 
-    def _background(self, coro: Any, name: str) -> None:
-        """A short task the call does not wait for (its failure is logged, never raised)."""
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.warning("%s failed: %s", name, t.exception())
-
-        task.add_done_callback(done)
-
     def outcome(self) -> str:
         assert self.call is not None
         return call_outcome(self.call.decisions)
@@ -520,7 +411,7 @@ class CallSession:
         # caller turns and what the caller heard of ours; the raw STT text is never stored.
         return {"state": str(self.call.state), "context": list(self.call.context),
                 "transcript": [{"role": m["role"], "text": m["content"]} for m in self.call.context],
-                "models": list(self.model_attempts),
+                "models": list(self.answers.attempts),
                 "track": self.track.to_json(),
                 **({"replay": self.replay.to_json()} if self.replay is not None else {}),
                 **({"audio": self._audio_info} if self._audio_info else {})}
