@@ -74,11 +74,19 @@ def console_gateway(tmp_path_factory):
     from turngate.sim.caller import run_scenario
     from turngate.sim.scenario import load_scenario
 
+    from turngate.testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
+
     root = Path(__file__).resolve().parents[1]
     d = tmp_path_factory.mktemp("console")
     policy = d / "keep.yaml"
-    policy.write_text((root / "policies/default.yaml").read_text()
-                      + "\nretention:\n  replay_events: true\n  audio: true\n")
+    # The low-latency profile is a model that never says a word (the local fake, stalled):
+    # at its first_token_ms the scripted agent is started beside it and answers, so the
+    # FAQ calls carry a fallback for the console to show.
+    fake = FakeOpenAI()
+    fake.models["stalls"] = Behaviour(stall_ms=60_000)
+    fake_ctx = serve_in_thread(fake)
+    fake_url = fake_ctx.__enter__()
+    policy.write_text(console_policy_text(root, fake_url))
     names = ["long_answer_interrupted", "human_request", "payment_unauthenticated", "card_number"]
     paths = [root / "scenarios" / f"{n}.yaml" for n in names] + [root / "tests/scenarios/canary_pii.yaml"]
     store = f"sqlite:///{d / 'calls.db'}"
@@ -100,6 +108,17 @@ def console_gateway(tmp_path_factory):
     finally:
         receiver.shutdown()
         receiver.server_close()
+        fake_ctx.__exit__(None, None, None)
+
+
+def console_policy_text(root, fake_url: str) -> str:
+    """The console gateway's policy: the bundled one, keeping replay records and audio, with
+    a low-latency model that stalls (served at ``fake_url``) and the scripted agent behind it."""
+    return ((root / "policies/default.yaml").read_text()
+            + "\nretention:\n  replay_events: true\n  audio: true\n"
+            + "models:\n  profiles:\n"
+            + f"    low_latency: {{provider: openai, base_url: '{fake_url}', model: stalls, first_token_ms: 600}}\n"
+            + "  fallback:\n    low_latency: [scripted]\n")
 
 
 def _otlp_receiver(bodies: list[bytes]):

@@ -103,6 +103,13 @@ def test_five_questions_panel_answers_for_a_handoff_and_for_a_guard_restriction(
     assert page.locator("[data-question=handoff] .answer").text_content().startswith("no handoff")
 
 
+def test_five_questions_panel_answers_for_a_fallback(gateway, page):
+    url, ids = gateway
+    page.goto(f"{url}/console/calls/{ids['long_answer_interrupted']}")
+    fallback = page.locator("[data-question=fallback] .answer").text_content()
+    assert "first_token_timeout" in fallback and "no model fallback" not in fallback, fallback
+
+
 def test_metrics_page_plots_its_series_over_time_and_per_route(gateway, page):
     url, _ = gateway
     page.goto(f"{url}/console/metrics")

@@ -71,12 +71,15 @@ def test_compare_lists_exactly_the_changed_removed_and_added_decisions():
 @pytest.fixture(scope="module")
 def replayed(console_gateway, tmp_path_factory):
     from turngate.replay.cli import gatekeeper_for
+    from turngate.llm.profiles import fallback_policy
     from turngate.replay.run import replay_call
     from turngate.store import open_store
 
     url, ids, store_url, _spans = console_gateway
     d = tmp_path_factory.mktemp("policies")
-    keep = (ROOT / "policies/default.yaml").read_text() + "\nretention:\n  replay_events: true\n"
+    from conftest import console_policy_text
+
+    keep = console_policy_text(ROOT, "http://127.0.0.1:9/v1")  # the gateway's policy (the model is not called)
     strict = keep.replace("CARD_NUMBER: {input: redact, output: mask_last4}",
                           "CARD_NUMBER: {input: block, output: mask_last4}")
     assert strict != keep
@@ -88,7 +91,8 @@ def replayed(console_gateway, tmp_path_factory):
         factory, policy = gatekeeper_for(str(d / f"{name}.yaml"))
         for scenario in ("canary_pii", "long_answer_interrupted"):
             rec = store.get_call(ids[scenario])
-            out[name, scenario] = replay_call(rec, factory, policy.turn_taking, policy_version=policy.version)
+            out[name, scenario] = replay_call(rec, factory, policy.turn_taking, policy_version=policy.version,
+                                              models=fallback_policy(policy.models))
     out["records"] = {s: store.get_call(ids[s]) for s in ("canary_pii", "long_answer_interrupted")}
     store.close()
     return out
