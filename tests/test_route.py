@@ -439,3 +439,23 @@ def test_route_descriptions_can_be_examples(policy):
     text = policy.routes["faq"].description
     assert Router.from_policy(described).classify(text, final=True).best == "faq"
     assert n > 0
+
+
+def test_a_partial_drift_the_final_does_not_confirm_returns_to_the_flow(policy):
+    table = {
+        "i want to pay": {"payment": 0.95, "faq": 0.05},
+        "i want to pay with": {"payment": 0.95, "faq": 0.05},
+        " my card number": {"faq": 0.9, "payment": 0.1},
+        " my card number is": {"faq": 0.88, "payment": 0.12},
+        " my card number is four one one one one": {"faq": 0.59, "payment": 0.41},
+    }
+    r = ScriptedRouter(policy, table)
+    seq = ["i want to pay", "i want to pay with", "i want to pay with my card number",
+           "i want to pay with my card number is"]
+    ds, state = _run(r, seq, final_last=False)
+    assert ds[-1].outcome == "drift" and ds[-1].route == "faq"
+    assert state.held == "faq" and state.drifted_from == "payment"
+    d, state = route_gate(r, state, "i want to pay with my card number is four one one one one", final=True,
+                          agent_speaking=False)
+    assert (d.outcome, d.route, d.reason) == ("drift", "payment", "drift_not_confirmed")
+    assert state.held == "payment" and state.drifted_from is None

@@ -54,6 +54,8 @@ Reason codes (``RouteDecision.reason``):
                              inside the current flow, not a new request)
     follow_up_keeps_route    hold: ... a final that refers back to the flow ("what's his number?",
                              "yes, that one"), below followup_drift_confidence
+    drift_not_confirmed      drift: back to the route a partial of this turn drifted from: the
+                             final agrees with the drift below drift_confidence
     below_min_confidence     unknown: a weak final with nothing held
 """
 
@@ -163,6 +165,7 @@ class RouteState:
     partials: int = 0                # partials seen in this caller turn
     anchor: int = 0                  # chars of this turn's text already accounted for by ``held``
     support: int = 0                 # where the words supporting ``held`` start in this turn
+    drifted_from: str | None = None  # the route a partial of this turn drifted away from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -271,6 +274,15 @@ def route_gate(
 
     if final:
         nxt = RouteState(held=held)  # a new turn starts counting afresh
+        origin = state.drifted_from
+        if origin is not None and origin != held and best == held and scores.confidence < p.drift_confidence:
+            # A partial's drift is provisional: when the settled text shows the new purpose
+            # less clearly than a final must (drift_confidence), the call returns to the
+            # route it left ("i want to pay with my card, the number is four one one one"
+            # drifted to faq on "my card number is").
+            margin = scores.confidence_of(origin) - scores.confidence_of(held)
+            return (decide("drift", origin, "drift_not_confirmed", scores, margin),
+                    replace(nxt, held=origin))
         if best == UNKNOWN or scores.confidence < p.min_confidence:
             if held is not None:
                 return decide("hold", held, "weak_final_keeps_route", scores), nxt
@@ -307,7 +319,7 @@ def route_gate(
         reason = "drift_while_answering" if agent_speaking else "drift_margin"
         return (decide("drift", best, reason, scores, margin),
                 replace(nxt, held=best, candidate=None, candidate_count=0, anchor=len(text),
-                        support=state.anchor))
+                        support=state.anchor, drifted_from=state.drifted_from or held))
     reason = "drift_unstable" if qualifies else "drift_below_margin"
     return decide("hold", held, reason, scores, margin), nxt
 
