@@ -6,7 +6,9 @@ Accepted mapping (every key optional; defaults below)::
       CARD_NUMBER: {input: redact, output: mask_last4}
     never_send: [CARD_NUMBER, CVV] # redacted whatever the action says; "allow" is an error
     injection: block               # block | escalate | flag
-    unsafe: escalate               # self-harm and threats: escalate | block | flag
+    unsafe: escalate               # escalate | block | flag: requests for harmful content are
+                                   # blocked unless "flag"; self-harm, threats and abuse of the
+                                   # agent always escalate to a person, whatever this says
     injection_threshold: 0.9       # model probability; default: the shipped model's own
     safe_replies: {require_auth: "...", ...}
 
@@ -49,6 +51,7 @@ SAFE_REPLIES: dict[str, str] = {
         "immediate danger, please call your local emergency number."
     ),
     "threat": "I'm going to pass this call to a colleague now.",
+    "abuse": "I'm going to pass this call to a colleague now.",
     "entity_block": (
         "For your security, please don't read that out. I'll take you to a secure way to provide it."
     ),
