@@ -45,7 +45,7 @@ OUT = risk_data.ROOT / "src" / "turngate" / "data" / "guard_risk.json.gz"
 C = 8.0
 TEMPLATE_WEIGHT = 3.0
 VAL_FPR = 0.0015  # per kind, on the look-alike val pool
-MIN_WEIGHT = 0.02  # smaller weights are dropped from the shipped file
+MIN_WEIGHT = 0.1  # smaller weights are dropped from the shipped file
 
 
 def training_rows(splits) -> tuple[list[str], list[str], list[float]]:
@@ -109,7 +109,7 @@ def thresholds(models: dict[str, LinearModel], pool: list[str]) -> dict[str, flo
     out = {}
     for kind, m in models.items():
         scores = sorted((m.score(t) for t in pool), reverse=True)
-        out[kind] = max(0.5, scores[int(VAL_FPR * len(scores))] + 1e-6)
+        out[kind] = scores[int(VAL_FPR * len(scores))] + 1e-6
     return out
 
 

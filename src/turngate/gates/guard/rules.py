@@ -11,6 +11,11 @@ Accepted mapping (every key optional; defaults below)::
                                    # agent always escalate to a person, whatever this says
     injection_threshold: 0.9       # model probability; default: the shipped model's own
     safe_replies: {require_auth: "...", ...}
+    phrases: ["i don't see the point of going on anymore", ...]
+                                   # words the embedded recogniser must be able to hear
+                                   # (its language model holds only the policy's phrases);
+                                   # no detector reads them
+
 
 ``inbound:``/``outbound:`` maps (entity -> action) are accepted as well.
 Actions: ``allow``, ``redact``, ``mask_last4`` (keep the last four digits;
@@ -72,6 +77,7 @@ class GuardRules:
     unsafe: str = "escalate"
     injection_threshold: float | None = None
     safe_replies: Mapping[str, str] = field(default_factory=lambda: _frozen(SAFE_REPLIES))
+    phrases: tuple[str, ...] = ()
 
     def action(self, entity: str, direction: str) -> str:
         table = self.inbound if direction == "input" else self.outbound
@@ -91,7 +97,7 @@ class GuardRules:
         if not isinstance(d, Mapping):
             raise ConfigError("guard: expected a mapping")
         known = {"entities", "inbound", "outbound", "never_send", "injection", "unsafe",
-                 "injection_threshold", "safe_replies"}
+                 "injection_threshold", "safe_replies", "phrases"}
         for key in d:
             if key not in known:
                 raise ConfigError(f"guard.{key}: unknown field (known: {', '.join(sorted(known))})")
@@ -148,7 +154,12 @@ class GuardRules:
             if not isinstance(v, str) or not v.strip():
                 raise ConfigError(f"guard.safe_replies.{k}: expected non-empty text")
             replies[k] = v
+        phrases = d.get("phrases") or []
+        if isinstance(phrases, str) or not isinstance(phrases, (list, tuple)) or not all(
+                isinstance(p, str) and p.strip() for p in phrases):
+            raise ConfigError("guard.phrases: expected a list of non-empty texts")
         return cls(
+            phrases=tuple(phrases),
             inbound=_frozen(inbound), outbound=_frozen(outbound), never_send=frozenset(never),
             injection=injection, unsafe=unsafe,
             injection_threshold=float(threshold) if threshold is not None else None,
