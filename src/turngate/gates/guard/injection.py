@@ -126,11 +126,11 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
      "policy policies instruction instructions rule rules guideline guidelines directive regulation regulations",
      r"\b(?:new|updated|latest|recent) (?:company |corporate |internal |bank )?"
      r"(?:policy|policies|instructions?|rules?|guidelines?|directive|regulation)s?\b"
-     r"[\w\s,']{0,30}?\b(?:says?|states?|requires?|mean|means|allows?|lets?|you (?:must|have to|need to|should)|"
-     r"are that you)\b"),
+     r"[\w\s,']{0,30}?\b(?:(?:says?|states?|requires?|means?|allows?|lets?) (?:that )?(?:you|agents|staff|"
+     r"the agent|callers? like me)|you (?:must|have to|need to|should|can)|are that you)\b"),
     ("policy_invention", "said says told authorized authorised approved",
      r"\b(?:your|the) (?:manager|supervisor|boss|company|developers?) (?:said|says|told me|authori[sz]ed|approved) "
-     r"(?:that )?(?:you|it's fine|it is fine|i can|to)\b"),
+     r"(?:that )?(?:you (?:can|may|should|must|are allowed|have to|don'?t need)|it's fine|it is fine|i can|to)\b"),
     ("instruction_override", "ignoriere ignorieren vergiss vergessen missachte",
      r"\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie|missachte)\b[\w\s,äöüß]{0,40}?"
      r"\b(?:anweisungen|befehle|instruktionen|aufgaben|aufträge|regeln|vorgaben|alles)\b"),
