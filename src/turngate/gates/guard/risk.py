@@ -96,9 +96,10 @@ class RiskVerdict:
         return {"kind": self.kind, "detector": self.source, "score": round(self.score, 3)}
 
 
-# "I don't want to die", "I'd never kill myself": a negation just before a self-harm
-# phrase leaves the text to the model.
-_NEGATED = re.compile(r"\b(?:not|never|don'?t|dont|do not|didn'?t|wouldn'?t|won'?t|can'?t|cannot)\b[\w\s']{0,12}$", re.I)
+# "I don't want to die", "I'd never kill myself", "mondays make me want to die": a
+# negation or hyperbole just before a self-harm phrase leaves the text to the model.
+_NEGATED = re.compile(r"\b(?:not|never|don'?t|dont|do not|didn'?t|wouldn'?t|won'?t|can'?t|cannot)\b[\w\s']{0,12}$|"
+                      r"\b(?:makes?|made|making) me $", re.I)
 
 
 def detect_risk(text: str) -> str:
