@@ -98,7 +98,7 @@ def fit(texts: list[str], labels: list[str], weights: list[float]) -> dict[str, 
     models = {}
     for kind in risk_data.RISK_KINDS:
         y = np.array([lab == kind for lab in labels], dtype=int)
-        clf = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, solver="liblinear")
+        clf = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, solver="liblinear", random_state=0)
         clf.fit(X, y, sample_weight=np.array(weights))
         w = {str(n): round(float(c), 4) for n, c in zip(names, clf.coef_[0]) if abs(c) >= MIN_WEIGHT}
         models[kind] = LinearModel(weights=w, bias=float(clf.intercept_[0]), threshold=0.5)
