@@ -81,7 +81,7 @@ harm harming cut cutting self reason better worth overdose umbringen leben selbs
 sterben will shoot shooting stab beat burn blow bomb attack gun pay watch bringe strangle
 bring töten explosive explosives weapon weapons meth methamphetamine nerve poison ricin sarin
 chemical bioweapon silencer malware ransomware counterfeit launder laundering money steal
-identity hack break access point miss notice sleep asleep around here know
+identity hack break access point nobody wake won wont where strangle
 """.split())
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
