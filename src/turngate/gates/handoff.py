@@ -134,9 +134,11 @@ def _first_trigger(s: HandoffState, sig: HandoffSignals, policy: Policy
                    ) -> tuple[str, tuple[Mapping[str, Any], ...], str | None] | None:
     t = policy.handoff
     if sig.guard_outcome == "escalate":
+        # A person, not the route's queue: "I want to end it all" may have been routed to
+        # cancellation, and a caller at risk is no retention case.
         return ("guard_escalation",
                 ({"signal": "guard_outcome", "value": "escalate", "guard_reason": sig.guard_reason},),
-                None)
+                t.human_queue)
     if sig.human_requested or sig.route == "human":
         return ("explicit_request", ({"signal": "human_requested", "value": True},), t.human_queue)
     if sig.route == "refund" and sig.amount is not None and sig.amount > t.refund_amount_limit:
@@ -235,6 +237,13 @@ def amounts_in(text: str) -> list[float]:
 
 # --- the CRM note ------------------------------------------------------------------------
 
+# What the advisor reads for a guard escalation's reason code.
+GUARD_REASONS = {
+    "self_harm": "the caller spoke of harming themselves; treat as a welfare call",
+    "threat": "the caller threatened staff or others",
+    "abuse": "the caller abused the agent",
+}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VerifiedField:
@@ -262,13 +271,15 @@ class CrmNote:
     inferred: Mapping[str, str]   # label -> value; always presented as inference
     follow_ups: tuple[FollowUpTask, ...]
     withheld_fields: tuple[str, ...] = field(default=())
+    guard_reason: str | None = None  # why the guard escalated (self_harm, threat, abuse, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "verified": [{"field": v.name, "value": v.value, "method": v.method, "at_ms": v.at_ms}
                          for v in self.verified],
             "confirmed_requests": list(self.confirmed_requests),
-            "handoff": {"reason": self.handoff_reason, "rule": self.handoff_rule, "queue": self.queue},
+            "handoff": {"reason": self.handoff_reason, "rule": self.handoff_rule, "queue": self.queue,
+                        **({"guard_reason": self.guard_reason} if self.guard_reason else {})},
             "route": self.route,
             "inferred": {k: {"value": v, "basis": "inference"} for k, v in self.inferred.items()},
             "follow_ups": [{"kind": f.kind, "queue": f.queue, "evidence": [dict(e) for e in f.evidence]}
@@ -283,6 +294,9 @@ class CrmNote:
         lines.append("CONFIRMED REQUESTS:")
         lines += [f"  - {r}" for r in self.confirmed_requests] or ["  (none)"]
         lines.append(f"HANDOFF: {self.handoff_reason} (rule {self.handoff_rule}) -> {self.queue or '-'}")
+        if self.guard_reason:
+            why = GUARD_REASONS.get(self.guard_reason, self.guard_reason)
+            lines.append(f"WHY: {why} (guard reason {self.guard_reason}, in the caller's own words)")
         if self.route:
             lines.append(f"ROUTE: {self.route}")
         if self.inferred:
@@ -317,6 +331,8 @@ def build_crm_note(
         else:
             withheld.append(v.name)
     inferred = {"emotion": inferred_emotion} if inferred_emotion else {}
+    guard_reason = next((str(e["guard_reason"]) for e in decision.evidence
+                         if e.get("signal") == "guard_outcome" and e.get("guard_reason")), None)
     return CrmNote(
         verified=tuple(kept),
         confirmed_requests=tuple(confirmed_requests),
@@ -327,6 +343,7 @@ def build_crm_note(
         inferred=inferred,
         follow_ups=follow_up_tasks(decision, policy, route=route, signals=signals),
         withheld_fields=tuple(withheld),
+        guard_reason=guard_reason if decision.handoff else None,
     )
 
 
@@ -347,6 +364,8 @@ def follow_up_tasks(decision: HandoffDecision, policy: Policy, *, route: str | N
     if decision.handoff and kind:
         tasks.append(FollowUpTask(kind=kind, queue=decision.queue,
                                   evidence=tuple(e for e in decision.evidence if e.get("signal") != "counters")))
+    if decision.handoff and decision.reason == "guard_escalation":
+        return tuple(tasks)  # a caller at risk gets a safety review, not a retention call
     if route == "complaint":
         tasks.append(FollowUpTask(kind="complaint_case", queue=queue,
                                   evidence=({"signal": "route", "value": "complaint", "rule": "route.complaint"},)))

@@ -61,6 +61,7 @@ class GuardDecision:
     safe_reply: str | None = None
     score: float = 0.0
     state: GuardState = field(default_factory=GuardState)
+    risk: Any = None  # risk.RiskVerdict when a risk detector fired
 
     def evidence(self) -> dict[str, Any]:
         """Types, spans, rule ids and the redacted text: never the raw values."""
@@ -71,4 +72,5 @@ class GuardDecision:
             "unsafe": self.unsafe,
             "injection_score": round(self.score, 3),
             "armed": sorted(self.state.armed),
+            **({"risk": self.risk.evidence()} if self.risk is not None else {}),
         }

@@ -2,7 +2,8 @@
 
 Outcome precedence on caller text, strongest first:
 
-    escalate      self-harm or a threat (a person takes over; caring reply)
+    escalate      self-harm, a threat or abuse of the agent: always, whatever the
+                  policy says (a person takes over; a caring reply for self-harm)
     block         prompt injection / authority claim, a request for harm, or an
                   entity whose input action is ``block``
     require_auth  the route needs an authenticated caller and this one is not
@@ -22,7 +23,7 @@ from .entities import detect
 from .findings import Finding, GuardDecision, GuardState
 from .injection import detect_injection
 from .numbers import digit_runs, tokenize
-from .risk import detect_risk
+from .risk import PERSON_KINDS, assess_risk
 from .rules import GuardRules
 
 _ARMABLE = ("card", "cvv", "ssn", "dob", "account", "phone")
@@ -40,9 +41,9 @@ def guard_input(
 ) -> GuardDecision:
     """Decide on one caller text (a cumulative partial or a final).
 
-    ``final=True`` marks a final transcript: only then does the injection check
-    add its tier 1 (a sentence encoder, tens of milliseconds; too slow for every
-    partial, and a partial's verdict is re-made on the final anyway).
+    ``final=True`` marks a final transcript: only then does the risk model run
+    (a partial such as "I could kill ..." is not yet what the caller said; the
+    risk patterns run on every text).
 
     ``decision.state`` is the state to pass with the *next turn's* texts: keep
     it from finals only (a partial's state would carry a half-read number twice).
@@ -54,15 +55,15 @@ def guard_input(
     redacted = redact(text, findings)
     new_state = GuardState(carry=scan.tail_digits, armed=scan.tail_armed)
 
-    inj = detect_injection(text, threshold=rules.injection_threshold, final=final)
-    risk = detect_risk(text)
-    unsafe = bool(risk)
-    common = dict(findings=findings, redacted=redacted, injection=inj.injection, unsafe=unsafe,
-                  score=inj.score, state=new_state)
+    inj = detect_injection(text, threshold=rules.injection_threshold)
+    verdict = assess_risk(text, final=final)
+    risk = verdict.kind
+    common = dict(findings=findings, redacted=redacted, injection=inj.injection, unsafe=bool(risk),
+                  score=inj.score, state=new_state, risk=verdict if risk else None)
 
-    if risk in ("self_harm", "threat") and rules.unsafe != "flag":
-        outcome = "escalate" if rules.unsafe == "escalate" else "block"
-        return GuardDecision(outcome=outcome, reason=risk, rule=f"guard.unsafe.{risk}",
+    if risk in PERSON_KINDS:
+        # Risk to a person always reaches a person: no policy setting turns this off.
+        return GuardDecision(outcome="escalate", reason=risk, rule=f"guard.risk.{risk}.{verdict.source}",
                              safe_reply=rules.reply(risk), **common)
     if inj.injection and rules.injection != "flag":
         outcome = "escalate" if rules.injection == "escalate" else "block"

@@ -9,17 +9,15 @@ Theory of operation. Two detectors vote, either one flags:
    a reason code, so the log says which kind of attempt it was.
 2. A logistic model over word uni/bi-grams and character 3-5-grams, shipped as
    ``turngate/data/guard_injection.json.gz`` (weights only; see
-   ``train_injection.py`` for the data and its licences). Scoring is a dict
-   lookup per n-gram in pure Python, so it needs no scikit-learn at run time
-   and costs tens of microseconds on a spoken utterance.
-3. Tier 1, finals only (``final=True``), on what tier 0 lets through: a
-   logistic model over the MiniLM sentence embedding (``route_encoder``; tens
-   of milliseconds, too slow for every partial), stacked with the tier-0 score
-   (see ``EmbeddingModel``). It catches paraphrases that share no n-grams with
-   the training attacks. The encoder reads 64 word pieces, so a long final is
-   read in overlapping windows and its most suspect window counts. Its weights
-   ride in the same file under ``"tier1"``; when the encoder wheel is not
-   installed, tier 1 is skipped and tier 0 decides.
+   ``tools/train_injection.py`` for the data and its licences). Scoring is a
+   dict lookup per n-gram in pure Python, so it needs no scikit-learn at run
+   time and costs tens of microseconds on a spoken utterance.
+
+Both run on every partial and final. A sentence-encoder tier on finals was
+measured and deleted: it added nothing within the false-positive budget.
+Complaint, retention and frustration language ("I'll switch provider unless
+you lower my price", "I want to speak to someone") is what this line exists
+for; a test keeps it clean.
 
 Detection is advisory: an authority claim never authenticates anyone. The gate
 still checks ``authenticated`` against the route, whatever the detector says.
@@ -35,7 +33,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-import numpy as np
 
 MAX_CHARS = 3000  # long pasted prompts: the opening carries the attack
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -64,6 +61,18 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
      r"\b(?:you are now (?:in \w+ mode|free|dan|called|named|going to|an? (?:unrestricted|unfiltered|new|different|evil))|"
      r"from now on,? you (?:are|will)|pretend (?:to be|you are|that you)|"
      r"act as (?:an? |my |the )?(?:unrestricted|unfiltered|evil|hacker|admin|developer|root))\b"),
+    # Role play and fake authority modes, as said aloud: "let's play a game where you're ...",
+    # "pretend you're my grandmother who ...", "system override", "admin mode on".
+    ("role_override", "play game roleplay role pretend grandmother grandma granny",
+     r"\blet'?s (?:play|do) (?:a )?(?:little )?(?:game|role ?play)\b[\w\s,']{0,30}?\b(?:you|you'?re|your)\b|"
+     r"\b(?:let'?s|we(?:'re| are) going to|i want to) (?:role ?play|do a role ?play)\b|"
+     r"\bpretend (?:you'?re|you are|to be|that you'?re) (?:my|a|an|the)\b|"
+     r"\b(?:you'?re|you are|act like|be) my (?:late |dead |deceased )?(?:grandmother|grandma|granny|grandfather|grandpa)\b"),
+    ("role_override", "override mode sudo",
+     r"\b(?:system|admin|administrator|security|manual|emergency|master) override\b|"
+     r"\boverride (?:code|mode|protocol|command|authori[sz]ation)\b|"
+     r"\b(?:admin|administrator|sudo|root|maintenance|unrestricted|test|diagnostic) mode\b|"
+     r"\bsudo\b"),
     ("role_override", "unfiltered uncensored restrictions filters rules limits",
      r"\b(?:unfiltered|uncensored|no (?:restrictions|filters|rules|limits)|without (?:any )?restrictions)\b"),
     # From the deepset train split: role play, praise-then-new-task, forced output,
@@ -117,11 +126,11 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
      "policy policies instruction instructions rule rules guideline guidelines directive regulation regulations",
      r"\b(?:new|updated|latest|recent) (?:company |corporate |internal |bank )?"
      r"(?:policy|policies|instructions?|rules?|guidelines?|directive|regulation)s?\b"
-     r"[\w\s,']{0,30}?\b(?:says?|states?|requires?|mean|means|allows?|lets?|you (?:must|have to|need to|should)|"
-     r"are that you)\b"),
+     r"[\w\s,']{0,30}?\b(?:(?:says?|states?|requires?|means?|allows?|lets?) (?:that )?(?:you|agents|staff|"
+     r"the agent|callers? like me)|you (?:must|have to|need to|should|can)|are that you)\b"),
     ("policy_invention", "said says told authorized authorised approved",
      r"\b(?:your|the) (?:manager|supervisor|boss|company|developers?) (?:said|says|told me|authori[sz]ed|approved) "
-     r"(?:that )?(?:you|it's fine|it is fine|i can|to)\b"),
+     r"(?:that )?(?:you (?:can|may|should|must|are allowed|have to|don'?t need)|it's fine|it is fine|i can|to)\b"),
     ("instruction_override", "ignoriere ignorieren vergiss vergessen missachte",
      r"\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie|missachte)\b[\w\s,äöüß]{0,40}?"
      r"\b(?:anweisungen|befehle|instruktionen|aufgaben|aufträge|regeln|vorgaben|alles)\b"),
@@ -272,54 +281,6 @@ def load_model() -> LinearModel | None:
     return LinearModel(weights=data["weights"], bias=data["bias"], threshold=data["threshold"])
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddingModel:
-    """Logistic regression over unit-length sentence embeddings, stacked with tier 0.
-
-    A text's logit is the largest over its windows (``tier1_windows``) of
-    ``(1 - t0_weight) * (v . weights + bias) + t0_weight * logit(tier-0 score)``:
-    the encoder knows paraphrase, the n-gram model knows German and odd
-    spellings, and a text both half-suspect is more suspect than either says.
-    ``t0_weight`` is fixed offline on held-out deepset train rows.
-    """
-
-    weights: tuple[float, ...]
-    bias: float
-    threshold: float
-    t0_weight: float = 0.0
-
-    def score_vector(self, v, t0_score: float = 0.5) -> float:  # v: one vector, or one row per window
-        z = float(np.max(np.atleast_2d(v) @ _as_array(self.weights))) + self.bias
-        t0 = min(max(t0_score, 1e-6), 1.0 - 1e-6)
-        z = (1.0 - self.t0_weight) * z + self.t0_weight * math.log(t0 / (1.0 - t0))
-        return 1.0 / (1.0 + math.exp(-z))
-
-    @classmethod
-    def from_dict(cls, t1: dict) -> EmbeddingModel:
-        """From the ``"tier1"`` entry of the data file (``train_injection.train_tier1``)."""
-        return cls(weights=tuple(t1["weights"]), bias=t1["bias"], threshold=t1["threshold"],
-                   t0_weight=t1.get("t0_weight", 0.0))
-
-
-@lru_cache(maxsize=4)
-def _as_array(weights: tuple[float, ...]):
-    return np.asarray(weights, dtype=np.float32)
-
-
-@lru_cache(maxsize=1)
-def load_tier1() -> tuple[EmbeddingModel, object] | None:
-    """(model, encoder), or None when the weights or the encoder wheel are missing."""
-    data = _blob()
-    if data is None or "tier1" not in data:
-        return None
-    from ...embedding.minilm import load_if_available
-
-    encoder = load_if_available()
-    if encoder is None:
-        return None
-    return EmbeddingModel.from_dict(data["tier1"]), encoder
-
-
 def match_patterns(text: str) -> str:
     present = set(WORD_RE.findall(text.lower()))
     for reason, triggers, rx in PATTERNS:
@@ -328,57 +289,12 @@ def match_patterns(text: str) -> str:
     return ""
 
 
-TIER1_WINDOW = 60  # word pieces per window; the encoder reads 64 with [CLS] and [SEP]
-TIER1_MAX_WINDOWS = 6
-
-
-def tier1_windows(text: str, tok) -> list[str]:
-    """The normalised text cut into overlapping windows the encoder reads whole.
-
-    The encoder keeps only its first 64 word pieces, and an attack often sits
-    after a long innocent question ("How do I ... ? Ignore the above and ...").
-    Windows hold whole words, ``TIER1_WINDOW`` pieces at most, and start half a
-    window apart; a phone utterance is one window. ``tok`` is the encoder's
-    WordPiece tokenizer (``tok.encode(word)`` is ``[CLS] pieces [SEP]``).
-    """
-    words = normalise(text).split()
-    if not words:
-        return [""]
-    sizes = [max(1, len(tok.encode(w)) - 2) for w in words]
-    if sum(sizes) <= TIER1_WINDOW:
-        return [" ".join(words)]
-    out: list[str] = []
-    start = 0
-    while start < len(words) and len(out) < TIER1_MAX_WINDOWS:
-        end, used = start, 0
-        while end < len(words) and used + sizes[end] <= TIER1_WINDOW:
-            used += sizes[end]
-            end += 1
-        end = max(end, start + 1)
-        out.append(" ".join(words[start:end]))
-        if end >= len(words):
-            break
-        # the next window starts about halfway through this one
-        half, acc = start, 0
-        while half < end - 1 and acc < used // 2:
-            acc += sizes[half]
-            half += 1
-        start = max(half, start + 1)
-    return out
-
-
-def detect_injection(text: str, *, threshold: float | None = None, final: bool = False) -> InjectionVerdict:
-    """Tier 0 (patterns + n-gram model) always; tier 1 (sentence encoder) on finals only."""
+def detect_injection(text: str, *, threshold: float | None = None) -> InjectionVerdict:
+    """Patterns, then the n-gram model: cheap enough for every partial."""
     reason = match_patterns(text)
     model = load_model()
     score = model.score(text) if model is not None else 0.0
     if not reason and model is not None:
         if score >= (threshold if threshold is not None else model.threshold):
             reason = "injection_model"
-    if not reason and final and (loaded := load_tier1()) is not None:
-        tier1, encoder = loaded
-        windows = encoder.encode(tier1_windows(text, encoder.tok))
-        t1 = tier1.score_vector(windows, score if model is not None else 0.5)
-        if t1 >= tier1.threshold:
-            reason, score = "injection_encoder", max(score, t1)
     return InjectionVerdict(injection=bool(reason), reason=reason, score=score)

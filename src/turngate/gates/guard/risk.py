@@ -1,31 +1,64 @@
-"""Unsafe requests and risk signals: self-harm, threats, requests for harm.
+"""Risk that must reach a person: self-harm, threats, abuse of the agent; and requests for harm.
 
-Patterns, not a model: these are rare on a service line, each hit escalates
-to a person (self-harm, threats) or blocks (requests for harmful content), and
-an operator must be able to read why. English and German.
+Theory of operation. Two detectors, either one flags:
+
+1. ``RISK``: patterns, the floor. They run on every text (partials included)
+   behind a trigger-word set, so an ordinary utterance costs a few set lookups.
+   They hold what must never be missed whatever a model says ("kill myself",
+   "I know where you live") and the requests for harmful content (weapons,
+   drugs, fraud), which no model here learns.
+2. ``RiskModel``: one logistic model per kind (self_harm, threat, abuse) over the
+   injection model's features (word 1-2-grams, character 3-5-grams), shipped as
+   ``turngate/data/guard_risk.json.gz`` and trained offline by
+   ``tools/train_risk.py`` on licensed sets and hand-written caller lines. It
+   finds what no pattern lists: passive statements ("everyone would be better
+   off without me"), veiled threats ("I know where your office is"), insults
+   aimed at the agent. Each kind's threshold was set on validation data for a
+   false-positive rate on look-alikes ("this is killing me", "I could kill for a
+   coffee", "I'm going to cancel unless you fix this"). It runs on finals: a
+   partial ("I could kill ...") is not yet what the caller said.
+
+Every hit escalates to a person (``gate.guard_input``); the verdict says which
+detector fired and why, for the decision log and the CRM note.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from .injection import LinearModel
+
+PERSON_KINDS = ("self_harm", "threat", "abuse")  # always a person's call
 
 # (kind, pattern); kind is the reason code.
 RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(rx, re.I)) for kind, rx in (
         ("self_harm",
-         r"\b(?:kill(?:ing)? myself|end(?:ing)? (?:my|it all|my own) ?(?:life)?|take my (?:own )?life|"
-         r"suicid(?:e|al)|want to die|wanna die|don'?t want to (?:live|be alive|be here anymore)|"
-         r"(?:hurt|harm|cut)(?:ing)? myself|self[- ]harm|no reason to (?:live|go on)|"
-         r"better off (?:dead|without me)|not worth living|overdose)\b"),
+         r"\b(?:kill(?:ing)? myself|end(?:ing)? (?:my (?:own )?life|it all)|take my (?:own )?life|"
+         r"(?:i'?m|i am|i feel|feeling|i'?ve been|been) suicidal|suicidal thoughts|"
+         r"(?:commit|committing|attempt(?:ing)?|thinking (?:about|of)|considering|contemplating) suicide|"
+         r"want to die|wanna die|don'?t want to (?:live|be alive|be here anymore)|"
+         r"(?:hurt|harm|cut)(?:ing)? myself|self[- ]harm|no reason to (?:live|go on|keep going)|"
+         r"better off (?:dead|without me)|not worth living|overdose|"
+         r"(?:don'?t|can'?t) see (?:the|any) point (?:of|in) (?:going on|living|being alive|carrying on)|"
+         r"(?:no|any) point (?:in )?(?:going on|living|being alive)|nobody would (?:miss|notice) (?:me|if i)|"
+         r"(?:go to sleep|fall asleep) and (?:never|not) wake up|"
+         r"i won'?t be (?:around|here) (?:much longer|anymore|tomorrow))\b"),
         ("self_harm",
          r"\b(?:mich umbringen|mir das leben nehmen|selbstmord|suizid|nicht mehr leben (?:will|möchte)|"
          r"will sterben)\b"),
         ("threat",
          r"\b(?:i(?:'ll| will| am going to|'m going to|'m gonna| gonna) "
-         r"(?:kill|shoot|stab|hurt|beat|find|burn|blow up|bomb|attack) (?:you|him|her|them|everyone|"
+         r"(?:kill|shoot|stab|hurt|beat|burn|blow up|bomb|attack|strangle) (?:you|him|her|them|everyone|"
          r"your (?:staff|office|branch|family|manager))|"
          r"(?:bomb|gun|shoot(?:ing)?) (?:at|in|to) (?:your|the) (?:branch|office|bank|store)|"
-         r"you(?:'ll| will) (?:regret|pay for) (?:this|it)|i know where you live|watch your back)\b"),
+         r"i know where you (?:live|work)|i know where your (?:office|branch|house|family) is|"
+         r"watch your back|watch yourself when you)\b"),
         ("threat", r"\b(?:ich (?:bringe|bring) (?:dich|sie|euch) um|ich werde (?:dich|sie|euch) (?:umbringen|töten))\b"),
         ("harmful_request",
          r"\b(?:how (?:do i|to|can i|would i)|instructions for|steps to|tutorial on|help me)\b"
@@ -43,21 +76,86 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 # Every pattern above needs one of these words (a test checks it): a set lookup
 # per word first, the patterns only when one is there.
 TRIGGER_WORDS = frozenset("""
-kill killing end ending take life suicide suicidal die wanna live alive anymore hurt hurting
+kill killing end ending take life suicide suicidal thoughts die wanna live alive anymore hurt hurting
 harm harming cut cutting self reason better worth overdose umbringen leben selbstmord suizid
-sterben will shoot shooting stab beat find burn blow bomb attack gun regret pay watch bringe
+sterben will shoot shooting stab beat burn blow bomb attack gun pay watch bringe strangle
 bring töten explosive explosives weapon weapons meth methamphetamine nerve poison ricin sarin
 chemical bioweapon silencer malware ransomware counterfeit launder laundering money steal
-identity hack break access
+identity hack break access point nobody wake won wont where strangle
 """.split())
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
+@dataclass(frozen=True, slots=True)
+class RiskVerdict:
+    kind: str  # "" when none; else self_harm | threat | abuse | harmful_request
+    source: str = ""  # "pattern" or "model"
+    score: float = 0.0  # the model's probability for ``kind`` (0 for a pattern hit)
+
+    def evidence(self) -> dict[str, object]:
+        return {"kind": self.kind, "detector": self.source, "score": round(self.score, 3)}
+
+
+# "I don't want to die", "I'd never kill myself", "mondays make me want to die": a
+# negation or hyperbole just before a self-harm phrase leaves the text to the model.
+_NEGATED = re.compile(r"\b(?:not|never|don'?t|dont|do not|didn'?t|wouldn'?t|won'?t|can'?t|cannot)\b[\w\s']{0,12}$|"
+                      r"\b(?:makes?|made|making) me $", re.I)
+
+
 def detect_risk(text: str) -> str:
-    """The first risk kind found ("" when none)."""
+    """The first risk kind the patterns find ("" when none)."""
     if TRIGGER_WORDS.isdisjoint(WORD_RE.findall(text.lower())):
         return ""
+    return scan_patterns(text)
+
+
+def scan_patterns(text: str) -> str:
+    """``detect_risk`` without the trigger-word shortcut (tests compare the two)."""
     for kind, rx in RISK:
-        if rx.search(text):
+        for m in rx.finditer(text):
+            if kind == "self_harm" and _NEGATED.search(text[max(0, m.start() - 30):m.start()]):
+                continue
             return kind
     return ""
+
+
+@dataclass(frozen=True, slots=True)
+class RiskModel:
+    kinds: dict[str, LinearModel]
+
+    def scores(self, text: str) -> dict[str, float]:
+        return {k: m.score(text) for k, m in self.kinds.items()}
+
+    def classify(self, text: str) -> tuple[str, float]:
+        """(kind, probability) of the kind furthest over its threshold, or ("", best probability)."""
+        best, best_p, margin = "", 0.0, 1.0
+        for kind, m in self.kinds.items():
+            p = m.score(text)
+            if p >= m.threshold and p / m.threshold >= margin:
+                best, best_p, margin = kind, p, p / m.threshold
+            elif not best:
+                best_p = max(best_p, p)
+        return best, best_p
+
+
+@lru_cache(maxsize=1)
+def load_risk_model() -> RiskModel | None:
+    try:
+        raw = resources.files("turngate").joinpath("data/guard_risk.json.gz").read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return None
+    data = json.loads(gzip.decompress(raw))
+    return RiskModel(kinds={k: LinearModel(weights=v["weights"], bias=v["bias"], threshold=v["threshold"])
+                            for k, v in data["kinds"].items()})
+
+
+def assess_risk(text: str, *, final: bool = True) -> RiskVerdict:
+    """Patterns on any text; the model on finals (``final=False``: patterns only)."""
+    kind = detect_risk(text)
+    if kind:
+        return RiskVerdict(kind, "pattern")
+    if final and (model := load_risk_model()) is not None:
+        kind, p = model.classify(text)
+        if kind:
+            return RiskVerdict(kind, "model", p)
+    return RiskVerdict("")

@@ -6,9 +6,16 @@ Accepted mapping (every key optional; defaults below)::
       CARD_NUMBER: {input: redact, output: mask_last4}
     never_send: [CARD_NUMBER, CVV] # redacted whatever the action says; "allow" is an error
     injection: block               # block | escalate | flag
-    unsafe: escalate               # self-harm and threats: escalate | block | flag
+    unsafe: escalate               # escalate | block | flag: requests for harmful content are
+                                   # blocked unless "flag"; self-harm, threats and abuse of the
+                                   # agent always escalate to a person, whatever this says
     injection_threshold: 0.9       # model probability; default: the shipped model's own
     safe_replies: {require_auth: "...", ...}
+    phrases: ["i don't see the point of going on anymore", ...]
+                                   # words the embedded recogniser must be able to hear
+                                   # (its language model holds only the policy's phrases);
+                                   # no detector reads them
+
 
 ``inbound:``/``outbound:`` maps (entity -> action) are accepted as well.
 Actions: ``allow``, ``redact``, ``mask_last4`` (keep the last four digits;
@@ -49,6 +56,7 @@ SAFE_REPLIES: dict[str, str] = {
         "immediate danger, please call your local emergency number."
     ),
     "threat": "I'm going to pass this call to a colleague now.",
+    "abuse": "I'm going to pass this call to a colleague now.",
     "entity_block": (
         "For your security, please don't read that out. I'll take you to a secure way to provide it."
     ),
@@ -69,6 +77,7 @@ class GuardRules:
     unsafe: str = "escalate"
     injection_threshold: float | None = None
     safe_replies: Mapping[str, str] = field(default_factory=lambda: _frozen(SAFE_REPLIES))
+    phrases: tuple[str, ...] = ()
 
     def action(self, entity: str, direction: str) -> str:
         table = self.inbound if direction == "input" else self.outbound
@@ -88,7 +97,7 @@ class GuardRules:
         if not isinstance(d, Mapping):
             raise ConfigError("guard: expected a mapping")
         known = {"entities", "inbound", "outbound", "never_send", "injection", "unsafe",
-                 "injection_threshold", "safe_replies"}
+                 "injection_threshold", "safe_replies", "phrases"}
         for key in d:
             if key not in known:
                 raise ConfigError(f"guard.{key}: unknown field (known: {', '.join(sorted(known))})")
@@ -145,7 +154,12 @@ class GuardRules:
             if not isinstance(v, str) or not v.strip():
                 raise ConfigError(f"guard.safe_replies.{k}: expected non-empty text")
             replies[k] = v
+        phrases = d.get("phrases") or []
+        if isinstance(phrases, str) or not isinstance(phrases, (list, tuple)) or not all(
+                isinstance(p, str) and p.strip() for p in phrases):
+            raise ConfigError("guard.phrases: expected a list of non-empty texts")
         return cls(
+            phrases=tuple(phrases),
             inbound=_frozen(inbound), outbound=_frozen(outbound), never_send=frozenset(never),
             injection=injection, unsafe=unsafe,
             injection_threshold=float(threshold) if threshold is not None else None,

