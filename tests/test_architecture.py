@@ -24,6 +24,12 @@ PURE_LAYERS: dict[str, tuple[str, ...]] = {
     "turngate.core": ("turngate.core", "turngate.errors"),
     "turngate.audio": ("turngate.audio",),
     "turngate.twilio.codec": ("turngate.twilio.codec", "turngate.core", "turngate.errors"),
+    # The gates: pure functions over text and call context. Besides the core's types and
+    # the policy, they reach package data through one door (turngate.data: the guard's
+    # trained models, read when a gatekeeper is built) and the sentence encoder (loaded
+    # once when a router is built without one; the shell normally passes it in).
+    "turngate.gates": ("turngate.gates", "turngate.core", "turngate.errors", "turngate.policy",
+                       "turngate.llm.profiles", "turngate.llm", "turngate.data", "turngate.embedding.minilm"),
     # The model policy's pure parts: the circuit breaker (time is an argument), the
     # models: section, the error tree.
     "turngate.llm.breaker": ("turngate.llm.breaker",),

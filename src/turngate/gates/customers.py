@@ -8,10 +8,10 @@ classified by the policy's memory section before anything is sent anywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 
 import yaml
+
+from ..data import bundled_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +30,8 @@ class CustomerDirectory:
         return self.by_phone.get(phone)
 
     @classmethod
-    def load(cls, path: str | Path) -> "CustomerDirectory":
-        return cls._parse(Path(path).read_text())
-
-    @classmethod
     def bundled(cls) -> "CustomerDirectory":
-        return cls._parse(resources.files("turngate.data").joinpath("customers.yaml").read_text())
+        return cls._parse(bundled_text("customers.yaml") or "")
 
     @classmethod
     def _parse(cls, text: str) -> "CustomerDirectory":

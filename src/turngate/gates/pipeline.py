@@ -141,7 +141,8 @@ def run_gates(router: Router, policy: Policy, text: str, *, final: bool, context
                                       agent_speaking=ctx.agent_speaking, segment=ctx.segment)
     spec = policy.route(route_d.route)
     guard_d = guard_input(text, rules=policy.guard_rules or GuardRules(), authenticated=ctx.authenticated,
-                          route=spec.name, requires_auth=spec.requires_auth and final, state=ctx.guard)
+                          route=spec.name, requires_auth=spec.requires_auth and final, state=ctx.guard,
+                          final=final)
     verdicts: list[Verdict] = [Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason,
                                        rule=route_d.rule, evidence=route_d.evidence())]
     if guard_d.findings and guard_d.outcome not in ("allow", "redact"):
@@ -372,10 +373,14 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
     ``encoder`` is the route gate's sentence encoder as the shell wraps it (cached, warmed
     off the event loop: ``embedding.cache.for_policy``); None lets the router load its own."""
     from .guard.injection import load_model
+    from .guard.risk import load_risk_model
 
     router = Router.from_policy(policy, encoder=encoder)
-    if load_model() is None:  # loaded once here, not on the first caller's first words
+    # The guard's models are loaded once here, not on the first caller's first words.
+    if load_model() is None:
         raise ConfigError("the injection model (turngate/data/guard_injection.json.gz) is missing from the package")
+    if load_risk_model() is None:
+        raise ConfigError("the risk model (turngate/data/guard_risk.json.gz) is missing from the package")
     directory = directory or CustomerDirectory.bundled()
 
     def make(parameters: Mapping[str, str]) -> PolicyGatekeeper:

@@ -31,8 +31,8 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 
+from ...data import bundled_bytes
 
 MAX_CHARS = 3000  # long pasted prompts: the opening carries the attack
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -266,11 +266,8 @@ def _pad_grams(t: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _blob() -> dict | None:
-    try:
-        raw = resources.files("turngate").joinpath("data/guard_injection.json.gz").read_bytes()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return None
-    return json.loads(gzip.decompress(raw))
+    raw = bundled_bytes("guard_injection.json.gz")
+    return None if raw is None else json.loads(gzip.decompress(raw))
 
 
 @lru_cache(maxsize=1)

@@ -29,8 +29,8 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
+from ...data import bundled_bytes
 from .injection import LinearModel
 
 PERSON_KINDS = ("self_harm", "threat", "abuse")  # always a person's call
@@ -140,9 +140,8 @@ class RiskModel:
 
 @lru_cache(maxsize=1)
 def load_risk_model() -> RiskModel | None:
-    try:
-        raw = resources.files("turngate").joinpath("data/guard_risk.json.gz").read_bytes()
-    except (FileNotFoundError, ModuleNotFoundError):
+    raw = bundled_bytes("guard_risk.json.gz")
+    if raw is None:
         return None
     data = json.loads(gzip.decompress(raw))
     return RiskModel(kinds={k: LinearModel(weights=v["weights"], bias=v["bias"], threshold=v["threshold"])
