@@ -42,6 +42,23 @@ class Config:
     stt_workers: int = 2        # STT worker processes; 0 decodes in threads of the gateway process
     max_calls: int = 200
     log_level: str = "info"
+    # -- scale and operations (issue 12) --
+    # On SIGTERM: refuse new calls, let calls in flight run this long, then flush and exit.
+    drain_grace_s: int = 30
+    # Past max_calls (or while draining) the webhook <Dial>s this number; empty: a spoken refusal.
+    overflow_number: str = ""
+    # STT audio queued for a recogniser that lags, per call, before the oldest is dropped.
+    stt_backlog_ms: int = 5000
+    # "embedded" (pocketsphinx) or "scripted": turngate.testing.ScriptedStt reading
+    # stt_script (one caller utterance a line), for load runs and drills.
+    stt: str = "embedded"
+    stt_script: str = ""
+    # Outbox rows a delivery worker claims are hidden from other workers this long.
+    outbox_lease_s: int = 60
+    # Redis for the cross-process live-call registry, transfers and tenant limits; empty: off.
+    redis_url: str = ""
+    # Concurrent calls per tenant (the webhook's AccountSid) across processes, with Redis; 0: no limit.
+    tenant_max_calls: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Config":

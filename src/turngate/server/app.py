@@ -5,6 +5,7 @@
     GET  /api/calls           recent calls (JSON)
     GET  /api/calls/{id}      one call: state, decisions, context, transcript
     GET  /healthz, /metrics
+    GET  /readyz              ready to take calls (see server/probes.py); 503 while draining
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from starlette.websockets import WebSocket
 
 from ..errors import AuthError
 from ..twilio.security import make_stream_token, validate_signature
-from ..twilio.twiml import connect_stream, say_and_hangup
+from ..twilio.twiml import connect_stream
+from .drain import DRAINING_CLOSE_CODE, Admission
+from .probes import readiness
 from .providers import Providers
 from .session import CallSession
 
@@ -44,6 +47,8 @@ def _public_base(request: Request | WebSocket, configured: str) -> str:
 def create_app(providers: Providers) -> Starlette:
     cfg = providers.config
     live: dict[str, CallSession] = {}
+    admission = Admission(max_calls=cfg.max_calls, overflow_number=cfg.overflow_number,
+                          reservation_s=cfg.stream_token_ttl_s, live=live)
 
     async def voice(request: Request) -> Response:
         # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps the exact values it signed.
@@ -60,9 +65,11 @@ def create_app(providers: Providers) -> Starlette:
         call_sid = form.get("CallSid", "")
         if not call_sid:
             return PlainTextResponse("CallSid missing", status_code=400)
-        if len(live) >= cfg.max_calls:
-            return Response(say_and_hangup("Sorry, all our lines are busy. Please call back later."),
-                            media_type="application/xml")
+        refused = admission.admit_webhook(call_sid)
+        if refused is not None:
+            providers.metrics.calls_refused.labels(refused).inc()
+            log.info("call %s refused: %s", call_sid, refused)
+            return Response(admission.refusal_twiml(), media_type="application/xml")
         token = make_stream_token(cfg.stream_secret, call_sid, int(time.time()) + cfg.stream_token_ttl_s)
         ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         twiml = connect_stream(f"{ws_base}/twilio/stream",
@@ -80,9 +87,14 @@ def create_app(providers: Providers) -> Starlette:
                 log.warning("stream handshake refused: %s", e)
                 await ws.close(code=1008, reason=e.close_reason)
                 return
+        if not admission.admit_stream():
+            providers.metrics.streams_refused.labels("draining").inc()
+            await ws.close(code=DRAINING_CLOSE_CODE, reason="draining")
+            return
         await ws.accept()
 
         def started(s: CallSession) -> None:
+            admission.stream_started(s.call_id)
             live[s.call_id] = s
             providers.metrics.calls_active.inc()
             providers.metrics.calls_total.inc()
@@ -113,6 +125,14 @@ def create_app(providers: Providers) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True, "calls": len(live), "writer_backlog": providers.writer.backlog})
 
+    async def readyz(request: Request) -> Response:
+        ok, body = await readiness(providers, admission, cross_process())
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    def cross_process() -> dict[str, Any]:
+        registry = getattr(app.state, "registry", None)
+        return registry.status() if registry is not None else {"redis": "off"}
+
     async def metrics(request: Request) -> Response:
         return Response(providers.metrics.render(), media_type="text/plain; version=0.0.4")
 
@@ -141,14 +161,30 @@ def create_app(providers: Providers) -> Starlette:
                 worker.cancel()
             providers.close()
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/twilio/voice", voice, methods=["POST"]),
         WebSocketRoute("/twilio/stream", stream),
         Route("/api/calls", calls),
         Route("/api/calls/{call_id}", call_detail),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
         Route("/metrics", metrics),
     ], lifespan=lifespan)
+    app.state.admission = admission
+    app.state.drain_flush = lambda: drain_flush(providers)
+    return app
+
+
+def drain_flush(providers: Providers, timeout_s: float = 10.0) -> None:
+    """The end of a drain: every decision written, one last outbox pass."""
+    from datetime import datetime, timezone
+
+    from ..store.outbox import deliver_pending
+
+    if not providers.writer.flush(timeout_s):
+        log.error("drain: decision writer still has %d records after %.0f s", providers.writer.backlog, timeout_s)
+    if providers.store is not None:
+        deliver_pending(providers.store, delivery_target(providers.config), datetime.now(timezone.utc))
 
 
 def delivery_target(cfg: Any) -> Any:

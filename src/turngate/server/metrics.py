@@ -18,6 +18,11 @@ class Metrics:
                                        ["reason"], registry=self.registry)
         self.decisions_total = Counter("turngate_decisions_total", "Decision records",
                                        ["gate", "outcome"], registry=self.registry)
+        self.calls_refused = Counter("turngate_calls_refused_total", "Webhooks refused (cap, draining, tenant)",
+                                     ["reason"], registry=self.registry)
+        self.audio_dropped = Counter("turngate_audio_dropped_frames_total",
+                                     "20 ms caller frames dropped by a bounded audio queue", ["queue"],
+                                     registry=self.registry)
 
     def decisions(self, ds: Sequence[Decision]) -> None:
         for d in ds:

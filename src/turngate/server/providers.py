@@ -71,7 +71,8 @@ def embedded(config: Config) -> Providers:
         vad=VadHub(),
         # pocketsphinx decodes with the GIL held: in worker processes it cannot stall
         # the event loop that every call's frames go through.
-        stt=ProcessSttEngine(functools.partial(PocketsphinxEngine, phrases), workers=config.stt_workers)
+        stt=scripted_stt(config) if config.stt == "scripted" else
+        ProcessSttEngine(functools.partial(PocketsphinxEngine, phrases), workers=config.stt_workers)
         if config.stt_workers > 0 else PocketsphinxEngine(phrases),
         tts=FliteTts(voice=config.tts_voice),
         agents={"default": ScriptedAgent(script)},
@@ -80,3 +81,24 @@ def embedded(config: Config) -> Providers:
         turn_params=policy.turn_taking,
         store=store,
     )
+
+
+def scripted_stt(config: Config) -> SttEngine:
+    """``TURNGATE_STT=scripted``: every call hears the utterances of ``stt_script`` (one a
+    line) in order, word by word, instead of decoding audio; for load runs and drills,
+    where the gateway's own cost is what is measured."""
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..testing import ScriptedStt
+
+    if config.stt not in ("embedded", "scripted"):
+        raise ConfigError(f"TURNGATE_STT: expected embedded or scripted, got {config.stt!r}")
+    lines: list[str] = []
+    if config.stt_script:
+        try:
+            lines = [ln.strip() for ln in Path(config.stt_script).read_text().splitlines() if ln.strip()]
+        except OSError as e:
+            raise ConfigError(f"TURNGATE_STT_SCRIPT {config.stt_script}: {e}") from e
+    log.info("STT: scripted, %d utterances per call (%s)", len(lines), config.stt_script or "none")
+    return ScriptedStt(lines)  # type: ignore[return-value]

@@ -370,5 +370,10 @@ class SqlStore:
     def outbox_give_up(self, key: str, error: str) -> None:
         self._update_pending(key, status="gave_up", last_error=error)
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query (for ``/readyz``)."""
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def close(self) -> None:
         self._engine.dispose()
