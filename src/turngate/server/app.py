@@ -147,7 +147,8 @@ def create_app(providers: Providers) -> Starlette:
         while True:
             await asyncio.sleep(1.0)
             try:
-                await run_in_threadpool(deliver_pending, providers.store, target, datetime.now(timezone.utc))
+                await run_in_threadpool(deliver_pending, providers.store, target, datetime.now(timezone.utc),
+                                         lease_s=cfg.outbox_lease_s)
             except Exception:
                 log.exception("outbox delivery pass failed; will retry")
 
