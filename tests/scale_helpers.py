@@ -130,3 +130,12 @@ async def fetch_ended(url: str, call_sid: str, timeout_s: float = 10.0) -> dict[
                 return r.json()
             await asyncio.sleep(0.1)
     raise AssertionError(f"call {call_sid} never reached the log")
+
+
+def speech_frames(text: str, voice: str = "slt") -> list[str]:
+    """``text`` spoken by flite, as 20 ms mu-law frames (base64), then 600 ms of silence."""
+    from turngate.audio import mulaw
+    from turngate.sim.audio import synthesize
+    raw = mulaw.encode(synthesize(text, voice))
+    raw += b"\xff" * (160 - len(raw) % 160)
+    return [base64.b64encode(raw[i:i + 160]).decode() for i in range(0, len(raw), 160)] + [SILENCE] * 30
