@@ -30,6 +30,8 @@ from ..twilio.twiml import connect_stream
 from .drain import DRAINING_CLOSE_CODE, Admission
 from .probes import readiness
 from .providers import Providers
+from .registry import make_registry, operator_transfer
+from .registry import routes as registry_routes
 from .session import CallSession
 
 log = logging.getLogger("turngate.app")
@@ -49,6 +51,7 @@ def create_app(providers: Providers) -> Starlette:
     live: dict[str, CallSession] = {}
     admission = Admission(max_calls=cfg.max_calls, overflow_number=cfg.overflow_number,
                           reservation_s=cfg.stream_token_ttl_s, live=live)
+    registry = make_registry(cfg.redis_url, cfg.tenant_max_calls)
 
     async def voice(request: Request) -> Response:
         # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps the exact values it signed.
@@ -69,6 +72,10 @@ def create_app(providers: Providers) -> Starlette:
         if refused is not None:
             providers.metrics.calls_refused.labels(refused).inc()
             log.info("call %s refused: %s", call_sid, refused)
+            return Response(admission.refusal_twiml(), media_type="application/xml")
+        if not await registry.admit_tenant(form.get("AccountSid", ""), call_sid):
+            admission.stream_started(call_sid)  # give the reserved slot back
+            providers.metrics.calls_refused.labels("tenant_limit").inc()
             return Response(admission.refusal_twiml(), media_type="application/xml")
         token = make_stream_token(cfg.stream_secret, call_sid, int(time.time()) + cfg.stream_token_ttl_s)
         ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
@@ -95,12 +102,14 @@ def create_app(providers: Providers) -> Starlette:
 
         def started(s: CallSession) -> None:
             admission.stream_started(s.call_id)
+            registry.call_started(s.call_id, s.account_sid)
             live[s.call_id] = s
             providers.metrics.calls_active.inc()
             providers.metrics.calls_total.inc()
 
         def ended(s: CallSession) -> None:
             live.pop(s.call_id, None)
+            registry.call_ended(s.call_id, s.account_sid)
             providers.metrics.calls_active.dec()
 
         session = CallSession(ws, providers, on_start=started, on_end=ended)
@@ -130,8 +139,13 @@ def create_app(providers: Providers) -> Starlette:
         return JSONResponse(body, status_code=200 if ok else 503)
 
     def cross_process() -> dict[str, Any]:
-        registry = getattr(app.state, "registry", None)
-        return registry.status() if registry is not None else {"redis": "off"}
+        return registry.status()
+
+    async def transfer_here(call_sid: str, queue: str, reason: str) -> bool:
+        if call_sid not in live:
+            return False
+        operator_transfer(providers, live[call_sid], queue, reason)
+        return True
 
     async def metrics(request: Request) -> Response:
         return Response(providers.metrics.render(), media_type="text/plain; version=0.0.4")
@@ -155,9 +169,11 @@ def create_app(providers: Providers) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         worker = asyncio.create_task(deliver_outbox()) if providers.store is not None else None
+        await registry.start(transfer_here)
         try:
             yield
         finally:
+            await registry.stop()
             if worker:
                 worker.cancel()
             providers.close()
@@ -170,6 +186,7 @@ def create_app(providers: Providers) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *registry_routes(registry, live, providers),
     ], lifespan=lifespan)
     app.state.admission = admission
     app.state.drain_flush = lambda: drain_flush(providers)
