@@ -52,6 +52,8 @@ def create_app(providers: Providers) -> Starlette:
     admission = Admission(max_calls=cfg.max_calls, overflow_number=cfg.overflow_number,
                           reservation_s=cfg.stream_token_ttl_s, live=live)
     registry = make_registry(cfg.redis_url, cfg.tenant_max_calls)
+    providers.vad.observe = providers.metrics.frame_seconds.observe
+    providers.writer.observe = providers.metrics.store_write_seconds.observe
 
     async def voice(request: Request) -> Response:
         # Twilio posts application/x-www-form-urlencoded; parse_qsl keeps the exact values it signed.
