@@ -50,7 +50,7 @@ def create_app(providers: Providers) -> Starlette:
     cfg = providers.config
     live: dict[str, CallSession] = {}
     admission = Admission(max_calls=cfg.max_calls, overflow_number=cfg.overflow_number,
-                          reservation_s=cfg.stream_token_ttl_s, live=live)
+                          reservation_s=min(30, cfg.stream_token_ttl_s), live=live)
     registry = make_registry(cfg.redis_url, cfg.tenant_max_calls)
     providers.vad.observe = providers.metrics.frame_seconds.observe
     providers.writer.observe = providers.metrics.store_write_seconds.observe
@@ -76,7 +76,7 @@ def create_app(providers: Providers) -> Starlette:
             log.info("call %s refused: %s", call_sid, refused)
             return Response(admission.refusal_twiml(), media_type="application/xml")
         if not await registry.admit_tenant(form.get("AccountSid", ""), call_sid):
-            admission.stream_started(call_sid)  # give the reserved slot back
+            admission.release(call_sid)
             providers.metrics.calls_refused.labels("tenant_limit").inc()
             return Response(admission.refusal_twiml(), media_type="application/xml")
         token = make_stream_token(cfg.stream_secret, call_sid, int(time.time()) + cfg.stream_token_ttl_s)

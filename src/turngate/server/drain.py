@@ -4,8 +4,8 @@ Theory of operation. A call enters a process twice: the webhook (``POST
 /twilio/voice``) and, a moment later, its media stream. :class:`Admission`
 decides at the webhook, where a refusal can still be polite TwiML (a spoken
 "all lines are busy", or ``<Dial>`` to ``Config.overflow_number``). A webhook
-that is admitted *reserves* a slot until its stream starts (or the stream token
-could no longer be valid), so the cap counts calls that are about to arrive, not
+that is admitted *reserves* a slot until its stream starts (or, at most 30 s: a
+Twilio stream follows its webhook within seconds), so the cap counts calls that are about to arrive, not
 only calls already streaming.
 
 Draining (SIGTERM; see ``server/run.py``):
@@ -97,8 +97,11 @@ class Admission:
         """A stream may open unless draining with no reservation left for it."""
         return not self.draining or self.reserved > 0
 
-    def stream_started(self, call_sid: str) -> None:
+    def release(self, call_sid: str) -> None:
+        """The call's stream started (it now counts in ``live``), or the call was refused later."""
         self._reserved.pop(call_sid, None)
+
+    stream_started = release
 
     def refusal_twiml(self) -> str:
         return overflow_twiml(self.overflow_number) if self.overflow_number else say_and_hangup(BUSY_TEXT)
