@@ -113,3 +113,34 @@ def test_without_redis_the_cross_process_features_say_they_are_off(tmp_path):
         assert httpx.get(url + "/api/live").json()["cross_process"]["redis"] == "off"
         r = httpx.post(url + "/api/calls/CAx/transfer", json={})
         assert r.status_code == 503 and "off" in r.json()["error"]
+
+
+@pytest.mark.postgres
+def test_a_call_whose_gateway_was_killed_is_ended_as_lost_by_a_surviving_gateway(tmp_path, redis_url, postgres_url):
+    from turngate.store import open_store
+
+    url, _ = redis_url
+    env = {"TURNGATE_REDIS_URL": url}
+    a, b = gateway(tmp_path, "a", postgres_url, **env), gateway(tmp_path, "b", postgres_url, **env)
+    start_all([a, b])
+    try:
+        async def run() -> str:
+            call = RawCall(a.url)
+            await call.connect()
+            await call.silence(1500)
+            a.proc.kill()
+            await asyncio.sleep(0.5)
+            return call.call_sid
+
+        sid = asyncio.run(run())
+        store = open_store(postgres_url)
+        try:
+            assert wait_for(lambda: (store.get_call(sid).call.outcome or "") == "gateway_lost", 25)
+            rec = store.get_call(sid)
+            assert rec.call.ended_at is not None and rec.decisions  # its log is kept
+            assert sid not in httpx.get(b.url + "/api/live").json()["calls"]
+        finally:
+            store.close()
+        assert "stopped; ending it as gateway_lost" in (tmp_path / "b.log").read_text()
+    finally:
+        a.__exit__(), b.__exit__()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 from contextlib import asynccontextmanager
 from typing import Any
@@ -171,7 +172,9 @@ def create_app(providers: Providers) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         worker = asyncio.create_task(deliver_outbox()) if providers.store is not None else None
-        await registry.start(transfer_here)
+        await registry.start(transfer_here, on_lost=lambda sid: providers.writer.end_call(
+            sid, ended_at=datetime.now(timezone.utc), outcome="gateway_lost",
+            summary={"state": "lost", "reason": "the gateway holding the call stopped"}))
         try:
             yield
         finally:

@@ -10,6 +10,10 @@ With ``Config.redis_url`` set:
   published on the holder's channel ``turngate:cmd:<id>``; the holder queues the
   transfer in its outbox (an operator's command, not a gateway decision, so no
   decision record; the outbox row says ``by: operator``);
+- **lost calls**: a call whose holder stopped heart-beating (``kill -9``, a lost
+  machine) is ended in the store by whichever live process removes its entry
+  first (``HDEL`` answers 1 to one of them), with outcome ``gateway_lost``; its
+  decisions are whatever the holder's writer had written;
 - **per-tenant concurrency limits** (``Config.tenant_max_calls``, tenant = the
   webhook's ``AccountSid``): a sorted set per tenant of call sids scored by an
   expiry that live calls push forward on every heartbeat, so a crashed process's
@@ -50,6 +54,7 @@ return 1
 """
 
 TransferHandler = Callable[[str, str, str], Awaitable[bool]]
+LostHandler = Callable[[str], None]
 
 
 class NullRegistry:
@@ -61,7 +66,7 @@ class NullRegistry:
     def status(self) -> dict[str, Any]:
         return dict(OFF)
 
-    async def start(self, on_transfer: TransferHandler) -> None:
+    async def start(self, on_transfer: TransferHandler, on_lost: LostHandler | None = None) -> None:
         log.info("cross-process features off (no TURNGATE_REDIS_URL): live-call registry, remote transfer, "
                  "tenant limits; this process works on its own")
 
@@ -99,6 +104,7 @@ class RedisRegistry(NullRegistry):
         self._mine: dict[str, str] = {}  # call sid -> tenant, on this process
         self._tasks: list[asyncio.Task[None]] = []
         self._on_transfer: TransferHandler | None = None
+        self._on_lost: LostHandler | None = None
 
     def status(self) -> dict[str, Any]:
         state = "on" if self.up else "down"
@@ -115,8 +121,8 @@ class RedisRegistry(NullRegistry):
             log.info("redis reachable at %s: cross-process features on", self.url.split("@")[-1])
         self.up = True
 
-    async def start(self, on_transfer: TransferHandler) -> None:
-        self._on_transfer = on_transfer
+    async def start(self, on_transfer: TransferHandler, on_lost: LostHandler | None = None) -> None:
+        self._on_transfer, self._on_lost = on_transfer, on_lost
         self._tasks = [asyncio.create_task(self._heartbeat(), name="registry-heartbeat"),
                        asyncio.create_task(self._commands(), name="registry-commands")]
 
@@ -145,9 +151,25 @@ class RedisRegistry(NullRegistry):
                             p.zadd(f"turngate:tenant:{tenant}", {sid: now + CALL_TTL_S})
                     await p.execute()
                 self._ok()
+                await self._sweep()
             except Exception as e:
                 self._failed("heartbeat", e)
             await asyncio.sleep(HEARTBEAT_S)
+
+    async def _sweep(self) -> None:
+        """End the calls of processes that stopped heart-beating (see the module docstring)."""
+        if self._on_lost is None:
+            return
+        entries = await self.redis.hgetall(CALLS_KEY)
+        holders = {json.loads(v)["process"] for v in entries.values()} - {self.process_id}
+        dead = {p for p in holders if not await self.redis.exists(f"turngate:proc:{p}")}
+        for sid, v in entries.items():
+            entry = json.loads(v)
+            if entry["process"] in dead and await self.redis.hdel(CALLS_KEY, sid) == 1:
+                log.warning("call %s: its gateway %s stopped; ending it as gateway_lost", sid, entry["process"])
+                self._on_lost(sid)
+                if entry.get("tenant"):
+                    await self.redis.zrem(f"turngate:tenant:{entry['tenant']}", sid)
 
     async def _commands(self) -> None:
         while True:
