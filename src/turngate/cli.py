@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("states", help="print the turn state machine's transition table")
     st.add_argument("--dot", action="store_true")
+
+    lt = sub.add_parser("loadtest", help="N concurrent simulated calls against running gateway(s); JSON last line")
+    lt.add_argument("--calls", type=int, required=True, help="calls kept going at once")
+    lt.add_argument("--duration", type=float, required=True, help="seconds during which calls start")
+    lt.add_argument("--url", action="append", required=True, help="a gateway's base URL (repeat for several)")
+    lt.add_argument("--scenario", dest="scenarios", action="append", default=[],
+                    help="scenario files to mix (default: scenarios/*.yaml)")
     return p
 
 
@@ -99,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         case "replay":
             from .replay.cli import replay_main
             return replay_main(args)
+        case "loadtest":
+            from .loadtest import loadtest_main
+            return loadtest_main(args)
         case "states":
             from .core.states import to_dot, to_text
             print(to_dot() if args.dot else to_text())

@@ -65,7 +65,7 @@ class Config:
     cache_dir: str = ""
     # Speech providers: the embedded ones (no key) or Deepgram's live STT / Aura TTS, whose
     # key is read from the environment variable named here (never stored in the config).
-    stt: str = "pocketsphinx"   # pocketsphinx | deepgram
+    stt: str = "pocketsphinx"   # pocketsphinx | deepgram | scripted (load runs: stt_script)
     tts: str = "flite"          # flite | deepgram
     deepgram_url: str = "https://api.deepgram.com"  # a local fake: http://127.0.0.1:PORT
     deepgram_stt_model: str = "nova-3"
@@ -107,6 +107,22 @@ class Config:
         """Values that must never appear in a log, a record, an error or /api output."""
         return tuple(v for v in (self.twilio_auth_token, self.stream_secret, self.admin_token,
                                  self.console_token, self.crm_webhook_url) if v)
+    # -- scale and operations (issue 12) --
+    # On SIGTERM: refuse new calls, let calls in flight run this long, then flush and exit.
+    drain_grace_s: int = 30
+    # Past max_calls (or while draining) the webhook <Dial>s this number; empty: a spoken refusal.
+    overflow_number: str = ""
+    # STT audio queued for a recogniser that lags, per call, before the oldest is dropped.
+    stt_backlog_ms: int = 5000
+    # With stt = "scripted": turngate.testing.ScriptedStt reading stt_script (one caller
+    # utterance a line), for load runs and drills.
+    stt_script: str = ""
+    # Outbox rows a delivery worker claims are hidden from other workers this long.
+    outbox_lease_s: int = 60
+    # Redis for the cross-process live-call registry, transfers and tenant limits; empty: off.
+    redis_url: str = ""
+    # Concurrent calls per tenant (the webhook's AccountSid) across processes, with Redis; 0: no limit.
+    tenant_max_calls: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Config":
@@ -129,7 +145,7 @@ class Config:
         return cfg
 
 
-_STT = ("pocketsphinx", "deepgram")
+_STT = ("pocketsphinx", "deepgram", "scripted")
 _TTS = ("flite", "deepgram")
 
 

@@ -4,7 +4,8 @@
     WS   /twilio/stream       Twilio Media Streams
     GET  /api/calls           recent calls (JSON)
     GET  /api/calls/{id}      one call: state, decisions, context, transcript
-    GET  /healthz, /readyz, /metrics
+    GET  /healthz, /metrics
+    GET  /readyz              ready to take calls (server/probes.py); 503 while draining or full
     GET  /console/...         the operations console (turngate.console)
 
 Who may reach which path, and the bounds on every request, are one middleware
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import re
 import time
+from datetime import datetime, timezone
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,10 +36,14 @@ from starlette.websockets import WebSocket
 from ..console import console_app
 from ..errors import AuthError
 from ..twilio.security import StreamTokens, validate_signature
-from ..twilio.twiml import connect_stream, say_and_hangup
+from ..twilio.twiml import connect_stream
 from .access import AccessMiddleware, startup_warnings, unsigned_webhook_refusal
+from .drain import DRAINING_CLOSE_CODE, Admission
 from .limits import RateLimiter, retry_after_header
+from .probes import readiness
 from .providers import Providers
+from .registry import make_registry, operator_transfer
+from .registry import routes as registry_routes
 from .session import CallSession
 
 log = logging.getLogger("turngate.app")
@@ -81,6 +87,11 @@ def create_app(providers: Providers) -> Starlette:
             for v in secret_values:
                 body = body.replace(v, b"[redacted]")
         return Response(body, media_type="application/json")
+    admission = Admission(max_calls=cfg.max_calls, overflow_number=cfg.overflow_number,
+                          reservation_s=min(30, cfg.stream_token_ttl_s), live=live)
+    registry = make_registry(cfg.redis_url, cfg.tenant_max_calls)
+    providers.vad.observe = providers.metrics.frame_seconds.observe
+    providers.writer.observe = providers.metrics.store_write_seconds.observe
 
     async def voice(request: Request) -> Response:
         source = request.client.host if request.client else "unknown"
@@ -122,9 +133,15 @@ def create_app(providers: Providers) -> Starlette:
         if not CALL_SID.fullmatch(call_sid):
             metrics.webhooks_refused.labels("bad_request").inc()
             return PlainTextResponse("CallSid must be 1 to 64 letters, digits, '-' or '_'", status_code=400)
-        if len(live) >= cfg.max_calls:
-            return Response(say_and_hangup("Sorry, all our lines are busy. Please call back later."),
-                            media_type="application/xml")
+        refused = admission.admit_webhook(call_sid)
+        if refused is not None:
+            metrics.calls_refused.labels(refused).inc()
+            log.info("call %s refused: %s", call_sid, refused)
+            return Response(admission.refusal_twiml(), media_type="application/xml")
+        if not await registry.admit_tenant(form.get("AccountSid", ""), call_sid):
+            admission.release(call_sid)
+            metrics.calls_refused.labels("tenant_limit").inc()
+            return Response(admission.refusal_twiml(), media_type="application/xml")
         token = tokens.mint(call_sid, time.time())
         ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         twiml = connect_stream(f"{ws_base}/twilio/stream",
@@ -143,6 +160,10 @@ def create_app(providers: Providers) -> Starlette:
                 log.warning("stream handshake refused: %s", e)
                 await ws.close(code=1008, reason=e.close_reason)
                 return
+        if not admission.admit_stream():
+            providers.metrics.streams_refused.labels("draining").inc()
+            await ws.close(code=DRAINING_CLOSE_CODE, reason="draining")
+            return
         await ws.accept()
         if open_streams >= cfg.max_calls:
             # Accepted, then closed, so the peer reads why (a refused handshake carries no reason).
@@ -157,12 +178,15 @@ def create_app(providers: Providers) -> Starlette:
 
         def started(s: CallSession) -> None:
             start_deadline.reschedule(None)
+            admission.stream_started(s.call_id)
+            registry.call_started(s.call_id, s.account_sid)
             live[s.call_id] = s
             metrics.calls_active.inc()
             metrics.calls_total.inc()
 
         def ended(s: CallSession) -> None:
             live.pop(s.call_id, None)
+            registry.call_ended(s.call_id, s.account_sid)
             metrics.calls_active.dec()
 
         session = CallSession(ws, providers, on_start=started, on_end=ended)
@@ -209,10 +233,17 @@ def create_app(providers: Providers) -> Starlette:
         return JSONResponse({"ok": True, "calls": len(live), "writer_backlog": providers.writer.backlog})
 
     async def readyz(request: Request) -> Response:
-        # Ready = would take another call: a load balancer stops sending calls to a full process.
-        ready = len(live) < cfg.max_calls
-        return JSONResponse({"ready": ready, "calls": len(live), "max_calls": cfg.max_calls},
-                            status_code=200 if ready else 503)
+        ok, body = await readiness(providers, admission, cross_process())
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    def cross_process() -> dict[str, Any]:
+        return registry.status()
+
+    async def transfer_here(call_sid: str, queue: str, reason: str) -> bool:
+        if call_sid not in live:
+            return False
+        operator_transfer(providers, live[call_sid], queue, reason)
+        return True
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
@@ -228,7 +259,8 @@ def create_app(providers: Providers) -> Starlette:
         while True:
             await asyncio.sleep(1.0)
             try:
-                await run_in_threadpool(deliver_pending, providers.store, target, datetime.now(timezone.utc))
+                await run_in_threadpool(deliver_pending, providers.store, target, datetime.now(timezone.utc),
+                                         lease_s=cfg.outbox_lease_s)
             except Exception:
                 log.exception("outbox delivery pass failed; will retry")
 
@@ -237,14 +269,18 @@ def create_app(providers: Providers) -> Starlette:
         for warning in startup_warnings(cfg):
             log.warning(warning)
         worker = asyncio.create_task(deliver_outbox()) if providers.store is not None else None
+        await registry.start(transfer_here, on_lost=lambda sid: providers.writer.end_call(
+            sid, ended_at=datetime.now(timezone.utc), outcome="gateway_lost",
+            summary={"state": "lost", "reason": "the gateway holding the call stopped"}))
         try:
             yield
         finally:
+            await registry.stop()
             if worker:
                 worker.cancel()
             providers.close()
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/twilio/voice", voice, methods=["POST"]),
         WebSocketRoute("/twilio/stream", stream),
         Route("/api/calls", calls),
@@ -252,10 +288,26 @@ def create_app(providers: Providers) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
+        *registry_routes(registry, live, providers),
         Mount("/console", app=console_app(providers.store, config=cfg, flush=providers.writer.flush)),
     ], lifespan=lifespan, middleware=[
         Middleware(AccessMiddleware, cfg=cfg, on_refused=lambda reason: metrics.admin_refused.labels(reason).inc()),
     ])
+    app.state.admission = admission
+    app.state.drain_flush = lambda: drain_flush(providers)
+    return app
+
+
+def drain_flush(providers: Providers, timeout_s: float = 10.0) -> None:
+    """The end of a drain: every decision written, one last outbox pass."""
+    from datetime import datetime, timezone
+
+    from ..store.outbox import deliver_pending
+
+    if not providers.writer.flush(timeout_s):
+        log.error("drain: decision writer still has %d records after %.0f s", providers.writer.backlog, timeout_s)
+    if providers.store is not None:
+        deliver_pending(providers.store, delivery_target(providers.config), datetime.now(timezone.utc))
 
 
 def delivery_target(cfg: Any) -> Any:

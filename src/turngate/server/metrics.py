@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 from ..core.decisions import Decision
+
+
+FRAME_BUCKETS = (0.001, 0.002, 0.004, 0.006, 0.008, 0.010, 0.012, 0.015, 0.020, 0.030, 0.050, 0.100,
+                 0.250, 0.5, 1.0)
+STORE_BUCKETS = (0.001, 0.002, 0.005, 0.010, 0.020, 0.050, 0.100, 0.250, 0.5, 1.0, 5.0, 30.0)
 
 
 class Metrics:
@@ -26,6 +31,20 @@ class Metrics:
                                      "/console)", ["reason"], registry=self.registry)
         self.decisions_total = Counter("turngate_decisions_total", "Decision records",
                                        ["gate", "outcome"], registry=self.registry)
+        self.calls_refused = Counter("turngate_calls_refused_total", "Webhooks refused (cap, draining, tenant)",
+                                     ["reason"], registry=self.registry)
+        self.audio_dropped = Counter("turngate_audio_dropped_frames_total",
+                                     "20 ms caller frames dropped by a bounded audio queue", ["queue"],
+                                     registry=self.registry)
+        # Frame receipt (the media message decoded) to the core's actions for its VAD window
+        # dispatched; includes the VAD hub's batching tick. Read by `turngate loadtest`.
+        self.frame_seconds = Histogram("turngate_frame_handling_seconds",
+                                       "Caller frame receipt to the core's actions dispatched",
+                                       buckets=FRAME_BUCKETS, registry=self.registry)
+        self.store_write_seconds = Histogram("turngate_store_write_seconds",
+                                             "One decision-writer transaction, retries included",
+                                             buckets=STORE_BUCKETS, registry=self.registry)
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, for CPU per call
 
     def decisions(self, ds: Sequence[Decision]) -> None:
         for d in ds:

@@ -116,7 +116,9 @@ def embedded(config: Config) -> Providers:
              config.tts, ", ".join(f"{n}={p.model}@{p.base_url}" for n, p in policy.models.profiles.items())
              or "none (scripted agent)")
     stt: SttEngine
-    if config.stt == "deepgram":
+    if config.stt == "scripted":
+        stt = scripted_stt(config)
+    elif config.stt == "deepgram":
         from ..speech.deepgram_stt import DeepgramStt
         stt = DeepgramStt(api_key(config.deepgram_api_key_env, needed_by="TURNGATE_STT=deepgram"),
                           base_url=config.deepgram_url, model=config.deepgram_stt_model)
@@ -155,3 +157,22 @@ def embedded(config: Config) -> Providers:
         store=store,
         tracer=make_tracer(config.otel_endpoint),
     )
+
+
+def scripted_stt(config: Config) -> SttEngine:
+    """``TURNGATE_STT=scripted``: every call hears the utterances of ``stt_script`` (one a
+    line) in order, word by word, instead of decoding audio; for load runs and drills,
+    where the gateway's own cost is what is measured."""
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..testing import ScriptedStt
+
+    lines: list[str] = []
+    if config.stt_script:
+        try:
+            lines = [ln.strip() for ln in Path(config.stt_script).read_text().splitlines() if ln.strip()]
+        except OSError as e:
+            raise ConfigError(f"TURNGATE_STT_SCRIPT {config.stt_script}: {e}") from e
+    log.info("STT: scripted, %d utterances per call (%s)", len(lines), config.stt_script or "none")
+    return ScriptedStt(lines)  # type: ignore[return-value]

@@ -18,6 +18,7 @@ def serve_main(args: Any) -> int:
 
     from .app import create_app
     from .providers import embedded
+    from .serving import DrainingServer
 
     cfg = build_config(args)
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -28,8 +29,10 @@ def serve_main(args: Any) -> int:
                                        cfg.host, cfg.port)
     # A Twilio media frame is ~300 bytes; the codec logs frames up to 64 KiB as rejected,
     # anything beyond 1 MiB is not read at all.
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level, ws="websockets-sansio"
-                if _has_sansio() else "websockets", lifespan="on", ws_max_size=1 << 20)
+    server = DrainingServer(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level,
+                                           ws="websockets-sansio" if _has_sansio() else "websockets",
+                                           lifespan="on", ws_max_size=1 << 20), grace_s=cfg.drain_grace_s)
+    server.run()
     return 0
 
 

@@ -9,9 +9,13 @@ Queues and their drop policy:
 - outbound frames to Twilio: unbounded deque, but the core keeps at most
   ``playback_lead_ms`` of audio outstanding, so it stays small;
 - STT audio: appended while an utterance is open; the STT worker takes all of it
-  each round (natural batching); nothing is dropped, since a lost word is a
-  wrong turn;
-- decisions: the store's DecisionWriter, which spills rather than drops.
+  each round (natural batching). Bounded at ``Config.stt_backlog_ms`` of audio:
+  past it the oldest frames are dropped and counted
+  (``turngate_audio_dropped_frames_total{queue="stt"}``), see server/backpressure.py;
+- VAD audio: the VAD hub takes each tick's frames of every call at once; it holds
+  no backlog of its own beyond one tick;
+- decisions and outbox rows: the store's DecisionWriter, which spills rather than
+  drops. A decision is never dropped.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from ..errors import AuthError
 from ..core.decisions import call_outcome
 from ..store.base import OutboxItem
 from ..twilio import codec
+from .backpressure import FRAME_MS, trim_stt_audio
 from .providers import Providers
 from ..replay.record import EventRecorder
 from .audio_keep import AudioKeeper, audio_path
@@ -78,6 +83,7 @@ class CallSession:
         self._stt_cmds: deque[tuple[str, Any]] = deque()
         self._stt_wake = asyncio.Event()
         self._stt_task: asyncio.Task[None] | None = None
+        self._stt_dropping = False
         self._pending_decisions: list[Decision] = []
         self._pending_outbox: list[OutboxItem] = []
         self._early: list[PeerMessageRejected] = []
@@ -327,6 +333,13 @@ class CallSession:
             self._stt_cmds[-1][1].append(pcm)
         else:
             self._stt_cmds.append(("audio", [pcm]))
+        dropped = trim_stt_audio(self._stt_cmds, max(1, self.cfg.stt_backlog_ms // FRAME_MS))
+        if dropped:
+            if not self._stt_dropping:
+                log.warning("call %s: STT lags by over %d ms; dropping its oldest audio", self.call_id,
+                            self.cfg.stt_backlog_ms)
+            self.pv.metrics.audio_dropped.labels("stt").inc(dropped)
+        self._stt_dropping = bool(dropped)
         self._stt_wake.set()
 
     async def _stt_worker(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -35,6 +36,9 @@ class VadHub:
         self._callbacks: dict[Hashable, VadCallback] = {}
         self._scheduled: Any = None
         self._pending: list[tuple[Hashable, bytes]] = []
+        self._pushed_at: list[float] = []
+        # Called with each frame's handling time (receipt to its window's actions dispatched).
+        self.observe: Callable[[float], None] | None = None
 
     def register(self, stream_id: Hashable, callback: VadCallback) -> None:
         self.batch.register(stream_id)
@@ -42,18 +46,22 @@ class VadHub:
 
     def unregister(self, stream_id: Hashable) -> None:
         self._callbacks.pop(stream_id, None)
-        self._pending = [(sid, p) for sid, p in self._pending if sid != stream_id]
+        keep = [i for i, (sid, _) in enumerate(self._pending) if sid != stream_id]
+        self._pending = [self._pending[i] for i in keep]
+        self._pushed_at = [self._pushed_at[i] for i in keep]  # parallel to _pending
         if stream_id in self.batch:
             self.batch.unregister(stream_id)
 
     def push_mulaw(self, stream_id: Hashable, payload: bytes) -> None:
         self._pending.append((stream_id, payload))
+        self._pushed_at.append(time.perf_counter())
         if self._scheduled is None:
             self._scheduled = self._call_later(self.tick_s, self._run)
 
     def _run(self) -> None:
         self._scheduled = None
         pending, self._pending = self._pending, []
+        pushed_at, self._pushed_at = self._pushed_at, []
         self.batch.push_mulaw(pending)  # unregister() already dropped a leaving call's frames
         for stream_id, probability, level in self.batch.run():
             cb = self._callbacks.get(stream_id)
@@ -63,3 +71,7 @@ class VadHub:
                 cb(probability, level)
             except Exception:  # one call's bug must not stop VAD for every other call
                 log.exception("VAD callback failed for %s", stream_id)
+        if self.observe is not None:
+            done = time.perf_counter()
+            for t in pushed_at:
+                self.observe(done - t)

@@ -123,17 +123,22 @@ def deliver_pending(
     *,
     policy: RetryPolicy | None = None,
     limit: int = 100,
+    lease_s: float = 60.0,
 ) -> DeliveryReport:
     """One pass over the outbox rows due by ``now``.
 
     ``deliver`` raises to report failure; it receives the row with its
-    ``key`` and must treat a key it has seen as already done. One call per pass
-    from one worker per store is the intended use: two concurrent passes may
-    both deliver a row, which the key makes harmless.
+    ``key`` and must treat a key it has seen as already done. A store that can
+    claim rows (``outbox_claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) hands
+    each due row to one worker only, so several gateway processes sharing it
+    deliver each row once; a worker that dies mid-pass leaves its rows to the
+    others when ``lease_s`` runs out (then the key makes a redelivery harmless).
     """
     policy = policy or RetryPolicy()
     delivered = failed = waiting = gave_up = 0
-    for item in store.outbox_pending(limit, due_by=now):
+    claim = getattr(store, "outbox_claim", None)
+    rows = claim(limit, due_by=now, lease_s=lease_s) if claim is not None else store.outbox_pending(limit, due_by=now)
+    for item in rows:
         step = policy.next_step(item, now)
         match step:
             case DoWait():

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -402,6 +402,44 @@ class SqlStore:
             for o in rows
         ]
 
+    def outbox_claim(self, limit: int, *, due_by: datetime, lease_s: float = 60.0) -> list[PendingDelivery]:
+        """Claim up to ``limit`` rows due by ``due_by`` for this worker alone.
+
+        A claimed row's ``next_attempt_at`` moves ``lease_s`` ahead, so no other
+        worker sees it as due; delivering it (or recording its failure) ends the
+        claim, and a worker that dies holding it loses it when the lease runs out.
+        On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``, so
+        concurrent workers take disjoint rows without waiting on each other; on
+        SQLite each claim is a compare-and-set on ``next_attempt_at``. The rows come
+        back as they were before the claim (their real ``next_attempt_at``)."""
+        due = _utc(due_by)
+        lease_until = due + timedelta(seconds=lease_s)
+        is_due = sa.and_(outbox.c.status == "pending",
+                         sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= due))
+        q = sa.select(outbox).where(is_due).order_by(outbox.c.created_at, outbox.c.key).limit(limit)
+        claimed = []
+        with self._tx() as conn:
+            if self.is_postgres:
+                rows = conn.execute(q.with_for_update(skip_locked=True)).all()
+                if rows:
+                    conn.execute(outbox.update().where(outbox.c.key.in_([r.key for r in rows]))
+                                 .values(next_attempt_at=lease_until))
+                claimed = rows
+            else:
+                for r in conn.execute(q).all():
+                    res = conn.execute(outbox.update().where(outbox.c.key == r.key, is_due)
+                                       .values(next_attempt_at=lease_until))
+                    if res.rowcount == 1:
+                        claimed.append(r)
+        return [
+            PendingDelivery(
+                key=o.key, kind=o.kind, call_id=o.call_id, payload=dict(o.payload), attempts=o.attempts,
+                created_at=_utc(o.created_at), next_attempt_at=_utc_or_none(o.next_attempt_at),
+                last_error=o.last_error,
+            )
+            for o in claimed
+        ]
+
     def _update_pending(self, key: str, **values: Any) -> None:
         # Only a pending row changes: marking a delivered row failed (a late
         # duplicate report) must not resurrect it.
@@ -420,6 +458,11 @@ class SqlStore:
 
     def outbox_give_up(self, key: str, error: str) -> None:
         self._update_pending(key, status="gave_up", last_error=error)
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query (for ``/readyz``)."""
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
         self._engine.dispose()

@@ -108,6 +108,8 @@ class DecisionWriter:
         self._closing = False
         self.spilled = 0
         self.failures = 0
+        # Called with each batch's seconds to durable (retries included): the store write latency.
+        self.observe: Callable[[float], None] | None = None
         self._thread = threading.Thread(target=self._run, name="turngate-decision-writer", daemon=True)
         self._thread.start()
 
@@ -224,6 +226,7 @@ class DecisionWriter:
     def _run(self) -> None:
         while (batch := self._take()) is not None:
             attempt = 0
+            started = time.perf_counter()
             while True:
                 try:
                     self._write(batch)
@@ -237,6 +240,8 @@ class DecisionWriter:
                     self._sleep(delay)
             if attempt:
                 log.warning("store write succeeded after %d failed attempts", attempt)
+            if self.observe is not None:
+                self.observe(time.perf_counter() - started)
             with self._cond:
                 self._in_flight = []
                 self._written += len(batch)
