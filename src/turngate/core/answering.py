@@ -210,8 +210,9 @@ def deadlines(call: Call) -> list[float]:
     """The answer's budgets: a hedge at the latest attempt's ``first_token_ms``, the hard
     time-to-first-token budget, and (before any audio) the first-audio budget."""
     g = call.gen
-    if g is None or call.state in (State.PAUSED, State.TRANSFERRING, State.ENDED):
-        return []
+    if g is None or (g.winner is not None and call.state is not State.THINKING) \
+            or call.state in (State.PAUSED, State.TRANSFERRING, State.ENDED):
+        return []  # the common case, per VAD window while we speak: nothing due
     out = []
     a = g.latest
     if a is not None and a.active and g.winner is None:

@@ -130,14 +130,15 @@ class Call:
         return out
 
     def next_deadline(self) -> float | None:
-        t = self.turn
-        ds = [t.deadline, t.final_due, *answering.deadlines(self)]
-        if self.state is State.CALLER_SPEAKING:
-            ds.append(t.max_deadline())
-        if self.state is State.PAUSED and self.pause is not None:
-            ds.append(self.pause.next_deadline())
-        present = [d for d in ds if d is not None]
-        return min(present) if present else None
+        t, state = self.turn, self.state
+        ds = [d for d in (t.deadline, t.final_due) if d is not None]
+        if self.gen is not None:
+            ds += answering.deadlines(self)
+        if state is State.CALLER_SPEAKING and (m := t.max_deadline()) is not None:
+            ds.append(m)
+        if state is State.PAUSED and self.pause is not None and (d := self.pause.next_deadline()) is not None:
+            ds.append(d)
+        return min(ds) if ds else None
 
     # ------------------------------------------------------------ helpers
     def go(self, trigger: Trigger) -> None:
@@ -165,10 +166,11 @@ class Call:
 
     # ------------------------------------------------------------ the caller's sound
     def _on_voice(self, ev: VoiceActivity, now: float, out: list[Action]) -> None:
-        g = self.gen
+        # The hot path: 31 windows a second per call. Our playback's level is looked up
+        # only for a window that could start a sound (SoundDetector.window).
         speaking = self.state is State.SPEAKING
-        ref = g.playback.echo_reference_db() if speaking and g is not None else None
-        match self.sound.window(ev, now, playing=speaking, echo_ref_db=ref, paused=self.state is State.PAUSED):
+        playback = self.gen.playback if speaking and self.gen is not None else None
+        match self.sound.window(ev, now, speaking, playback, self.state is State.PAUSED):
             case Onset(at=onset):
                 self._on_speech_start(now, onset, ev, out)
             case SoundEnded(silence_start=start):
@@ -218,34 +220,36 @@ class Call:
 
     # ------------------------------------------------------------ timers
     def _check_timers(self, now: float, out: list[Action]) -> None:
-        t = self.turn
-        match self.state:
-            case State.CALLER_SPEAKING:
-                if t.deadline is not None and now >= t.deadline and not self.sound.in_speech:
-                    self._end_turn(now, t.rule, out)
-                elif (mt := t.max_deadline()) is not None and now >= mt:
-                    self._end_turn(now, "turn.end.max_duration", out)
-            case State.PAUSED if self.pause is not None:
+        t, state = self.turn, self.state
+        if state is State.SPEAKING:  # the common case: every VAD window while we speak
+            g = self.gen
+            if g is not None and g.winner is None and g.attempts:
+                answering.check_budgets(self, now, out)  # a fallback continuing after audio
+        elif state is State.CALLER_SPEAKING:
+            if t.deadline is not None and now >= t.deadline and not self.sound.in_speech:
+                self._end_turn(now, t.rule, out)
+            elif (mt := t.max_deadline()) is not None and now >= mt:
+                self._end_turn(now, "turn.end.max_duration", out)
+        elif state is State.PAUSED:
+            if self.pause is not None:
                 bargein.settle(self, self.pause.due(now, t.partial, in_speech=self.sound.in_speech,
-                                            sound_ms=self.sound.sound_ms), t.partial, now, out)
-            case State.THINKING:
-                if answering.check_budgets(self, now, out):
+                                                    sound_ms=self.sound.sound_ms), t.partial, now, out)
+        elif state is State.THINKING:
+            if answering.check_budgets(self, now, out):
+                return
+            if t.final_due is not None and now >= t.final_due:
+                t.final_due = None
+                t.pending = ""
+                if words(t.partial):
+                    # The recogniser is stalled or far behind (an overloaded STT worker took
+                    # over 3 s): answer the words its partials already gave rather than drop
+                    # the caller's question. A final that comes later is stale and ignored.
+                    self.log.decide("turn", "partial_used", "stt_final_timeout", "turn.stt_timeout_partial",
+                                    now, out, words=len(words(t.partial)))
+                    answering.answer(self, t.partial, now, out)
                     return
-                if t.final_due is not None and now >= t.final_due:
-                    t.final_due = None
-                    t.pending = ""
-                    if words(t.partial):
-                        # The recogniser is stalled or far behind (an overloaded STT worker took
-                        # over 3 s): answer the words its partials already gave rather than drop
-                        # the caller's question. A final that comes later is stale and ignored.
-                        self.log.decide("turn", "partial_used", "stt_final_timeout", "turn.stt_timeout_partial",
-                                        now, out, words=len(words(t.partial)))
-                        answering.answer(self, t.partial, now, out)
-                        return
-                    self.go(Trigger.SPEECH_NOISE)
-                    self.log.decide("turn", "no_transcript", "stt_final_timeout", "turn.stt_timeout", now, out)
-            case _:
-                answering.check_budgets(self, now, out)
+                self.go(Trigger.SPEECH_NOISE)
+                self.log.decide("turn", "no_transcript", "stt_final_timeout", "turn.stt_timeout", now, out)
 
     def _end_turn(self, now: float, rule: str, out: list[Action]) -> None:
         t = self.turn

@@ -83,6 +83,7 @@ class Generation:
         self.scripted = scripted      # a fixed reply, not a model
         self.started_at = now
         self.attempts: dict[int, Attempt] = {}
+        self.latest: Attempt | None = None  # the attempt started last
         self.winner: Attempt | None = None  # the attempt whose text is spoken
         self.model_done = scripted
         self.text_buf = ""
@@ -97,6 +98,7 @@ class Generation:
     def start_attempt(self, profile: str, now: float) -> Attempt:
         a = Attempt(number=len(self.attempts) + 1, profile=profile, started_at=now)
         self.attempts[a.number] = a
+        self.latest = a
         self.winner = None
         self.model_done = False
         self.text_buf = ""
@@ -109,6 +111,7 @@ class Generation:
                        now=self.started_at, params=params)
         g.memory, g.audio_ok = self.memory, self.audio_ok
         g.attempts = {n: Attempt(a.number, a.profile, a.started_at, active=False) for n, a in self.attempts.items()}
+        g.latest = g.attempts[len(g.attempts)] if g.attempts else None
         return g
 
     @property
@@ -116,9 +119,6 @@ class Generation:
         a = self.winner or self.latest
         return a.profile if a is not None else self.root
 
-    @property
-    def latest(self) -> Attempt | None:
-        return self.attempts[len(self.attempts)] if self.attempts else None
 
     @property
     def last_start(self) -> float:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from .echo import EchoEstimate
 from .events import VoiceActivity
 from .params import TurnParams
+from .playback import Playback
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +53,17 @@ class SoundDetector:
         self.cancelling = False    # an echo canceller runs on this call's audio
         self._last_resume = float("-inf")
 
-    def window(self, ev: VoiceActivity, now: float, *, playing: bool, echo_ref_db: float | None,
+    def window(self, ev: VoiceActivity, now: float, playing: bool, playback: Playback | None,
                paused: bool) -> Onset | SoundEnded | None:
         """One VAD window. ``playing``: our answer is playing (an onset would be a barge-in);
-        ``echo_ref_db``: how loud it is now (None when nothing of ours plays); ``paused``:
-        we stopped for the caller, so a new sound continues the same interjection."""
+        ``playback``: what of ours is playing, for how loud its echo can be (None when
+        nothing plays); ``paused``: we stopped for the caller, so a new sound continues
+        the same interjection."""
         p = self.p
         is_speech = ev.probability >= (p.silence_threshold if self.in_speech else p.speech_threshold)
         if is_speech and not self.in_speech:
             # A possible onset: is it louder than our own echo could be?
-            ref = echo_ref_db
+            ref = playback.echo_reference_db() if playback is not None else None
             if ref is None and now < self._tail_until:
                 ref = self._tail_level  # our last words may still echo back
             if ref is not None and ev.level_db < self.echo_floor_db(ref, now):
