@@ -1,24 +1,18 @@
-"""Helpers for the scale tests: a raw Twilio-shaped call, an in-thread app whose
-state a test can reach, and small PostgreSQL/Redis/HTTP fixtures' plumbing."""
+"""Helpers for the scale tests: a raw Twilio-shaped call and small PostgreSQL/Redis/HTTP
+fixtures' plumbing (the in-thread app is ``server_harness.app_server``)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import numpy as np
-import uvicorn
 import websockets
 
-from turngate.demo import free_port
-from turngate.server.app import create_app
 from turngate.sim.webhook import new_sid, parse_connect_stream, voice_webhook_params
 
 SILENCE = base64.b64encode(b"\xff" * 160).decode()
@@ -31,26 +25,6 @@ def tone_frames(n: int) -> list[str]:
     pcm = (8000 * np.sin(2 * np.pi * 300 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.int16)
     raw = mulaw.encode(pcm)
     return [base64.b64encode(raw[i * 160:(i + 1) * 160]).decode() for i in range(n)]
-
-
-@contextmanager
-def app_server(providers: Any) -> Iterator[tuple[str, Any]]:
-    """The real app under uvicorn in a thread; yields (url, app) so a test can reach app.state."""
-    app = create_app(providers)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 class RawCall:

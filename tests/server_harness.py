@@ -35,10 +35,11 @@ def make_providers(store_url: str, *, stt=None, tts=None, gatekeeper=None, **con
 
 
 @contextmanager
-def running_server(providers: Providers) -> Iterator[str]:
+def app_server(providers: Providers) -> Iterator[tuple[str, object]]:
+    """The real app under uvicorn in a thread; yields (url, app) so a test can reach app.state."""
+    app = create_app(providers)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(providers), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -47,7 +48,13 @@ def running_server(providers: Providers) -> Iterator[str]:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+@contextmanager
+def running_server(providers: Providers) -> Iterator[str]:
+    with app_server(providers) as (url, _app):
+        yield url

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import websockets
 
-from scale_helpers import RawCall, app_server, fetch_ended
-from server_harness import make_providers
+from scale_helpers import RawCall, fetch_ended
+from server_harness import app_server, make_providers
 from turngate.server.backpressure import trim_stt_audio
 from turngate.server.drain import Admission, drain
 

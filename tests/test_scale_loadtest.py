@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from scale_helpers import app_server
-from server_harness import make_providers
+from server_harness import app_server, make_providers
 from turngate.loadtest import quantile_ms
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
