@@ -162,7 +162,6 @@ def _load() -> dict:
 
 def train_tier0(data: dict, deepset_rows: list[dict[str, str]], rng: random.Random):
     """The n-gram model and its threshold (``TARGET_FPR`` on CLINC150 val + oos_val)."""
-    from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
     ds_pos = [r["text"] for r in deepset_rows if r["label"] == "1"]
@@ -178,19 +177,10 @@ def train_tier0(data: dict, deepset_rows: list[dict[str, str]], rng: random.Rand
     y = np.array([1] * (len(ds_pos) + len(other_pos)) + [0] * (len(ds_neg) + len(other_neg)))
     sample_weight = np.array([DEEPSET_WEIGHT] * len(ds_pos) + [1.0] * len(other_pos)
                              + [DEEPSET_WEIGHT] * len(ds_neg) + [1.0] * len(other_neg))
-    rows = []
-    for t in texts:
-        f = features(t)
-        v = 1.0 / len(f) ** 0.5 if f else 0.0
-        rows.append({k: v for k in f})
-    vec = DictVectorizer()
-    X = vec.fit_transform(rows).tocsr()
-    X.indices = X.indices.astype(np.int32)
-    X.indptr = X.indptr.astype(np.int32)
+    X, names = ngram_matrix(texts)
     clf = LogisticRegression(C=50.0, class_weight="balanced", max_iter=3000, solver="liblinear")
     clf.fit(X, y, sample_weight=sample_weight)
-    weights = {str(n): round(float(w), 4) for n, w in zip(vec.get_feature_names_out(), clf.coef_[0])
-               if abs(w) >= 0.02}
+    weights = {str(n): round(float(w), 4) for n, w in zip(names, clf.coef_[0]) if abs(w) >= 0.02}
     model = LinearModel(weights=weights, bias=float(clf.intercept_[0]), threshold=0.5)
     # threshold on unseen benign text: CLINC150 val + oos_val
     scores = sorted((model.score(t) for t in data["clinc_val"]), reverse=True)
@@ -214,6 +204,23 @@ def validate(data: dict) -> None:
     val = data["clinc_val"] + data["banking_val"]
     print(f"benign val (CLINC150 val+oos_val, 2,000 Banking77 train): n={len(val)} flagged {sum(flags(val))}")
 
+
+
+def ngram_matrix(texts: list[str]):  # type: ignore[no-untyped-def]
+    """The guard's n-gram features of ``texts`` (each row scaled to unit length) as a sparse
+    matrix, and the feature names of its columns: what tier 0 and the risk model score."""
+    from sklearn.feature_extraction import DictVectorizer
+
+    rows = []
+    for t in texts:
+        f = features(t)
+        v = 1.0 / len(f) ** 0.5 if f else 0.0
+        rows.append({k: v for k in f})
+    vec = DictVectorizer()
+    X = vec.fit_transform(rows).tocsr()
+    X.indices = X.indices.astype(np.int32)
+    X.indptr = X.indptr.astype(np.int32)
+    return X, vec.get_feature_names_out()
 
 def main() -> None:
     from threadpoolctl import threadpool_limits  # comes with scikit-learn

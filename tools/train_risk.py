@@ -82,19 +82,11 @@ def val_pools(splits) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
 
 
 def fit(texts: list[str], labels: list[str], weights: list[float]) -> dict[str, LinearModel]:
-    from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    rows = []
-    for t in texts:
-        f = features(t)
-        v = 1.0 / len(f) ** 0.5 if f else 0.0
-        rows.append({k: v for k in f})
-    vec = DictVectorizer()
-    X = vec.fit_transform(rows).tocsr()
-    X.indices = X.indices.astype(np.int32)
-    X.indptr = X.indptr.astype(np.int32)
-    names = vec.get_feature_names_out()
+    from train_injection import ngram_matrix
+
+    X, names = ngram_matrix(texts)
     models = {}
     for kind in risk_data.RISK_KINDS:
         y = np.array([lab == kind for lab in labels], dtype=int)
