@@ -88,7 +88,7 @@ def test_stt_audio_queue_drops_the_oldest_audio_and_never_a_start_or_finish():
 
 @pytest.fixture
 def server(tmp_path):
-    pv = make_providers(f"sqlite:///{tmp_path / 'c.db'}", max_calls=1, stream_secret="s")
+    pv = make_providers(f"sqlite:///{tmp_path / 'c.db'}", max_calls=1, stream_secret="admission-test-stream-secret")
     with app_server(pv) as (url, app):
         yield url, app, pv
 
@@ -133,7 +133,9 @@ def test_readyz_reports_each_check_and_goes_503_at_the_cap_and_while_draining(se
 
 
 def test_overflow_number_replaces_the_spoken_refusal(tmp_path):
-    pv = make_providers(f"sqlite:///{tmp_path / 'c.db'}", max_calls=0, overflow_number="+15557654321")
+    pv = make_providers(f"sqlite:///{tmp_path / 'c.db'}", max_calls=1, overflow_number="+15557654321")
     with app_server(pv) as (url, _app):
+        first = httpx.post(url + "/twilio/voice", data={"CallSid": "CA0"}).text  # holds the one slot
+        assert "<Stream" in first
         twiml = httpx.post(url + "/twilio/voice", data={"CallSid": "CA1"}).text
     assert "<Dial>+15557654321</Dial>" in twiml
