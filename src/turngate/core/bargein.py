@@ -185,7 +185,7 @@ def resume(call: Call, now: float, why: str, rule: str, out: list[Action]) -> No
                     resume_from_ms=pb.played // BYTES_PER_MS, echo_windows=call.sound.echo_windows)
     call.turn.partial = ""
     g.pump(out)
-    if call.sound.canceller_due(now, resumed=True):
+    if call.sound.canceller_due(now):
         erl = round(call.sound.erl_db(now), 1)
         out.append(StartEchoCanceller(erl_db=erl))
         call.log.decide("turn", "echo_canceller", "repeated_false_pauses", "bargein.echo_canceller", now, out,

@@ -36,10 +36,11 @@ class TurnParams:
     echo_learn: bool = True
     echo_return_loss_min_db: float = 6.0
     echo_return_loss_max_db: float = 45.0
-    # A line whose own sound keeps pausing us (a second false pause within
-    # noise_backoff_s) gets an echo canceller (speech/echo_canceller.py: it costs ~20x
-    # the rest of the hot path, so clean lines never run it); 0 turns it off.
-    echo_canceller: bool = True
+    # A line whose own sound keeps pausing us (this many pauses in a row that played on,
+    # each within noise_backoff_s of the last) gets an echo canceller for the rest of the
+    # call (speech/echo_canceller.py: it costs ~20x the rest of the hot path, so clean
+    # lines never run it); 0 turns it off.
+    echo_canceller_after: int = 3
     backchannel_max_ms: int = 700       # a sound shorter than this with no new words may resume
     confirm_timeout_ms: int = 500       # no words after this much pause: resume (noise)
     pause_final_wait_ms: int = 600      # a pause waits this long for its final, then plays on ("no_final")

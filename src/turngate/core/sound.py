@@ -52,6 +52,7 @@ class SoundDetector:
         self._last_false_pause = float("-inf")
         self.cancelling = False    # an echo canceller runs on this call's audio
         self._last_resume = float("-inf")
+        self._resumes = 0          # pauses that played on, in a row (see canceller_due)
 
     def window(self, ev: VoiceActivity, now: float, playing: bool, playback: Playback | None,
                paused: bool) -> Onset | SoundEnded | None:
@@ -100,20 +101,25 @@ class SoundDetector:
         if self.p.echo_learn:
             self.echo.observe(ev.level_db, echo_ref_db, now)
 
-    def canceller_due(self, now: float, resumed: bool) -> bool:
-        """Time to cancel this line's echo rather than out-shout it: a second pause in
-        ``noise_backoff_s`` that played on (our echo or the room, heard as noise or as a
-        backchannel) says the line's own sound keeps stopping us. The learned echo return
-        loss cannot say it first: the loud echo windows are the ones that pause us, and a
-        window that paused us is never learned, so the estimate reads the line cleaner
-        than it is (measured: 28 dB learned on a 12 dB line). Once per call."""
-        if self.cancelling or not self.p.echo_canceller or not resumed:
+    def canceller_due(self, now: float) -> bool:
+        """Time to cancel this line's echo rather than out-shout it: the pause that just
+        played on is the ``echo_canceller_after``-th in a row, each within
+        ``noise_backoff_s`` of the one before: the line's own sound keeps stopping us.
+        What the recogniser made of it cannot tell: our echo comes back as "bye", "i",
+        "um" (measured on a 12 dB line), as a caller's backchannels do as "uh huh". Three,
+        not two: a caller may backchannel twice in a few seconds, rarely three times, and
+        the canceller is only cost there. The learned echo return loss cannot say it first:
+        the loud echo windows are the ones that pause us, and a window that paused us is
+        never learned, so the estimate reads the line cleaner than it is (28 dB learned on
+        a 12 dB line). Once per call."""
+        need = self.p.echo_canceller_after
+        if self.cancelling or not need:
             return False
-        recent = now - self._last_resume <= self.p.noise_backoff_s
+        self._resumes = self._resumes + 1 if now - self._last_resume <= self.p.noise_backoff_s else 1
         self._last_resume = now
-        if recent:
+        if self._resumes >= need:
             self.cancelling = True
-        return recent
+        return self.cancelling
 
     def playback_ended(self, now: float, level_db: float) -> None:
         self._tail_until = now + self.p.echo_tail_ms / 1000
