@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bargein import CALLER_DB, DATA, _param, active_gain, energy_onset, read_8k  # noqa: E402
+from bargein import CALLER_DB, DATA, _param, active_gain, read_8k  # noqa: E402
 
 from turngate.audio import mulaw  # noqa: E402
 from turngate.core.params import TurnParams  # noqa: E402

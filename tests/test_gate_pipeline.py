@@ -9,12 +9,8 @@ from argparse import Namespace
 
 import pytest
 
-from turngate.config import Config
 from turngate.core.gatekeeper import Action
-from turngate.embedding.cache import for_policy
 from turngate.gates.pipeline import CallContext, PolicyGatekeeper, run_gates
-from turngate.gates.route import Router
-from turngate.policy import load_policy
 from turngate.policy_cli import Evaluator, eval_main
 
 

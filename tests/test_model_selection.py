@@ -7,14 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from turngate.config import Config
-from turngate.embedding.cache import for_policy
 from turngate.errors import ConfigError
 from turngate.gates.customers import Customer
 from turngate.gates.model import SelectionInputs, select_model
 from turngate.gates.pipeline import CallContext, PolicyGatekeeper
-from turngate.gates.route import Router
-from turngate.policy import load_policy, parse_policy
+from turngate.policy import parse_policy
 
 from test_policy import _default_text
 

@@ -8,8 +8,6 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from turngate.config import Config
-from turngate.embedding.cache import for_policy
 from turngate.gates.route import RouteScores, RouteState, Router, route_gate
 from turngate.gates.route.classifier import IntentClassifier
 from turngate.policy import load_policy

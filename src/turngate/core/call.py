@@ -43,7 +43,7 @@ from .gatekeeper import Gatekeeper
 from .generation import Generation
 from .log import DecisionLog
 from .params import TurnParams
-from .playback import BYTES_PER_MS, Playback
+from .playback import Playback
 from .sound import Onset, SoundDetector, SoundEnded
 from .states import State, Trigger, transition
 from .turn import CallerTurn
