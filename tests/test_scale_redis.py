@@ -104,7 +104,7 @@ def test_two_gateways_share_calls_transfers_and_tenant_limits_and_survive_redis_
 
 
 def test_without_redis_the_cross_process_features_say_they_are_off(tmp_path):
-    from scale_helpers import app_server
+    from server_harness import app_server
     from server_harness import make_providers
     pv = make_providers(f"sqlite:///{tmp_path / 'c.db'}")
     with app_server(pv) as (url, _app):
