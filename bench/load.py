@@ -53,7 +53,8 @@ def main() -> int:
         barge = [str(ROOT_SCENARIOS / "long_answer_interrupted.yaml")]
         unloaded = loadtest(urls[:1], 1, 1.0, barge)
         out = loadtest(urls, args.calls, args.duration)
-    out.pop("errors", None)
+    for e in out.pop("errors", []):
+        print(f"  error: {e}", file=sys.stderr)
     out["reaction_ms_p90_unloaded"] = unloaded["reaction_ms_p90"]
     print(json.dumps(out))
     return 0

@@ -14,7 +14,9 @@ What it reports comes from the gateways' own ``/metrics``, scraped before and
 after (so only this run counts): per-frame handling latency (frame receipt to the
 core's actions dispatched, ``turngate_frame_handling_seconds``) p50/p99, frames
 handled later than one frame (20 ms), dropped audio frames, store write latency,
-and CPU seconds per call-second (``process_cpu_seconds_total``); from the caller
+and CPU seconds per call-second (``process_cpu_seconds_total`` plus the flite child
+processes', ``turngate_children_cpu_seconds_total``); the simulator's own CPU per
+call-second beside it (``sim_cpu_per_call``: on one machine both share the cores); from the caller
 side, barge-in reaction time (caller onset to the gateway's ``clear``).
 
 The last line is one JSON object: ``{"bench": "load", "calls": ..., "processes": ...,
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -57,7 +60,8 @@ def scrape(url: str) -> Scrape:
                 out.buckets.setdefault(s.name[:-7], {})
                 le = float(s.labels["le"])
                 out.buckets[s.name[:-7]][le] = out.buckets[s.name[:-7]].get(le, 0.0) + s.value
-            elif s.name in ("process_cpu_seconds_total", "turngate_audio_dropped_frames_total",
+            elif s.name in ("process_cpu_seconds_total", "turngate_children_cpu_seconds_total",
+                            "turngate_audio_dropped_frames_total",
                             "turngate_calls_refused_total", "turngate_frame_handling_seconds_count"):
                 out.counters[s.name] = out.counters.get(s.name, 0.0) + s.value
     return out
@@ -101,9 +105,12 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 async def run_load(urls: Sequence[str], calls: int, duration_s: float, scenarios: Sequence[Any]) -> dict[str, Any]:
-    from .sim.caller import run_scenario
+    from .sim.caller import render_clips, run_scenario
 
     loop = asyncio.get_running_loop()
+    # Each scenario's caller audio is synthesized once, not once per call: the load is the
+    # gateway's, and flite runs in the simulator would take the cores it is measured on.
+    clips = [await asyncio.to_thread(render_clips, sc) for sc in scenarios]
     start = loop.time()
     stop_at = start + duration_s
     results: list[Any] = []
@@ -115,7 +122,7 @@ async def run_load(urls: Sequence[str], calls: int, duration_s: float, scenarios
         while loop.time() < stop_at:
             n_started += 1
             sc = scenarios[k % len(scenarios)]
-            results.append(await run_scenario(sc, urls[k % len(urls)]))
+            results.append(await run_scenario(sc, urls[k % len(urls)], clips=clips[k % len(scenarios)]))
             k += calls
 
     async def staggered(i: int) -> None:
@@ -137,7 +144,8 @@ def summarize(urls: Sequence[str], calls: int, before: Sequence[Scrape], after: 
     n_frames = frames.get(float("inf"), 0.0)
     late = n_frames - frames.get(0.02, 0.0)
     reactions = [b.reaction_ms for r in run["results"] for b in r.barge_ins if b.reaction_ms is not None]
-    cpu = counter(before, after, "process_cpu_seconds_total")
+    cpu = counter(before, after, "process_cpu_seconds_total") + counter(before, after,
+                                                                         "turngate_children_cpu_seconds_total")
     call_seconds = sum(r.duration_ms for r in run["results"]) / 1000.0
     return {
         "bench": "load", "calls": calls, "processes": len(urls),
@@ -148,6 +156,7 @@ def summarize(urls: Sequence[str], calls: int, before: Sequence[Scrape], after: 
         "barge_ins": len(reactions),
         # Cores used per call in progress: CPU seconds over call-seconds of audio.
         "cpu_per_call": round(cpu / call_seconds, 4) if call_seconds else None,
+        "sim_cpu_per_call": round(run.get("sim_cpu_s", 0.0) / call_seconds, 4) if call_seconds else None,
         "store_write_ms_p50": quantile_ms(writes, 0.50), "store_write_ms_p99": quantile_ms(writes, 0.99),
         "calls_completed": sum(1 for r in run["results"] if r.error is None),
         "calls_failed": sum(1 for r in run["results"] if r.error is not None),
@@ -156,13 +165,22 @@ def summarize(urls: Sequence[str], calls: int, before: Sequence[Scrape], after: 
     }
 
 
+def _own_cpu() -> float:
+    """This process's CPU and its finished children's (the callers' voices are flite runs)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def loadtest(urls: Sequence[str], calls: int, duration_s: float, scenario_paths: Sequence[str] = ()) -> dict[str, Any]:
     from .sim.scenario import load_scenario
 
     paths = [Path(p) for p in scenario_paths] or sorted(ROOT_SCENARIOS.glob("*.yaml"))
     scenarios = [load_scenario(p) for p in paths]
     before = [scrape(u) for u in urls]
+    cpu0 = _own_cpu()
     run = asyncio.run(run_load(list(urls), calls, duration_s, scenarios))
+    # The simulated callers' own CPU, beside the gateways': on one machine they share the cores.
+    run["sim_cpu_s"] = _own_cpu() - cpu0
     time.sleep(1.5)  # the last calls' writes and frames land in the histograms
     after = [scrape(u) for u in urls]
     out = summarize(urls, calls, before, after, run)

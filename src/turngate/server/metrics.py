@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 from ..core.decisions import Decision
@@ -12,6 +14,15 @@ from ..core.decisions import Decision
 FRAME_BUCKETS = (0.001, 0.002, 0.004, 0.006, 0.008, 0.010, 0.012, 0.015, 0.020, 0.030, 0.050, 0.100,
                  0.250, 0.5, 1.0)
 STORE_BUCKETS = (0.001, 0.002, 0.005, 0.010, 0.020, 0.050, 0.100, 0.250, 0.5, 1.0, 5.0, 30.0)
+
+
+class _ChildrenCpu:
+    """``turngate_children_cpu_seconds_total``: CPU of the finished child processes."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        t = os.times()
+        yield CounterMetricFamily("turngate_children_cpu_seconds", "CPU of finished child processes (flite)",
+                                  value=t.children_user + t.children_system)
 
 
 class Metrics:
@@ -45,6 +56,9 @@ class Metrics:
                                              "One decision-writer transaction, retries included",
                                              buckets=STORE_BUCKETS, registry=self.registry)
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, for CPU per call
+        # The embedded TTS runs as child processes (flite), whose CPU process_cpu_seconds_total
+        # leaves out; CPU per call counts both.
+        self.registry.register(_ChildrenCpu())
 
     def decisions(self, ds: Sequence[Decision]) -> None:
         for d in ds:

@@ -253,12 +253,13 @@ async def _fetch_record(client: httpx.AsyncClient, base: str, call_id: str,
 
 async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float = 1.0, *,
                        auth_token: str | None = None, record_dir: Path | str | None = None,
-                       admin_token: str | None = None) -> CallResult:
+                       admin_token: str | None = None, clips: dict[int, Clip] | None = None) -> CallResult:
     """Run one scenario as one call against the gateway at ``url`` (its base HTTP URL).
 
     ``auth_token`` (default: env ``TWILIO_AUTH_TOKEN``) signs the webhook and the
     stream handshake. ``admin_token`` (default: env ``TURNGATE_ADMIN_TOKEN``) reads the
-    call's record from the review API. ``record_dir``: write ``<scenario>.<CallSid>.bot.wav`` (the bot's
+    call's record from the review API. ``clips``: the scenario's audio from
+    :func:`render_clips`, when many calls share it. ``record_dir``: write ``<scenario>.<CallSid>.bot.wav`` (the bot's
     audio as the caller heard it) and ``.line.wav`` (what the caller's line carried).
     Never raises for a gateway failure: the result says what failed."""
     import websockets
@@ -272,7 +273,8 @@ async def run_scenario(scenario: Scenario | str | Path, url: str, speed: float =
     admin = admin_token if admin_token is not None else cfg.admin_token or None
     base = url.rstrip("/")
     call_sid, account_sid, stream_sid = new_sid("CA"), new_sid("AC"), new_sid("MZ")
-    clips = await asyncio.to_thread(render_clips, scenario)
+    if clips is None:
+        clips = await asyncio.to_thread(render_clips, scenario)
     loop = asyncio.get_running_loop()
     call = build_call(scenario, clips, call_sid=call_sid, account_sid=account_sid,
                       stream_sid=stream_sid, parameters={})
