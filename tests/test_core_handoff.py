@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from turngate.core import Call, State
-from turngate.core.actions import ClearPlayback, SendMark, Synthesize, TransferCall
+from turngate.core.actions import ClearPlayback, QueueCrmNote, SendMark, Synthesize, TransferCall, WriteDecision
 from turngate.core.decisions import Verdict
 from turngate.core.events import CallStarted, DtmfReceived, MarkPlayed, SpeechSynthesized
 from turngate.core.gatekeeper import KeypadVerdict
@@ -39,6 +39,34 @@ def test_handoff_announces_then_transfers_when_the_words_have_played():
     assert t.call.state is State.TRANSFERRING
     transfer = t.decisions("handoff")[-1]
     assert (transfer.outcome, transfer.reason, transfer.rule) == ("transfer", "explicit_request", "handoff.transfer")
+
+
+def test_the_crm_note_is_queued_with_the_handoff_decision_not_after_the_announcement():
+    # A process lost while the caller hears "connecting you" must still owe the note: it goes
+    # out in the step that decided the handoff (one store transaction), once.
+    t = Timeline(Call("CA1", gates=Handing()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    caller_turn(t, "put me through to a person")
+    order = [a for a in t.actions if isinstance(a, (QueueCrmNote, Synthesize))
+             or (isinstance(a, WriteDecision) and a.decision.gate == "handoff")]
+    assert [type(a).__name__ for a in order] == ["WriteDecision", "QueueCrmNote", "Synthesize"]
+    assert order[1] == QueueCrmNote(queue="payments", reason="explicit_request", note="NOTE")
+    synth = order[2]
+    t.at(SpeechSynthesized(generation=synth.generation, segment=0, text=synth.text, audio=b"\x7f" * 800))
+    acts = t.at(MarkPlayed(name=kinds(t.actions, SendMark)[-1].name))
+    assert kinds(acts, TransferCall) and not kinds(acts, QueueCrmNote), "the note is not queued twice"
+
+
+def test_a_handoff_without_an_announcement_queues_its_note_with_the_transfer():
+    class Silent(Handing):
+        def caller_text(self, text, *, final, agent_speaking):
+            return replace(super().caller_text(text, final=final, agent_speaking=agent_speaking), reply="")
+
+    t = Timeline(Call("CA1", gates=Silent()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    caller_turn(t, "put me through to a person")
+    assert kinds(t.actions, QueueCrmNote) == [QueueCrmNote(queue="payments", reason="explicit_request", note="NOTE")]
+    assert kinds(t.actions, TransferCall)
 
 
 def test_a_keypad_verdict_with_a_reply_is_spoken_when_the_line_is_quiet():

@@ -7,12 +7,8 @@ The package is layered so imports point inward:
     server, sim, cli            the thin asyncio shell and its tools
 """
 
-import os
+from .config import limit_blas_threads
 
-# One BLAS thread per operation, before numpy loads: a gateway runs many calls at once, so its
-# parallelism is across calls. OpenBLAS's own threads, on a small shared machine, made a 40k
-# sample dot product 45x slower (1.4 ms vs 30 us) and the encoder's matmuls 2.4x slower, and
-# their spinning took a core from the event loop. Set the variable to override.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+limit_blas_threads()  # before anything loads numpy
 
 __version__ = "0.1.0"

@@ -12,8 +12,8 @@ from .decisions import Decision
 
 __all__ = [
     "SendAudio", "SendMark", "ClearPlayback", "StartModel", "CancelModel",
-    "Synthesize", "CancelSynthesis", "TransferCall", "QueueFollowUp", "WriteDecision", "StartTranscription",
-    "FinishTranscription", "StartEchoCanceller", "EndCall", "Action",
+    "Synthesize", "CancelSynthesis", "TransferCall", "QueueCrmNote", "QueueFollowUp", "WriteDecision",
+    "StartTranscription", "FinishTranscription", "StartEchoCanceller", "EndCall", "Action",
 ]
 
 _dc = dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,6 +87,19 @@ class CancelSynthesis:
 
 @_dc
 class TransferCall:
+    """Hand the call to ``queue`` now. Its CRM note went out before, as a ``QueueCrmNote``."""
+
+    queue: str
+    reason: str
+    note: str
+
+
+@_dc
+class QueueCrmNote:
+    """The CRM note of a handoff, queued in the same transaction as the handoff decision
+    that made it, before any announcement plays: a process lost mid-announcement still
+    delivers it (from the outbox, after a restart) even though the transfer never ran."""
+
     queue: str
     reason: str
     note: str
@@ -140,6 +153,6 @@ class EndCall:
 
 Action = Union[
     SendAudio, SendMark, ClearPlayback, StartModel, CancelModel, Synthesize,
-    CancelSynthesis, TransferCall, QueueFollowUp, WriteDecision, StartTranscription, FinishTranscription,
+    CancelSynthesis, TransferCall, QueueCrmNote, QueueFollowUp, WriteDecision, StartTranscription, FinishTranscription,
     StartEchoCanceller, EndCall,
 ]

@@ -37,7 +37,7 @@ def answer(call: Call, text: str, now: float, out: list[Action]) -> None:
         case "handoff":
             reason = next((v.reason for v in verdict.verdicts if v.gate == "handoff"), "handoff")
             if verdict.reply:
-                call.announce_transfer(verdict.queue, reason, verdict.note)
+                call.announce_transfer(verdict.queue, reason, verdict.note, out)
                 start_scripted(call, verdict.reply, verdict.route, now, out)
             else:
                 call.handoff(verdict.queue, verdict.note, now, out, reason=reason)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any, assert_never
 
 from .actions import (
-    Action, CancelModel, CancelSynthesis, ClearPlayback, QueueFollowUp, TransferCall,
+    Action, CancelModel, CancelSynthesis, ClearPlayback, QueueCrmNote, QueueFollowUp, TransferCall,
 )
 from . import answering, bargein
 from .bargein import BargeIn
@@ -325,16 +325,22 @@ class Call:
                               params=self.p)
         return self.gen
 
-    def handoff(self, queue: str, note: str, now: float, out: list[Action], reason: str) -> None:
+    def handoff(self, queue: str, note: str, now: float, out: list[Action], reason: str, *,
+                noted: bool = False) -> None:
+        """Transfer now; ``noted``: the CRM note was queued when the transfer was announced."""
         self._pending_transfer = None
         self.cancel_generation("handoff", out)
         self.turn.close_utterance(out, discard=True)
         self.go(Trigger.HANDOFF)
+        if not noted:
+            out.append(QueueCrmNote(queue=queue, reason=reason, note=note))
         out.append(TransferCall(queue=queue, reason=reason, note=note))
 
-    def announce_transfer(self, queue: str, reason: str, note: str) -> None:
-        """Tell the caller first; the transfer follows when the words have played."""
+    def announce_transfer(self, queue: str, reason: str, note: str, out: list[Action]) -> None:
+        """Tell the caller first; the transfer follows when the words have played. The note
+        goes out now, with the handoff decision, not when the announcement ends."""
         self._pending_transfer = (queue, reason, note)
+        out.append(QueueCrmNote(queue=queue, reason=reason, note=note))
 
     def cancel_generation(self, reason: str, out: list[Action]) -> None:
         g = self.gen
@@ -371,7 +377,7 @@ class Call:
             if self._pending_transfer is not None:
                 queue, reason, note = self._pending_transfer
                 self.log.decide("handoff", "transfer", reason, "handoff.transfer", now, out, queue=queue)
-                self.handoff(queue, note, now, out, reason=reason)
+                self.handoff(queue, note, now, out, reason=reason, noted=True)
                 return
             self.go(Trigger.PLAYBACK_DONE)
             self.sound.playback_ended(now, pb.echo_reference_db())

@@ -33,7 +33,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..audio import mulaw
 from ..core.actions import (
-    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
+    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueCrmNote, QueueFollowUp,
+    SendAudio,
     SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from ..core.call import Call
@@ -281,6 +282,11 @@ class CallSession:
                     self._stt_open = False
                     self._stt_cmds.append(("finish", a.discard))
                     self._stt_wake.set()
+                case QueueCrmNote():
+                    self._pending_outbox.append(OutboxItem(
+                        kind="crm_note", key=f"{self.call_id}:crm_note", call_id=self.call_id,
+                        payload={"call_id": self.call_id, "account_sid": self.account_sid, "queue": a.queue,
+                                 "reason": a.reason, "note": a.note}))
                 case TransferCall():
                     self._transfer(a)
                 case QueueFollowUp():
@@ -315,15 +321,13 @@ class CallSession:
                     return
 
     def _transfer(self, a: TransferCall) -> None:
-        # The transfer (Twilio REST: redirect the call to the queue) and the CRM note
-        # go out through the outbox, written in the same transaction as the handoff
-        # decision that caused them, so the note's reason is the decision's reason.
+        # The transfer (Twilio REST: redirect the call to the queue) goes out through the
+        # outbox, in the same transaction as the handoff decision that caused it. Its CRM
+        # note was queued with the decision to hand off (QueueCrmNote), so the note's reason
+        # is the decision's reason, and survives a process lost while the caller is told.
         base = {"call_id": self.call_id, "account_sid": self.account_sid, "queue": a.queue, "reason": a.reason}
-        self._pending_outbox += [
-            OutboxItem(kind="transfer", key=f"{self.call_id}:transfer", call_id=self.call_id, payload=base),
-            OutboxItem(kind="crm_note", key=f"{self.call_id}:crm_note", call_id=self.call_id,
-                       payload={**base, "note": a.note}),
-        ]
+        self._pending_outbox.append(
+            OutboxItem(kind="transfer", key=f"{self.call_id}:transfer", call_id=self.call_id, payload=base))
 
     # ------------------------------------------------------------ STT
     def _stt_audio(self, pcm: np.ndarray) -> None:

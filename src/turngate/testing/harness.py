@@ -30,7 +30,8 @@ import numpy as np
 
 from ..audio import mulaw
 from ..core.actions import (
-    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueFollowUp, SendAudio,
+    Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueCrmNote, QueueFollowUp,
+    SendAudio,
     SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
 )
 from ..core.call import Call
@@ -190,7 +191,8 @@ class AudioHarness:
             case StartEchoCanceller():
                 from ..speech.echo_canceller import EchoCanceller
                 self.canceller = EchoCanceller()
-            case CancelModel() | CancelSynthesis() | TransferCall() | QueueFollowUp() | WriteDecision() | EndCall():
+            case (CancelModel() | CancelSynthesis() | TransferCall() | QueueCrmNote() | QueueFollowUp()
+                  | WriteDecision() | EndCall()):
                 pass
             case _:
                 assert_never(a)
