@@ -68,6 +68,20 @@ def _public_base(request: Request | WebSocket, configured: str) -> str:
     return f"{proto}://{host}"
 
 
+def _end_calls_of_an_earlier_run(store: Any) -> None:
+    """On SQLite one process owns the store, so a call it holds with no end belongs to an
+    earlier run that died (``kill -9``, a lost machine): end it as ``gateway_lost``, keeping
+    its decisions. On PostgreSQL other live processes may hold such calls; there Redis's
+    heartbeats tell the dead from the living (see registry.py)."""
+    if store is None or getattr(store, "is_postgres", True) or not hasattr(store, "end_unfinished"):
+        return
+    ids = store.end_unfinished(ended_at=datetime.now(timezone.utc), outcome="gateway_lost",
+                               summary={"state": "lost", "reason": "the gateway stopped before the call ended"})
+    if ids:
+        log.warning("ended %d call(s) an earlier run of this gateway left open, as gateway_lost: %s",
+                    len(ids), ", ".join(ids[:10]))
+
+
 def create_app(providers: Providers) -> Starlette:
     cfg = providers.config
     metrics = providers.metrics
@@ -268,6 +282,7 @@ def create_app(providers: Providers) -> Starlette:
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         for warning in startup_warnings(cfg):
             log.warning(warning)
+        _end_calls_of_an_earlier_run(providers.store)
         worker = asyncio.create_task(deliver_outbox()) if providers.store is not None else None
         await registry.start(transfer_here, on_lost=lambda sid: providers.writer.end_call(
             sid, ended_at=datetime.now(timezone.utc), outcome="gateway_lost",

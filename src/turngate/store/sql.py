@@ -230,6 +230,16 @@ class SqlStore:
         with self._tx() as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["call_id"], set_=values))
 
+    def end_unfinished(self, *, ended_at: datetime, outcome: str, summary: dict[str, Any]) -> list[str]:
+        """End every call that has no end yet; returns their ids. Only for a store that one
+        process owns (a restarted single gateway on SQLite): its earlier calls are over."""
+        with self._tx() as conn:
+            ids = [r.call_id for r in conn.execute(sa.select(calls.c.call_id).where(calls.c.ended_at.is_(None)))]
+            if ids:
+                conn.execute(calls.update().where(calls.c.call_id.in_(ids))
+                             .values(ended_at=_utc(ended_at), outcome=outcome, summary=summary))
+        return ids
+
     # -- decisions and outbox ------------------------------------------------
 
     def append(self, decisions: Sequence[Decision]) -> None:
