@@ -100,3 +100,26 @@ def test_tokens_read_as_several_phrases_still_get_measured_times() -> None:
     assert number.end_ms - number.start_ms > 2000  # eleven digits take seconds, not a word's share
     for prev, cur in zip(syn.words, syn.words[1:]):
         assert prev.end_ms <= cur.start_ms
+
+
+@needs_flite
+def test_known_tokens_need_no_second_flite_run_and_get_the_same_times(monkeypatch) -> None:
+    import subprocess
+
+    runs: list[list[str]] = []
+    real = subprocess.Popen
+
+    def counting(args, *a, **kw):
+        runs.append(list(args))
+        return real(args, *a, **kw)
+
+    tts = FliteTts("kal")
+    monkeypatch.setattr("turngate.speech.flite_tts.subprocess.Popen", counting)
+    first = tts.synthesize("Your balance is ready, and your card 0800-123-4567 is active.")
+    n_first = len(runs)
+    again = tts.synthesize("Your balance is ready, and your card 0800-123-4567 is active.")
+    assert len(runs) - n_first == 1, "only the audio run: every token's phone count is known"
+    assert again.words == first.words and not again.words_estimated
+    mixed = tts.synthesize("Your card is blocked.")
+    assert [w.word for w in mixed.words] == ["Your", "card", "is", "blocked"]
+    assert "-ps" in runs[-1] and runs[-1][runs[-1].index("-t") + 1] == "blocked..", "only the new token is counted"

@@ -7,7 +7,9 @@ as its own sentence ("tok1. tok2.") tells how many of those phones belong to
 each token (flite inserts a pause between sentences). Both runs go in parallel.
 Should the counts disagree (a post-lexical rule that depends on context), the
 times fall back to an estimate proportional to phone/character counts and the
-``Synthesis`` says so.
+``Synthesis`` says so. A token's count does not depend on its neighbours (each is
+spoken as its own sentence), so counts are kept per token: the second run is
+needed only for tokens not seen before, and most sentences need one process.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ VOICES = ("kal", "kal16", "awb", "rms", "slt")
 _PAUSE = "pau"
 _WORD_CHARS = re.compile(r"[\w']")
 _PLAIN_WORD = re.compile(r"^[\"'(\[]*[A-Za-z]+(?:'[A-Za-z]+)*[.,;:!?\"')\]]*$")
+_COUNTS_KEPT = 50_000  # tokens; a call centre's vocabulary fits, an unbounded stream does not grow it
 
 
 class FliteTts:
@@ -47,6 +50,7 @@ class FliteTts:
         self.voice = voice
         self._binary = path
         self._timeout_s = timeout_s
+        self._phones: dict[str, int] = {}  # token -> phones (dict get/set are atomic: threads share it)
 
     def synthesize(self, text: str) -> Synthesis:
         text = " ".join(text.split())
@@ -56,20 +60,23 @@ class FliteTts:
         fd, wav_path = tempfile.mkstemp(prefix="turngate-flite-", suffix=".wav")
         os.close(fd)
         procs: list[subprocess.Popen[str]] = []
+        unknown = list(dict.fromkeys(t for t in tokens if t not in self._phones))
         try:
             main = subprocess.Popen(
                 [self._binary, "-voice", self.voice, "-psdur", "-t", text, "-o", wav_path],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
             procs.append(main)
-            # Phones per token: the lexicon is shared by all voices, so the fastest voice answers.
-            counter = subprocess.Popen(
-                [self._binary, "-voice", "kal", "-ps", "-t", " ".join(t + "." for t in tokens), "none"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )
-            procs.append(counter)
+            counter = None
+            if unknown:
+                # Phones per token: the lexicon is shared by all voices, so the fastest voice answers.
+                counter = subprocess.Popen(
+                    [self._binary, "-voice", "kal", "-ps", "-t", " ".join(t + "." for t in unknown), "none"],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                )
+                procs.append(counter)
             segs_out, err = main.communicate(timeout=self._timeout_s)
-            per_token_out, _ = counter.communicate(timeout=self._timeout_s)
+            per_token_out = counter.communicate(timeout=self._timeout_s)[0] if counter is not None else ""
             if main.returncode != 0:
                 raise ProviderError("flite", f"exit {main.returncode}: {err.strip()[:200]}")
             pcm, rate = _read_wav(wav_path)
@@ -88,11 +95,19 @@ class FliteTts:
             pcm = soxr.resample(pcm.astype(np.float32), rate, 8000, quality="HQ")
             pcm = np.clip(np.round(pcm), -32768, 32767).astype(np.int16)
         segments = _parse_segments(segs_out)
-        counts = _phone_counts(per_token_out)
-        if len(counts) != len(tokens):
-            # Some token reads as several phrases ("0800-123-4567", an e-mail address):
-            # count its phones in a run of its own.
-            counts = self._count_one_by_one(tokens)
+        if unknown:
+            new = _phone_counts(per_token_out)
+            if len(new) != len(unknown):
+                # Some token reads as several phrases ("0800-123-4567", an e-mail address):
+                # count its phones in a run of its own.
+                new = self._count_one_by_one(unknown)
+            if len(self._phones) > _COUNTS_KEPT:
+                self._phones.clear()
+            self._phones.update((t, n) for t, n in zip(unknown, new) if n > 0)
+            fresh = dict(zip(unknown, new))
+        else:
+            fresh = {}
+        counts = [fresh[t] if t in fresh else self._phones.get(t, 0) for t in tokens]
         words, estimated = _word_times(tokens, segments, counts, len(pcm) * 1000 // 8000)
         return Synthesis(text=text, audio=mulaw.encode(pcm), words=words, words_estimated=estimated)
 
