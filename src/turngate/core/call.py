@@ -281,6 +281,12 @@ class Call:
             case _:
                 pass  # a partial outside a caller turn is stale
 
+    def routed_text(self, final: str) -> str:
+        """The text the gates will read if ``final`` arrives now: the turn's earlier words
+        lead it. The shell warms the sentence encoder on it off the event loop; a miss
+        would run the encoder on the loop, where every call's frames wait for it."""
+        return (self.turn.pending + " " + final).strip() if self.state is State.THINKING else final
+
     def _on_final(self, text: str, now: float, out: list[Action]) -> None:
         t, pause = self.turn, self.pause
         match self.state:

@@ -382,9 +382,9 @@ class CallSession:
             final = await run(self.pv.executor, stream.end_utterance)
             if not arg:
                 prefetch = getattr(self.pv.gatekeeper, "prefetch", None)
-                if prefetch is not None and final.text:
+                if prefetch is not None and final.text and self.call is not None:
                     # The route gate's sentence encoder, off the event loop (see embedding.cache).
-                    await run(self.pv.executor, prefetch, final.text)
+                    await run(self.pv.executor, prefetch, self.call.routed_text(final.text))
                 self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
             return False
         return open_
