@@ -117,29 +117,41 @@ class Timeline:
 
 class ScriptedStt:
     """An STT engine double: each utterance yields the next scripted text as
-    partials (word by word, one per ``feed``) and then its final."""
+    partials (word by word) and then its final. A word per ``feed`` by default;
+    with ``words_per_s``, a word per that much fed audio, as a recogniser's partials
+    come at the pace of speech (load runs: a partial per 20 ms frame would run the
+    gates 50 times a second for every talking caller)."""
 
-    def __init__(self, utterances: Iterable[str] = ()) -> None:
+    def __init__(self, utterances: Iterable[str] = (), *, words_per_s: float | None = None) -> None:
         self.utterances = list(utterances)
+        self.words_per_s = words_per_s
 
     def new_stream(self) -> "_ScriptedSttStream":
-        return _ScriptedSttStream(self.utterances)
+        return _ScriptedSttStream(self.utterances, self.words_per_s)
 
 
 class _ScriptedSttStream:
-    def __init__(self, utterances: list[str]) -> None:
+    def __init__(self, utterances: list[str], words_per_s: float | None = None) -> None:
         self._queue = list(utterances)
         self._words: list[str] = []
         self._said: list[str] = []
+        self._samples_per_word = None if not words_per_s else 8000 / words_per_s
+        self._samples = 0
 
     def start_utterance(self) -> None:
         self._words = self._queue.pop(0).split() if self._queue else []
         self._said = []
+        self._samples = 0
 
     def feed(self, pcm8k: object) -> list:
         from ..speech.stt import SttResult
         if not self._words:
             return []
+        if self._samples_per_word is not None:
+            self._samples += len(pcm8k)  # type: ignore[arg-type]
+            due = int(self._samples // self._samples_per_word) + 1 - len(self._said)
+            if due <= 0:
+                return []
         self._said.append(self._words.pop(0))
         return [SttResult(text=" ".join(self._said), is_final=False, confidence=0.9)]
 
