@@ -175,7 +175,7 @@ def test_a_turn_the_guard_redacted_asks_for_no_caller_audio_to_reach_the_model()
     from turngate.core.gatekeeper import CallerTurnVerdict
 
     class Redacting(OpenGatekeeper):
-        def caller_text(self, text, *, final, agent_speaking):
+        def caller_text(self, text, *, final, agent_speaking, stt_confidence=None):
             v = super().caller_text(text, final=final, agent_speaking=agent_speaking)
             if not final:
                 return v

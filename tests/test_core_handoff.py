@@ -15,7 +15,7 @@ from test_core_transitions import caller_turn, kinds
 
 
 class Handing(OpenGatekeeper):
-    def caller_text(self, text, *, final, agent_speaking):
+    def caller_text(self, text, *, final, agent_speaking, stt_confidence=None):
         v = super().caller_text(text, final=final, agent_speaking=agent_speaking)
         if final:
             return replace(v, action="handoff", queue="payments", note="NOTE", reply="Connecting you now.",
@@ -59,7 +59,7 @@ def test_the_crm_note_is_queued_with_the_handoff_decision_not_after_the_announce
 
 def test_a_handoff_without_an_announcement_queues_its_note_with_the_transfer():
     class Silent(Handing):
-        def caller_text(self, text, *, final, agent_speaking):
+        def caller_text(self, text, *, final, agent_speaking, stt_confidence=None):
             return replace(super().caller_text(text, final=final, agent_speaking=agent_speaking), reply="")
 
     t = Timeline(Call("CA1", gates=Silent()))

@@ -189,7 +189,7 @@ def t_paused_abandon():
 
 def t_paused_preempt():
     class Drifting(OpenGatekeeper):
-        def caller_text(self, text, *, final, agent_speaking):
+        def caller_text(self, text, *, final, agent_speaking, stt_confidence=None):
             v = super().caller_text(text, final=final, agent_speaking=agent_speaking)
             if agent_speaking and "refund" in text:  # the route moves with margin mid-answer
                 from dataclasses import replace
@@ -210,7 +210,7 @@ def t_paused_preempt():
 
 def t_thinking_handoff():
     class Handing(OpenGatekeeper):
-        def caller_text(self, text, *, final, agent_speaking):
+        def caller_text(self, text, *, final, agent_speaking, stt_confidence=None):
             from turngate.core.gatekeeper import CallerTurnVerdict
             from turngate.core.decisions import Verdict
             return CallerTurnVerdict(verdicts=(Verdict(gate="handoff", outcome="handoff", reason="explicit_request",

@@ -89,8 +89,9 @@ def test_a_selection_handoff_is_the_handoff_record_and_the_note(policy, router):
 
 
 def test_clarify_says_the_policy_reply(policy, router):
-    keeper = _keeper(policy, router, stt_confidence=0.2)
-    v = keeper.caller_text("what are your opening hours on saturday", final=True, agent_speaking=False)
+    keeper = _keeper(policy, router)
+    v = keeper.caller_text("what are your opening hours on saturday", final=True, agent_speaking=False,
+                           stt_confidence=0.2)
     assert v.action == "say" and v.reply == policy.model_selection.clarify_reply
 
 

@@ -30,7 +30,7 @@ def factory(policy):
     return keeper_factory(policy, "", DIRECTORY, encoder=for_policy(policy, Config.from_env().cache_dir))
 
 
-def call_saying(factory, *turns: str, caller: str = "+15550100"):
+def call_saying(factory, *turns: str, caller: str = "+15550100", confidence: float | None = None):
     """A call in which the caller says each of ``turns`` in order; a later turn is spoken
     over the gateway's reply to the one before (the caller's words take priority). Returns
     the call and the actions of the last turn."""
@@ -43,7 +43,7 @@ def call_saying(factory, *turns: str, caller: str = "+15550100"):
         t.at(PartialTranscript(text=text))
         t.windows(silence(), 4)
         t.fire_timer()
-        acts = t.at(FinalTranscript(text=text))
+        acts = t.at(FinalTranscript(text=text, confidence=confidence))
     return call, acts
 
 
@@ -79,6 +79,21 @@ def test_an_unclear_turn_is_answered_with_a_clarifying_question_not_a_model(fact
     assert d.rule == "model_selection.unclear" and d.evidence["inputs"]["uncertain"] is True
     assert not [a for a in acts if isinstance(a, StartModel)]
     assert " ".join(a.text for a in acts if isinstance(a, Synthesize)).startswith("Sorry, I want to be sure")
+
+
+def test_a_clear_question_the_recogniser_doubts_is_an_uncertain_turn(factory):
+    call, acts = call_saying(factory, "what time do you open on saturday", confidence=0.3)
+    d = selected(call)
+    assert d.evidence["inputs"]["stt_confidence"] == 0.3 and d.evidence["inputs"]["uncertain"] is True
+    assert d.rule == "model_selection.unclear" and not [a for a in acts if isinstance(a, StartModel)]
+
+
+def test_a_recogniser_without_a_measure_leaves_the_turn_as_the_words_make_it(factory):
+    call, acts = call_saying(factory, "what time do you open on saturday", confidence=None)
+    d = selected(call)
+    assert d.evidence["inputs"]["stt_confidence"] is None and d.evidence["inputs"]["uncertain"] is False
+    sure, _ = call_saying(factory, "what time do you open on saturday", confidence=0.95)
+    assert selected(sure).rule == d.rule == "model_selection.short_faq_appointment"
 
 
 def test_still_unclear_after_the_caller_repeated_themselves_goes_to_a_person(factory):

@@ -119,7 +119,7 @@ def test_utterance_without_audio_sends_nothing_and_is_empty(fake):
     stream = DeepgramStt(KEY, base_url=url).new_stream()
     stream.start_utterance()
     final = stream.end_utterance()
-    assert (final.text, final.is_final, final.confidence) == ("", True, 0.0)
+    assert (final.text, final.is_final, final.confidence) == ("", True, None)
     assert server.texts() == []
 
 

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 Answer = ModelTextDelta | ModelDone | ModelFailed | SpeechSynthesized | SynthesisFailed
 
 
-def answer(call: Call, text: str, now: float, out: list[Action]) -> None:
-    """The caller's turn is final: the gates decide, and the call answers, hands off or asks."""
-    verdict = call.gates.caller_text(text, final=True, agent_speaking=False)
+def answer(call: Call, text: str, now: float, out: list[Action], *, stt_confidence: float | None = None) -> None:
+    """The caller's turn is final: the gates decide, and the call answers, hands off or asks.
+    ``stt_confidence``: the recogniser's in these words (None: no measure), which model
+    selection may read as an uncertain turn."""
+    verdict = call.gates.caller_text(text, final=True, agent_speaking=False, stt_confidence=stt_confidence)
     call.record_all(verdict.verdicts, now, out)
     call.queue_follow_ups(verdict.follow_ups, out)
     call.context.append({"role": "user", "content": verdict.redacted})

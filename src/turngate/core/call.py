@@ -98,7 +98,7 @@ class Call:
             case PartialTranscript():
                 self._on_partial(event.text, now, out)
             case FinalTranscript():
-                self._on_final(event.text, now, out)
+                self._on_final(event.text, now, out, event.confidence)
             case MarkPlayed():
                 self._on_mark(event.name, now, out)
             case ModelTextDelta() | ModelDone() | ModelFailed() | SpeechSynthesized() | SynthesisFailed():
@@ -239,7 +239,7 @@ class Call:
                 return
             if t.final_due is not None and now >= t.final_due:
                 t.final_due = None
-                t.pending = ""
+                t.pending, t.pending_confidence = "", None
                 if words(t.partial):
                     # The recogniser is stalled or far behind (an overloaded STT worker took
                     # over 3 s): answer the words its partials already gave rather than drop
@@ -287,21 +287,24 @@ class Call:
         would run the encoder on the loop, where every call's frames wait for it."""
         return (self.turn.pending + " " + final).strip() if self.state is State.THINKING else final
 
-    def _on_final(self, text: str, now: float, out: list[Action]) -> None:
+    def _on_final(self, text: str, now: float, out: list[Action], confidence: float | None = None) -> None:
         t, pause = self.turn, self.pause
         match self.state:
             case State.THINKING if t.final_due is not None:
                 t.final_due = None
                 full = (t.pending + " " + text).strip()
-                t.pending = ""
+                # The turn's words are as sure as the least sure of their finals.
+                sure = _least(t.pending_confidence, confidence)
+                t.pending, t.pending_confidence = "", None
                 if not words(full):
                     self.go(Trigger.SPEECH_NOISE)
                     self.log.decide("turn", "no_words", "empty_transcript", "turn.noise", now, out)
                     return
-                answering.answer(self, full, now, out)
+                answering.answer(self, full, now, out, stt_confidence=sure)
             case State.CALLER_SPEAKING:
                 # The final of an utterance the caller continued: part of this turn.
                 t.pending = t.partial = (t.pending + " " + text).strip()
+                t.pending_confidence = _least(t.pending_confidence, confidence)
             case State.SPEAKING if pause is not None and pause.final_due is not None and now < pause.final_due:
                 bargein.late_final(self, pause, text, now, out)
             case State.PAUSED if pause is not None and pause.final_requested:
@@ -397,3 +400,7 @@ class Call:
                 return
         self.log.decide("transport", "rejected", "unknown_mark", "transport.mark", now, out, mark=name[:64])
 
+
+def _least(a: float | None, b: float | None) -> float | None:
+    """The lower of two recogniser confidences; None (no measure) gives way to a measure."""
+    return b if a is None else a if b is None else min(a, b)

@@ -49,13 +49,13 @@ class VoiceActivity:
 @_dc
 class PartialTranscript:
     text: str
-    confidence: float = 1.0
+    confidence: float | None = None  # the recogniser's, 0..1; None: it gives no measure
 
 
 @_dc
 class FinalTranscript:
     text: str
-    confidence: float = 1.0
+    confidence: float | None = None  # the recogniser's, 0..1; None: it gives no measure
 
 
 @_dc

@@ -91,7 +91,11 @@ class KeypadVerdict:
 class Gatekeeper(Protocol):
     policy_version: str
 
-    def caller_text(self, text: str, *, final: bool, agent_speaking: bool) -> CallerTurnVerdict: ...
+    def caller_text(self, text: str, *, final: bool, agent_speaking: bool,
+                    stt_confidence: float | None = None) -> CallerTurnVerdict:
+        """``stt_confidence``: the recogniser's confidence in a final turn's words (None: no
+        measure); model selection reads a low one as an uncertain turn."""
+        ...
 
     def agent_text(self, text: str) -> AgentTextVerdict: ...
 

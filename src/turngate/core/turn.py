@@ -26,6 +26,7 @@ class CallerTurn:
         self.transcribing = False   # an STT utterance is open
         self.partial = ""
         self.pending = ""           # finals of a turn the caller resumed before we answered
+        self.pending_confidence: float | None = None  # the recogniser's least confidence in them
         self.started: float | None = None
         self.deadline: float | None = None   # end of turn, once the caller fell silent
         self.rule = ""                       # the end-of-turn rule that set ``deadline``
@@ -38,6 +39,7 @@ class CallerTurn:
         self._logged = {}
         if not keep_text:
             self.pending = ""
+            self.pending_confidence = None
         self.partial = self.pending
         self.open_utterance(out)
 

@@ -249,8 +249,9 @@ class PolicyGatekeeper:
         return self.greeting_text
 
     # ------------------------------------------------------------ caller text
-    def caller_text(self, text: str, *, final: bool, agent_speaking: bool) -> CallerTurnVerdict:
-        ctx = replace(self.context, agent_speaking=agent_speaking)
+    def caller_text(self, text: str, *, final: bool, agent_speaking: bool,
+                    stt_confidence: float | None = None) -> CallerTurnVerdict:
+        ctx = replace(self.context, agent_speaking=agent_speaking, stt_confidence=stt_confidence if final else None)
         d = run_gates(self.router, self.policy, text, final=final, context=ctx)
         self.context = d.context
         route = d.route.route

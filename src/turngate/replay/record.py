@@ -44,14 +44,18 @@ def redact_text(text: str) -> str:
     return out
 
 
+def _round(confidence: float | None) -> float | None:
+    return None if confidence is None else round(confidence, 3)
+
+
 def encode_event(event: Event, t_ms: int) -> list[Any] | None:
     match event:
         case VoiceActivity():
             return [t_ms, "V", round(event.probability, 3), round(event.level_db, 1), event.window_ms]
         case PartialTranscript():
-            return [t_ms, "P", redact_text(event.text), round(event.confidence, 3)]
+            return [t_ms, "P", redact_text(event.text), _round(event.confidence)]
         case FinalTranscript():
-            return [t_ms, "F", redact_text(event.text), round(event.confidence, 3)]
+            return [t_ms, "F", redact_text(event.text), _round(event.confidence)]
         case MarkPlayed():
             return [t_ms, "M", event.name]
         case DtmfReceived():

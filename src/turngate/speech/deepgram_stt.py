@@ -258,20 +258,19 @@ class DeepgramStream:
         if not text or text == self._last_partial:
             return None
         self._last_partial = text
-        conf = float((self._interim or alts[-1]).get("confidence", 0.0))
+        conf = (self._interim or alts[-1]).get("confidence")
         return SttResult(text=text, is_final=False, confidence=_clip(conf), words=_words(alts),
                          audio_ms=self._samples // 8)
 
     def _final(self) -> SttResult:
         # A last interim segment that the flush did not settle still carries words.
         alts = self._settled + ([self._interim] if self._interim and self._interim.get("transcript") else [])
+        # The mean word confidence; None when Deepgram gave none (no words, no measure).
         words = [w for a in alts for w in a.get("words") or ()]
-        if words:
-            confidence = sum(float(w.get("confidence", 0.0)) for w in words) / len(words)
-        elif alts:
-            confidence = sum(float(a.get("confidence", 0.0)) for a in alts) / len(alts)
-        else:
-            confidence = 0.0
+        scored = [float(w["confidence"]) for w in words if w.get("confidence") is not None]
+        if not scored:
+            scored = [float(a["confidence"]) for a in alts if a.get("confidence") is not None]
+        confidence = sum(scored) / len(scored) if scored else None
         return SttResult(text=_join(alts), is_final=True, confidence=_clip(confidence), words=_words(alts),
                          audio_ms=self._samples // 8)
 
@@ -309,5 +308,5 @@ def _words(alts: list[dict[str, Any]]) -> tuple[WordTime, ...]:
     )
 
 
-def _clip(x: float) -> float:
-    return min(1.0, max(0.0, x))
+def _clip(x: float | None) -> float | None:
+    return None if x is None else min(1.0, max(0.0, float(x)))

@@ -269,7 +269,7 @@ class PocketsphinxStream:
         # after end_utt). Correct in-domain sentences score ~0.95+, guesses at unknown
         # speech ~0.3; the whole-sentence posterior is too small to read as a confidence.
         posts = [seg.prob for seg in decoder.seg() if not seg.word.startswith(("<", "["))]
-        confidence = float(min(1.0, max(0.0, sum(posts) / len(posts)))) if text and posts else 0.0
+        confidence = float(min(1.0, max(0.0, sum(posts) / len(posts)))) if text and posts else None
         return SttResult(text=text, is_final=True, confidence=confidence, words=words,
                          audio_ms=self._samples // 8)
 

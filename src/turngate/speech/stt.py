@@ -36,7 +36,7 @@ class SttResult:
 
     text: str
     is_final: bool
-    confidence: float = 0.0  # 0..1; providers without a measure report 0.0
+    confidence: float | None = None  # 0..1; None: the provider gives no measure (never read as low)
     words: tuple[WordTime, ...] = ()
     audio_ms: int = 0
 

@@ -46,7 +46,8 @@ class OpenGatekeeper:
     fallback_profile: str = "strong_guard"
     seen: list[tuple[str, bool]] = field(default_factory=list)
 
-    def caller_text(self, text: str, *, final: bool, agent_speaking: bool) -> CallerTurnVerdict:
+    def caller_text(self, text: str, *, final: bool, agent_speaking: bool,
+                    stt_confidence: float | None = None) -> CallerTurnVerdict:
         self.seen.append((text, final))
         verdicts = (Verdict(gate="route", outcome="route", reason="test", rule=f"route.{self.route}"),) if final else ()
         return CallerTurnVerdict(verdicts=verdicts, redacted=text, action="respond" if final else "none",
