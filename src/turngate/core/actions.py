@@ -13,7 +13,7 @@ from .decisions import Decision
 __all__ = [
     "SendAudio", "SendMark", "ClearPlayback", "StartModel", "CancelModel",
     "Synthesize", "CancelSynthesis", "TransferCall", "QueueFollowUp", "WriteDecision", "StartTranscription",
-    "FinishTranscription", "StartEchoCanceller", "EndCall", "Action",
+    "FinishTranscription", "StartEchoCanceller", "ScoreTurn", "EndCall", "Action",
 ]
 
 _dc = dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +134,16 @@ class StartEchoCanceller:
 
 
 @_dc
+class ScoreTurn:
+    """A candidate end of turn: score the last ``audio_ms`` of caller audio with the
+    end-of-turn model, off the event loop, and feed back ``TurnScored(request=...)``.
+    A shell without the model does nothing; the turn then ends on silence alone."""
+
+    request: int
+    audio_ms: int
+
+
+@_dc
 class EndCall:
     reason: str
 
@@ -141,5 +151,5 @@ class EndCall:
 Action = Union[
     SendAudio, SendMark, ClearPlayback, StartModel, CancelModel, Synthesize,
     CancelSynthesis, TransferCall, QueueFollowUp, WriteDecision, StartTranscription, FinishTranscription,
-    StartEchoCanceller, EndCall,
+    StartEchoCanceller, ScoreTurn, EndCall,
 ]

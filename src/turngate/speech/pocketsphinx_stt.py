@@ -18,6 +18,16 @@ Weak but real, and offline. What makes it usable on a phone line:
 - the language model is built from the gateway's own phrases (``lm.py``),
   with a slice of the general model's vocabulary mixed in.
 
+The final (``final``): pocketsphinx's defaults decode an utterance twice more at its
+end (fwdflat: a flat-lexicon re-decode of the whole utterance; bestpath: a lattice
+search), and the caller waits for both: 0.5 s p50 and over 3 s for a 10-20 s
+conversation turn on the shared machine. ``final="streaming"`` (the default) turns
+both passes off, so the final is the streaming (fwdtree) hypothesis the partials
+already showed and ``end_utterance`` costs tens of ms; it has no lattice, hence no
+posterior, so its confidence is 0.0 ("no measure", as the ``SttResult`` contract
+says). ``final="rescore"`` keeps both passes (and the confidence). The word accuracy
+of each is in docs/benchmarks.md ("STT"; ``bench/stt.py``).
+
 One engine per process holds the built model files and a pool of decoders
 (a decoder costs ~0.3 s to load, ~95 MB with the general model and a few MB
 with the domain one; a call borrows one for its lifetime and gives it back on
@@ -82,7 +92,8 @@ class PocketsphinxEngine:
     ``warmup=True`` then decodes flite speech through the phone path from that
     seed and uses the mean it ends with. ``input_rate=8000`` feeds pocketsphinx 8 kHz with a
     narrowband front end instead of upsampling (measured worse; kept to
-    measure it).
+    measure it). ``final``: see the module docstring (``"streaming"``: a final in tens
+    of ms, no confidence; ``"rescore"``: pocketsphinx's two extra passes).
     """
 
     def __init__(
@@ -97,6 +108,7 @@ class PocketsphinxEngine:
         warmup: bool = False,
         partial_interval_ms: int = 100,
         decoder_options: dict[str, object] | None = None,
+        final: Literal["streaming", "rescore"] = "streaming",
     ) -> None:
         if input_rate not in (16000, 8000):
             raise ConfigError("input_rate must be 16000 or 8000")
@@ -118,6 +130,11 @@ class PocketsphinxEngine:
             self.vocabulary_size = 0
         else:
             raise ConfigError(f"unknown language_model {language_model!r}")
+        if final == "streaming":
+            options.update(fwdflat=False, bestpath=False)
+        elif final != "rescore":
+            raise ConfigError(f"unknown final {final!r}: streaming or rescore")
+        self.final = final
         options.update(decoder_options or {})
         if cmninit is not None:
             options["cmninit"] = cmninit
@@ -268,8 +285,10 @@ class PocketsphinxStream:
         # Mean lattice posterior of the recognised words (pocketsphinx gives them linear
         # after end_utt). Correct in-domain sentences score ~0.95+, guesses at unknown
         # speech ~0.3; the whole-sentence posterior is too small to read as a confidence.
+        # Without the lattice pass (``final="streaming"``) there is no posterior: 0.0, no measure.
         posts = [seg.prob for seg in decoder.seg() if not seg.word.startswith(("<", "["))]
-        confidence = float(min(1.0, max(0.0, sum(posts) / len(posts)))) if text and posts else 0.0
+        scored = self._engine._options.get("bestpath", True)
+        confidence = float(min(1.0, max(0.0, sum(posts) / len(posts)))) if text and posts and scored else 0.0
         return SttResult(text=text, is_final=True, confidence=confidence, words=words,
                          audio_ms=self._samples // 8)
 
