@@ -18,7 +18,7 @@ from turngate.testing import OpenGatekeeper, Timeline, silence, speech
 
 from test_core_transitions import kinds
 
-P = TurnParams(turn_model_after_ms=200, turn_model_threshold=0.5, end_silence_unsure_ms=1600)
+P = TurnParams(turn_model_after_ms=200, turn_model_threshold=0.5, end_silence_unsure_ms=1000)
 SURE = P.turn_model_threshold + 0.3
 UNSURE = P.turn_model_threshold - 0.3
 

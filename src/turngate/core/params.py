@@ -29,7 +29,7 @@ class TurnParams:
     # silence (or more speech). No score (no model, or a slow one): the silences above.
     turn_model_after_ms: int = 0       # off unless the policy turns it on (the bundled one does)
     turn_model_threshold: float = 0.5
-    end_silence_unsure_ms: int = 1600
+    end_silence_unsure_ms: int = 1000
     vad_hangover_ms: int = 128         # silence before "speech ended" (bridges short gaps between words)
     preroll_ms: int = 300              # audio from before the VAD onset fed to a new STT utterance
     final_wait_ms: int = 3000          # an STT final that never comes must not hang the call
