@@ -382,6 +382,9 @@ def main() -> None:
                     print(f"    {row[0]:24} {row[1]:2d}/{row[2]:2d} conf={row[4]:.2f} {row[3]!r}")
         engine.close()
     if args.finals:
+        print(json.dumps({"bench": "stt", "mode": "finals", **{
+            f"wer_{name.replace('-16k', '').replace('-', '_')}_{set_name}": round(r["wer"], 4)
+            for (name, set_name), r in results.items()}}))
         return
 
     for line in tts_cost():

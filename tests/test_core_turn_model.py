@@ -122,14 +122,27 @@ def test_a_score_that_comes_after_the_turn_ended_on_silence_changes_nothing():
 
 def test_a_confident_score_does_not_override_words_that_end_open():
     t = new_call()
-    start = spoke_then_fell_silent(t, "i would like to move my appointment and")
+    start = spoke_then_fell_silent(t, "i would like to move my appointment")
     ask = candidate_end(t)
+    t.at(PartialTranscript(text="i would like to move my appointment and"))  # the last word came late
     t.at(TurnScored(request=ask.request, probability=SURE))
     assert t.call.state is State.CALLER_SPEAKING
     assert t.call.next_deadline() == pytest.approx(start + P.end_silence_open_ms / 1000)
     t.fire_timer()
     end = t.decisions("turn")[-1]
     assert end.rule == "turn.end.open_ending" and end.evidence["turn_score"] == pytest.approx(SURE)
+
+
+def test_words_that_end_open_are_not_scored_at_all():
+    # No score could end such a turn sooner or later: the model is not run.
+    t = new_call()
+    start = spoke_then_fell_silent(t, "my card number is four one one one")
+    t.fire_timer()  # the candidate end
+    assert not kinds(t.actions, ScoreTurn) and t.call.state is State.CALLER_SPEAKING
+    t.fire_timer()
+    end = t.decisions("turn")[-1]
+    assert (end.rule, end.evidence["turn_score"]) == ("turn.end.unfinished_number", None)
+    assert t.clock.now == pytest.approx(start + P.end_silence_open_ms / 1000)
 
 
 def test_without_a_model_the_turn_ends_on_silence_alone():

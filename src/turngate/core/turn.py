@@ -26,6 +26,10 @@ from .params import TurnParams
 from .utterance import end_of_turn_rule
 
 
+# Words that end open: their silence (end_silence_open_ms) stands whatever the model says.
+_WORDS_DECIDE = frozenset({"turn.end.open_ending", "turn.end.unfinished_number"})
+
+
 class CallerTurn:
     def __init__(self, params: TurnParams) -> None:
         self.p = params
@@ -92,8 +96,12 @@ class CallerTurn:
             self._set_deadline(self.silence_start if self.silence_start is not None else silence_start)
 
     def ask_score(self, now: float, out: list[Action]) -> None:
-        """The candidate end is due: ask for the model's score of the turn's audio so far."""
+        """The candidate end is due: ask for the model's score of the turn's audio so far,
+        unless the words end open: then no score can change the end (their silence is the
+        longest), and the model's ~0.1 CPU-s is not spent."""
         self.score_due = None
+        if end_of_turn_rule(self.partial, self.p)[1] in _WORDS_DECIDE:
+            return
         self.requests += 1
         self.asked = self.requests
         started = self.started if self.started is not None else now
@@ -109,7 +117,7 @@ class CallerTurn:
         self.score = probability
         if probability >= self.p.turn_model_threshold:
             _, rule = end_of_turn_rule(self.partial, self.p)
-            if rule in ("turn.end.open_ending", "turn.end.unfinished_number"):
+            if rule in _WORDS_DECIDE:
                 return False  # the words say more is coming: their longer silence stands
             self.rule = "turn.end.model_complete"
             return True
