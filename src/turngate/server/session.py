@@ -391,6 +391,10 @@ class CallSession:
                     # The route gate's sentence encoder, off the event loop (see embedding.cache).
                     await run(self.pv.executor, prefetch, final.text)
                 self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
+            settle = getattr(stream, "settle", None)
+            if settle is not None:
+                # A long utterance's deferred decoding passes, now that its final is delivered.
+                await run(self.pv.executor, settle)
             return False
         return open_
 

@@ -189,6 +189,9 @@ class AudioHarness:
                     final = self.stt.end_utterance()
                     if not a.discard:
                         self._handle(FinalTranscript(text=final.text, confidence=final.confidence))
+                    settle = getattr(self.stt, "settle", None)
+                    if settle is not None:
+                        settle()  # deferred decoding passes: after the final, as the shell does
                 elif not a.discard:
                     self._handle(FinalTranscript(text=""))
             case StartModel():
