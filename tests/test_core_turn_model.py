@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from turngate.core import State
-from turngate.core.actions import FinishTranscription, ScoreTurn
+from turngate.core.actions import FinishTranscription, ScoreTurn, StartTranscription
 from turngate.core.call import Call
 from turngate.core.events import CallStarted, FinalTranscript, PartialTranscript, TurnScored
 from turngate.core.params import TurnParams
@@ -41,10 +41,12 @@ def spoke_then_fell_silent(t: Timeline, text: str = "i would like to move my app
 
 
 def candidate_end(t: Timeline) -> ScoreTurn:
-    """Run the clock to the candidate end; the core asks for a score."""
+    """Run the clock to the candidate end; the core asks for a score (and closes the STT
+    utterance, so its final is computed meanwhile)."""
     acts = t.fire_timer()
     asks = kinds(acts, ScoreTurn)
     assert len(asks) == 1, acts
+    assert kinds(acts, FinishTranscription) == [FinishTranscription(discard=False)]
     return asks[0]
 
 
@@ -61,10 +63,11 @@ def test_a_confident_score_ends_the_turn_at_once_with_the_score_in_the_record():
     t = new_call()
     spoke_then_fell_silent(t)
     ask = candidate_end(t)
-    acts = t.at(TurnScored(request=ask.request, probability=SURE, elapsed_ms=80.0))
-    assert t.call.state is State.THINKING and kinds(acts, FinishTranscription)
+    t.at(TurnScored(request=ask.request, probability=SURE, elapsed_ms=80.0))
+    assert t.call.state is State.THINKING  # the final, asked for at the candidate end, is awaited
     end = t.decisions("turn")[-1]
     assert (end.outcome, end.rule) == ("end_of_turn", "turn.end.model_complete")
+    assert end.evidence["final_at_candidate"] is True
     assert end.evidence["turn_score"] == pytest.approx(SURE)
     assert end.evidence["turn_threshold"] == P.turn_model_threshold
     assert end.evidence["model_ms"] == 80.0
@@ -160,6 +163,36 @@ def test_with_the_model_off_no_score_is_asked():
     t = new_call(replace(P, turn_model_after_ms=0))
     start = spoke_then_fell_silent(t)
     acts = t.fire_timer()
-    assert not kinds(t.actions, ScoreTurn) and kinds(acts, FinishTranscription)
+    assert not kinds(t.actions, ScoreTurn) and kinds(acts, FinishTranscription)  # closed at the end, as before
     assert t.clock.now == pytest.approx(start + P.end_silence_ms / 1000)
     assert t.decisions("turn")[-1].evidence["turn_score"] is None
+
+
+def test_an_early_final_that_came_before_the_score_is_answered_at_once():
+    t = new_call()
+    spoke_then_fell_silent(t)
+    ask = candidate_end(t)
+    t.at(FinalTranscript(text="i would like to move my appointment"))  # the recogniser was quicker
+    assert t.call.state is State.CALLER_SPEAKING
+    t.at(TurnScored(request=ask.request, probability=SURE))
+    assert t.call.state is State.THINKING and t.call.turn.final_due is None
+    assert t.call.context[-1]["content"] == "i would like to move my appointment"
+
+
+def test_a_caller_who_goes_on_after_an_early_final_keeps_one_turn():
+    t = new_call()
+    spoke_then_fell_silent(t, "i would like to move my appointment")
+    ask = candidate_end(t)
+    t.at(FinalTranscript(text="i would like to move my appointment"))
+    acts = t.windows(speech(), 10)  # ... to friday
+    assert kinds(acts, StartTranscription), "a new utterance opens for the rest of the words"
+    t.at(TurnScored(request=ask.request, probability=SURE))  # stale: the caller went on
+    assert t.call.state is State.CALLER_SPEAKING
+    t.at(PartialTranscript(text="to friday"))
+    assert t.call.turn.partial == "i would like to move my appointment to friday"
+    while t.call.turn.silence_start is None:
+        t.at(silence(), silence().window_ms / 1000)
+    ask2 = candidate_end(t)
+    t.at(TurnScored(request=ask2.request, probability=SURE))
+    t.at(FinalTranscript(text="to friday"))
+    assert t.call.context[-1]["content"] == "i would like to move my appointment to friday"

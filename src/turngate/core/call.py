@@ -196,6 +196,7 @@ class Call:
                                 onset_ms=self.ms(onset), level_db=round(ev.level_db, 1))
             case State.CALLER_SPEAKING:
                 self.turn.resumed()  # the caller went on after a pause
+                self.turn.open_utterance(out)  # the last one may have closed at a candidate end
             case State.THINKING:
                 # The caller resumed before we answered: their words take priority.
                 self.cancel_generation("caller_resumed", out)
@@ -282,8 +283,11 @@ class Call:
         self.go(Trigger.END_OF_TURN)
         self.log.decide("turn", "end_of_turn", rule.rsplit(".", 1)[-1], rule, now, out,
                         silence_ms=self.sound.silence_run_ms, words=len(words(t.partial)),
-                        turn_ms=self.ms(now) - self.ms(t.started or now), **evidence, **extra)
-        if t.close_utterance(out, discard=False):
+                        turn_ms=self.ms(now) - self.ms(t.started or now), **evidence, **extra,
+                        **({"final_at_candidate": True} if t.early_final else {}))
+        if t.close_utterance(out, discard=False) or t.final_outstanding:
+            # The final of the utterance just closed, or of one closed at the candidate end
+            # that has not come back yet.
             t.final_due = now + self.p.final_wait_ms / 1000
         else:
             # The utterance was already closed (an interruption decided on its final).
@@ -308,6 +312,7 @@ class Call:
 
     def _on_final(self, text: str, now: float, out: list[Action]) -> None:
         t, pause = self.turn, self.pause
+        t.final_outstanding = False
         match self.state:
             case State.THINKING if t.final_due is not None:
                 t.final_due = None

@@ -30,6 +30,10 @@ class TurnParams:
     turn_model_after_ms: int = 0       # off unless the policy turns it on (the bundled one does)
     turn_model_threshold: float = 0.5
     end_silence_unsure_ms: int = 1000
+    # At a candidate end the STT utterance is closed too, so its final (and the recogniser's
+    # second pass) is computed while the model scores; if the caller goes on, a new
+    # utterance opens and the early final is the start of the turn's words.
+    final_at_candidate: bool = True
     vad_hangover_ms: int = 128         # silence before "speech ended" (bridges short gaps between words)
     preroll_ms: int = 300              # audio from before the VAD onset fed to a new STT utterance
     final_wait_ms: int = 3000          # an STT final that never comes must not hang the call

@@ -9,7 +9,9 @@ request number per candidate); a score at or over ``turn_model_threshold`` ends 
 turn at once unless the words end open; under it the silence needed grows to
 ``end_silence_unsure_ms``. A score for an older request (the caller spoke again
 since) is stale and ignored; no score at all leaves the word rule's silence in
-charge. Then the STT final is awaited (``final_due``); a final that
+charge. At the candidate end the STT utterance closes as well (``final_at_candidate``):
+its final is computed while the model scores, and if the caller goes on a new utterance
+opens and that final joins ``pending``. Then the STT final is awaited (``final_due``); a final that
 never comes is answered from the partials.
 
 ``partial`` is the caller's text as the core knows it: the finals of utterances the
@@ -46,10 +48,13 @@ class CallerTurn:
         self.requests = 0                    # ScoreTurn requests so far (numbers them)
         self.asked: int | None = None        # the request whose score would still count
         self.score: float | None = None      # the model's probability for this silence
+        self.final_outstanding = False       # an utterance was closed for a final that has not come
+        self.early_final = False             # this turn's utterance was closed at a candidate end
         self._logged: dict[str, tuple[str, str]] = {}
 
     def begin(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
         self.started = now
+        self.early_final = False
         self.resumed()
         self._logged = {}
         if not keep_text:
@@ -69,6 +74,7 @@ class CallerTurn:
             return False
         out.append(FinishTranscription(discard=discard))
         self.transcribing = False
+        self.final_outstanding = not discard
         return True
 
     def fell_silent(self, silence_start: float) -> None:
@@ -107,6 +113,8 @@ class CallerTurn:
         started = self.started if self.started is not None else now
         audio_ms = min(8000, round((now - started) * 1000) + self.p.preroll_ms)
         out.append(ScoreTurn(request=self.requests, audio_ms=audio_ms))
+        if self.p.final_at_candidate and self.close_utterance(out, discard=False):
+            self.early_final = True
 
     def scored(self, request: int, probability: float) -> bool | None:
         """The model's answer. True: the turn is finished now; False: keep waiting (the
