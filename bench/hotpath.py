@@ -24,6 +24,12 @@ eight such channels from its own offset. Messages are the exact JSON text Twilio
 (compact, numbers as strings), mu-law encoded with turngate.audio.mulaw, built before the
 clock starts.
 
+The calls run the bundled policy's turn-taking, so the core asks for end-of-turn scores
+(``ScoreTurn``) at candidate turn ends as a live call does; the model itself is not in the
+hot path (the shell runs it off the event loop, once per candidate end). The run counts
+the requests, and prints the model's amortised cost: requests x one score's CPU time
+(measured here) per audio second per call.
+
 Time is the audio clock (the core never reads a clock); CPU is ``time.process_time`` over
 the whole run divided by calls x audio seconds; the headline is the median of interleaved
 uninstrumented repeats. The per-stage breakdown comes from one more run that reads the CPU
@@ -53,7 +59,9 @@ DATA = ROOT.parent / "shared" / "data" / "audio"
 sys.path.insert(0, str(ROOT / "src"))
 
 from turngate.audio import mulaw  # noqa: E402
+from turngate.core.actions import ScoreTurn  # noqa: E402
 from turngate.core.call import Call  # noqa: E402
+from turngate.policy import load_policy  # noqa: E402
 from turngate.core.events import CallStarted, TimerFired, VoiceActivity  # noqa: E402
 from turngate.testing import OpenGatekeeper  # noqa: E402
 from turngate.twilio.codec import Media, parse  # noqa: E402
@@ -215,6 +223,9 @@ def pregate_quality(model: SileroModel, clips: list[np.ndarray], noise: np.ndarr
 # -- the run ----------------------------------------------------------------------------
 
 
+PARAMS = load_policy(None).turn_taking
+
+
 @dataclass(slots=True)
 class _Live:
     call_id: str
@@ -229,7 +240,7 @@ def _setup(n_calls: int, channels: list[list[str]], model: SileroModel, pregate:
     live = []
     for i in range(n_calls):
         cid = f"CA{i:032x}"
-        call = Call(cid, gates=OpenGatekeeper())
+        call = Call(cid, gates=OpenGatekeeper(), params=PARAMS)
         call.handle(CallStarted(call_id=cid, stream_sid=f"MZ{i:032x}"), 0.0)
         vad.register(cid)
         live.append(_Live(cid, call, channels[i % len(channels)], (i * 977) % (CHANNEL_S * 50)))
@@ -256,6 +267,7 @@ def run_plain(n_calls: int, seconds: float, channels, model, pregate: PreGate,
     loop = CHANNEL_S * 50
     push, push_mulaw, run, decode = vad.push, vad.push_mulaw, vad.run, mulaw.decode
     per_frame = ingress == "frame"
+    scores = 0
     gc.collect()
     t0 = time.process_time()
     for tick in range(n_ticks):
@@ -275,11 +287,13 @@ def run_plain(n_calls: int, seconds: float, channels, model, pregate: PreGate,
             c.deadline = c.call.next_deadline()
         for c in live:
             if c.deadline is not None and c.deadline <= now:
-                c.call.handle(TimerFired(), now)
+                # A candidate end asks for a score here (its own timer): counted, not run.
+                scores += sum(isinstance(a, ScoreTurn) for a in c.call.handle(TimerFired(), now))
                 c.deadline = c.call.next_deadline()
     cpu = time.process_time() - t0
     return {"cpu": cpu, "per_audio_s": cpu / (n_calls * n_ticks * TICK), "stats": vad.stats,
-            "turn_decisions": sum(len(c.call.decisions) for c in live)}
+            "turn_decisions": sum(len(c.call.decisions) for c in live),
+            "scores_per_audio_s": scores / (n_calls * n_ticks * TICK)}
 
 
 STAGES = ("json+base64", "mulaw+push+webrtc", "silero batch", "core")
@@ -320,6 +334,25 @@ def run_staged(n_calls: int, seconds: float, channels, model, pregate: PreGate) 
             "stages": {k: v / denom for k, v in stages.items()}, "stats": vad.stats}
 
 
+def end_of_turn_score_cpu(clips) -> float:
+    """CPU seconds of one end-of-turn score (features + ONNX), median of 10; 0 without the model."""
+    from turngate.vad import smart_turn
+
+    m = smart_turn.load()
+    if m is None:
+        print("end-of-turn model: not installed")
+        return 0.0
+    pcm = np.concatenate(clips)[: 8 * 8000]
+    m.score(pcm)
+    cpu = []
+    for _ in range(10):
+        t = time.process_time()
+        m.score(pcm)
+        cpu.append(time.process_time() - t)
+    print(f"end-of-turn model: one score {np.median(cpu) * 1000:.0f} ms CPU (median of 10)")
+    return float(np.median(cpu))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds-1", type=float, default=60.0)
@@ -345,6 +378,7 @@ def main() -> None:
         pregate_quality(model, clips, noise)
     gated, ungated = PreGate(), PreGate(enabled=False)
     run_plain(4, 2.0, channels, model, gated)   # warm-up: onnxruntime's first runs are slow
+    score_cpu = end_of_turn_score_cpu(clips)
 
     headline: dict[str, float] = {}
     print("CPU-s per audio-s per call. pre-gate = Silero behind the WebRTC pre-gate; ingress per "
@@ -375,6 +409,9 @@ def main() -> None:
               f"{staged['per_audio_s']:.6f}/{staged_ng['per_audio_s']:.6f}")
         print(f"{'':>15}   range of {args.repeats} runs: " + ", ".join(
             f"{k} {lo:.6f}-{hi:.6f}" for k, (lo, hi) in spread.items()))
+        rate = float(np.median([r["scores_per_audio_s"] for r in reps["gated"]]))
+        print(f"{'':>15}   end-of-turn score requests: {rate:.3f} per audio s per call; "
+              f"model (not in the figures above) ~{rate * score_cpu:.5f} CPU-s per audio s per call")
         headline[str(n)] = round(med["gated"], 6)
         sys.stdout.flush()
     print(json.dumps({"bench": "hotpath", "cpu_per_audio_s": headline}))

@@ -19,6 +19,14 @@ Configurations (side by side in one run, so the noisy shared CPU hits all alike)
   *-8k          narrowband front end instead (samprate 8000, nfft 256, upperf 3500)
   *-flitecmn    then a flite warm-up utterance adapts the mean (warmup=True)
   *-defcmn      pocketsphinx's default cmninit (40,3,-1)
+  *-rescore     every final re-decodes its utterance (fwdflat + bestpath, pocketsphinx's
+                defaults); *-streaming: no re-decode, the streaming hypothesis is the final;
+                the others: final="auto", the gateway default (re-decode up to 4 s of
+                audio, the streaming hypothesis beyond; the passes then run after the final)
+  short         one- and two-word answers and backchannels by the same flite voices
+                (domain configs only)
+
+final_ms: wall-clock time of end_utterance (what the caller waits for after the turn).
 
 first_partial_ms: audio time from speech onset to the first non-empty partial.
 Onset = first aligned word (librivox .json), flite's first word time (indomain),
@@ -29,6 +37,7 @@ The last line is the headline JSON: general-16k on the real set (real human
 speech is what WER should be quoted on).
 
     .venv/bin/python bench/stt.py [--quick] [--verbose]
+    .venv/bin/python bench/stt.py --finals      # streaming vs rescored finals only
     .venv/bin/python bench/stt.py --derive-cmn   # re-derive PHONE_SPEECH_CMN
 """
 
@@ -87,6 +96,13 @@ INDOMAIN_TEST = (
     "I'm not happy with how my complaint was handled.",
     "Wait, can you repeat that?",
     "My account number is four five six seven.",
+)
+
+# Short answers and backchannels: the recogniser's weak spot, and what the final's
+# second passes help most (not in the phrases the domain LM is built from as sentences).
+SHORT_TEST = (
+    "Uh-huh.", "Yeah.", "Okay.", "Stop.", "Wait.", "Hold on.", "No.", "Yes please.",
+    "That's right.", "Thank you.", "Tuesday.", "Not really.",
 )
 
 
@@ -161,16 +177,17 @@ def real_clips() -> list[Clip]:
     return clips
 
 
-def indomain_clips(voices: tuple[str, ...]) -> list[Clip]:
+def indomain_clips(voices: tuple[str, ...], texts: tuple[str, ...] = INDOMAIN_TEST,
+                   set_name: str = "indomain") -> list[Clip]:
     clips = []
     pad = np.zeros(2400, dtype=np.int16)  # 300 ms of line silence each side, as a VAD pre-roll gives
     for voice in voices:
         tts = FliteTts(voice)
-        for i, text in enumerate(INDOMAIN_TEST):
+        for i, text in enumerate(texts):
             syn = tts.synthesize(text)
             pcm = np.concatenate([pad, mulaw.decode(syn.audio), pad])
             onset = 300 + (syn.words[0].start_ms if syn.words else 0)
-            clips.append(Clip(f"{voice}/{i:02d}", "indomain", pcm, normalize(text), onset))
+            clips.append(Clip(f"{voice}/{i:02d}", set_name, pcm, normalize(text), onset))
     return clips
 
 
@@ -187,6 +204,7 @@ def run(engine: PocketsphinxEngine, clips: list[Clip]) -> dict:
     errs = nref = 0
     firsts: list[int] = []
     cpu = audio_s = 0.0
+    finals: list[float] = []
     missing_partial = 0
     rows = []
     for clip in clips:
@@ -198,7 +216,10 @@ def run(engine: PocketsphinxEngine, clips: list[Clip]) -> dict:
             for r in stream.feed(clip.pcm8k[i:i + 160]):
                 if first is None and r.text:
                     first = r.audio_ms
+        t1 = time.perf_counter()
         final = stream.end_utterance()
+        finals.append((time.perf_counter() - t1) * 1000)
+        stream.settle()  # deferred passes of a long utterance (auto): CPU, not waited for
         cpu += time.process_time() - t0
         stream.close()
         audio_s += len(clip.pcm8k) / 8000
@@ -219,6 +240,8 @@ def run(engine: PocketsphinxEngine, clips: list[Clip]) -> dict:
         "first_partial_ms_p90": float(np.percentile(firsts, 90)) if firsts else None,
         "no_partial": missing_partial,
         "cpu_per_audio_s": cpu / audio_s,
+        "final_ms_p50": statistics.median(finals),
+        "final_ms_p90": float(np.percentile(finals, 90)),
         "rows": rows,
     }
 
@@ -305,6 +328,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one flite voice, skip the 8k and default-CMN variants")
     ap.add_argument("--verbose", action="store_true", help="print every clip's hypothesis")
+    ap.add_argument("--finals", action="store_true",
+                    help="only the streaming and rescored finals of both LMs (all voices)")
     ap.add_argument("--derive-cmn", action="store_true", help="print the phone-speech cepstral mean and exit")
     args = ap.parse_args()
     if args.derive_cmn:
@@ -313,15 +338,25 @@ def main() -> None:
 
     phrases, source = domain_phrases()
     real = real_clips()
-    indomain = indomain_clips(("slt",) if args.quick else ("slt", "awb", "rms"))
+    voices = ("slt",) if args.quick else ("slt", "awb", "rms")
+    indomain = indomain_clips(voices)
+    short = indomain_clips(voices, SHORT_TEST, "short")
     print(f"# real: {len(real)} clips, {sum(len(c.pcm8k) for c in real) / 8000:.1f} s; "
           f"indomain: {len(indomain)} clips; domain LM phrases: {len(phrases)} from {source}")
 
     configs: list[tuple[str, dict, list[tuple[str, list[Clip]]]]] = [
         ("general-16k", {"language_model": "general"}, [("real", real), ("indomain", indomain)]),
-        ("domain-16k", {"language_model": "domain"}, [("real", real), ("indomain", indomain)]),
+        ("domain-16k", {"language_model": "domain"}, [("real", real), ("indomain", indomain), ("short", short)]),
+        ("general-16k-rescore", {"language_model": "general", "final": "rescore"},
+         [("real", real), ("indomain", indomain)]),
+        ("domain-16k-rescore", {"language_model": "domain", "final": "rescore"},
+         [("real", real), ("indomain", indomain), ("short", short)]),
+        ("general-16k-streaming", {"language_model": "general", "final": "streaming"},
+         [("real", real), ("indomain", indomain)]),
+        ("domain-16k-streaming", {"language_model": "domain", "final": "streaming"},
+         [("real", real), ("indomain", indomain), ("short", short)]),
     ]
-    if not args.quick:
+    if not args.quick and not args.finals:
         # The 8 kHz front end computes different cepstra: seed it with its own phone-speech mean.
         for suffix, extra in (("8k", {"input_rate": 8000, "cmninit": derive_cmn(8000)}),
                               ("flitecmn", {"warmup": True}),
@@ -333,7 +368,8 @@ def main() -> None:
                  {"language_model": "domain", **extra}, [("indomain", indomain)]),
             ]
     results: dict[tuple[str, str], dict] = {}
-    header = f"{'config':20} {'set':9} {'WER':>6} {'words':>5} {'1st partial p50/p90 ms':>22} {'none':>4} {'cpu/s':>6} {'build s':>7}"
+    header = (f"{'config':20} {'set':9} {'WER':>6} {'words':>5} {'1st partial p50/p90 ms':>22} {'none':>4} "
+              f"{'cpu/s':>6} {'final ms p50/p90':>16} {'build s':>7}")
     print(header)
     for name, kwargs, sets in configs:
         t0 = time.perf_counter()
@@ -345,11 +381,17 @@ def main() -> None:
             p50, p90 = r["first_partial_ms_p50"], r["first_partial_ms_p90"]
             print(f"{name:20} {set_name:9} {r['wer']:6.3f} {r['words']:5d} "
                   f"{p50 if p50 is not None else '-':>10}/{p90 if p90 is not None else '-':<11} "
-                  f"{r['no_partial']:4d} {r['cpu_per_audio_s']:6.3f} {build:7.2f}", flush=True)
+                  f"{r['no_partial']:4d} {r['cpu_per_audio_s']:6.3f} "
+                  f"{r['final_ms_p50']:>8.0f}/{r['final_ms_p90']:<7.0f} {build:7.2f}", flush=True)
             if args.verbose:
                 for row in r["rows"]:
                     print(f"    {row[0]:24} {row[1]:2d}/{row[2]:2d} conf={row[4]:.2f} {row[3]!r}")
         engine.close()
+    if args.finals:
+        print(json.dumps({"bench": "stt", "mode": "finals", **{
+            f"wer_{name.replace('-16k', '').replace('-', '_')}_{set_name}": round(r["wer"], 4)
+            for (name, set_name), r in results.items()}}))
+        return
 
     for line in tts_cost():
         print(line, flush=True)

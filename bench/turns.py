@@ -18,13 +18,21 @@ Turns:
 Reported:
   - response = end of the caller's speech (the label, or the last aligned word) -> the bot's
     first audio at the phone, in audio time, plus the wall-clock compute the answer waits
-    for in series (the STT final and the first sentence's flite synthesis, measured here);
+    for after the turn ends (the end-of-turn score, the STT final less the audio time it
+    already had, the first sentence's flite synthesis, all measured here);
     the scripted agent adds nothing, a real model adds its time to first token.
   - cut-in = the bot's audio played before the caller's turn ended (a premature answer).
 
-The cases alternate between a tuning half and a held-out half (``heldout_*`` keys).
+The cases alternate between a tuning half and a held-out half (``heldout_*`` keys),
+within each kind; a LibriVox sentence and its paused copy are in the same half (tuning
+on one must not see the other).
 
-    .venv/bin/python bench/turns.py [--param NAME=VALUE]
+The end-of-turn model (smart-turn, ``vad/smart_turn.py``) runs at candidate ends when its
+wheel is installed; ``--no-turn-model`` runs without it (silence and words alone). Its
+wall time is in the compute in series when its score ended the turn, in parallel with the
+STT final when the utterance closed at the candidate end (``final_at_candidate``).
+
+    .venv/bin/python bench/turns.py [--param NAME=VALUE] [--half tune|heldout] [--no-turn-model]
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bargein import CALLER_DB, DATA, _param, active_gain, read_8k  # noqa: E402
 
 from turngate.audio import mulaw  # noqa: E402
+from turngate.core.actions import FinishTranscription, WriteDecision  # noqa: E402
 from turngate.core.params import TurnParams  # noqa: E402
 from turngate.policy import load_policy  # noqa: E402
 from turngate.speech.flite_tts import FliteTts  # noqa: E402
@@ -112,7 +121,8 @@ def conversation_turns() -> list[Turn]:
                     continue  # a cough or a one-syllable overlap, not a turn
                 seg = x[int(start * 8000):int(end * 8000)]
                 turns.append(Turn("conversation", f"{rec}@{start:.2f}", seg * active_gain(seg, CALLER_DB),
-                                  end - start, [(a - start, b - start) for a, b in pauses]))
+                                  end - start, [(a - start, b - start) for a, b in pauses],
+                                  HALVES[len(turns) % 2]))
     return turns
 
 
@@ -132,20 +142,24 @@ def read_turns() -> list[Turn]:
         voiced = np.nonzero(lv > lv.max() - 35)[0]
         on, off = int(voiced[0]) * 80, (int(voiced[-1]) + 1) * 80
         seg = x[on:off]
-        turns.append(Turn("read", f"arctic/{p.stem}", seg * active_gain(seg, CALLER_DB), len(seg) / 8000))
+        turns.append(Turn("read", f"arctic/{p.stem}", seg * active_gain(seg, CALLER_DB), len(seg) / 8000,
+                          half=HALVES[len(turns) % 2]))
+    k = 0
     for p in sorted(DATA.glob("librivox_pocketsphinx/librivox/*.wav")):
         x = read_8k(p)
         words = _aligned(p)
         a, b = words[0][1], words[-1][2]
         seg = x[int(a * 8000):int(b * 8000)]
         gain = active_gain(seg, CALLER_DB)
-        turns.append(Turn("read", f"librivox/{p.stem[-4:]}", seg * gain, len(seg) / 8000))
+        half = HALVES[k % 2]  # the sentence and its paused copy: one half
+        k += 1
+        turns.append(Turn("read", f"librivox/{p.stem[-4:]}", seg * gain, len(seg) / 8000, half=half))
         # The same sentence with a pause in the middle: the caller looks for a word.
         mid = min(words[1:-1], key=lambda w: abs(w[1] - (a + b) / 2))
         cut = int((mid[1] - a) * 8000)
         paused = np.concatenate([seg[:cut], np.zeros(int(PAUSE_S * 8000), np.float32), seg[cut:]])
         turns.append(Turn("paused", f"librivox/{p.stem[-4:]}+pause@{mid[0]}", paused * gain,
-                          len(paused) / 8000, [(cut / 8000, cut / 8000 + PAUSE_S)]))
+                          len(paused) / 8000, [(cut / 8000, cut / 8000 + PAUSE_S)], half))
     return turns
 
 
@@ -155,6 +169,9 @@ class Result:
     response_ms: float | None   # None: the bot never answered
     cut_in: bool
     compute_ms: float
+    rule: str = ""              # the first end-of-turn decision's rule
+    score_ms: list[float] = field(default_factory=list)
+    scores: list[tuple[int, float]] = field(default_factory=list)  # (ms into the turn, probability)
 
 
 class _TimedStt:
@@ -181,7 +198,8 @@ class _TimedStt:
         return Timed()
 
 
-def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: TurnParams) -> Result:
+def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: TurnParams,
+             turn_model: object) -> Result:
     synth_ms: list[float] = []
 
     def speak(text: str):  # type: ignore[no-untyped-def]
@@ -191,7 +209,8 @@ def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: T
         return s.audio, s.words
 
     stt.final_ms.clear()
-    h = AudioHarness(stt=stt, vad=vad, tts=speak, params=params, model_reply=REPLY)  # type: ignore[arg-type]
+    h = AudioHarness(stt=stt, vad=vad, tts=speak, params=params, model_reply=REPLY,  # type: ignore[arg-type]
+                     turn_model=turn_model)
     try:
         x = np.concatenate([np.zeros(int(LEAD_S * 8000), np.float32), t.audio,
                             np.zeros(int(TAIL_S * 8000), np.float32)])
@@ -206,9 +225,23 @@ def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: T
     end_ms = (LEAD_S + t.end_s) * 1000
     cut_in = any(s.start_ms < end_ms - 20 for s in spans)
     after = [s.start_ms for s in spans if s.start_ms >= end_ms - 20]
-    compute = (stt.final_ms[-1] if stt.final_ms else 0.0) + (synth_ms[0] if synth_ms else 0.0)
+    ends = [(ms, a.decision) for ms, a in h.actions
+            if isinstance(a, WriteDecision) and a.decision.gate == "turn" and a.decision.outcome == "end_of_turn"]
+    rule = ends[0][1].rule if ends else ""
+    # What the answer waits for after the turn ends (audio time): the score, if it ended the
+    # turn; the STT final, less the audio time it has had since its utterance closed (at a
+    # candidate end it runs while the model scores); then the first flite sentence.
+    score = h.score_ms[-1] if rule == "turn.end.model_complete" and h.score_ms else 0.0
+    final = 0.0
+    if ends:
+        closes = [ms for ms, a in h.actions if isinstance(a, FinishTranscription)]
+        k = max((i for i, ms in enumerate(closes) if ms <= ends[0][0]), default=None)
+        if k is not None and k < len(stt.final_ms):
+            final = max(0.0, stt.final_ms[k] - (ends[0][0] - closes[k]))
+    compute = max(score, final) + (synth_ms[0] if synth_ms else 0.0)
     resp = after[0] - end_ms + compute if after and not cut_in else None
-    return Result(t, resp, cut_in, compute)
+    return Result(t, resp, cut_in, compute, rule, list(h.score_ms),
+                  [(round(ms - LEAD_S * 1000), round(p, 4)) for ms, p in h.scores])
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -222,11 +255,19 @@ def summarize(rs: list[Result]) -> dict:
             "unanswered": sum(r.response_ms is None and not r.cut_in for r in rs), "turns": len(rs)}
 
 
+def params_line(p: TurnParams) -> str:
+    names = ("end_silence_ms", "end_silence_complete_ms", "end_silence_open_ms", "turn_model_after_ms",
+             "turn_model_threshold", "end_silence_unsure_ms")
+    return " ".join(f"{n}={getattr(p, n)}" for n in names)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override a turn_taking field, e.g. --param end_silence_ms=500")
     ap.add_argument("--half", choices=("all", "tune", "heldout"), default="all")
+    ap.add_argument("--no-turn-model", action="store_true", help="without the end-of-turn model")
+    ap.add_argument("--dump", metavar="PATH", help="one JSON line per turn: kind, half, end, pauses, rule, scores")
     args = ap.parse_args()
     policy = load_policy(None)
     params = policy.turn_taking
@@ -239,12 +280,13 @@ def main() -> None:
     phrases = phrases_in(yaml.safe_load((ROOT / "policies" / "default.yaml").read_text()))
     stt, vad, tts = _TimedStt(PocketsphinxEngine(phrases)), SileroBatch(), FliteTts("kal")
     turns = conversation_turns() + read_turns()
-    for k, t in enumerate(turns):
-        t.half = HALVES[k % 2]
     if args.half != "all":
         turns = [t for t in turns if t.half == args.half]
+    from turngate.vad import smart_turn
+    turn_model = None if args.no_turn_model else smart_turn.load()
+    print(f"# end-of-turn model: {'off' if turn_model is None else turn_model.path.name}; {params_line(params)}")
     t0 = time.time()
-    results = [run_turn(t, stt, vad, tts, params) for t in turns]
+    results = [run_turn(t, stt, vad, tts, params, turn_model) for t in turns]
     print(f"{'kind':<13} {'n':>3} | {'resp p50':>8} {'p90':>6} | {'cut-in':>6} {'unanswered':>10}")
     for kind in ("conversation", "read", "paused"):
         rs = [r for r in results if r.turn.kind == kind]
@@ -253,9 +295,24 @@ def main() -> None:
               f"{sum(r.cut_in for r in rs):>6} {s['unanswered']:>10}")
     for r in results:
         if r.cut_in:
-            print(f"  cut in: {r.turn.kind} {r.turn.source} (pauses {[round(b - a, 2) for a, b in r.turn.pauses]})")
+            print(f"  cut in: {r.turn.kind} {r.turn.source} (pauses {[round(b - a, 2) for a, b in r.turn.pauses]}) "
+                  f"by {r.rule.rsplit('.', 1)[-1]}")
+    if args.dump:
+        with open(args.dump, "w") as f:
+            for r in results:
+                f.write(json.dumps({"kind": r.turn.kind, "source": r.turn.source, "half": r.turn.half,
+                                    "end_ms": round(r.turn.end_s * 1000), "pauses": r.turn.pauses,
+                                    "rule": r.rule, "cut_in": r.cut_in, "response_ms": r.response_ms,
+                                    "compute_ms": r.compute_ms, "scores": r.scores}) + "\n")
+    rules: dict[str, int] = {}
+    for r in results:
+        rules[r.rule] = rules.get(r.rule, 0) + 1
+    print("end-of-turn rules:", ", ".join(f"{k.rsplit('.', 1)[-1] or 'none'} {v}" for k, v in sorted(rules.items())))
+    scores = [ms for r in results for ms in r.score_ms]
+    if scores:
+        print(f"end-of-turn model: {len(scores)} scores, wall p50 {_pct(scores, 50):.0f} ms, p90 {_pct(scores, 90):.0f} ms")
     compute = [r.compute_ms for r in results]
-    print(f"compute in series (STT final + first flite sentence): p50 {_pct(compute, 50):.0f} ms, "
+    print(f"compute in series (max(end-of-turn score if it ended the turn, STT final still due) + first flite sentence): p50 {_pct(compute, 50):.0f} ms, "
           f"p90 {_pct(compute, 90):.0f} ms; wall {time.time() - t0:.0f} s")
     line = {"bench": "turns", "half": args.half, **summarize(results)}
     if args.half == "all":

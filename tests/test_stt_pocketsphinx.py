@@ -61,8 +61,21 @@ def test_in_domain_sentence_is_recognised_through_the_phone_path(engine, tts) ->
     stream.close()
     assert final.is_final
     assert final.text == "i want to change my appointment"
-    assert final.confidence > 0.5
+    assert final.confidence > 0.5  # a short utterance: both decoding passes, the lattice's posterior
     assert [w.word for w in final.words] == final.text.split()
+
+
+def test_a_long_utterance_gets_the_streaming_hypothesis_at_once_and_settles_after(engine, tts) -> None:
+    pcm = np.concatenate([_phone_audio(tts, "I want to change my appointment.")] * 3)
+    assert len(pcm) // 8 > engine.rescore_under_ms
+    stream = engine.new_stream()
+    partials, final = _run(stream, pcm)
+    assert final.is_final and final.text == partials[-1].text  # what the partials showed, no re-decode
+    assert final.confidence is None and "appointment" in final.text
+    stream.settle()  # the deferred passes; the stream goes on with the next utterance
+    _, again = _run(stream, _phone_audio(tts, "I want a refund."))
+    assert "refund" in again.text and again.confidence > 0.5
+    stream.close()
 
 
 def test_partials_grow_before_the_final_at_most_every_interval(engine, tts) -> None:

@@ -13,7 +13,7 @@ from .decisions import Decision
 __all__ = [
     "SendAudio", "SendMark", "ClearPlayback", "StartModel", "CancelModel",
     "Synthesize", "CancelSynthesis", "TransferCall", "QueueCrmNote", "QueueFollowUp", "WriteDecision",
-    "StartTranscription", "FinishTranscription", "StartEchoCanceller", "EndCall", "Action",
+    "StartTranscription", "FinishTranscription", "StartEchoCanceller", "ScoreTurn", "EndCall", "Action",
 ]
 
 _dc = dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +147,16 @@ class StartEchoCanceller:
 
 
 @_dc
+class ScoreTurn:
+    """A candidate end of turn: score the last ``audio_ms`` of caller audio with the
+    end-of-turn model, off the event loop, and feed back ``TurnScored(request=...)``.
+    A shell without the model does nothing; the turn then ends on silence alone."""
+
+    request: int
+    audio_ms: int
+
+
+@_dc
 class EndCall:
     reason: str
 
@@ -154,5 +164,5 @@ class EndCall:
 Action = Union[
     SendAudio, SendMark, ClearPlayback, StartModel, CancelModel, Synthesize,
     CancelSynthesis, TransferCall, QueueCrmNote, QueueFollowUp, WriteDecision, StartTranscription, FinishTranscription,
-    StartEchoCanceller, EndCall,
+    StartEchoCanceller, ScoreTurn, EndCall,
 ]

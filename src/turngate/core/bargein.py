@@ -229,6 +229,7 @@ def abandon(call: Call, now: float, found: Abandon, out: list[Action], text: str
     # The caller now has the turn; the words so far are its start.
     t = call.turn
     t.started = pause.at
+    t.resumed()
     t.partial = text
     t.forget_logged()
     if pause.final_requested:

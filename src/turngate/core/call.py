@@ -36,7 +36,7 @@ from .decisions import Decision, Verdict
 from .events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, ModelDone, ModelFailed, ModelTextDelta,
     PartialTranscript, PeerMessageRejected, SpeechSynthesized, StreamStopped, SynthesisFailed, TimerFired,
-    VoiceActivity,
+    TurnScored, VoiceActivity,
 )
 from .fallback import FallbackPolicy
 from .gatekeeper import Gatekeeper
@@ -105,6 +105,8 @@ class Call:
                 answering.on_event(self, event, now, out)
             case TimerFired():
                 pass
+            case TurnScored():
+                self._on_turn_score(event, now, out)
             case DtmfReceived():
                 kv = self.gates.dtmf(event.digit, self.ms(now))
                 for v in kv.verdicts:
@@ -134,8 +136,11 @@ class Call:
         ds = [d for d in (t.deadline, t.final_due) if d is not None]
         if self.gen is not None:
             ds += answering.deadlines(self)
-        if state is State.CALLER_SPEAKING and (m := t.max_deadline()) is not None:
-            ds.append(m)
+        if state is State.CALLER_SPEAKING:
+            if (m := t.max_deadline()) is not None:
+                ds.append(m)
+            if t.score_due is not None:
+                ds.append(t.score_due)
         if state is State.PAUSED and self.pause is not None and (d := self.pause.next_deadline()) is not None:
             ds.append(d)
         return min(ds) if ds else None
@@ -160,7 +165,8 @@ class Call:
         self.cancel_generation(f"hangup:{reason}", out)
         self.turn.close_utterance(out, discard=True)
         self.go(Trigger.HANGUP)
-        self.turn.deadline = self.turn.final_due = None
+        self.turn.resumed()
+        self.turn.final_due = None
         self.pause = None
         self.log.decide("turn", "ended", reason, "turn.end_of_call", now, out, turns=len(self.context))
 
@@ -189,7 +195,8 @@ class Call:
                 self.log.decide("turn", "caller_started", "vad_onset", "turn.speech_start", now, out,
                                 onset_ms=self.ms(onset), level_db=round(ev.level_db, 1))
             case State.CALLER_SPEAKING:
-                self.turn.deadline = None  # the caller went on after a pause
+                self.turn.resumed()  # the caller went on after a pause
+                self.turn.open_utterance(out)  # the last one may have closed at a candidate end
             case State.THINKING:
                 # The caller resumed before we answered: their words take priority.
                 self.cancel_generation("caller_resumed", out)
@@ -230,6 +237,8 @@ class Call:
                 self._end_turn(now, t.rule, out)
             elif (mt := t.max_deadline()) is not None and now >= mt:
                 self._end_turn(now, "turn.end.max_duration", out)
+            elif t.score_due is not None and now >= t.score_due and not self.sound.in_speech:
+                t.ask_score(now, out)
         elif state is State.PAUSED:
             if self.pause is not None:
                 bargein.settle(self, self.pause.due(now, t.partial, in_speech=self.sound.in_speech,
@@ -251,14 +260,34 @@ class Call:
                 self.go(Trigger.SPEECH_NOISE)
                 self.log.decide("turn", "no_transcript", "stt_final_timeout", "turn.stt_timeout", now, out)
 
-    def _end_turn(self, now: float, rule: str, out: list[Action]) -> None:
+    def _on_turn_score(self, ev: TurnScored, now: float, out: list[Action]) -> None:
         t = self.turn
-        t.deadline = None
+        if self.state is not State.CALLER_SPEAKING or self.sound.in_speech:
+            return  # the turn already ended on silence, or the caller is speaking again: stale
+        match t.scored(ev.request, ev.probability):
+            case True:
+                self._end_turn(now, t.rule, out, model_ms=round(ev.elapsed_ms, 1))
+            case False if ev.probability < self.p.turn_model_threshold:
+                # The model hears an unfinished turn: wait longer for more (decision, with the score).
+                self.log.decide("turn", "hold", "model_unsure", "turn.hold.model_unsure", now, out,
+                                turn_score=round(ev.probability, 3), turn_threshold=self.p.turn_model_threshold,
+                                wait_ms=round(((t.deadline or now) - now) * 1000), model_ms=round(ev.elapsed_ms, 1),
+                                words=len(words(t.partial)))
+            case _:
+                pass  # stale (an older silence), or complete but the words end open: their silence stands
+
+    def _end_turn(self, now: float, rule: str, out: list[Action], **extra: object) -> None:
+        t = self.turn
+        evidence = t.model_evidence()
+        t.resumed()
         self.go(Trigger.END_OF_TURN)
         self.log.decide("turn", "end_of_turn", rule.rsplit(".", 1)[-1], rule, now, out,
                         silence_ms=self.sound.silence_run_ms, words=len(words(t.partial)),
-                        turn_ms=self.ms(now) - self.ms(t.started or now))
-        if t.close_utterance(out, discard=False):
+                        turn_ms=self.ms(now) - self.ms(t.started or now), **evidence, **extra,
+                        **({"final_at_candidate": True} if t.early_final else {}))
+        if t.close_utterance(out, discard=False) or t.final_outstanding:
+            # The final of the utterance just closed, or of one closed at the candidate end
+            # that has not come back yet.
             t.final_due = now + self.p.final_wait_ms / 1000
         else:
             # The utterance was already closed (an interruption decided on its final).
@@ -289,6 +318,7 @@ class Call:
 
     def _on_final(self, text: str, now: float, out: list[Action], confidence: float | None = None) -> None:
         t, pause = self.turn, self.pause
+        t.final_outstanding = False
         match self.state:
             case State.THINKING if t.final_due is not None:
                 t.final_due = None

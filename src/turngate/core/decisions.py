@@ -23,7 +23,7 @@ HandoffOutcome = Literal["stay", "handoff", "transfer"]
 MemoryOutcome = Literal["scope"]
 TurnOutcome = Literal["call_started", "ended", "caller_started", "yield", "partial_used", "no_transcript",
                       "end_of_turn", "no_words", "pause", "resume", "abandon", "agent_started", "agent_done",
-                      "dtmf"]
+                      "dtmf", "hold"]
 TransportOutcome = Literal["rejected"]
 Outcome = (RouteOutcome | GuardOutcome | ModelOutcome | HandoffOutcome | MemoryOutcome | TurnOutcome
            | TransportOutcome)

@@ -15,7 +15,7 @@ __all__ = [
     "CallStarted", "VoiceActivity", "PartialTranscript", "FinalTranscript",
     "DtmfReceived", "MarkPlayed", "ModelTextDelta", "ModelDone", "ModelFailed",
     "SpeechSynthesized", "SynthesisFailed", "TimerFired", "StreamStopped",
-    "PeerMessageRejected", "Event", "WordTime", "ModelFailureKind",
+    "PeerMessageRejected", "TurnScored", "Event", "WordTime", "ModelFailureKind",
 ]
 
 ModelFailureKind = Literal["error", "rate_limited", "server_error", "disconnect", "timeout",
@@ -132,6 +132,16 @@ class SynthesisFailed:
 
 
 @_dc
+class TurnScored:
+    """The end-of-turn model scored the caller's turn (answering ``ScoreTurn(request=...)``):
+    ``probability`` that the turn is finished. A score for an older request is stale."""
+
+    request: int
+    probability: float
+    elapsed_ms: float = 0.0  # how long the model took (features and inference)
+
+
+@_dc
 class TimerFired:
     pass
 
@@ -156,5 +166,5 @@ class PeerMessageRejected:
 Event = Union[
     CallStarted, VoiceActivity, PartialTranscript, FinalTranscript, DtmfReceived,
     MarkPlayed, ModelTextDelta, ModelDone, ModelFailed, SpeechSynthesized,
-    SynthesisFailed, TimerFired, StreamStopped, PeerMessageRejected,
+    SynthesisFailed, TimerFired, StreamStopped, PeerMessageRejected, TurnScored,
 ]

@@ -22,6 +22,18 @@ class TurnParams:
     end_silence_complete_ms: int = 350  # the transcript reads as a complete question or answer
     end_silence_open_ms: int = 1400     # trailing "and", "um", an unfinished number
     max_turn_ms: int = 20000
+    # End-of-turn model (smart-turn, vad/smart_turn.py), asked only at a candidate end: this
+    # much silence after the caller's sound (0: never ask; the silences above decide alone).
+    # A probability at or over the threshold ends the turn at once, unless the words end
+    # open ("and", a number being read); under it the turn waits end_silence_unsure_ms of
+    # silence (or more speech). No score (no model, or a slow one): the silences above.
+    turn_model_after_ms: int = 0       # off unless the policy turns it on (the bundled one does)
+    turn_model_threshold: float = 0.5
+    end_silence_unsure_ms: int = 1000
+    # At a candidate end the STT utterance is closed too, so its final (and the recogniser's
+    # second pass) is computed while the model scores; if the caller goes on, a new
+    # utterance opens and the early final is the start of the turn's words.
+    final_at_candidate: bool = True
     vad_hangover_ms: int = 128         # silence before "speech ended" (bridges short gaps between words)
     preroll_ms: int = 300              # audio from before the VAD onset fed to a new STT utterance
     final_wait_ms: int = 3000          # an STT final that never comes must not hang the call

@@ -3,7 +3,15 @@
 A turn opens on the caller's onset (or when a barge-in hands them the turn) and
 ends on a silence whose length depends on the words so far (``end_of_turn_rule``:
 a trailing "and" keeps it open longer, a complete question closes it sooner), or
-at ``max_turn_ms``. Then the STT final is awaited (``final_due``); a final that
+at ``max_turn_ms``. A short silence (``turn_model_after_ms``) is a candidate end: the
+turn asks the shell to score its audio with the end-of-turn model (``ScoreTurn``, one
+request number per candidate); a score at or over ``turn_model_threshold`` ends the
+turn at once unless the words end open; under it the silence needed grows to
+``end_silence_unsure_ms``. A score for an older request (the caller spoke again
+since) is stale and ignored; no score at all leaves the word rule's silence in
+charge. At the candidate end the STT utterance closes as well (``final_at_candidate``):
+its final is computed while the model scores, and if the caller goes on a new utterance
+opens and that final joins ``pending``. Then the STT final is awaited (``final_due``); a final that
 never comes is answered from the partials.
 
 ``partial`` is the caller's text as the core knows it: the finals of utterances the
@@ -13,11 +21,15 @@ are paused it holds the interjection's words (see ``core/bargein.py``).
 
 from __future__ import annotations
 
-from .actions import Action, FinishTranscription, StartTranscription
+from .actions import Action, FinishTranscription, ScoreTurn, StartTranscription
 from .decisions import Verdict
 from .gatekeeper import CallerTurnVerdict
 from .params import TurnParams
 from .utterance import end_of_turn_rule
+
+
+# Words that end open: their silence (end_silence_open_ms) stands whatever the model says.
+_WORDS_DECIDE = frozenset({"turn.end.open_ending", "turn.end.unfinished_number"})
 
 
 class CallerTurn:
@@ -31,11 +43,20 @@ class CallerTurn:
         self.deadline: float | None = None   # end of turn, once the caller fell silent
         self.rule = ""                       # the end-of-turn rule that set ``deadline``
         self.final_due: float | None = None  # the turn ended; its STT final is awaited until then
+        # The end-of-turn model, per silence: when to ask, the request in flight, its answer.
+        self.silence_start: float | None = None
+        self.score_due: float | None = None
+        self.requests = 0                    # ScoreTurn requests so far (numbers them)
+        self.asked: int | None = None        # the request whose score would still count
+        self.score: float | None = None      # the model's probability for this silence
+        self.final_outstanding = False       # an utterance was closed for a final that has not come
+        self.early_final = False             # this turn's utterance was closed at a candidate end
         self._logged: dict[str, tuple[str, str]] = {}
 
     def begin(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
         self.started = now
-        self.deadline = None
+        self.early_final = False
+        self.resumed()
         self._logged = {}
         if not keep_text:
             self.pending = ""
@@ -55,17 +76,71 @@ class CallerTurn:
             return False
         out.append(FinishTranscription(discard=discard))
         self.transcribing = False
+        self.final_outstanding = not discard
         return True
 
     def fell_silent(self, silence_start: float) -> None:
+        if silence_start != self.silence_start:
+            self.silence_start, self.score, self.asked = silence_start, None, None
+            after = self.p.turn_model_after_ms
+            self.score_due = silence_start + after / 1000 if after > 0 else None
+        self._set_deadline(silence_start)
+
+    def _set_deadline(self, silence_start: float) -> None:
         silence, self.rule = end_of_turn_rule(self.partial, self.p)
+        if self.score is not None and self.score < self.p.turn_model_threshold and \
+                self.p.end_silence_unsure_ms > silence:
+            silence, self.rule = self.p.end_silence_unsure_ms, "turn.end.model_unsure"
         self.deadline = silence_start + silence / 1000
+
+    def resumed(self) -> None:
+        """The caller's sound started again: no end of turn pending, any score in flight is stale."""
+        self.deadline = self.silence_start = self.score_due = self.asked = self.score = None
 
     def heard(self, text: str, silence_start: float) -> None:
         """A partial while the caller speaks: the words so far may move the end of turn."""
         self.partial = (self.pending + " " + text).strip()
         if self.deadline is not None:
-            self.fell_silent(silence_start)
+            self._set_deadline(self.silence_start if self.silence_start is not None else silence_start)
+
+    def ask_score(self, now: float, out: list[Action]) -> None:
+        """The candidate end is due: ask for the model's score of the turn's audio so far,
+        unless the words end open: then no score can change the end (their silence is the
+        longest), and the model's ~0.1 CPU-s is not spent."""
+        self.score_due = None
+        if end_of_turn_rule(self.partial, self.p)[1] in _WORDS_DECIDE:
+            return
+        self.requests += 1
+        self.asked = self.requests
+        started = self.started if self.started is not None else now
+        audio_ms = min(8000, round((now - started) * 1000) + self.p.preroll_ms)
+        out.append(ScoreTurn(request=self.requests, audio_ms=audio_ms))
+        if self.p.final_at_candidate and self.close_utterance(out, discard=False):
+            self.early_final = True
+
+    def scored(self, request: int, probability: float) -> bool | None:
+        """The model's answer. True: the turn is finished now; False: keep waiting (the
+        deadline moved); None: stale (an older silence's request), nothing changes."""
+        if request != self.asked or self.silence_start is None:
+            return None
+        self.asked = None
+        self.score = probability
+        if probability >= self.p.turn_model_threshold:
+            _, rule = end_of_turn_rule(self.partial, self.p)
+            if rule in _WORDS_DECIDE:
+                return False  # the words say more is coming: their longer silence stands
+            self.rule = "turn.end.model_complete"
+            return True
+        self._set_deadline(self.silence_start)
+        return False
+
+    def model_evidence(self) -> dict[str, object]:
+        """What the end-of-turn model said about this silence, for the decision record."""
+        if self.score is not None:
+            return {"turn_score": round(self.score, 3), "turn_threshold": self.p.turn_model_threshold}
+        if self.asked is not None:
+            return {"turn_score": "pending"}
+        return {"turn_score": None}
 
     def max_deadline(self) -> float | None:
         return None if self.started is None else self.started + self.p.max_turn_ms / 1000

@@ -10,7 +10,9 @@ what replay needs, already redacted:
 - synthesized audio: its length only (replay plays silence of that length), with
   the levels and word times the core reads;
 - the stream token in the call's parameters and a rejected frame's excerpt: dropped;
-- ``TimerFired``: not kept; replay fires the core's own deadlines.
+- ``TimerFired``: not kept; replay fires the core's own deadlines;
+- ``TurnScored``: kept (the end-of-turn model's probability decides turn ends; replay
+  does not run the model again).
 
 Each event is one short list: ``[t_ms, kind, fields...]`` (see ``_ENCODERS``).
 """
@@ -22,7 +24,7 @@ from typing import Any
 from ..core.events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, ModelDone, ModelFailed, ModelTextDelta,
     PartialTranscript, PeerMessageRejected, SpeechSynthesized, StreamStopped, SynthesisFailed, TimerFired,
-    VoiceActivity, WordTime,
+    TurnScored, VoiceActivity, WordTime,
 )
 from .redact import redact_numbers
 
@@ -79,6 +81,8 @@ def encode_event(event: Event, t_ms: int) -> list[Any] | None:
             return [t_ms, "C", event.call_id, event.stream_sid, event.caller, params]
         case PeerMessageRejected():
             return [t_ms, "R", event.kind, event.detail]
+        case TurnScored():
+            return [t_ms, "E", event.request, round(event.probability, 4), round(event.elapsed_ms, 1)]
         case TimerFired():
             return None
     return None
@@ -116,6 +120,8 @@ def decode_event(item: list[Any]) -> tuple[int, Event]:
             ev = CallStarted(call_id=f[0], stream_sid=f[1], caller=f[2], parameters=dict(f[3]))
         case "R":
             ev = PeerMessageRejected(kind=f[0], detail=f[1])
+        case "E":
+            ev = TurnScored(request=f[0], probability=f[1], elapsed_ms=f[2])
         case _:
             raise ValueError(f"unknown replay event kind {kind!r}")
     return int(t), ev

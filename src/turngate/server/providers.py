@@ -49,6 +49,9 @@ class Providers:
     breakers: Breakers = field(default_factory=Breakers)
     stream_tokens: StreamTokens | None = None   # the app makes one from the config when None
     tracer: Any = None  # an OpenTelemetry TracerProvider when TURNGATE_OTEL_ENDPOINT is set (server/tracing.py)
+    # The end-of-turn model (vad/smart_turn.py), scored at candidate turn ends; None: turns
+    # end on silence and words alone (the core never waits for a score that does not come).
+    turn_model: Any = None
 
     def agent_for(self, profile: str) -> Agent:
         return self.agents.get(profile) or self.agents["default"]
@@ -106,6 +109,7 @@ def embedded(config: Config) -> Providers:
     from ..speech.pocketsphinx_stt import PocketsphinxEngine
     from ..speech.process_stt import ProcessSttEngine
     from ..store import open_store
+    from ..vad import smart_turn
     from .tracing import make_tracer
 
     policy = load_policy(config.policy or None)
@@ -153,6 +157,7 @@ def embedded(config: Config) -> Providers:
         gatekeeper=keeper_factory(policy, script.greeting, encoder=for_policy(policy, config.cache_dir)),
         writer=DecisionWriter(store),
         turn_params=policy.turn_taking,
+        turn_model=smart_turn.load() if policy.turn_taking.turn_model_after_ms > 0 else None,
         models=fallback_policy(policy.models),
         store=store,
         tracer=make_tracer(config.otel_endpoint),

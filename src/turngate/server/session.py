@@ -34,8 +34,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..audio import mulaw
 from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueCrmNote, QueueFollowUp,
-    SendAudio,
-    SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
+    ScoreTurn, SendAudio, SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall,
+    WriteDecision,
 )
 from ..core.call import Call
 from .answers import Answers
@@ -43,7 +43,7 @@ from .echo import LineEchoCanceller
 from ..core.decisions import Decision
 from ..core.events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, PartialTranscript, PeerMessageRejected,
-    StreamStopped, TimerFired, VoiceActivity,
+    StreamStopped, TimerFired, TurnScored, VoiceActivity,
 )
 from ..errors import AuthError
 from ..core.decisions import call_outcome
@@ -57,7 +57,9 @@ from .tracing import CallSpans
 from .track import CallTrack
 
 log = logging.getLogger("turngate.session")
-PREROLL_FRAMES = 20  # 400 ms of 20 ms frames kept for the start of an utterance
+# The last 8 s of caller frames (20 ms, mu-law): the start of an STT utterance comes from
+# its tail (preroll), the end-of-turn model's input from as much of it as the turn spans.
+PREROLL_FRAMES = 400
 
 
 class CallSession:
@@ -85,6 +87,7 @@ class CallSession:
         self._stt_wake = asyncio.Event()
         self._stt_task: asyncio.Task[None] | None = None
         self._stt_dropping = False
+        self._scoring: set[asyncio.Task[None]] = set()  # end-of-turn model runs in flight
         self._pending_decisions: list[Decision] = []
         self._pending_outbox: list[OutboxItem] = []
         self._early: list[PeerMessageRejected] = []
@@ -287,6 +290,12 @@ class CallSession:
                         kind="crm_note", key=f"{self.call_id}:crm_note", call_id=self.call_id,
                         payload={"call_id": self.call_id, "account_sid": self.account_sid, "queue": a.queue,
                                  "reason": a.reason, "note": a.note}))
+                case ScoreTurn():
+                    if self.pv.turn_model is not None:  # without it the core's silence rule stands
+                        frames = max(1, a.audio_ms // 20)
+                        task = self.loop.create_task(self._score_turn(a.request, b"".join(list(self._preroll)[-frames:])))
+                        self._scoring.add(task)
+                        task.add_done_callback(self._scoring.discard)
                 case TransferCall():
                     self._transfer(a)
                 case QueueFollowUp():
@@ -386,14 +395,32 @@ class CallSession:
                     # The route gate's sentence encoder, off the event loop (see embedding.cache).
                     await run(self.pv.executor, prefetch, self.call.routed_text(final.text))
                 self._feed(FinalTranscript(text=final.text, confidence=final.confidence))
+            settle = getattr(stream, "settle", None)
+            if settle is not None:
+                # A long utterance's deferred decoding passes, now that its final is delivered.
+                await run(self.pv.executor, settle)
             return False
         return open_
+
+    async def _score_turn(self, request: int, payload: bytes) -> None:
+        """The end-of-turn model, off the event loop (features + ONNX: 10-300 ms)."""
+        model = self.pv.turn_model
+        t0 = time.perf_counter()
+        try:
+            p = await self.loop.run_in_executor(self.pv.executor, lambda: model.score(mulaw.decode(payload)))
+        except Exception as e:
+            # No score: the core's silence rule ends the turn, as without the model.
+            log.warning("call %s: end-of-turn model failed: %s", self.call_id, e)
+            return
+        self._feed(TurnScored(request=request, probability=p, elapsed_ms=(time.perf_counter() - t0) * 1000))
 
     # ------------------------------------------------------------ teardown
     async def _finish(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self.answers.stop("call ended")
+        for task in list(self._scoring):
+            task.cancel()
         if self._stt_task is not None:
             self._stt_task.cancel()
         if self.call is None:

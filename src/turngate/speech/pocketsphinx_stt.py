@@ -18,6 +18,23 @@ Weak but real, and offline. What makes it usable on a phone line:
 - the language model is built from the gateway's own phrases (``lm.py``),
   with a slice of the general model's vocabulary mixed in.
 
+The final (``final``): pocketsphinx's defaults decode an utterance twice more at its
+end (fwdflat: a flat-lexicon re-decode of the whole utterance; bestpath: a lattice
+search), and the caller waits for both: 150-330 ms for a 3 s sentence and over 3 s for a
+10-20 s conversation turn on the shared machine. The passes matter most on short
+utterances: fwdflat turns "honestly i want to do you my life" into "... to end my
+life", and short answers go from 0.52 to 0.32 WER (docs/benchmarks.md, "STT").
+
+- ``final="auto"`` (the default): an utterance of up to ``rescore_under_ms`` of audio
+  gets both passes; a longer one gets the streaming (fwdtree) hypothesis the partials
+  already showed, at once, with confidence None (no lattice, no posterior: no measure), and its
+  passes run later, in ``settle()``, which the shell calls after it has delivered the
+  final (pocketsphinx cannot close an utterance without them). The CPU is spent as
+  before; the caller no longer waits for it on long turns.
+- ``final="rescore"``: both passes on every utterance, before the final.
+- ``final="streaming"``: no second pass at all (fwdflat and bestpath off): every final
+  in tens of ms, the least CPU, the weakest words.
+
 One engine per process holds the built model files and a pool of decoders
 (a decoder costs ~0.3 s to load, ~95 MB with the general model and a few MB
 with the domain one; a call borrows one for its lifetime and gives it back on
@@ -82,7 +99,7 @@ class PocketsphinxEngine:
     ``warmup=True`` then decodes flite speech through the phone path from that
     seed and uses the mean it ends with. ``input_rate=8000`` feeds pocketsphinx 8 kHz with a
     narrowband front end instead of upsampling (measured worse; kept to
-    measure it).
+    measure it). ``final`` and ``rescore_under_ms``: see the module docstring.
     """
 
     def __init__(
@@ -97,6 +114,8 @@ class PocketsphinxEngine:
         warmup: bool = False,
         partial_interval_ms: int = 100,
         decoder_options: dict[str, object] | None = None,
+        final: Literal["auto", "streaming", "rescore"] = "auto",
+        rescore_under_ms: int = 4000,
     ) -> None:
         if input_rate not in (16000, 8000):
             raise ConfigError("input_rate must be 16000 or 8000")
@@ -118,6 +137,13 @@ class PocketsphinxEngine:
             self.vocabulary_size = 0
         else:
             raise ConfigError(f"unknown language_model {language_model!r}")
+        if final == "streaming":
+            options.update(fwdflat=False, bestpath=False)
+        elif final not in ("rescore", "auto"):
+            raise ConfigError(f"unknown final {final!r}: auto, streaming or rescore")
+        self.final = final
+        # Utterances longer than this (audio fed, ms) get the streaming hypothesis as their final.
+        self.rescore_under_ms = rescore_under_ms if final == "auto" else (0 if final == "streaming" else 1 << 30)
         options.update(decoder_options or {})
         if cmninit is not None:
             options["cmninit"] = cmninit
@@ -221,9 +247,11 @@ class PocketsphinxStream:
         self._next_check = 0       # sample count at which to look at the hypothesis again
         self._last_text = ""
         self._interval = engine.partial_interval_ms * 8
+        self._unsettled = False    # a long utterance's final was given; its passes are still due
 
     def start_utterance(self) -> None:
         decoder = self._require()
+        self.settle()
         if self._in_utterance:
             decoder.end_utt()
         if self._engine.input_rate == 16000:
@@ -260,6 +288,13 @@ class PocketsphinxStream:
         if not self._in_utterance:
             return SttResult(text="", is_final=True)
         self._process(np.zeros(0, dtype=np.int16), last=True)
+        if self._engine.final == "auto" and self._samples // 8 > self._engine.rescore_under_ms:
+            # A long turn: the streaming hypothesis now, the passes in settle().
+            self._in_utterance = False
+            self._unsettled = True
+            hyp = decoder.hyp()
+            return SttResult(text=hyp.hypstr if hyp is not None else "", is_final=True, confidence=None,
+                             words=self._words(), audio_ms=self._samples // 8)
         decoder.end_utt()
         self._in_utterance = False
         hyp = decoder.hyp()
@@ -269,13 +304,23 @@ class PocketsphinxStream:
         # after end_utt). Correct in-domain sentences score ~0.95+, guesses at unknown
         # speech ~0.3; the whole-sentence posterior is too small to read as a confidence.
         posts = [seg.prob for seg in decoder.seg() if not seg.word.startswith(("<", "["))]
-        confidence = float(min(1.0, max(0.0, sum(posts) / len(posts)))) if text and posts else None
+        # Without the lattice pass (``final="streaming"``) there is no posterior: None, no measure.
+        scored = self._engine._options.get("bestpath", True)
+        confidence = float(min(1.0, max(0.0, sum(posts) / len(posts)))) if text and posts and scored else None
         return SttResult(text=text, is_final=True, confidence=confidence, words=words,
                          audio_ms=self._samples // 8)
+
+    def settle(self) -> None:
+        """Run the passes a long utterance's final skipped (the decoder needs them to close
+        the utterance). The shell calls it after delivering the final; off the caller's path."""
+        if self._unsettled and self._decoder is not None:
+            self._unsettled = False
+            self._decoder.end_utt()
 
     def close(self) -> None:
         if self._decoder is None:
             return
+        self.settle()
         if self._in_utterance:
             self._decoder.end_utt()
         self._engine._release(self._decoder)

@@ -50,6 +50,9 @@ def _serve(conn: Connection, factory: Callable[[], SttEngine]) -> None:
                 value = streams[sid].start_utterance()
             elif op == "end":
                 value = streams[sid].end_utterance()
+            elif op == "settle":
+                settle = getattr(streams[sid], "settle", None)
+                value = settle() if settle is not None else None
             elif op == "close":
                 stream = streams.pop(sid, None)
                 value = stream.close() if stream is not None else None
@@ -148,6 +151,10 @@ class ProcessSttStream:
 
     def end_utterance(self) -> SttResult:
         return self._require().call(self._sid, "end")  # type: ignore[return-value]
+
+    def settle(self) -> None:
+        """Deferred work of the last utterance (see PocketsphinxStream.settle), in the worker."""
+        self._require().call(self._sid, "settle")
 
     def close(self) -> None:
         worker, self._worker = self._worker, None

@@ -8,8 +8,12 @@ are exact and repeatable: reaction times are in audio milliseconds, and nothing
 sleeps. Benchmarks (``bench/bargein.py``) and tests use it; the real-WebSocket
 path is the simulator's job.
 
-What it does not model: compute latency (STT and TTS answer "instantly" in
-audio time; their CPU cost is measured separately) and network jitter.
+What it does not model: compute latency (STT, TTS and the end-of-turn model answer
+"instantly" in audio time; their cost is measured separately: ``score_ms`` holds the
+wall time of each end-of-turn score) and network jitter.
+
+The end-of-turn model is the real one (``vad/smart_turn.py``) when its wheel is
+installed; ``turn_model=None`` runs without it, as a deployment that removed it does.
 
 Usage::
 
@@ -31,14 +35,14 @@ import numpy as np
 from ..audio import mulaw
 from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueCrmNote, QueueFollowUp,
-    SendAudio,
-    SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall, WriteDecision,
+    ScoreTurn, SendAudio, SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall,
+    WriteDecision,
 )
 from ..core.call import Call
 from ..core.decisions import Decision
 from ..core.events import (
     CallStarted, Event, FinalTranscript, MarkPlayed, ModelDone, ModelTextDelta, PartialTranscript,
-    TimerFired, VoiceActivity, WordTime,
+    TimerFired, TurnScored, VoiceActivity, WordTime,
 )
 from ..core.gatekeeper import Gatekeeper
 from ..core.params import TurnParams
@@ -48,6 +52,7 @@ from ..speech.tts import synthesized_event
 from . import OpenGatekeeper
 
 FRAME = 160  # 20 ms at 8 kHz
+_DEFAULT: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +67,9 @@ class AudioHarness:
     def __init__(self, *, gates: Gatekeeper | None = None, params: TurnParams | None = None,
                  stt: SttEngine | None = None, vad: object | None = None, echo: EchoSpec | None = None,
                  tts: Callable[[str], tuple[bytes, tuple[WordTime, ...]]] | None = None,
-                 model_reply: str = "Okay.") -> None:
+                 model_reply: str = "Okay.", turn_model: Any = _DEFAULT) -> None:
         from ..vad.batch import SileroBatch
+        from ..vad import smart_turn
 
         self.gates = gates or OpenGatekeeper()
         self.call = Call("harness", gates=self.gates, params=params)
@@ -73,6 +79,10 @@ class AudioHarness:
         self.echo = echo
         self.tts = tts
         self.model_reply = model_reply
+        self.turn_model = smart_turn.load() if turn_model is _DEFAULT else turn_model
+        self.score_ms: list[float] = []      # wall time of each end-of-turn score
+        self.scores: list[tuple[int, float]] = []  # (audio ms, probability) of each score
+        self._heard: deque[np.ndarray] = deque(maxlen=400)  # the last 8 s of caller audio
         self.t_ms = 0
         self.actions: list[tuple[int, Action]] = []
         self.clears_ms: list[int] = []
@@ -129,6 +139,7 @@ class AudioHarness:
         for m in marks:
             self._handle(MarkPlayed(name=m))
         self._preroll.append(frame16)
+        self._heard.append(frame16)
         if self._stt_open and self.stt is not None:
             for r in self.stt.feed(frame16):
                 if not r.is_final:
@@ -179,6 +190,9 @@ class AudioHarness:
                     final = self.stt.end_utterance()
                     if not a.discard:
                         self._handle(FinalTranscript(text=final.text, confidence=final.confidence))
+                    settle = getattr(self.stt, "settle", None)
+                    if settle is not None:
+                        settle()  # deferred decoding passes: after the final, as the shell does
                 elif not a.discard:
                     self._handle(FinalTranscript(text=""))
             case StartModel():
@@ -191,6 +205,16 @@ class AudioHarness:
             case StartEchoCanceller():
                 from ..speech.echo_canceller import EchoCanceller
                 self.canceller = EchoCanceller()
+            case ScoreTurn():
+                if self.turn_model is not None:
+                    import time
+                    frames = list(self._heard)[-max(1, a.audio_ms // 20):]
+                    t0 = time.perf_counter()
+                    p = self.turn_model.score(np.concatenate(frames))
+                    ms = (time.perf_counter() - t0) * 1000
+                    self.score_ms.append(ms)
+                    self.scores.append((self.t_ms, p))
+                    self._handle(TurnScored(request=a.request, probability=p, elapsed_ms=ms))
             case (CancelModel() | CancelSynthesis() | TransferCall() | QueueCrmNote() | QueueFollowUp()
                   | WriteDecision() | EndCall()):
                 pass
