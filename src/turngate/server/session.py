@@ -215,6 +215,16 @@ class CallSession:
         if self.call is None:
             return
         now = self.loop.time()
+        if not isinstance(event, TimerFired):
+            # A deadline that passed while this event waited in the loop's queue (a busy
+            # loop runs an executor's result before a due timer) fires first, as on the
+            # core's own timeline and in replay: a turn model's score that came after the
+            # silence rule had ended the turn must not decide it.
+            for _ in range(10):
+                due = self.call.next_deadline()
+                if due is None or due > now:
+                    break
+                self._feed(TimerFired())
         if self.replay is not None:
             self.replay.event(event, now)
         try:
