@@ -102,7 +102,7 @@ def test_final_after_a_drift_is_scored_on_the_words_that_drifted(policy):
     d, state = route_gate(r, state, "pay my bill please no cancel my plan now", final=True,
                           agent_speaking=False)
     assert (d.outcome, d.route) == ("route", "cancellation")
-    assert state == RouteState(held="cancellation")
+    assert state == RouteState(held="cancellation", left="payment")  # the call left payment in this turn
 
 
 def test_turn_control_words_keep_the_held_route_whatever_the_classifier_says(policy):
@@ -457,3 +457,37 @@ def test_a_partial_drift_the_final_does_not_confirm_returns_to_the_flow(policy):
                           agent_speaking=False)
     assert (d.outcome, d.route, d.reason) == ("drift", "payment", "drift_not_confirmed")
     assert state.held == "payment" and state.drifted_from is None
+
+
+def test_a_short_question_inside_the_flow_stays_in_it(policy):
+    assert 0 < policy.route_gate.followup_max_words < 5
+    table = {"what's the address": {"faq": 0.95, "appointment": 0.05},
+             "anyone else": {"faq": 0.9, "appointment": 0.1}}
+    r = ScriptedRouter(policy, table)
+    state = RouteState(held="appointment")
+    for text in table:
+        d, state = route_gate(r, state, text, final=True, agent_speaking=False)
+        assert (d.outcome, d.route, d.reason) == ("hold", "appointment", "follow_up_keeps_route")
+
+
+def test_the_caller_resumes_the_flow_the_call_left_on_less_evidence(policy):
+    """A wrong drift must not hold the call for good: back to the route it left needs only
+    return_drift_confidence, and an answer that refers back may take it there."""
+    assert policy.route_gate.return_drift_confidence is not None
+    table = {
+        "i need to reschedule my appointment": {"appointment": 0.95, "faq": 0.05},
+        "what are your opening hours on saturday": {"faq": 0.9, "appointment": 0.1},
+        "yes please book one": {"appointment": 0.6, "faq": 0.4},
+    }
+    r = ScriptedRouter(policy, table)
+    state = RouteState()
+    got = []
+    for text in table:
+        d, state = route_gate(r, state, text, final=True, agent_speaking=False)
+        got.append((d.outcome, d.route))
+    assert got == [("route", "appointment"), ("drift", "faq"), ("drift", "appointment")]
+    assert state.held == "appointment" and state.left == "faq"
+    # The same answer with no route to go back to stays where the call is.
+    d, _ = route_gate(ScriptedRouter(policy, {"yes please book one": {"appointment": 0.6, "faq": 0.4}}),
+                      RouteState(held="faq"), "yes please book one", final=True, agent_speaking=False)
+    assert (d.outcome, d.route) == ("hold", "faq")

@@ -109,6 +109,8 @@ class RouteGateParams:
     min_partial_chars: int = 10     # shorter partials only hold
     drift_confidence: float = 0.0   # a held route moves only to a class at least this sure
     followup_drift_confidence: float = 0.0  # ... and this sure when the final refers back to the flow
+    followup_max_words: int = 0     # a final this short (in words) refers back to the flow too (0: off)
+    return_drift_confidence: float | None = None  # back to the route the call left: this sure (None: as drift)
     # The classifier (few examples per route: see docs/benchmarks.md, few-shot routing).
     describe_routes: bool = False   # each route's description is one more example of it
     encoder_C: float = 10.0         # the sentence view's logistic model
@@ -232,6 +234,8 @@ class _RouteGate(_Strict):
     min_partial_chars: int = Field(default=10, ge=0)
     drift_confidence: float = Field(default=0.0, ge=0, le=1)
     followup_drift_confidence: float = Field(default=0.0, ge=0, le=1)
+    followup_max_words: int = Field(default=0, ge=0, le=50)
+    return_drift_confidence: float | None = Field(default=None, ge=0, le=1)
     describe_routes: bool = False
     encoder_C: float = Field(default=10.0, gt=0)
     encoder_weight: float = Field(default=0.5, ge=0, le=1)
