@@ -460,7 +460,8 @@ def test_a_partial_drift_the_final_does_not_confirm_returns_to_the_flow(policy):
 
 
 def test_a_short_question_inside_the_flow_stays_in_it(policy):
-    assert 0 < policy.route_gate.followup_max_words < 5
+    """route_gate.followup_max_words (off in the bundled policy): a final that short refers back."""
+    policy = replace(policy, route_gate=replace(policy.route_gate, followup_max_words=3))
     table = {"what's the address": {"faq": 0.95, "appointment": 0.05},
              "anyone else": {"faq": 0.9, "appointment": 0.1}}
     r = ScriptedRouter(policy, table)
@@ -491,3 +492,16 @@ def test_the_caller_resumes_the_flow_the_call_left_on_less_evidence(policy):
     d, _ = route_gate(ScriptedRouter(policy, {"yes please book one": {"appointment": 0.6, "faq": 0.4}}),
                       RouteState(held="faq"), "yes please book one", final=True, agent_speaking=False)
     assert (d.outcome, d.route) == ("hold", "faq")
+
+
+def test_a_question_inside_a_flow_reaches_faq_only_on_faq_s_own_floor(policy):
+    """The bundled policy gives faq its own drift_confidence: "what is the address?" inside
+    an appointment flow is about the appointment; a clear faq question still moves the call."""
+    assert policy.routes["faq"].drift_confidence == 0.9
+    table = {"what is the address": {"faq": 0.85, "appointment": 0.15},
+             "what are your opening hours on saturday": {"faq": 0.95, "appointment": 0.05}}
+    r = ScriptedRouter(policy, table)
+    d, state = route_gate(r, RouteState(held="appointment"), "what is the address", final=True, agent_speaking=False)
+    assert (d.outcome, d.route, d.reason) == ("hold", "appointment", "drift_not_clear")
+    d, state = route_gate(r, state, "what are your opening hours on saturday", final=True, agent_speaking=False)
+    assert (d.outcome, d.route) == ("drift", "faq")

@@ -89,6 +89,8 @@ class RouteSpec:
     next_action: str
     # segment -> next best action, for segments that change what we do next
     segment_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A held route moves *to* this one only at this confidence (None: route_gate.drift_confidence).
+    drift_confidence: float | None = None
 
     @property
     def rule(self) -> str:
@@ -216,6 +218,7 @@ class _Route(_Strict):
     handoff_queue: str = "general"
     next_action: str = "answer"
     segment_actions: dict[str, str] = Field(default_factory=dict)
+    drift_confidence: float | None = Field(default=None, ge=0, le=1)
 
     @field_validator("examples")
     @classmethod
@@ -370,6 +373,7 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
             handoff_queue=r.handoff_queue,
             next_action=r.next_action,
             segment_actions=MappingProxyType(dict(r.segment_actions)),
+            drift_confidence=r.drift_confidence,
         )
         for name, r in model.routes.items()
     }

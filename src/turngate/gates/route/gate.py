@@ -293,7 +293,8 @@ def route_gate(
         margin = scores.confidence - scores.confidence_of(held)
         if margin < p.switch_margin:
             return decide("hold", held, "switch_below_margin", scores, margin), nxt
-        unclear = _unclear_drift(p, scores.confidence, text, returning=best == state.left)
+        unclear = _unclear_drift(p, scores.confidence, text, returning=best == state.left,
+                                 floor=_entry_floor(router, best))
         if unclear:
             return decide("hold", held, unclear, scores, margin), nxt
         reason = "drift_while_answering" if agent_speaking else "drift_margin"
@@ -313,8 +314,8 @@ def route_gate(
         return (decide("hold", held, "route_unchanged", scores),
                 replace(nxt, candidate=None, candidate_count=0))
     margin = scores.confidence - scores.confidence_of(held)
-    qualifies = margin >= p.drift_margin and not _unclear_drift(p, scores.confidence, text,
-                                                                 returning=best == state.left)
+    qualifies = margin >= p.drift_margin and not _unclear_drift(
+        p, scores.confidence, text, returning=best == state.left, floor=_entry_floor(router, best))
     count = _streak(state, best, qualifies)
     nxt = replace(nxt, candidate=best if qualifies else None, candidate_count=count)
     if count >= p.stable_partials:
@@ -338,7 +339,13 @@ def _is_control_phrase(text: str) -> bool:
     return words > 0
 
 
-def _unclear_drift(p: RouteGateParams, confidence: float, text: str, *, returning: bool = False) -> str:
+def _entry_floor(router: Router, route: str) -> float:
+    spec = router.routes.get(route)
+    return spec.drift_confidence if spec is not None and spec.drift_confidence is not None else 0.0
+
+
+def _unclear_drift(p: RouteGateParams, confidence: float, text: str, *, returning: bool = False,
+                   floor: float = 0.0) -> str:
     """Why a class leading the held route is not yet clear evidence of a new purpose ("": it is).
 
     The call is in a flow: an answer inside it ("in checking", "the 7th at 4 pm") leans
@@ -347,10 +354,12 @@ def _unclear_drift(p: RouteGateParams, confidence: float, text: str, *, returnin
     ``followup_drift_confidence``. Going back to the route the call left (``returning``)
     needs only ``return_drift_confidence`` when the policy sets it: the caller resumes a
     flow they were in ("yes, please book one" after a question drifted to faq), and
-    referring back is what resuming sounds like."""
+    referring back is what resuming sounds like. ``floor``: the new route's own
+    ``drift_confidence`` (a general-questions route: a question inside a flow is
+    usually about the flow)."""
     if returning and p.return_drift_confidence is not None:
         return "" if confidence >= p.return_drift_confidence else "drift_not_clear"
-    if confidence < p.drift_confidence:
+    if confidence < max(p.drift_confidence, floor):
         return "drift_not_clear"
     if confidence < p.followup_drift_confidence and _refers_back(text, p.followup_max_words):
         return "follow_up_keeps_route"
