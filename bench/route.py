@@ -382,6 +382,8 @@ def main() -> int:
     ap.add_argument("--partials", type=int, default=3000, help="partials to time")
     ap.add_argument("--no-full", action="store_true", help="skip the full-data figures (Banking77, CLINC150)")
     ap.add_argument("--no-fewshot", action="store_true", help="skip the few-shot and call-context figures")
+    ap.add_argument("--no-tune", action="store_true",
+                    help="few-shot without tuning the encoder's last block (the frozen figures only)")
     args = ap.parse_args()
 
     encoder = None
@@ -406,7 +408,7 @@ def main() -> int:
             from context_data import test as context_dialogues
 
             cached = CachedEncoder(encoder, cache_dir=Config.from_env().cache_dir)
-            few = route_fewshot.run(cached, time_calls=time_calls, partials=partials)
+            few = route_fewshot.run(cached, time_calls=time_calls, partials=partials, tune=not args.no_tune)
             res.update({k: v for k, v in few.items() if k.startswith("fewshot10_") and k.endswith("_acc")})
             extra.update({k: v for k, v in few.items() if k not in res})
             ctx = route_context.run(context_dialogues())

@@ -119,6 +119,7 @@ class RouteGateParams:
     encoder_weight: float = 0.5     # its weight against the sparse view on finals
     encoder_center: bool = False    # centre sentence embeddings on the examples' mean
     static_on_finals: float = 0.0   # the static word-vector view's share on finals
+    encoder_tune_epochs: int = 0    # tune the encoder's last block on the examples first (0: frozen)
     # "auto": use the MiniLM encoder when its wheel is installed (static view on
     # partials, full encoder on finals, ~30 ms of CPU per final); "off": sparse only.
     encoder: Literal["off", "auto"] = "off"
@@ -244,6 +245,7 @@ class _RouteGate(_Strict):
     encoder_weight: float = Field(default=0.5, ge=0, le=1)
     encoder_center: bool = False
     static_on_finals: float = Field(default=0.0, ge=0, le=1)
+    encoder_tune_epochs: int = Field(default=0, ge=0, le=50)
     encoder: Literal["off", "auto"] = "off"
 
     @field_validator("encoder", mode="before")

@@ -108,3 +108,12 @@ class CachedEncoder:
 
     def encode_static_one(self, text: str) -> np.ndarray:
         return self.encoder.encode_static_one(text)
+
+    def encode_tokens(self, texts: list[str]) -> list[np.ndarray]:
+        return self.encoder.encode_tokens(texts)
+
+    def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *, epochs: int, lr: float) -> Any:
+        return self.encoder.tune(states, labels, n_classes, epochs=epochs, lr=lr)
+
+    def finish(self, states: list[np.ndarray], params: Any = None) -> np.ndarray:
+        return self.encoder.finish(states, params)

@@ -140,7 +140,9 @@ class Router:
         clf = IntentClassifier.fit(texts, labels, unknown_label=UNKNOWN, unknown_below=p.min_confidence,
                                    encoder=encoder, encoder_C=p.encoder_C, encoder_weight=p.encoder_weight,
                                    static_weight=0.5, static_C=10.0, final_static_weight=p.static_on_finals,
-                                   encoder_center=p.encoder_center)
+                                   encoder_center=p.encoder_center,
+                                   encoder_tune_epochs=p.encoder_tune_epochs if encoder is not None else 0,
+                                   encoder_tune_lr=1e-3)
         return cls(classifier=clf, routes=policy.routes, params=policy.route_gate,
                    policy_version=policy.version)
 
