@@ -31,6 +31,11 @@ log-probability (equal weights):
   (a static word-vector view: a gather and a mean, microseconds);
 * with ``use_encoder=True``, instead one over the full contextual sentence
   embedding. That costs milliseconds, so the router uses it on finals only.
+
+With few examples per class (a policy's routes), ``encoder_tune_epochs`` first tunes
+the encoder's last feed-forward block on them (the encoder's ``tune``; see
+``embedding.minilm``): the sentence view then reads the tuned block on finals. Partials
+never use it.
 """
 
 from __future__ import annotations
