@@ -37,7 +37,10 @@ def _fit(xs, ys, E, encoder, intents, Elab, config, describe):
     return IntentClassifier.fit(xs, ys, encoder=encoder, embeddings=E, **config)
 
 
-def run(encoder, *, shots=(10, 30), time_calls=None, partials=None, tune: bool = False) -> dict[str, object]:
+def run(encoder, *, shots=(10, 30), time_calls=None, partials=None, tune: bool = False,
+        split: str = "test", seeds=SEEDS) -> dict[str, object]:
+    """``split="val"``: score the validation splits instead (where the settings were chosen;
+    the tuning settings on seeds 0-1)."""
     res: dict[str, object] = {}
     extra: dict[str, object] = {}
     for s in all_sets():
@@ -46,7 +49,7 @@ def run(encoder, *, shots=(10, 30), time_calls=None, partials=None, tune: bool =
         pool = [t for ex in s.pool.values() for t in ex]
         Epool, at = embed(encoder, pool), {t: i for i, t in enumerate(pool)}
         Elab = embed(encoder, [label_text(c) for c in intents])
-        xte, yte = s.test
+        xte, yte = s.test if split == "test" else s.val
         Ete = embed(encoder, xte)
         E10 = embed(encoder, s.fixed10[0]) if s.fixed10 else None
         y = np.asarray(yte)
@@ -57,9 +60,9 @@ def run(encoder, *, shots=(10, 30), time_calls=None, partials=None, tune: bool =
                 states.update(zip(s.fixed10[0], token_states(encoder, s.fixed10[0])))
             Ste = token_states(encoder, xte)
         for k in shots:
-            seeds = [0] if (k == 10 and s.fixed10) or k >= 30 else list(SEEDS)  # 30-shot: the whole pool
+            seeds_k = [0] if (k == 10 and s.fixed10) or k >= 30 else list(seeds)  # 30-shot: the whole pool
             accs, accs_default, accs_partial, accs_tuned = [], [], [], []
-            for seed in seeds:
+            for seed in seeds_k:
                 xs, ys = s.shots(k, seed)
                 E = E10 if (k == 10 and s.fixed10) else Epool[[at[t] for t in xs]]
                 clf = _fit(xs, ys, E, encoder, intents, Elab, FEWSHOT, DESCRIBE)
@@ -75,7 +78,7 @@ def run(encoder, *, shots=(10, 30), time_calls=None, partials=None, tune: bool =
                 base = _fit(xs, ys, E, encoder, intents, Elab, DEFAULT, False)
                 accs_default.append(np.mean([base.predict(t, use_encoder=True, embedding=Ete[i]).label == y[i]
                                              for i, t in enumerate(xte)]))
-                if time_calls is not None and s.name == "banking77" and k == 10 and seed == seeds[0]:
+                if time_calls is not None and s.name == "banking77" and k == 10 and seed == seeds_k[0]:
                     lat, _ = time_calls(lambda q: clf.decide(clf.log_proba(q)), partials(xte, 2000))
                     extra["fewshot_latency_us_p50"] = round(float(np.percentile(lat, 50)), 1)
                     extra["fewshot_latency_us_p99"] = round(float(np.percentile(lat, 99)), 1)
