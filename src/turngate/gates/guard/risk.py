@@ -48,11 +48,7 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
          r"(?:don'?t|can'?t) see (?:the|any) point (?:of|in) (?:going on|living|being alive|carrying on)|"
          r"(?:no|any) point (?:in )?(?:going on|living|being alive)|nobody would (?:miss|notice) (?:me|if i)|"
          r"(?:go to sleep|fall asleep) and (?:never|not) wake up|"
-         r"i won'?t be (?:around|here) (?:much longer|anymore|tomorrow)|"
-         # asking how: "how do i best hang myself", "how to commit suicide"
-         r"(?:how (?:do|can|could|should) i|how to|best way to|ways? to)\s+(?:best\s+|painlessly\s+|quickly\s+)?"
-         r"(?:kill|hang|drown|poison|shoot|cut|starve|suffocate|overdose|end)\s+myself|"
-         r"(?:how (?:do|can|could|should) i|how to|best way to|ways? to)\s+(?:best\s+|painlessly\s+)?commit suicide)\b"),
+         r"i won'?t be (?:around|here) (?:much longer|anymore|tomorrow))\b"),
         ("self_harm",
          r"\b(?:mich umbringen|mir das leben nehmen|selbstmord|suizid|nicht mehr leben (?:will|möchte)|"
          r"will sterben)\b"),
@@ -64,25 +60,6 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
          r"i know where you (?:live|work)|i know where your (?:office|branch|house|family) is|"
          r"watch your back|watch yourself when you)\b"),
         ("threat", r"\b(?:ich (?:bringe|bring) (?:dich|sie|euch) um|ich werde (?:dich|sie|euch) (?:umbringen|töten))\b"),
-        # The caller asks how to harm a person ("how do i poison my neighbour", "what's the best
-        # way to kill someone"); a thing as the target is a look-alike ("kill a python process",
-        # "shoot a good photo", "choke an opponent in judo") and does not match.
-        ("threat",
-         r"\b(?:how (?:do|can|could|would|should) i|how to|what'?s the best way to|best way to|"
-         r"ways? (?:of|to)|where can i|help me)\s+(?:best\s+|quietly\s+|secretly\s+)?"
-         r"(?:kill(?:ing)?|murder(?:ing)?|shoot(?:ing)?|stab(?:bing)?|strangl(?:e|ing)|chok(?:e|ing)|"
-         r"throttl(?:e|ing)|poison(?:ing)?|beat(?:ing)?(?: up)?|punch(?:ing)?|hurt(?:ing)?|attack(?:ing)?|"
-         r"kidnap(?:ping)?|abduct(?:ing)?|tortur(?:e|ing)|drown(?:ing)?|smother(?:ing)?|"
-         r"get rid of|do away with|take out|hunt down|push|tackle|smash in|break open|crack open|hammer)\s+"
-         r"(?:someone|somebody|a person|people|a human|humans|him|her|them|a (?:woman|man|child|kid|toddler|baby)|"
-         r"my (?:wife|husband|spouse|partner|girlfriend|boyfriend|neighbou?r|boss|ex(?:-wife|-husband| wife| husband)?|"
-         r"mother|father|mom|mum|dad|brother|sister|son|daughter|child|kid|baby|friend|date|coworker|colleague|"
-         r"teacher|landlord|family|parents?|(?:tinder |first |blind )?date)|someone'?s (?:skull|head|face|neck|legs?))\b"
-         r"(?![\w\s]{0,25}\b(?:chess|checkers|cards|poker|scrabble|games?|match|race|tennis|golf|arm wrestling)\b)"),
-        ("threat",
-         r"\b(?:how (?:do|can|could|would|should) i|how to|where can i|best way to|plan for)\s+"
-         r"(?:commit|plan|get away with|carry out)(?:ting)?\s+(?:a\s+|an\s+)?"
-         r"(?:murder|massacre|assassination|kidnapping|mass shooting|violent assault|terror(?:ist)? attack)\b"),
         ("harmful_request",
          r"\b(?:how (?:do i|to|can i|would i)|instructions for|steps to|tutorial on|help me)\b"
          r"[\w\s,']{0,40}?\b(?:make|build|synthesi[sz]e|cook|produce|obtain|buy)\b[\w\s,']{0,30}?"
@@ -105,10 +82,6 @@ sterben will shoot shooting stab beat burn blow bomb attack gun pay watch bringe
 bring töten explosive explosives weapon weapons meth methamphetamine nerve poison ricin sarin
 chemical bioweapon silencer malware ransomware counterfeit launder laundering money steal
 identity hack break access point nobody wake won wont where strangle
-murder murdering stab stabbing strangling choke choking throttle throttling poisoning beating punch
-punching attacking kidnap kidnapping abduct abducting torture torturing drown drowning smother
-smothering rid away out hang starve suffocate myself down push tackle smash crack hammer commit
-plan get carry
 """.split())
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
