@@ -48,6 +48,29 @@ def embed(encoder, texts: list[str]) -> np.ndarray:
     return np.vstack(parts) if parts else np.zeros((0, encoder.dim), np.float32)
 
 
+def token_states(encoder, texts: list[str]) -> list[np.ndarray]:
+    """``encode_tokens`` of ``texts`` (for a router that tunes the encoder), kept in the
+    embedding cache's folder as one .npz per chunk of CHUNK texts (offsets + stacked states)."""
+    import hashlib
+
+    out: list[np.ndarray] = []
+    for i in range(0, len(texts), CHUNK):
+        part = texts[i:i + CHUNK]
+        key = hashlib.sha256("\x1f".join([encoder.model_id, "tokens-v1", *part]).encode()).hexdigest()[:24]
+        path = encoder.cache_dir / f"tokens-{key}.npz" if encoder.cache_dir is not None else None
+        if path is not None and path.exists():
+            z = np.load(path)
+            cuts = np.cumsum(z["lengths"])[:-1]
+            out.extend(np.split(z["states"], cuts))
+            continue
+        got = encoder.encode_tokens(part)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, states=np.concatenate(got), lengths=np.array([len(g) for g in got]))
+        out.extend(got)
+    return out
+
+
 @dataclass(frozen=True)
 class FewShotSet:
     name: str

@@ -382,6 +382,11 @@ def main() -> int:
     ap.add_argument("--partials", type=int, default=3000, help="partials to time")
     ap.add_argument("--no-full", action="store_true", help="skip the full-data figures (Banking77, CLINC150)")
     ap.add_argument("--no-fewshot", action="store_true", help="skip the few-shot and call-context figures")
+    ap.add_argument("--fewshot-val", action="store_true",
+                    help="few-shot figures on the validation splits, seeds 0-1 (where the settings were chosen); "
+                         "no full-data or context figures")
+    ap.add_argument("--no-tune", action="store_true",
+                    help="few-shot without tuning the encoder's last block (the frozen figures only)")
     args = ap.parse_args()
 
     encoder = None
@@ -406,7 +411,11 @@ def main() -> int:
             from context_data import test as context_dialogues
 
             cached = CachedEncoder(encoder, cache_dir=Config.from_env().cache_dir)
-            few = route_fewshot.run(cached, time_calls=time_calls, partials=partials)
+            if args.fewshot_val:
+                few = route_fewshot.run(cached, shots=(10,), tune=not args.no_tune, split="val", seeds=(0, 1))
+                print(json.dumps({"bench": "route_fewshot_val", **few}))
+                return 0
+            few = route_fewshot.run(cached, time_calls=time_calls, partials=partials, tune=not args.no_tune)
             res.update({k: v for k, v in few.items() if k.startswith("fewshot10_") and k.endswith("_acc")})
             extra.update({k: v for k, v in few.items() if k not in res})
             ctx = route_context.run(context_dialogues())

@@ -62,3 +62,21 @@ def test_the_bundled_policy_ships_its_example_embeddings():
     name = embeddings_file("MiniLMEncoder:384:v1", texts)
     assert (SHIPPED / name).exists(), name
     assert len(list(SHIPPED.glob("*.npy"))) == 1, "stale embedding files in the package"
+
+
+def test_a_prefetched_final_also_serves_a_tuned_router_its_token_states():
+    class TokenEncoder(CountingEncoder):
+        def encode_tokens(self, texts):
+            self.calls += len(texts)
+            return [np.full((len(t.split()), 4), 1.0, np.float32) for t in texts]
+
+        def finish(self, states, params=None):
+            return np.stack([s.mean(0) for s in states])
+
+    inner = TokenEncoder()
+    enc = CachedEncoder(inner)
+    enc.warm("i want a refund")
+    assert inner.calls == 1
+    assert enc.encode_tokens(["i want a refund"])[0].shape == (4, 4)
+    assert enc.encode_one("i want a refund").tolist() == [1.0] * 4
+    assert inner.calls == 1 and enc.hits == 2

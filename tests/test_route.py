@@ -102,7 +102,7 @@ def test_final_after_a_drift_is_scored_on_the_words_that_drifted(policy):
     d, state = route_gate(r, state, "pay my bill please no cancel my plan now", final=True,
                           agent_speaking=False)
     assert (d.outcome, d.route) == ("route", "cancellation")
-    assert state == RouteState(held="cancellation")
+    assert state == RouteState(held="cancellation", left="payment")  # the call left payment in this turn
 
 
 def test_turn_control_words_keep_the_held_route_whatever_the_classifier_says(policy):
@@ -443,8 +443,9 @@ def test_a_partial_drift_the_final_does_not_confirm_returns_to_the_flow(policy):
     table = {
         "i want to pay": {"payment": 0.95, "faq": 0.05},
         "i want to pay with": {"payment": 0.95, "faq": 0.05},
-        " my card number": {"faq": 0.9, "payment": 0.1},
-        " my card number is": {"faq": 0.88, "payment": 0.12},
+        # sure enough for faq's own drift floor (0.9 in the bundled policy)
+        " my card number": {"faq": 0.95, "payment": 0.05},
+        " my card number is": {"faq": 0.93, "payment": 0.07},
         " my card number is four one one one one": {"faq": 0.59, "payment": 0.41},
     }
     r = ScriptedRouter(policy, table)
@@ -457,3 +458,51 @@ def test_a_partial_drift_the_final_does_not_confirm_returns_to_the_flow(policy):
                           agent_speaking=False)
     assert (d.outcome, d.route, d.reason) == ("drift", "payment", "drift_not_confirmed")
     assert state.held == "payment" and state.drifted_from is None
+
+
+def test_a_short_question_inside_the_flow_stays_in_it(policy):
+    """route_gate.followup_max_words (off in the bundled policy): a final that short refers back."""
+    policy = replace(policy, route_gate=replace(policy.route_gate, followup_max_words=3))
+    table = {"what's the address": {"faq": 0.95, "appointment": 0.05},
+             "anyone else": {"faq": 0.9, "appointment": 0.1}}
+    r = ScriptedRouter(policy, table)
+    state = RouteState(held="appointment")
+    for text in table:
+        d, state = route_gate(r, state, text, final=True, agent_speaking=False)
+        assert (d.outcome, d.route, d.reason) == ("hold", "appointment", "follow_up_keeps_route")
+
+
+def test_the_caller_resumes_the_flow_the_call_left_on_less_evidence(policy):
+    """A wrong drift must not hold the call for good: back to the route it left needs only
+    return_drift_confidence, and an answer that refers back may take it there."""
+    assert policy.route_gate.return_drift_confidence is not None
+    table = {
+        "i need to reschedule my appointment": {"appointment": 0.95, "faq": 0.05},
+        "what are your opening hours on saturday": {"faq": 0.9, "appointment": 0.1},
+        "yes please book one": {"appointment": 0.6, "faq": 0.4},
+    }
+    r = ScriptedRouter(policy, table)
+    state = RouteState()
+    got = []
+    for text in table:
+        d, state = route_gate(r, state, text, final=True, agent_speaking=False)
+        got.append((d.outcome, d.route))
+    assert got == [("route", "appointment"), ("drift", "faq"), ("drift", "appointment")]
+    assert state.held == "appointment" and state.left == "faq"
+    # The same answer with no route to go back to stays where the call is.
+    d, _ = route_gate(ScriptedRouter(policy, {"yes please book one": {"appointment": 0.6, "faq": 0.4}}),
+                      RouteState(held="faq"), "yes please book one", final=True, agent_speaking=False)
+    assert (d.outcome, d.route) == ("hold", "faq")
+
+
+def test_a_question_inside_a_flow_reaches_faq_only_on_faq_s_own_floor(policy):
+    """The bundled policy gives faq its own drift_confidence: "what is the address?" inside
+    an appointment flow is about the appointment; a clear faq question still moves the call."""
+    assert policy.routes["faq"].drift_confidence == 0.9
+    table = {"what is the address": {"faq": 0.85, "appointment": 0.15},
+             "what are your opening hours on saturday": {"faq": 0.95, "appointment": 0.05}}
+    r = ScriptedRouter(policy, table)
+    d, state = route_gate(r, RouteState(held="appointment"), "what is the address", final=True, agent_speaking=False)
+    assert (d.outcome, d.route, d.reason) == ("hold", "appointment", "drift_not_clear")
+    d, state = route_gate(r, state, "what are your opening hours on saturday", final=True, agent_speaking=False)
+    assert (d.outcome, d.route) == ("drift", "faq")

@@ -89,6 +89,8 @@ class RouteSpec:
     next_action: str
     # segment -> next best action, for segments that change what we do next
     segment_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A held route moves *to* this one only at this confidence (None: route_gate.drift_confidence).
+    drift_confidence: float | None = None
 
     @property
     def rule(self) -> str:
@@ -109,12 +111,15 @@ class RouteGateParams:
     min_partial_chars: int = 10     # shorter partials only hold
     drift_confidence: float = 0.0   # a held route moves only to a class at least this sure
     followup_drift_confidence: float = 0.0  # ... and this sure when the final refers back to the flow
+    followup_max_words: int = 0     # a final this short (in words) refers back to the flow too (0: off)
+    return_drift_confidence: float | None = None  # back to the route the call left: this sure (None: as drift)
     # The classifier (few examples per route: see docs/benchmarks.md, few-shot routing).
     describe_routes: bool = False   # each route's description is one more example of it
     encoder_C: float = 10.0         # the sentence view's logistic model
     encoder_weight: float = 0.5     # its weight against the sparse view on finals
     encoder_center: bool = False    # centre sentence embeddings on the examples' mean
     static_on_finals: float = 0.0   # the static word-vector view's share on finals
+    encoder_tune_epochs: int = 0    # tune the encoder's last block on the examples first (0: frozen)
     # "auto": use the MiniLM encoder when its wheel is installed (static view on
     # partials, full encoder on finals, ~30 ms of CPU per final); "off": sparse only.
     encoder: Literal["off", "auto"] = "off"
@@ -214,6 +219,7 @@ class _Route(_Strict):
     handoff_queue: str = "general"
     next_action: str = "answer"
     segment_actions: dict[str, str] = Field(default_factory=dict)
+    drift_confidence: float | None = Field(default=None, ge=0, le=1)
 
     @field_validator("examples")
     @classmethod
@@ -232,11 +238,14 @@ class _RouteGate(_Strict):
     min_partial_chars: int = Field(default=10, ge=0)
     drift_confidence: float = Field(default=0.0, ge=0, le=1)
     followup_drift_confidence: float = Field(default=0.0, ge=0, le=1)
+    followup_max_words: int = Field(default=0, ge=0, le=50)
+    return_drift_confidence: float | None = Field(default=None, ge=0, le=1)
     describe_routes: bool = False
     encoder_C: float = Field(default=10.0, gt=0)
     encoder_weight: float = Field(default=0.5, ge=0, le=1)
     encoder_center: bool = False
     static_on_finals: float = Field(default=0.0, ge=0, le=1)
+    encoder_tune_epochs: int = Field(default=0, ge=0, le=50)
     encoder: Literal["off", "auto"] = "off"
 
     @field_validator("encoder", mode="before")
@@ -366,6 +375,7 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
             handoff_queue=r.handoff_queue,
             next_action=r.next_action,
             segment_actions=MappingProxyType(dict(r.segment_actions)),
+            drift_confidence=r.drift_confidence,
         )
         for name, r in model.routes.items()
     }

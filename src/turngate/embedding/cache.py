@@ -49,6 +49,10 @@ class CachedEncoder:
         self.dim = encoder.dim
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # A router that tuned the encoder reads a final's token states, not its embedding:
+        # the prefetch keeps both (one encoding gives both, ``finish`` is the last block).
+        self._tokens: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._with_tokens = hasattr(encoder, "encode_tokens") and hasattr(encoder, "finish")
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -58,11 +62,20 @@ class CachedEncoder:
         with self._lock:
             if key in self._cache:
                 return
-        vec = self.encoder.encode_one(key)
+        states = None
+        if self._with_tokens:
+            states = self.encoder.encode_tokens([key])[0]
+            vec = self.encoder.finish([states])[0]
+        else:
+            vec = self.encoder.encode_one(key)
         with self._lock:
             self._cache[key] = vec
             while len(self._cache) > self.size:
                 self._cache.popitem(last=False)
+            if states is not None:
+                self._tokens[key] = states
+                while len(self._tokens) > self.size:
+                    self._tokens.popitem(last=False)
 
     def encode_one(self, text: str) -> np.ndarray:
         key = text.strip()
@@ -108,3 +121,18 @@ class CachedEncoder:
 
     def encode_static_one(self, text: str) -> np.ndarray:
         return self.encoder.encode_static_one(text)
+
+    def encode_tokens(self, texts: list[str]) -> list[np.ndarray]:
+        if len(texts) == 1:  # a final the shell prefetched
+            with self._lock:
+                states = self._tokens.get(texts[0].strip())
+                if states is not None:
+                    self.hits += 1
+                    return [states]
+        return self.encoder.encode_tokens(texts)
+
+    def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *, epochs: int, lr: float) -> Any:
+        return self.encoder.tune(states, labels, n_classes, epochs=epochs, lr=lr)
+
+    def finish(self, states: list[np.ndarray], params: Any = None) -> np.ndarray:
+        return self.encoder.finish(states, params)

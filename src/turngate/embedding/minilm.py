@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MiniLMEncoder", "available", "load_if_available", "model_dir"]
+__all__ = ["MiniLMEncoder", "available", "finish", "load_if_available", "model_dir", "tune_last_ffn"]
 
 
 def model_dir() -> Path | None:
@@ -169,7 +169,36 @@ class MiniLMEncoder:
         v = self.word[ids].mean(0)
         return v / max(float(np.sqrt(v @ v)), 1e-9)
 
-    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+    def encode_tokens(self, texts: list[str], batch_size: int = 64) -> list[np.ndarray]:
+        """Per text, the token states that enter the last layer's feed-forward block
+        (T x 384): what ``finish`` turns into a sentence embedding with the pretrained
+        weights (``last_ffn()``) or with weights a router tuned on its examples."""
+        ids = [self.tok.encode(t) for t in texts]
+        out: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            states = self._forward([ids[k] for k in idx], stop_before_last_ffn=True)
+            for r, k in enumerate(idx):
+                out[k] = np.ascontiguousarray(states[r, : len(ids[k])])
+        return out
+
+    def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *,
+             epochs: int, lr: float) -> dict[str, np.ndarray]:
+        """The last feed-forward block tuned on labelled token states (``embedding.tune``)."""
+        return tune_last_ffn(states, labels, n_classes, self.last_ffn(), epochs=epochs, lr=lr)
+
+    def finish(self, states: list[np.ndarray], params: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Sentence embeddings of ``encode_tokens`` states through a last block (default: ours)."""
+        return finish(states, params if params is not None else self.last_ffn())
+
+    def last_ffn(self) -> dict[str, np.ndarray]:
+        """The last layer's feed-forward block and output norm (copies)."""
+        *_, i_w, i_b, f_w, f_b, g, b = self.layers[-1]
+        return {"i_w": i_w.copy(), "i_b": i_b.copy(), "f_w": f_w.copy(), "f_b": f_b.copy(),
+                "g": g.copy(), "b": b.copy()}
+
+    def _forward(self, batch: list[list[int]], stop_before_last_ffn: bool = False) -> np.ndarray:
         B, T = len(batch), max(len(x) for x in batch)
         tok = np.zeros((B, T), dtype=np.int64)
         mask = np.zeros((B, T), dtype=np.float32)
@@ -181,7 +210,8 @@ class MiniLMEncoder:
         H, dh = self.heads, self.dim // self.heads
         bias = ((1.0 - mask) * -1e9)[:, None, None, :]
         scale = 1.0 / float(np.sqrt(dh))  # a Python float keeps the product float32 (NEP 50)
-        for (qkv_w, qkv_b, o_w, o_b, ln1g, ln1b, i_w, i_b, f_w, f_b, ln2g, ln2b) in self.layers:
+        last = len(self.layers) - 1
+        for n, (qkv_w, qkv_b, o_w, o_b, ln1g, ln1b, i_w, i_b, f_w, f_b, ln2g, ln2b) in enumerate(self.layers):
             qkv = h @ qkv_w + qkv_b                                   # B,T,3D
             qkv = qkv.reshape(B, T, 3, H, dh).transpose(2, 0, 3, 1, 4)  # 3,B,H,T,dh
             q, k, v = qkv[0], qkv[1], qkv[2]
@@ -190,12 +220,128 @@ class MiniLMEncoder:
             att /= att.sum(-1, keepdims=True)
             ctx = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, self.dim)
             h = _layer_norm(h + ctx @ o_w + o_b, ln1g, ln1b)
+            if stop_before_last_ffn and n == last:
+                return h
             h = _layer_norm(h + _gelu(h @ i_w + i_b) @ f_w + f_b, ln2g, ln2b)
         pooled = (h * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
+
+
+def finish(states: list[np.ndarray], p: dict[str, np.ndarray]) -> np.ndarray:
+    """Sentence embeddings from ``encode_tokens`` states through a last feed-forward
+    block ``p`` (``last_ffn()`` gives ``encode``'s own): the block, its norm, the mean
+    over tokens, L2 normalisation."""
+    out = np.zeros((len(states), p["f_b"].shape[0]), dtype=np.float32)
+    for k, a in enumerate(states):
+        h = _layer_norm(a + _gelu(a @ p["i_w"] + p["i_b"]) @ p["f_w"] + p["f_b"], p["g"], p["b"])
+        v = h.mean(0)
+        out[k] = v / max(float(np.sqrt(v @ v)), 1e-9)
+    return out
 
 
 def load_if_available() -> MiniLMEncoder | None:
     """The encoder when its wheel is installed, else None (the router then runs sparse only)."""
     d = model_dir()
     return MiniLMEncoder(d) if d is not None else None
+
+
+# --- Tuning the last block on a router's examples ------------------------------
+#
+# Tune the sentence encoder's last feed-forward block on a router's own examples.
+#
+# A policy has a few examples per route; a logistic model over frozen MiniLM
+# embeddings stops improving at that size (docs/benchmarks.md, few-shot routing).
+# This moves the encoder itself a little toward the routes, SetFit-like but small
+# enough for numpy: only the last layer's feed-forward block and its output norm
+# are trained (its input, the token states after the last attention, stays as
+# ``MiniLMEncoder.encode_tokens`` computed it), with a softmax over cosine
+# similarities to one learned vector per class (initialised at the class means),
+# cross-entropy, Adam. The forward pass is ``minilm.finish``'s; the backward pass is
+# written out below (a test checks it against finite differences).
+#
+# Deterministic: the only randomness is the batch order, from ``seed``.
+
+
+_C = 0.7978845608028654  # sqrt(2 / pi), the tanh form of GELU that minilm uses
+
+
+def _pack(states: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    T = max(len(a) for a in states)
+    A = np.zeros((len(states), T, states[0].shape[1]), np.float32)
+    M = np.zeros((len(states), T), np.float32)
+    for i, a in enumerate(states):
+        A[i, : len(a)] = a
+        M[i, : len(a)] = 1.0
+    return A, M
+
+
+def _forward(p: dict[str, np.ndarray], A: np.ndarray, M: np.ndarray):
+    u = A @ p["i_w"] + p["i_b"]
+    t = np.tanh(_C * (u + 0.044715 * u**3))
+    g = 0.5 * u * (1 + t)
+    r = A + g @ p["f_w"] + p["f_b"]
+    xc = r - r.mean(-1, keepdims=True)
+    inv = 1.0 / np.sqrt((xc**2).mean(-1, keepdims=True) + 1e-12)
+    xh = xc * inv
+    h = xh * p["g"] + p["b"]
+    n = M.sum(1, keepdims=True)
+    P = (h * M[:, :, None]).sum(1) / n
+    norm = np.linalg.norm(P, axis=1, keepdims=True)
+    E = P / norm
+    return E, (A, M, u, t, g, xh, inv, n, norm)
+
+
+def _backward(p: dict[str, np.ndarray], E: np.ndarray, dE: np.ndarray, cache) -> dict[str, np.ndarray]:
+    A, M, u, t, g, xh, inv, n, norm = cache
+    D = A.shape[-1]
+    dP = (dE - E * (E * dE).sum(1, keepdims=True)) / norm
+    dh = dP[:, None, :] * (M[:, :, None] / n[:, :, None])
+    grads = {"g": (dh * xh).sum((0, 1)), "b": dh.sum((0, 1))}
+    dxh = dh * p["g"]
+    dr = (inv * (dxh - dxh.mean(-1, keepdims=True) - xh * (dxh * xh).mean(-1, keepdims=True))).reshape(-1, D)
+    grads["f_w"] = g.reshape(-1, g.shape[-1]).T @ dr
+    grads["f_b"] = dr.sum(0)
+    u2, t2 = u.reshape(-1, u.shape[-1]), t.reshape(-1, t.shape[-1])
+    du = (dr @ p["f_w"].T) * (0.5 * (1 + t2) + 0.5 * u2 * (1 - t2**2) * _C * (1 + 3 * 0.044715 * u2**2))
+    grads["i_w"] = A.reshape(-1, D).T @ du
+    grads["i_b"] = du.sum(0)
+    return grads
+
+
+def tune_last_ffn(states: list[np.ndarray], labels: np.ndarray, n_classes: int, init: dict[str, np.ndarray], *,
+                  epochs: int = 3, lr: float = 1e-3, scale: float = 20.0, batch: int = 32,
+                  seed: int = 0) -> dict[str, np.ndarray]:
+    """The tuned block (same keys as ``init``, which is left untouched). ``labels`` are class
+    indices of ``states``; every class needs at least one example."""
+    p = {k: v.astype(np.float32).copy() for k, v in init.items()}
+    y = np.asarray(labels)
+    E0 = np.concatenate([_forward(p, *_pack(states[i : i + 256]))[0] for i in range(0, len(states), 256)])
+    W = np.stack([E0[y == c].mean(0) for c in range(n_classes)]).astype(np.float32)
+    params = {**p, "W": W}
+    m1 = {k: np.zeros_like(v) for k, v in params.items()}
+    m2 = {k: np.zeros_like(v) for k, v in params.items()}
+    rng = np.random.default_rng(seed)
+    step = 0
+    for _ in range(epochs):
+        order = rng.permutation(len(states))
+        for s in range(0, len(order), batch):
+            idx = order[s : s + batch]
+            E, cache = _forward(p, *_pack([states[i] for i in idx]))
+            Wn = params["W"] / np.linalg.norm(params["W"], axis=1, keepdims=True)
+            Z = scale * E @ Wn.T
+            Z -= Z.max(1, keepdims=True)
+            P = np.exp(Z)
+            P /= P.sum(1, keepdims=True)
+            P[np.arange(len(idx)), y[idx]] -= 1.0
+            dZ = P / len(idx)
+            grads = _backward(p, E, scale * dZ @ Wn, cache)
+            dWn = scale * dZ.T @ E
+            grads["W"] = (dWn - Wn * (Wn * dWn).sum(1, keepdims=True)) / np.linalg.norm(params["W"], axis=1,
+                                                                                       keepdims=True)
+            step += 1
+            for k, gk in grads.items():
+                m1[k] = 0.9 * m1[k] + 0.1 * gk
+                m2[k] = 0.999 * m2[k] + 0.001 * gk * gk
+                params[k] -= lr * (m1[k] / (1 - 0.9**step)) / (np.sqrt(m2[k] / (1 - 0.999**step)) + 1e-8)
+            p = {k: params[k] for k in p}
+    return {k: v.astype(np.float32) for k, v in p.items()}

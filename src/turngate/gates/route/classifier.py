@@ -31,6 +31,11 @@ log-probability (equal weights):
   (a static word-vector view: a gather and a mean, microseconds);
 * with ``use_encoder=True``, instead one over the full contextual sentence
   embedding. That costs milliseconds, so the router uses it on finals only.
+
+With few examples per class (a policy's routes), ``encoder_tune_epochs`` first tunes
+the encoder's last feed-forward block on them (the encoder's ``tune``; see
+``embedding.minilm``): the sentence view then reads the tuned block on finals. Partials
+never use it.
 """
 
 from __future__ import annotations
@@ -52,6 +57,12 @@ class SentenceEncoder(Protocol):
     # The cheap view: the mean of the encoder's input token embeddings (no layers).
     def encode_static(self, texts: list[str]) -> np.ndarray: ...
     def encode_static_one(self, text: str) -> np.ndarray: ...
+    # Only for a router that tunes the encoder (``encoder_tune_epochs``): token states
+    # before the last feed-forward block, the tuning, and embeddings through a tuned block.
+    def encode_tokens(self, texts: list[str]) -> list[np.ndarray]: ...
+    def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *,
+             epochs: int, lr: float) -> Any: ...
+    def finish(self, states: list[np.ndarray], params: Any) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +89,7 @@ class IntentClassifier:
     __slots__ = ("labels", "unknown_label", "unknown_below", "_views", "_W", "_b",
                  "_encoder", "_eW", "_eb", "_encoder_weight", "_sW", "_sb",
                  "_char_memo", "_char_range", "_centroids", "_static_weight", "_center",
-                 "_final_static_weight")
+                 "_final_static_weight", "_tuned")
 
     def __init__(self) -> None:  # pragma: no cover - use fit()
         raise TypeError("use IntentClassifier.fit(texts, labels)")
@@ -104,6 +115,9 @@ class IntentClassifier:
         static_weight: float | None = None,
         static_C: float | None = None,
         final_static_weight: float = 0.0,
+        encoder_tune_epochs: int = 0,
+        encoder_tune_lr: float = 1e-3,
+        token_states: list[np.ndarray] | None = None,
     ) -> IntentClassifier:
         """Fit on a labelled set. ``embeddings`` may pass precomputed encoder
         vectors for ``texts`` (the benchmark caches them).
@@ -112,6 +126,9 @@ class IntentClassifier:
         ``static_weight`` the static view's on partials (default: the same), and
         ``final_static_weight`` its share on finals (taken from the sparse view's);
         ``static_C`` its regularisation (default: ``encoder_C``).
+        ``encoder_tune_epochs`` > 0 tunes the encoder's last feed-forward block on these
+        examples first (``embedding.tune``; the encoder must offer ``encode_tokens``);
+        ``token_states`` may pass those states precomputed, as ``embeddings`` does.
         ``encoder_center`` centres sentence embeddings on the training mean (and
         re-normalises them) before the logistic model: with few examples per class
         the shared direction of all MiniLM embeddings otherwise dominates them.
@@ -172,8 +189,16 @@ class IntentClassifier:
         self._static_weight = float(encoder_weight if static_weight is None else static_weight)
         self._final_static_weight = float(final_static_weight)
         self._center = None
+        self._tuned = None
         if encoder is not None:
-            E = embeddings if embeddings is not None else encoder.encode(texts)
+            if encoder_tune_epochs > 0:
+                states = token_states if token_states is not None else encoder.encode_tokens(texts)
+                index = {c: i for i, c in enumerate(classes)}
+                self._tuned = encoder.tune(states, np.array([index[y] for y in labels]), len(classes),
+                                           epochs=encoder_tune_epochs, lr=encoder_tune_lr)
+                E = encoder.finish(states, self._tuned)
+            else:
+                E = embeddings if embeddings is not None else encoder.encode(texts)
             if encoder_center:
                 self._center = E.mean(0).astype(np.float32)
             elr = LogisticRegression(C=encoder_C, max_iter=3000)
@@ -212,13 +237,14 @@ class IntentClassifier:
     # -- prediction (the hot path) -------------------------------------------------------
 
     def log_proba(self, text: str, *, use_encoder: bool = False,
-                  embedding: np.ndarray | None = None) -> np.ndarray:
-        """Log-probabilities over ``labels``."""
-        return self._scored(text, use_encoder, embedding)[0]
+                  embedding: np.ndarray | None = None, states: np.ndarray | None = None) -> np.ndarray:
+        """Log-probabilities over ``labels``. ``embedding`` (or, when the encoder was tuned,
+        the text's ``encode_tokens`` ``states``) may be passed precomputed."""
+        return self._scored(text, use_encoder, embedding, states)[0]
 
     def predict(self, text: str, *, use_encoder: bool = False,
-                embedding: np.ndarray | None = None) -> Prediction:
-        lp, sim = self._scored(text, use_encoder, embedding)
+                embedding: np.ndarray | None = None, states: np.ndarray | None = None) -> Prediction:
+        lp, sim = self._scored(text, use_encoder, embedding, states)
         return self.decide(lp, similarity=sim)
 
     def decide(self, lp: np.ndarray, *, similarity: float = 1.0) -> Prediction:
@@ -231,8 +257,13 @@ class IntentClassifier:
         return Prediction(label=label, confidence=p1, runner_up=self.labels[j],
                           runner_up_confidence=p2, raw_label=raw, score=score)
 
-    def _scored(self, text: str, use_encoder: bool,
-                embedding: np.ndarray | None) -> tuple[np.ndarray, float]:
+    @property
+    def tuned(self) -> bool:
+        """The encoder's last block was tuned on the examples (finals need token states)."""
+        return self._tuned is not None
+
+    def _scored(self, text: str, use_encoder: bool, embedding: np.ndarray | None,
+                states: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         z = self._sparse_logits(_normalise(text))
         lp = z - _logsumexp(z)
         if self._encoder is None:
@@ -241,7 +272,12 @@ class IntentClassifier:
         # asked (finals), else the static token view (every partial).
         sim = 1.0
         if use_encoder:
-            e = embedding if embedding is not None else self._encoder.encode_one(text)
+            if self._tuned is not None:
+                if states is None:
+                    states = self._encoder.encode_tokens([text])[0]
+                e = self._encoder.finish([states], self._tuned)[0]
+            else:
+                e = embedding if embedding is not None else self._encoder.encode_one(text)
             dz = self._centred(e) @ self._eW + self._eb
             if self._centroids is not None:
                 sim = max(0.0, float((self._centroids @ e).max()))

@@ -140,7 +140,9 @@ class Router:
         clf = IntentClassifier.fit(texts, labels, unknown_label=UNKNOWN, unknown_below=p.min_confidence,
                                    encoder=encoder, encoder_C=p.encoder_C, encoder_weight=p.encoder_weight,
                                    static_weight=0.5, static_C=10.0, final_static_weight=p.static_on_finals,
-                                   encoder_center=p.encoder_center)
+                                   encoder_center=p.encoder_center,
+                                   encoder_tune_epochs=p.encoder_tune_epochs if encoder is not None else 0,
+                                   encoder_tune_lr=1e-3)
         return cls(classifier=clf, routes=policy.routes, params=policy.route_gate,
                    policy_version=policy.version)
 
@@ -166,6 +168,7 @@ class RouteState:
     anchor: int = 0                  # chars of this turn's text already accounted for by ``held``
     support: int = 0                 # where the words supporting ``held`` start in this turn
     drifted_from: str | None = None  # the route a partial of this turn drifted away from
+    left: str | None = None          # the route the call was on before ``held`` (persists across turns)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -252,7 +255,7 @@ def route_gate(
     if held is not None and _is_control_phrase(text):
         # Sure of the route: the caller is steering the turn, not changing purpose.
         d = replace(decide("hold", held, "control_phrase", None), confidence=1.0)
-        return d, RouteState(held=held) if final else state
+        return d, RouteState(held=held, left=state.left) if final else state
 
     if not final and n_chars < p.min_partial_chars:
         return decide("hold", held or UNKNOWN, "partial_too_short", None), state
@@ -273,7 +276,7 @@ def route_gate(
     best = scores.best
 
     if final:
-        nxt = RouteState(held=held)  # a new turn starts counting afresh
+        nxt = RouteState(held=held, left=state.left)  # a new turn starts counting afresh
         origin = state.drifted_from
         if origin is not None and origin != held and best == held and scores.confidence < p.drift_confidence:
             # A partial's drift is provisional: when the settled text shows the new purpose
@@ -282,7 +285,7 @@ def route_gate(
             # drifted to faq on "my card number is").
             margin = scores.confidence_of(origin) - scores.confidence_of(held)
             return (decide("drift", origin, "drift_not_confirmed", scores, margin),
-                    replace(nxt, held=origin))
+                    replace(nxt, held=origin, left=held))
         if best == UNKNOWN or scores.confidence < p.min_confidence:
             if held is not None:
                 return decide("hold", held, "weak_final_keeps_route", scores), nxt
@@ -292,11 +295,12 @@ def route_gate(
         margin = scores.confidence - scores.confidence_of(held)
         if margin < p.switch_margin:
             return decide("hold", held, "switch_below_margin", scores, margin), nxt
-        unclear = _unclear_drift(p, scores.confidence, text)
+        unclear = _unclear_drift(p, scores.confidence, text, returning=best == state.left,
+                                 floor=_entry_floor(router, best))
         if unclear:
             return decide("hold", held, unclear, scores, margin), nxt
         reason = "drift_while_answering" if agent_speaking else "drift_margin"
-        return decide("drift", best, reason, scores, margin), replace(nxt, held=best)
+        return decide("drift", best, reason, scores, margin), replace(nxt, held=best, left=held)
 
     # A partial.
     nxt = replace(state, partials=state.partials + 1)
@@ -312,14 +316,15 @@ def route_gate(
         return (decide("hold", held, "route_unchanged", scores),
                 replace(nxt, candidate=None, candidate_count=0))
     margin = scores.confidence - scores.confidence_of(held)
-    qualifies = margin >= p.drift_margin and not _unclear_drift(p, scores.confidence, text)
+    qualifies = margin >= p.drift_margin and not _unclear_drift(
+        p, scores.confidence, text, returning=best == state.left, floor=_entry_floor(router, best))
     count = _streak(state, best, qualifies)
     nxt = replace(nxt, candidate=best if qualifies else None, candidate_count=count)
     if count >= p.stable_partials:
         reason = "drift_while_answering" if agent_speaking else "drift_margin"
         return (decide("drift", best, reason, scores, margin),
                 replace(nxt, held=best, candidate=None, candidate_count=0, anchor=len(text),
-                        support=state.anchor, drifted_from=state.drifted_from or held))
+                        support=state.anchor, drifted_from=state.drifted_from or held, left=held))
     reason = "drift_unstable" if qualifies else "drift_below_margin"
     return decide("hold", held, reason, scores, margin), nxt
 
@@ -336,28 +341,43 @@ def _is_control_phrase(text: str) -> bool:
     return words > 0
 
 
-def _unclear_drift(p: RouteGateParams, confidence: float, text: str) -> str:
+def _entry_floor(router: Router, route: str) -> float:
+    spec = router.routes.get(route)
+    return spec.drift_confidence if spec is not None and spec.drift_confidence is not None else 0.0
+
+
+def _unclear_drift(p: RouteGateParams, confidence: float, text: str, *, returning: bool = False,
+                   floor: float = 0.0) -> str:
     """Why a class leading the held route is not yet clear evidence of a new purpose ("": it is).
 
     The call is in a flow: an answer inside it ("in checking", "the 7th at 4 pm") leans
     anywhere, so the new class must reach ``drift_confidence``; a turn that refers back to
     what the flow just offered ("what's his number?", "yes, that one") must reach
-    ``followup_drift_confidence``."""
-    if confidence < p.drift_confidence:
+    ``followup_drift_confidence``. Going back to the route the call left (``returning``)
+    needs only ``return_drift_confidence`` when the policy sets it: the caller resumes a
+    flow they were in ("yes, please book one" after a question drifted to faq), and
+    referring back is what resuming sounds like. ``floor``: the new route's own
+    ``drift_confidence`` (a general-questions route: a question inside a flow is
+    usually about the flow)."""
+    if returning and p.return_drift_confidence is not None:
+        return "" if confidence >= p.return_drift_confidence else "drift_not_clear"
+    if confidence < max(p.drift_confidence, floor):
         return "drift_not_clear"
-    if confidence < p.followup_drift_confidence and _refers_back(text):
+    if confidence < p.followup_drift_confidence and _refers_back(text, p.followup_max_words):
         return "follow_up_keeps_route"
     return ""
 
 
-def _refers_back(text: str) -> bool:
+def _refers_back(text: str, max_words: int = 0) -> bool:
     """The turn answers or asks about what was just said: it opens with an answer word
-    ("yes", "thanks", "okay"), refers back ("that", "it", "his", "the other one") or reads
-    out a value (two numbers in a row: "four five six", "the 7th at 4 pm" is not)."""
+    ("yes", "thanks", "okay"), refers back ("that", "it", "his", "the other one"), reads
+    out a value (two numbers in a row: "four five six", "the 7th at 4 pm" is not) or is
+    at most ``max_words`` words long ("what is the address?", "anyone else?": too short
+    to state a new purpose)."""
     words = _WORD.findall(text.lower())
     if not words:
         return False
-    if words[0] in _ANSWER_OPENERS or not _BACK_REFERENCES.isdisjoint(words):
+    if words[0] in _ANSWER_OPENERS or not _BACK_REFERENCES.isdisjoint(words) or len(words) <= max_words:
         return True
     # A value read out (a card number, a code, an amount, a date): two numbers in a row.
     run = 0

