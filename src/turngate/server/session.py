@@ -220,10 +220,12 @@ class CallSession:
             # loop runs an executor's result before a due timer) fires first, as on the
             # core's own timeline and in replay: a turn model's score that came after the
             # silence rule had ended the turn must not decide it.
+            # The armed timer holds the core's next deadline as of its last step.
             for _ in range(10):
-                due = self.call.next_deadline()
-                if due is None or due > now:
+                if self._timer is None or self._timer.when() > now:
                     break
+                self._timer.cancel()
+                self._timer = None
                 self._feed(TimerFired())
         if self.replay is not None:
             self.replay.event(event, now)
