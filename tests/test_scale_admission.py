@@ -139,3 +139,12 @@ def test_overflow_number_replaces_the_spoken_refusal(tmp_path):
         assert "<Stream" in first
         twiml = httpx.post(url + "/twilio/voice", data={"CallSid": "CA1"}).text
     assert "<Dial>+15557654321</Dial>" in twiml
+
+
+def test_the_default_cap_is_the_measured_capacity_per_core_and_an_explicit_one_wins():
+    import os
+
+    from turngate.config import Config
+
+    assert Config.from_env(env={}).max_calls == 15 * (os.cpu_count() or 1)
+    assert Config.from_env(env={"TURNGATE_MAX_CALLS": "7"}).max_calls == 7

@@ -59,8 +59,11 @@ class Config:
     tts_voice: str = "kal"
     stt_workers: int = 2        # STT worker processes; 0 decodes in threads of the gateway process
     # Concurrent calls per process: beyond it the webhook answers "busy" and a media
-    # stream handshake is refused (open streams, started or not, count).
-    max_calls: int = 200
+    # stream handshake is refused (open streams, started or not, count). The default is
+    # the embedded stack's measured capacity, about 15 calls per core (docs/deployment.md):
+    # past it a process does not refuse, it fails every call (frame p99 0.9 s and half the
+    # calls lost at 200 calls on 2 cores). Cloud STT/TTS carry about three times as many.
+    max_calls: int = field(default_factory=lambda: 15 * (os.cpu_count() or 1))
     # A token that opens the web console (/console) from anywhere but loopback, as a
     # bearer token or through the console's login form (cookie turngate_token).
     console_token: str = ""
