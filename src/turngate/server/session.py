@@ -300,12 +300,11 @@ class CallSession:
                 case QueueCrmNote():
                     self._pending_outbox.append(OutboxItem(
                         kind="crm_note", key=f"{self.call_id}:crm_note", call_id=self.call_id,
-                        payload={"call_id": self.call_id, "account_sid": self.account_sid, "queue": a.queue,
-                                 "reason": a.reason, "note": a.note}))
+                        payload={**self._handoff_payload(a.queue, a.reason), "note": a.note}))
                 case ScoreTurn():
                     if self.pv.turn_model is not None:  # without it the core's silence rule stands
-                        frames = max(1, a.audio_ms // 20)
-                        task = self.loop.create_task(self._score_turn(a.request, b"".join(list(self._preroll)[-frames:])))
+                        heard = b"".join(list(self._preroll)[-max(1, a.audio_ms // 20):])
+                        task = self.loop.create_task(self._score_turn(a.request, heard))
                         self._scoring.add(task)
                         task.add_done_callback(self._scoring.discard)
                 case TransferCall():
@@ -346,9 +345,12 @@ class CallSession:
         # outbox, in the same transaction as the handoff decision that caused it. Its CRM
         # note was queued with the decision to hand off (QueueCrmNote), so the note's reason
         # is the decision's reason, and survives a process lost while the caller is told.
-        base = {"call_id": self.call_id, "account_sid": self.account_sid, "queue": a.queue, "reason": a.reason}
-        self._pending_outbox.append(
-            OutboxItem(kind="transfer", key=f"{self.call_id}:transfer", call_id=self.call_id, payload=base))
+        self._pending_outbox.append(OutboxItem(kind="transfer", key=f"{self.call_id}:transfer",
+                                               call_id=self.call_id, payload=self._handoff_payload(a.queue, a.reason)))
+
+    def _handoff_payload(self, queue: str, reason: str) -> dict[str, str]:
+        """What the transfer and its CRM note both carry: whose call, where to, and why."""
+        return {"call_id": self.call_id, "account_sid": self.account_sid, "queue": queue, "reason": reason}
 
     # ------------------------------------------------------------ STT
     def _stt_audio(self, pcm: np.ndarray) -> None:
