@@ -163,6 +163,7 @@ def start_pause(call: Call, now: float, onset: float, ev: VoiceActivity, out: li
     call.turn.open_utterance(out)
     call.log.decide("turn", "pause", "caller_sound_over_playback", "bargein.stop_fast", now, out,
                     level_db=round(ev.level_db, 1), echo_floor_db=round(floor, 1),
+                    **({} if ev.residual_db is None else dict(residual_db=round(ev.residual_db, 1))),
                     erl_db=round(call.sound.erl_db(now), 1), start_ms=call.sound.barge_in_start_ms(now),
                     reaction_ms=call.ms(now) - call.ms(onset), **call.pause.evidence)
 

@@ -38,12 +38,15 @@ class VoiceActivity:
 
     ``probability`` is the speech probability (Silero, gated by WebRTC VAD);
     ``level_db`` the window's RMS level in dBFS, used to tell the caller's voice
-    from the echo of our own playback.
+    from the echo of our own playback. ``residual_db`` is its level with our own echo taken
+    out (``audio/echo_check.py``: what of it our recent playback cannot explain); None when
+    the shell did not check (no speech heard, or nothing of ours could be echoing).
     """
 
     probability: float
     level_db: float
     window_ms: int = 32
+    residual_db: float | None = None
 
 
 @_dc

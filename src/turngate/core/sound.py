@@ -67,7 +67,10 @@ class SoundDetector:
             ref = playback.echo_reference_db() if playback is not None else None
             if ref is None and now < self._tail_until:
                 ref = self._tail_level  # our last words may still echo back
-            if ref is not None and ev.level_db < self.echo_floor_db(ref, now):
+            # Judged on what our echo cannot explain, where the shell could tell: a line that
+            # sends us back 12 dB down is then as quiet as a clean one between the caller's words.
+            level = ev.level_db if ev.residual_db is None else min(ev.level_db, ev.residual_db)
+            if ref is not None and level < self.echo_floor_db(ref, now):
                 is_speech = False
                 self.echo_windows += 1
 

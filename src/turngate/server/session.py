@@ -39,7 +39,7 @@ from ..core.actions import (
 )
 from ..core.call import Call
 from .answers import Answers
-from .echo import LineEchoCanceller
+from .echo import LineEcho
 from ..core.decisions import Decision
 from ..core.events import (
     CallStarted, DtmfReceived, Event, FinalTranscript, MarkPlayed, PartialTranscript, PeerMessageRejected,
@@ -82,7 +82,7 @@ class CallSession:
         self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         self._stt = None
         self._stt_open = False
-        self._aec: LineEchoCanceller | None = None  # on a line that echoes our voice (the core decides)
+        self.echo = LineEcho(providers.turn_params.speech_threshold)  # our playout, for the echo check and canceller
         self._stt_cmds: deque[tuple[str, Any]] = deque()
         self._stt_wake = asyncio.Event()
         self._stt_task: asyncio.Task[None] | None = None
@@ -138,7 +138,7 @@ class CallSession:
                     return True
                 # Hot path: the payload stays mu-law until something needs samples (the
                 # VAD hub decodes a whole tick of frames at once; STT only while open).
-                payload = msg.payload if self._aec is None else self._aec.clean(msg.payload)
+                payload = self.echo.heard(msg.payload)
                 self.pv.vad.push_mulaw(self.call_id, payload)
                 self._preroll.append(payload)
                 self.answers.hear(payload)
@@ -242,7 +242,8 @@ class CallSession:
         self._arm_timer()
 
     def _on_vad(self, probability: float, level: float) -> None:
-        self._feed(VoiceActivity(probability=probability, level_db=level))
+        self._feed(VoiceActivity(probability=probability, level_db=level,
+                                 residual_db=self.echo.residual_db(probability, level)))
 
     def _arm_timer(self) -> None:
         assert self.call is not None
@@ -265,16 +266,14 @@ class CallSession:
             match a:
                 case SendAudio():
                     self._send(codec.render_media(self.stream_sid, a.payload))
-                    if self._aec is not None:
-                        self._aec.sent(a.payload)
+                    self.echo.sent(a.payload)
                 case SendMark():
                     self._send(codec.render_mark(self.stream_sid, a.name))
                 case ClearPlayback():
                     self._send(codec.render_clear(self.stream_sid))
-                    if self._aec is not None:
-                        self._aec.cleared()
+                    self.echo.cleared()
                 case StartEchoCanceller():
-                    self._aec = LineEchoCanceller.start(self.call_id)
+                    self.echo.start_canceller(self.call_id)
                 case WriteDecision():
                     self._pending_decisions.append(a.decision)
                 case StartModel():

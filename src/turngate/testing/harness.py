@@ -33,6 +33,7 @@ from typing import Any, assert_never
 import numpy as np
 
 from ..audio import mulaw
+from ..audio.echo_check import EchoCheck
 from ..core.actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, EndCall, FinishTranscription, QueueCrmNote, QueueFollowUp,
     ScoreTurn, SendAudio, SendMark, StartEchoCanceller, StartModel, StartTranscription, Synthesize, TransferCall,
@@ -90,6 +91,7 @@ class AudioHarness:
         self._due_marks: list[str] = []  # marks with no audio ahead, echoed on the next tick
         self._echo_line: deque[np.ndarray] = deque()
         self.canceller: Any = None  # an echo canceller, once the core asks for one
+        self.echo_check = EchoCheck()  # as the shell's (server/echo.py): each speech window's echo check
         self._stt_open = False
         self._preroll: deque[np.ndarray] = deque(maxlen=20)
         self._bot_audio: dict[int, tuple[bytes, str, tuple[WordTime, ...]]] = {}
@@ -120,7 +122,7 @@ class AudioHarness:
             self.step(caller_pcm[i * FRAME:(i + 1) * FRAME])
 
     def step(self, caller_frame: np.ndarray) -> None:
-        bot, marks = self._play()
+        bot, marks, played = self._play()
         if np.any(bot):
             self.played_ms += 20
         frame = caller_frame.astype(np.int32)
@@ -135,6 +137,7 @@ class AudioHarness:
         if self.canceller is not None:
             self.canceller.far(bot)
             frame16 = self.canceller.near(frame16)
+        self.echo_check.frame(mulaw.encode(frame16), played)
         self.t_ms += 20
         for m in marks:
             self._handle(MarkPlayed(name=m))
@@ -146,19 +149,20 @@ class AudioHarness:
                     self._handle(PartialTranscript(text=r.text, confidence=r.confidence))
         self.vad.push("harness", frame16)  # type: ignore[attr-defined]
         for _, p, lvl in self.vad.run():  # type: ignore[attr-defined]
-            self._handle(VoiceActivity(probability=p, level_db=lvl))
+            residual = self.echo_check.window(check=p >= self.call.p.speech_threshold, level_db=lvl)
+            self._handle(VoiceActivity(probability=p, level_db=lvl, residual_db=residual))
         d = self.call.next_deadline()
         if d is not None and d <= self.now:
             self._handle(TimerFired())
 
-    def _play(self) -> tuple[np.ndarray, list[str]]:
+    def _play(self) -> tuple[np.ndarray, list[str], bytes]:
         """Play 20 ms; return the audio played and the marks that became due."""
         played = self.speaker.play(FRAME, now_ms=self.t_ms)  # mu-law: one byte a sample
         marks, self._due_marks = self._due_marks + list(played.marks), []
         pcm = mulaw.decode(played.audio) if played.audio else np.zeros(0, np.int16)
         if len(pcm) < FRAME:
             pcm = np.concatenate([pcm, np.zeros(FRAME - len(pcm), np.int16)])
-        return pcm, marks
+        return pcm, marks, played.audio
 
     # ------------------------------------------------------------ actions
     def _handle(self, ev: Event) -> None:
