@@ -4,12 +4,14 @@ and the core judges a possible barge-in on what our echo cannot explain."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.signal import lfilter
 
 from turngate.audio import mulaw
 from turngate.audio.echo_check import EchoCheck
 from turngate.core.actions import ClearPlayback
 from turngate.core.events import VoiceActivity
+from turngate.testing.harness import EchoSpec
 
 from test_core_bargein import long_answer, new
 from test_core_echo import play_over
@@ -27,13 +29,16 @@ def voice(seconds: float, level_db: float, seed: int) -> np.ndarray:
     return x / np.sqrt(np.mean(x * x)) * 32768 * 10 ** (level_db / 20)
 
 
-def line(ours: np.ndarray, *, erl_db: float, delay_ms: int) -> np.ndarray:
-    """Our audio as a poor hybrid returns it: delayed, attenuated, smeared over a few taps."""
+def line(ours: np.ndarray, *, erl_db: float, delay_ms: int, dispersion_ms: int = 0) -> np.ndarray:
+    """Our audio as a poor hybrid returns it: delayed, attenuated, smeared over a few taps
+    (or over ``dispersion_ms`` of the harness's band-limited hybrid response)."""
     d = delay_ms * 8
     echo = np.zeros_like(ours)
-    echo[d:] = ours[:-d] * 10 ** (-erl_db / 20)
+    echo[d:] = ours[:-d]
+    if dispersion_ms:
+        return np.convolve(echo, EchoSpec(attenuation_db=erl_db, dispersion_ms=dispersion_ms).response())[:len(ours)]
     taps = np.array([1.0, 0.5, -0.3, 0.1])
-    return np.convolve(echo, taps / np.linalg.norm(taps))[:len(ours)]
+    return np.convolve(echo, taps / np.linalg.norm(taps) * 10 ** (-erl_db / 20))[:len(ours)]
 
 
 def checked(near: np.ndarray, far: np.ndarray) -> list[tuple[float, float | None]]:
@@ -51,16 +56,22 @@ def checked(near: np.ndarray, far: np.ndarray) -> list[tuple[float, float | None
     return out
 
 
-def test_our_own_echo_leaves_little_and_a_callers_voice_keeps_its_level():
+@pytest.mark.parametrize("dispersion_ms", [0, 8])
+def test_our_own_echo_leaves_little_and_a_callers_voice_keeps_its_level(dispersion_ms):
     ours = voice(3.0, -20, seed=1)
     caller = voice(3.0, -30, seed=2)
     caller[:2 * RATE] = 0                      # the caller starts 2 s in, over our echo
-    near = line(ours, erl_db=12, delay_ms=150) + caller
-    windows = checked(near, ours)
-    echo_only = [lvl - r for lvl, r in windows[20:55] if r is not None]
-    over_echo = [lvl - r for lvl, r in windows[65:90] if r is not None]
-    assert len(echo_only) == 35 and np.median(echo_only) > 20     # our echo: explained away
-    assert len(over_echo) == 25 and np.median(over_echo) < 3      # the caller: kept (less our echo)
+    echo = line(ours, erl_db=12, delay_ms=150, dispersion_ms=dispersion_ms)
+    windows = checked(echo + caller, ours)
+
+    def level(x: np.ndarray, k: int) -> float:
+        w = x[k * 256:(k + 1) * 256]
+        return float(10 * np.log10(np.mean(w * w) / 32768 ** 2 + 1e-12))
+
+    removed = [level(echo, k) - r for k, (_, r) in enumerate(windows[:60]) if k >= 20 and r is not None]
+    kept = [r - level(caller, k) for k, (_, r) in enumerate(windows) if 65 <= k < 90 and r is not None]
+    assert len(removed) == 40 and np.median(removed) > 12          # our echo: explained away
+    assert len(kept) == 25 and abs(np.median(kept)) < 1.5           # the caller: their own level
 
 
 def test_nothing_is_checked_when_nothing_of_ours_played_or_nobody_asks():

@@ -35,8 +35,8 @@ from . import mulaw
 
 SILENT_FAR_DB = -55.0   # played audio quieter than this cannot echo audibly: nothing to check
 _FULL_SCALE = 32768.0
-# A fit that leaves a tenth of the power (10 dB) has found an echo path worth reusing.
-ECHO_EXPLAINED = 10.0
+# A fit that leaves a quarter of the power (6 dB) or less has found an echo path.
+ECHO_EXPLAINED = 4.0
 # An overloaded VAD drops at most this many windows of backlog at once (vad/batch.py keeps 6).
 RESYNC_WINDOWS = 8
 
@@ -49,7 +49,7 @@ class EchoCheck:
     """One call's record of what it heard and what it played, frame by frame (``frame``),
     and the echo check of each VAD window (``residual_db``, called once per window in order)."""
 
-    def __init__(self, *, window: int = 256, max_delay_ms: int = 500, fit_ms: int = 96, taps: int = 32,
+    def __init__(self, *, window: int = 256, max_delay_ms: int = 500, fit_ms: int = 160, taps: int = 64,
                  frame: int = 160) -> None:
         self.size = window
         self.max_delay = max_delay_ms * 8
@@ -128,18 +128,25 @@ class EchoCheck:
         n, w = len(near), self.size
         views = np.lib.stride_tricks.sliding_window_view(far, n)        # (lags, n)
         target = near[-w:]
+        cached = float("inf")
         if self._path is not None:
-            # A phone line's echo path holds still for the call: the last fit usually
-            # explains the next window too, for a slice and a product instead of a search.
+            # A phone line's echo path holds still for the call: the last fit that found it
+            # usually explains the next window too, for a slice and a product instead of a
+            # search; and it still holds where a new fit cannot find it (our audio was quiet
+            # over the fit span, or the room's noise covered it).
             lo, h = self._path
             e = target - h @ views[lo:lo + len(h), -w:]
-            pe = float(np.mean(e * e))
-            if pe * ECHO_EXPLAINED <= float(np.mean(target * target)):
-                return pe
+            cached = float(np.mean(e * e))
+            if cached * ECHO_EXPLAINED <= float(np.mean(target * target)):
+                return cached
         lo, h, explained = self._fit(near, far, views)
-        self._path = (lo, h) if explained else None
+        if not explained:
+            # A fit that found no echo path is not used: over a span where the caller
+            # already talks it is partly a fit of their voice (with 64 taps, a few dB of it).
+            return cached if self._path is not None else float(np.mean(target * target))
+        self._path = (lo, h)
         e = target - h @ views[lo:lo + len(h), -w:]
-        return float(np.mean(e * e))
+        return min(cached, float(np.mean(e * e)))
 
     def _fit(self, near: np.ndarray, flat: np.ndarray, views: np.ndarray) -> tuple[int, np.ndarray, bool]:
         """The echo path: the lag whose played audio best matches the caller's channel, and
@@ -154,11 +161,11 @@ class EchoCheck:
         k = int(np.argmax(corr * corr / np.maximum(energy, 1e-9)))
         # The filter spans the found lag and the hybrid's dispersion after it (later lags are
         # earlier k), with a few taps of slack either side for the lag's error.
-        lo = max(0, min(k - taps + 4, len(views) - taps))
+        lo = max(0, min(k - taps * 3 // 4, len(views) - taps))
         x = np.ascontiguousarray(views[lo:lo + taps, :n - w])            # (taps, fit samples)
         y = near[:n - w]
         gram = x @ x.T
-        gram += np.eye(taps) * (1e-3 * float(np.trace(gram)) / taps + 1e-6)
+        gram += np.eye(taps) * (1e-5 * float(np.trace(gram)) / taps + 1e-6)
         h = np.linalg.solve(gram, x @ y)
         e = y - h @ x
         return lo, h, float(np.mean(e * e)) * ECHO_EXPLAINED <= float(np.mean(y * y))

@@ -62,6 +62,22 @@ class EchoSpec:
 
     delay_ms: int = 120
     attenuation_db: float = 18.0
+    # A hybrid smears its echo over a few milliseconds: 0 is a pure delay; more is a
+    # seeded, exponentially decaying random tail this long, band-limited to the phone
+    # band, scaled so that the echo return loss is still ``attenuation_db``.
+    dispersion_ms: int = 0
+
+    def response(self) -> np.ndarray:
+        if self.dispersion_ms <= 0:
+            return np.array([10 ** (-self.attenuation_db / 20)])
+        from scipy.signal import butter, lfilter
+
+        n = self.dispersion_ms * 8
+        rng = np.random.default_rng(self.dispersion_ms)
+        ir = rng.standard_normal(n) * np.exp(-np.arange(n) / (n / 4))
+        b, a = butter(2, [300, 3400], btype="band", fs=8000)
+        ir = lfilter(b, a, ir)
+        return ir / np.linalg.norm(ir) * 10 ** (-self.attenuation_db / 20)
 
 
 class AudioHarness:
@@ -89,7 +105,9 @@ class AudioHarness:
         self.clears_ms: list[int] = []
         self.speaker = Speaker()  # Twilio's side of playback: the one model the simulator uses too
         self._due_marks: list[str] = []  # marks with no audio ahead, echoed on the next tick
-        self._echo_line: deque[np.ndarray] = deque()
+        self._echo_ir = echo.response() if echo is not None else np.ones(1)
+        self._echo_delay = echo.delay_ms * 8 if echo is not None else 0
+        self._echo_hist = np.zeros(self._echo_delay + len(self._echo_ir) + FRAME)  # our recent playout
         self.canceller: Any = None  # an echo canceller, once the core asks for one
         self.echo_check = EchoCheck()  # as the shell's (server/echo.py): each speech window's echo check
         self._stt_open = False
@@ -127,10 +145,12 @@ class AudioHarness:
             self.played_ms += 20
         frame = caller_frame.astype(np.int32)
         if self.echo is not None:
-            self._echo_line.append(bot)
-            if len(self._echo_line) > self.echo.delay_ms // 20:
-                past = self._echo_line.popleft()
-                frame = frame + (past.astype(np.float32) * 10 ** (-self.echo.attenuation_db / 20)).astype(np.int32)
+            # Our played audio, delayed and through the line's echo path, sample by sample.
+            ir = self._echo_ir
+            self._echo_hist = np.concatenate([self._echo_hist[FRAME:], bot.astype(np.float64)])
+            seg = self._echo_hist[len(self._echo_hist) - FRAME - self._echo_delay - len(ir) + 1:
+                                  len(self._echo_hist) - self._echo_delay]
+            frame = frame + np.convolve(seg, ir, mode="valid").astype(np.int32)
         frame16 = np.clip(frame, -32768, 32767).astype(np.int16)
         # Through the phone codec, as the gateway receives it.
         frame16 = mulaw.decode(mulaw.encode(frame16))
