@@ -33,6 +33,7 @@ import scipy.fft as sfft
 
 from . import mulaw
 
+_SILENCE = b"\xff" * 160  # a 20 ms frame of mu-law silence
 SILENT_FAR_DB = -55.0   # played audio quieter than this cannot echo audibly: nothing to check
 _FULL_SCALE = 32768.0
 # A fit that leaves a quarter of the power (6 dB) or less has found an echo path.
@@ -66,13 +67,17 @@ class EchoCheck:
     def frame(self, near: bytes, far: bytes) -> None:
         """One inbound frame (mu-law) and what of ours the caller's phone played meanwhile
         (mu-law, possibly shorter or empty)."""
-        if len(far) < len(near):
-            far = far + b"\xff" * (len(near) - len(far))   # 0xff: mu-law silence
-        if far.strip(b"\xff\x7f"):
-            self._far_until = self.samples + len(near) + self.max_delay
+        n = len(near)
+        if not far:   # the common case: nothing of ours is playing
+            far = _SILENCE if n == len(_SILENCE) else b"\xff" * n
+        else:
+            if len(far) < n:
+                far = far + b"\xff" * (n - len(far))
+            if far.strip(b"\xff\x7f"):
+                self._far_until = self.samples + n + self.max_delay
         self._near.append(near)
-        self._far.append(far[:len(near)])
-        self.samples += len(near)
+        self._far.append(far[:n])
+        self.samples += n
 
     def window(self, *, check: bool, level_db: float | None = None) -> float | None:
         """The next VAD window's level with our echo taken out, in dBFS, if ``check`` (the

@@ -46,7 +46,8 @@ class LineEcho:
 
     def heard(self, payload: bytes) -> bytes:
         """One inbound mu-law frame, cleaned of our echo if a canceller runs."""
-        played = self.playout.play(len(payload), now_ms=0.0).audio
+        # Nothing queued at the phone (the common case): nothing of ours plays in this frame.
+        played = self.playout.play(len(payload), now_ms=0.0).audio if self.playout.buffered_bytes else b""
         if self.canceller is not None:
             far = mulaw.decode(played) if played else np.zeros(0, np.int16)
             if len(far) < len(payload):
