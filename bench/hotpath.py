@@ -49,7 +49,7 @@ import json
 import sys
 import time
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,7 @@ from turngate.audio import mulaw  # noqa: E402
 from turngate.core.actions import ScoreTurn  # noqa: E402
 from turngate.core.call import Call  # noqa: E402
 from turngate.policy import load_policy  # noqa: E402
+from turngate.server.echo import LineEcho  # noqa: E402
 from turngate.core.events import CallStarted, TimerFired, VoiceActivity  # noqa: E402
 from turngate.testing import OpenGatekeeper  # noqa: E402
 from turngate.twilio.codec import Media, parse  # noqa: E402
@@ -233,6 +234,7 @@ class _Live:
     msgs: list[str]
     offset: int
     deadline: float | None = None
+    echo: LineEcho = field(default_factory=lambda: LineEcho(PARAMS.speech_threshold))  # the echo check's bookkeeping
 
 
 def _setup(n_calls: int, channels: list[list[str]], model: SileroModel, pregate: PreGate):
@@ -276,14 +278,16 @@ def run_plain(n_calls: int, seconds: float, channels, model, pregate: PreGate,
         for c in live:
             msg = parse(c.msgs[(c.offset + tick) % loop])
             if isinstance(msg, Media):
+                payload = c.echo.heard(msg.payload)
                 if per_frame:
-                    push(c.call_id, decode(msg.payload))
+                    push(c.call_id, decode(payload))
                 else:
-                    inbox.append((c.call_id, msg.payload))
+                    inbox.append((c.call_id, payload))
         push_mulaw(inbox)
         for call_id, prob, level in run():
             c = by_id[call_id]
-            c.call.handle(VoiceActivity(probability=prob, level_db=level), now)
+            c.call.handle(VoiceActivity(probability=prob, level_db=level,
+                                        residual_db=c.echo.residual_db(prob, level)), now)
             c.deadline = c.call.next_deadline()
         for c in live:
             if c.deadline is not None and c.deadline <= now:

@@ -90,8 +90,8 @@ class EchoCheck:
         next few; if none matches, the check says nothing (None) rather than judge other
         audio: the core then judges on the level alone, as without a check."""
         self.windows += 1
-        if not check:
-            return None
+        if not check or (self.windows - 1) * self.size > self._far_until:
+            return None   # (a window the VAD skipped ahead to is later still: no echo there either)
         if level_db is not None and not self._find(level_db):
             return None
         return self._residual_db()
