@@ -46,4 +46,6 @@ def test_bench_models_compares_profiles_side_by_side(tmp_path, capsys):
     fast, slow = line["profiles"]["fast"], line["profiles"]["slow"]
     assert line["bench"] == "models" and fast["calls"] == slow["calls"] == 1
     assert fast["ttft_ms_p50"] is not None and slow["ttft_ms_p50"] is not None
-    assert slow["ttft_ms_p50"] >= fast["ttft_ms_p50"] + 500, (fast, slow)
+    # The stall is a floor under the slow profile's first token; no bound on how fast the fast
+    # one is (a loaded machine slowed it to 773 ms once, and a margin of 500 ms failed).
+    assert slow["ttft_ms_p50"] >= 800 and slow["ttft_ms_p50"] > fast["ttft_ms_p50"], (fast, slow)
