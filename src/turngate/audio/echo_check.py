@@ -8,16 +8,16 @@ path (a delay, a gain, the hybrid's few milliseconds of dispersion, the codec), 
 know exactly what we played. So for a window that could be a caller's onset, we find the
 delay by cross-correlating the caller's channel with what played in the last
 ``max_delay_ms``, fit a ``taps``-tap filter from that played audio to the caller's channel
-by least squares over the last ``fit_ms``, and report the level of what the fit cannot
-explain in the newest window (``residual_db``). Our echo alone leaves 20-30 dB less than
-its level (the codec's noise is the limit); a caller's voice is not explained by our
-audio and leaves its level. With ``taps`` free parameters over ``fit_ms`` of audio, a fit
-explains about taps/samples of an unrelated signal's energy (0.3 dB here), so a caller
-never loses more than that.
+by least squares over the ``fit_ms`` before the newest window, and report the level of
+what that path cannot explain in the window (``window()``). Our echo alone leaves 15-30 dB
+less than its level (the codec's noise and the room's set the limit); a caller's voice is
+not explained by our audio and keeps its level: the path is fitted before the window, so a
+caller who starts in it is not fitted away. The path is kept while it explains the line
+(a phone line's echo path holds still), so most checks are a slice and a product.
 
-It runs only for windows the caller of ``residual_db`` asks about (the VAD said speech
-while our audio could be echoing): about 0.1 ms each, nothing on a clean line or while we
-are silent. The per-frame cost is two deque appends of the frames' mu-law bytes.
+It runs only for windows the caller of ``window()`` asks about (the VAD said speech while
+our audio could be echoing): 0.1-0.2 ms each, nothing on a clean line or while we are
+silent. The per-frame cost is two deque appends of the frames' mu-law bytes.
 
 Samples are counted from the first frame pushed, as the VAD's windows are, so window k
 ends at sample ``window * (k + 1)``: the check needs no clock.
@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-
 import scipy.fft as sfft
 
 from . import mulaw
@@ -48,7 +47,7 @@ def _db(power: float) -> float:
 
 class EchoCheck:
     """One call's record of what it heard and what it played, frame by frame (``frame``),
-    and the echo check of each VAD window (``residual_db``, called once per window in order)."""
+    and the echo check of each VAD window (``window``, called once per window in order)."""
 
     def __init__(self, *, window: int = 256, max_delay_ms: int = 500, fit_ms: int = 160, taps: int = 64,
                  frame: int = 160) -> None:
