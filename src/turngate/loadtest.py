@@ -162,6 +162,7 @@ def summarize(urls: Sequence[str], calls: int, before: Sequence[Scrape], after: 
         "calls_failed": sum(1 for r in run["results"] if r.error is not None),
         "calls_refused": int(counter(before, after, "turngate_calls_refused_total")),
         "calls_cancelled": run["cancelled"], "wall_s": round(run["wall_s"], 1),
+        "call_seconds": round(call_seconds, 1),
     }
 
 
