@@ -48,7 +48,7 @@ I want to change my appointment to Tuesday
 stop wait
 I want to talk to a person
 """
-FAKE_KEY = "load"
+FAKE_KEY = "fake-deepgram-key-for-load-runs"
 
 
 def process_cpu_s(pid: int) -> float:
@@ -89,7 +89,7 @@ def fake_deepgram(log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]
 def gateway_env(tmp: Path, calls: int, providers: str, stt: str, fake_url: str | None) -> dict[str, str]:
     (tmp / "script.txt").write_text(SCRIPT)
     env = {"TURNGATE_STT": "scripted", "TURNGATE_STT_SCRIPT": str(tmp / "script.txt"), "TURNGATE_STT_WORKERS": "0",
-           "TURNGATE_STREAM_SECRET": "load", "TURNGATE_MAX_CALLS": str(calls * 2 + 10),
+           "TURNGATE_STREAM_SECRET": "stream-secret-for-load-runs", "TURNGATE_MAX_CALLS": str(calls * 2 + 10),
            "TURNGATE_OUTBOX_FILE": str(tmp / "outbox.jsonl"), "TURNGATE_LOG_LEVEL": "warning"}
     if fake_url is not None:
         env |= {"TURNGATE_DEEPGRAM_URL": fake_url, "DEEPGRAM_API_KEY": FAKE_KEY}
