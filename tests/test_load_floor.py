@@ -100,3 +100,35 @@ def test_the_deepgram_fake_starts_its_script_again_when_asked_to_cycle():
     assert [fake._next().final for _ in range(5)] == ["one", "two", "one", "two", "one"]
     once = DeepgramServer([Utterance(final="one")])
     assert [once._next().final for _ in range(2)] == ["one", ""]
+
+
+def _bench_load():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "load.py"
+    spec = importlib.util.spec_from_file_location("bench_load", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_load_points_only_the_chosen_providers_at_the_fake_cloud(tmp_path):
+    load = _bench_load()
+    embedded = load.gateway_env(tmp_path, 40, "embedded", "scripted", None)
+    assert embedded["TURNGATE_STT"] == "scripted" and "TURNGATE_TTS" not in embedded
+    tts = load.gateway_env(tmp_path, 40, "fake-cloud", "scripted", "http://127.0.0.1:1")
+    assert tts["TURNGATE_TTS"] == "deepgram" and tts["TURNGATE_STT"] == "scripted"
+    assert tts["TURNGATE_DEEPGRAM_URL"] == "http://127.0.0.1:1" and tts["DEEPGRAM_API_KEY"] == load.FAKE_KEY
+    both = load.gateway_env(tmp_path, 40, "fake-cloud", "fake-cloud", "http://127.0.0.1:1")
+    assert both["TURNGATE_STT"] == "deepgram"
+    # Short secrets match inside ordinary JSON and make the gateway rewrite its answers.
+    assert len(load.FAKE_KEY) >= 16 and len(tts["TURNGATE_STREAM_SECRET"]) >= 16
+
+
+def test_bench_load_reads_a_live_processs_cpu_time():
+    import os
+
+    load = _bench_load()
+    sum(i * i for i in range(200_000))  # some CPU of our own to read back
+    assert load.process_cpu_s(os.getpid()) > 0
