@@ -101,7 +101,7 @@ def gateway_env(tmp: Path, calls: int, providers: str, stt: str, fake_url: str |
 
 
 def run(calls: int, duration: float, *, processes: int = 1, store: str | None = None,
-        providers: str = "embedded", stt: str = "scripted") -> dict[str, Any]:
+        providers: str = "embedded", stt: str = "scripted", sim_loop: str = "asyncio") -> dict[str, Any]:
     """Start the gateway(s) (and the fake cloud), run the unloaded call and the load; the figures."""
     tmp = Path(tempfile.mkdtemp(prefix="turngate-load-"))
     store = store or f"sqlite:///{tmp / 'load.db'}"
@@ -115,10 +115,10 @@ def run(calls: int, duration: float, *, processes: int = 1, store: str | None = 
         urls = [g.url for g in gws]
         print(f"{len(urls)} gateway(s) up: {urls}; logs in {tmp}", file=sys.stderr)
         barge = [str(ROOT_SCENARIOS / "long_answer_interrupted.yaml")]
-        unloaded = loadtest(urls[:1], 1, 1.0, barge)
+        unloaded = loadtest(urls[:1], 1, 1.0, barge, loop=sim_loop)
         fake_cpu0 = process_cpu_s(fake_proc.pid) if fake_proc else 0.0
         load1 = os.getloadavg()[0]
-        out = loadtest(urls, calls, duration)
+        out = loadtest(urls, calls, duration, loop=sim_loop)
         fake_cpu = process_cpu_s(fake_proc.pid) - fake_cpu0 if fake_proc else None
     for e in out.pop("errors", []):
         print(f"  error: {e}", file=sys.stderr)
@@ -142,9 +142,11 @@ def main() -> int:
                     help="TTS: flite (embedded) or Deepgram Aura on the local fake (fake-cloud)")
     ap.add_argument("--stt", choices=("scripted", "fake-cloud"), default="scripted",
                     help="STT: the in-process script, or Deepgram live STT on the local fake")
+    ap.add_argument("--sim-loop", choices=("asyncio", "uvloop"), default="asyncio",
+                    help="the simulator's event loop (asyncio: as every earlier figure was measured)")
     args = ap.parse_args()
     out = run(args.calls, args.duration, processes=args.processes, store=args.store,
-              providers=args.providers, stt=args.stt)
+              providers=args.providers, stt=args.stt, sim_loop=args.sim_loop)
     print(json.dumps(out))
     return 0
 

@@ -70,10 +70,10 @@ def floor_server(chunk_ms: int) -> Iterator[str]:
         proc.wait(15)
 
 
-def run_floor(calls: int, duration: float, chunk_ms: int) -> dict[str, Any]:
+def run_floor(calls: int, duration: float, chunk_ms: int, sim_loop: str = "asyncio") -> dict[str, Any]:
     with floor_server(chunk_ms) as url:
         load1 = os.getloadavg()[0]
-        out = loadtest([url], calls, duration)
+        out = loadtest([url], calls, duration, loop=sim_loop)
     for e in out.pop("errors", []):
         print(f"  floor error: {e}", file=sys.stderr)
     out["bench"], out["chunk_ms"], out["load_avg_1m_at_start"] = "load_floor_run", chunk_ms, round(load1, 2)
@@ -87,15 +87,17 @@ def main() -> int:
     ap.add_argument("--chunk-ms", type=int, default=20, help="the floor's outbound media frame (the gateway sends 100)")
     ap.add_argument("--no-gateway", action="store_true", help="the floor only")
     ap.add_argument("--providers", choices=("embedded", "fake-cloud"), default="embedded")
+    ap.add_argument("--sim-loop", choices=("asyncio", "uvloop"), default="asyncio",
+                    help="the simulator's event loop (asyncio: as every earlier figure was measured)")
     args = ap.parse_args()
     floors: list[dict[str, Any]] = []
     gateways: list[dict[str, Any]] = []
     for n in args.calls:
-        f = run_floor(n, args.duration, args.chunk_ms)
+        f = run_floor(n, args.duration, args.chunk_ms, args.sim_loop)
         print(json.dumps(f), flush=True)
         floors.append(f)
         if not args.no_gateway:
-            g = load.run(n, args.duration, providers=args.providers)
+            g = load.run(n, args.duration, providers=args.providers, sim_loop=args.sim_loop)
             g["bench"] = "load_gateway_run"
             print(json.dumps(g), flush=True)
             gateways.append({k: g.get(k) for k in KEYS + ("dropped_frames", "providers", "load_avg_1m_at_start")})

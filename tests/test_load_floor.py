@@ -132,3 +132,18 @@ def test_bench_load_reads_a_live_processs_cpu_time():
     load = _bench_load()
     sum(i * i for i in range(200_000))  # some CPU of our own to read back
     assert load.process_cpu_s(os.getpid()) > 0
+
+
+def test_the_simulator_loop_is_asyncio_unless_uvloop_is_asked_for():
+    import pytest
+
+    from turngate.loadtest import _loop_factory
+
+    assert _loop_factory("asyncio") is None
+    loop = _loop_factory("uvloop")()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+    finally:
+        loop.close()
+    with pytest.raises(ValueError):
+        _loop_factory("trio")
