@@ -77,3 +77,15 @@ def test_batched_levels_match_single_levels():
     rows = levels_db(pcm.astype(np.float32) / 32768)
     for row, single in zip(rows, pcm):
         assert row == pytest.approx(level_db(single), abs=1e-3)
+
+
+def test_level_of_mulaw_bytes_matches_the_level_of_their_decoded_samples():
+    from turngate.audio.level import mulaw_level_db
+
+    rng = np.random.default_rng(2)
+    for scale in (0, 30, 300, 3000, 30000):
+        pcm = np.clip(rng.standard_normal(800) * scale, -32768, 32767).astype(np.int16)
+        payload = mulaw.encode(pcm)
+        assert mulaw_level_db(payload) == pytest.approx(level_db(mulaw.decode(payload)), abs=1e-9)
+    assert mulaw_level_db(b"") == SILENCE_DB
+    assert mulaw_level_db(bytes([0xFF]) * 160) == SILENCE_DB  # mu-law 0xFF is a zero sample

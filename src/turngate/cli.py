@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     lt.add_argument("--url", action="append", required=True, help="a gateway's base URL (repeat for several)")
     lt.add_argument("--scenario", dest="scenarios", action="append", default=[],
                     help="scenario files to mix (default: scenarios/*.yaml)")
+    lt.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                    help="the simulator's event loop (uvloop: cheaper callers on the gateway's machine)")
     return p
 
 

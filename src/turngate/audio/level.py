@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["level_db", "levels_db", "chunk_levels_db", "SILENCE_DB"]
+__all__ = ["level_db", "levels_db", "chunk_levels_db", "mulaw_level_db", "SILENCE_DB"]
 
 SILENCE_DB = -100.0
 _FULL_SCALE = 32768.0
@@ -28,6 +28,30 @@ def level_db(pcm: np.ndarray) -> float:
         xf = x.astype(np.float64).ravel()
         # einsum, not np.dot: no BLAS call (and no BLAS thread hand-off) for a sum of squares.
         ms = float(np.einsum("i,i->", xf, xf)) / x.size / (_FULL_SCALE * _FULL_SCALE)
+    if ms <= 0.0:
+        return SILENCE_DB
+    return max(SILENCE_DB, 10.0 * math.log10(ms))
+
+
+def _mulaw_squares() -> np.ndarray:
+    from .mulaw import DECODE_TABLE
+
+    sq = DECODE_TABLE.astype(np.float64) ** 2 / (_FULL_SCALE * _FULL_SCALE)
+    sq.flags.writeable = False
+    return sq
+
+
+_MULAW_SQUARES = _mulaw_squares()
+
+
+def mulaw_level_db(payload: bytes) -> float:
+    """``level_db(mulaw.decode(payload))`` in one table lookup: each mu-law byte's squared
+    sample, scaled, is precomputed, so no int16 array and no float64 copy of it are made
+    (the shell takes the level of every outbound chunk for the console's timeline)."""
+    n = len(payload)
+    if n == 0:
+        return SILENCE_DB
+    ms = float(_MULAW_SQUARES.take(np.frombuffer(payload, dtype=np.uint8)).sum()) / n
     if ms <= 0.0:
         return SILENCE_DB
     return max(SILENCE_DB, 10.0 * math.log10(ms))

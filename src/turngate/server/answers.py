@@ -22,7 +22,7 @@ from typing import Any
 
 from ..agent.base import GenerationRequest
 from ..core.actions import CancelModel, StartModel
-from ..core.events import Event, SynthesisFailed
+from ..core.events import Event, SpeechSynthesized, SynthesisFailed
 from ..llm.realtime_agent import RealtimeAgent
 from ..llm.runner import run_attempt
 from ..speech.deepgram_tts import estimate_word_times
@@ -116,13 +116,19 @@ class Answers:
                     audio = await model.audio_for(gen, segment)
                     self.emit(synthesized_event(gen, segment, text, audio, estimate_word_times(text, audio)[0]))
                     continue
-                syn = await self.loop.run_in_executor(self.pv.executor, self.pv.tts.synthesize, text)
-                self.emit(synthesized_event(gen, segment, text, syn.audio, syn.words))
+                # The segment's levels (a decode and two passes over seconds of audio) are
+                # taken in the TTS thread too: the event loop carries every call's frames.
+                self.emit(await self.loop.run_in_executor(self.pv.executor, self._synthesize, gen, segment, text))
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 log.warning("TTS failed on generation %s: %s", gen, e)
                 self.emit(SynthesisFailed(generation=gen, segment=segment, reason=f"{type(e).__name__}: {e}"))
+
+    def _synthesize(self, gen: int, segment: int, text: str) -> SpeechSynthesized:
+        """In an executor thread: speak ``text`` and build the core's event for it."""
+        syn = self.pv.tts.synthesize(text)
+        return synthesized_event(gen, segment, text, syn.audio, syn.words)
 
     # ------------------------------------------------------------ the end of the call
     def stop(self, reason: str) -> None:

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, assert_never
 
-import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..audio import mulaw
@@ -145,7 +144,7 @@ class CallSession:
                 if self.audio is not None:
                     self.audio.frames.append(msg.payload)  # kept as the caller said it
                 if self._stt_open:
-                    self._stt_audio(mulaw.decode(payload))
+                    self._stt_audio(payload)
             case codec.Mark():
                 self._feed(MarkPlayed(name=msg.name))
             case codec.Dtmf():
@@ -290,7 +289,7 @@ class CallSession:
                     self._stt_open = True
                     frames = max(1, a.preroll_ms // 20)
                     self._stt_cmds.append(("start", None))
-                    self._stt_cmds.append(("audio", [mulaw.decode(b"".join(list(self._preroll)[-frames:]))]))
+                    self._stt_cmds.append(("audio", [b"".join(list(self._preroll)[-frames:])]))
                     self._stt_wake.set()
                 case FinishTranscription():
                     self._stt_open = False
@@ -352,13 +351,14 @@ class CallSession:
         return {"call_id": self.call_id, "account_sid": self.account_sid, "queue": queue, "reason": reason}
 
     # ------------------------------------------------------------ STT
-    def _stt_audio(self, pcm: np.ndarray) -> None:
+    def _stt_audio(self, payload: bytes) -> None:
         # Consecutive frames coalesce into one command: the worker feeds whatever
-        # accumulated while it was busy, in one call.
+        # accumulated while it was busy, in one call. They stay mu-law until then: the
+        # worker decodes them all at once, in its executor thread, not on the event loop.
         if self._stt_cmds and self._stt_cmds[-1][0] == "audio":
-            self._stt_cmds[-1][1].append(pcm)
+            self._stt_cmds[-1][1].append(payload)
         else:
-            self._stt_cmds.append(("audio", [pcm]))
+            self._stt_cmds.append(("audio", [payload]))
         dropped = trim_stt_audio(self._stt_cmds, max(1, self.cfg.stt_backlog_ms // FRAME_MS))
         if dropped:
             if not self._stt_dropping:
@@ -395,8 +395,8 @@ class CallSession:
             await run(self.pv.executor, stream.start_utterance)
             return True
         if cmd == "audio" and open_:
-            pcm = np.concatenate(arg) if len(arg) > 1 else arg[0]
-            for r in await run(self.pv.executor, stream.feed, pcm):
+            audio = b"".join(arg) if len(arg) > 1 else arg[0]
+            for r in await run(self.pv.executor, _feed_mulaw, stream, audio):
                 if not r.is_final and self._stt_open:
                     self._feed(PartialTranscript(text=r.text, confidence=r.confidence))
             return True
@@ -477,3 +477,8 @@ class CallSession:
         assert self.call is not None
         return {"call_id": self.call_id, "state": str(self.call.state),
                 "decisions": [d.to_dict() for d in self.call.decisions], **self.summary()}
+
+
+def _feed_mulaw(stream: Any, audio: bytes) -> Any:
+    """In an executor thread: decode a batch of the caller's mu-law and feed the recogniser."""
+    return stream.feed(mulaw.decode(audio))

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ..audio import mulaw
-from ..audio.level import level_db
+from ..audio.level import mulaw_level_db
 from ..core.actions import Action, SendAudio, Synthesize
 from ..core.events import Event, PartialTranscript, VoiceActivity
 
@@ -69,8 +66,7 @@ class CallTrack:
         for a in actions:
             match a:
                 case SendAudio():
-                    pcm = mulaw.decode(a.payload)
-                    self._max(self.bot, now, max(_FLOOR_DB, round(level_db(np.asarray(pcm)))))
+                    self._max(self.bot, now, max(_FLOOR_DB, round(mulaw_level_db(a.payload))))
                 case Synthesize():
                     self.said.append((int((now - self.t0) * 1000), a.generation, a.segment, a.text))
                 case _:

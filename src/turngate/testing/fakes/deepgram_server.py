@@ -86,6 +86,9 @@ class DeepgramServer:
     listen: Behaviour = field(default_factory=Behaviour)
     speak: Behaviour = field(default_factory=Behaviour)
 
+    # When the script runs out, start it again (load runs: every call's turns get words).
+    cycle: bool = False
+
     def __post_init__(self) -> None:
         self.received = Recorder()
         self.gate = Gate()
@@ -197,6 +200,8 @@ class DeepgramServer:
             return
 
     def _next(self) -> Utterance | None:
+        if not self._script and self.cycle:
+            self._script.extend(self.utterances)
         return self._script.popleft() if self._script else Utterance(final="")
 
     # -- Aura TTS -----------------------------------------------------------------------
@@ -304,9 +309,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=8091)
     ap.add_argument("--say", action="append", default=[], help="final transcript of the next utterance (repeatable)")
     ap.add_argument("--api-key", default="", help="require this key (default: accept any)")
+    ap.add_argument("--cycle", action="store_true", help="start the --say script again when it runs out")
+    ap.add_argument("--words-per-s", type=float, default=10.0,
+                    help="one interim result per word, at this pace of the caller's 8 kHz mu-law audio")
     args = ap.parse_args(argv)
-    fake = DeepgramServer([Utterance(final=s, partials=tuple(" ".join(s.split()[:k]) for k in range(1, len(s.split()))))
-                           for s in args.say], api_key=args.api_key)
+    per_word = max(1, int(8000 / args.words_per_s))
+    fake = DeepgramServer([Utterance(final=s, partials=tuple(" ".join(s.split()[:k]) for k in range(1, len(s.split()))),
+                                     bytes_per_partial=per_word)
+                           for s in args.say], api_key=args.api_key, cycle=args.cycle)
     server = ServerThread(fake.app, port=args.port)
     print(f"fake Deepgram on {server.url} (listen: ws://127.0.0.1:{server.port}/v1/listen, speak: /v1/speak)",
           flush=True)
