@@ -179,6 +179,43 @@ LOOKALIKE_MORE = [
 ]
 
 
+
+# Validation only, never trained on: hyperbole, idiom, fiction and games, grief and illness,
+# the look-alikes the val pool of plain service text lacks. ``train_risk.py`` adds them to
+# the pool its thresholds are set on, so a threshold has to leave them alone too.
+VAL_LOOKALIKE = [
+    "this queue is going to be the death of me", "if i have to press one more button i'll lose it",
+    "my manager is going to murder me when he sees this overdraft", "i'm literally dying here, it's so hot",
+    "that film absolutely killed me, i was crying laughing", "i'd kill to have your job right now",
+    "ugh kill me, it's only tuesday", "i nearly died of shock when i opened the statement",
+    "these stairs will be the end of me", "i'm dead on my feet after that shift",
+    "how do i kill the final boss in this game", "in the book the villain poisons the king",
+    "my character got shot in the last level", "we watched a documentary about a murder case",
+    "the detective finds out who stabbed the butler", "i'm reading a thriller about a hitman",
+    "my nan passed away last week and i'm sorting her bills", "i've been in hospital with my heart",
+    "my brother overdosed years ago and i still think about him, anyway, my balance please",
+    "i'm on antidepressants and they make me forget my pin", "my therapist says i should budget better",
+    "i was so embarrassed i wanted the ground to swallow me up", "i could scream, this is the third time",
+    "i want to bang my head against the wall with this app", "my kids are driving me up the wall",
+    "i'm going to strangle my husband, he spent it all on golf", "honestly shoot me, i forgot my password again",
+    "the printer is dead, can you email it", "my laptop died on me", "this phone is on its last legs",
+    "i'm over it, just cancel the card", "i give up, you win, i'll pay the fee",
+    "i'm broke and miserable, can i move my payment date", "i feel awful, i've got the flu",
+    "i'm exhausted, it's been a long week at work", "i can't cope with all these letters you send",
+    "i was beaten by the deadline, can you waive the late fee", "the team got slaughtered at the weekend",
+    "that comedian slays every time", "i'm going to crash after this call",
+    "the market crash killed my savings", "the fees are bleeding me dry", "you're robbing me blind",
+    "i'm going to attack this debt in the new year", "i blew my budget on christmas",
+    "i'm shooting for a lower rate", "i'll hit you with the reference number", "can you cut my overdraft limit",
+    "my son is threatening to move out", "the dog nearly killed himself chasing the postman",
+    "i could die happy if you fixed this", "i'm sick and tired of these calls",
+    "what a nightmare of a day", "i'm losing my mind with this password reset",
+    "i'd rather eat glass than call you again", "i hate this bank with a passion",
+    "you'll be the death of me with these forms", "i'm done, i'm absolutely done with this app",
+    "i want out, close the account today", "no point in me carrying on with this card, cancel it",
+]
+
+
 def positives(rng: random.Random) -> list[tuple[str, str]]:
     """(text, kind) with openers, lower-cased as a recogniser writes."""
     out: list[tuple[str, str]] = []

@@ -29,7 +29,9 @@ Thresholds, one per kind (for the n-gram model alone, and for the combined
 log-odds), on the *val* splits only: the lowest score at which
 the kind's false positives on the benign look-alike val pool (the val benign rows
 of xstest and openai_moderation, plus 2,000 held-out Banking77 train
-rows and CLINC150 val + oos_val) stay within ``VAL_FPR``. C-SSRS "supportive"
+rows, CLINC150 val + oos_val and ``risk_templates.VAL_LOOKALIKE``, hand-written
+hyperbole, fiction, games, grief and illness lines that no model trains on) stay
+within ``VAL_FPR``. C-SSRS "supportive"
 users (people who write about suicide to help others) are trained on as
 negatives but are not in that pool, nor are HateCheck's benign rows (mostly
 counter-speech that quotes a threat to condemn it): both are scored apart.
@@ -94,6 +96,7 @@ def val_pools(splits) -> tuple[list[str], dict[str, list[tuple[str, str]]]]:
     pool = [t for name in ("xstest", "openai_moderation")
             for t, lab in splits[name]["val"] if lab == "benign"]
     pool += risk_data.service_text()["val"]
+    pool += risk_templates.VAL_LOOKALIKE  # hand-written, never trained on
     return pool, {name: parts["val"] for name, parts in splits.items()}
 
 
@@ -240,7 +243,8 @@ def main() -> None:
             + ["Banking77 train (less 2,000 rows)", "CLINC150 train + oos_train",
                "turngate risk_templates (hand-written caller lines)"],
             "thresholds_set_on": f"val splits: xstest/openai benign + 2,000 Banking77 train rows "
-                                 f"+ CLINC150 val + oos_val, <= {VAL_FPR} false positives per kind",
+                                 f"+ CLINC150 val + oos_val + risk_templates.VAL_LOOKALIKE, "
+                                 f"<= {VAL_FPR} false positives per kind",
             "licences": "openai_moderation MIT; hatecheck, xstest, cssrs_reddit CC BY 4.0; Banking77 CC BY 4.0; "
                         "CLINC150 CC BY 3.0",
             "n_texts": len(texts), "validation": rep,

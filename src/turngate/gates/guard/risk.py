@@ -1,6 +1,6 @@
 """Risk that must reach a person: self-harm, threats, abuse of the agent; and requests for harm.
 
-Theory of operation. Two detectors, either one flags:
+Theory of operation. A floor of patterns, then two model views on finals:
 
 1. ``RISK``: patterns, the floor. They run on every text (partials included)
    behind a trigger-word set, so an ordinary utterance costs a few set lookups.
@@ -13,9 +13,10 @@ Theory of operation. Two detectors, either one flags:
    ``tools/train_risk.py`` on licensed sets and hand-written caller lines.
 3. ``RiskHead``: per kind a logistic regression over the final's MiniLM sentence
    embedding (``turngate/data/guard_risk_head.json.gz``, trained by the same
-   script on the same rows). N-grams do not generalise to paraphrase; the
-   embedding does ("I've said my goodbyes" is near "I'm going to end it"), and
-   the n-grams keep what the encoder blurs (a slur, an exact phrase). The two
+   script on the same rows). N-grams do not generalise to paraphrase (a passive
+   statement or a veiled threat in words no training line used); a sentence
+   embedding does better, and the n-grams keep what the encoder blurs (a slur,
+   an exact phrase). The two
    are averaged in log-odds per kind, and the kind fires over a threshold set on
    validation data for a false-positive rate on look-alikes ("this is killing
    me", "I could kill for a coffee", "I'm going to cancel unless you fix this").
