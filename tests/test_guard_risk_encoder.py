@@ -154,3 +154,18 @@ def test_these_sentences_are_not_training_lines():
                  + rt.LOOKALIKE + rt.LOOKALIKE_MORE)
     plain = [p if isinstance(p, str) else p.values[0] for p in PASSIVE + VEILED + ABUSIVE]
     assert not train & norm(plain)  # (the look-alikes include the issue's own examples, trained on)
+
+
+def test_a_prefetched_final_is_encoded_once_for_route_and_guard(policy, router):
+    # The shell warms the cache with the final (numbers in their fixed shape) before the
+    # core sees it; the Route gate and the risk model must both read that one encoding.
+    from turngate.gates.pipeline import CallContext, run_gates
+
+    enc = router.classifier._encoder
+    if not hasattr(enc, "warm"):
+        pytest.skip("the router's encoder is not the shell's cached one")
+    text = "honestly I don't think I can keep living like this much longer"
+    enc.warm(number_shape(text))
+    misses = enc.misses
+    d = run_gates(router, policy, text, final=True, context=CallContext())
+    assert enc.misses == misses and d.guard.reason == "self_harm"
