@@ -55,7 +55,8 @@ Injection and risk: see ``bench/guard_risk.py`` (sets, splits and scoring) and
 ``bench/guard_sets.py`` (the hand-written caller sets). Injection figures hold
 for partials and finals alike (one detector; the finals-only sentence-encoder
 tier was deleted, and ``injection_*_final`` repeat the figures for old readers).
-Risk figures are for finals (patterns + model); ``risk_recall_floor`` is the
+Risk figures are for finals (patterns + n-gram model + embedding head);
+``risk_recall_no_encoder`` without the embedding, ``risk_recall_floor`` the
 patterns alone, what a partial gets.
 
 Latency: ``guard_input`` on every cumulative partial (word by word) of 600
@@ -341,13 +342,17 @@ def set_keys(inj: dict, risk: dict) -> dict:
         # finals get the same detector since tier 1 was deleted: kept for old readers
         "injection_tpr_final": injection_tpr, "injection_fpr_final": inj["benign_fpr"],
         "risk_recall": risk["risk_recall"],
+        "risk_recall_no_encoder": risk["risk_recall_no_encoder"],
         "risk_recall_val": risk["recall"]["val"],
         "risk_recall_floor": {k: {kk: vv for kk, vv in v.items() if kk != "n"}
                               for k, v in risk["recall_floor"]["test"].items()},
         "risk_cssrs_by_user": risk["cssrs_by_user"],
         "risk_fpr_lookalike": risk["risk_fpr_lookalike"],
+        "risk_fpr_lookalike_no_encoder": risk["risk_fpr_lookalike_no_encoder"],
+        "risk_fp_floor": risk["risk_fp_floor"],
         "risk_fpr_other": risk["risk_fpr_other"],
         "risk_final_us_mean": risk["risk_final_us_mean"],
+        "risk_final_encode_us_mean": risk["risk_final_encode_us_mean"],
     }
 
 

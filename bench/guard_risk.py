@@ -9,8 +9,11 @@ oos_test, ``guard_sets.CALLER_COMPLAINT`` (complaint, retention and frustration
 language, written by hand) and the customer turns of the three ABCD sample
 dialogues.
 
-Risk (``risk.assess_risk`` on finals: patterns + model; and the patterns alone,
-the floor): recall of self-harm and threats per source, on the *val* and *test*
+Risk (``risk.assess_risk`` on finals: patterns + n-gram model + the embedding head,
+each text's MiniLM embedding computed as the Route gate computes a final's, through
+``tools/risk_embed.py``'s disk cache; the same without the embedding,
+``risk_recall_no_encoder``, what a deployment without the encoder wheel gets; and
+the patterns alone, the floor): recall of self-harm and threats per source, on the *val* and *test*
 splits of the licensed sets (``tools/risk_data.py``; thresholds were set on val)
 and on whole sources never trained on: SimpleSafetyTests, the unlicensed twitter
 set (internal evaluation only), the hand-written caller sets. C-SSRS is scored
@@ -27,6 +30,7 @@ import time
 from pathlib import Path
 
 import risk_data
+import risk_embed
 from guard_sets import (
     CALLER_ABUSE, CALLER_COMPLAINT, CALLER_LOOKALIKE, CALLER_SELF_HARM, CALLER_THREAT, SPOKEN_AUTHORITY,
     SPOKEN_ROLEPLAY,
@@ -93,11 +97,31 @@ def injection_block() -> dict:
     }
 
 
-def _recall(rows: list[tuple[str, str]], kind: str, floor: bool) -> tuple[float, int]:
+_KINDS: dict[tuple[str, str], str] = {}
+
+
+def risk_kinds(texts: list[str], mode: str = "full") -> list[str]:
+    """The risk kind found in each final ("" when none). ``mode``: ``full`` (patterns,
+    n-grams and embedding), ``no_encoder`` (patterns and n-grams), ``floor`` (patterns)."""
+    todo = [t for t in dict.fromkeys(texts) if (mode, t) not in _KINDS]
+    if todo:
+        if mode == "floor":
+            found = [k if k in ("self_harm", "threat", "abuse") else "" for k in map(detect_risk, todo)]
+        elif mode == "no_encoder":
+            found = [assess_risk(t).kind for t in todo]
+        else:
+            found = [assess_risk(t, embedding=e).kind for t, e in zip(todo, risk_embed.embed(todo))]
+        _KINDS.update({(mode, t): k for t, k in zip(todo, found)})
+    return [_KINDS[(mode, t)] for t in texts]
+
+
+def flagged_rate(texts: list[str], mode: str = "full") -> float:
+    return rate([bool(k) for k in risk_kinds(texts, mode)])
+
+
+def _recall(rows: list[tuple[str, str]], kind: str, mode: str) -> tuple[float, int]:
     sel = [t for t, lab in rows if lab == kind]
-    if floor:
-        return rate([detect_risk(t) in ("self_harm", "threat", "abuse") for t in sel]), len(sel)
-    return rate([bool(assess_risk(t).kind) for t in sel]), len(sel)
+    return flagged_rate(sel, mode), len(sel)
 
 
 def risk_block() -> dict:
@@ -107,28 +131,29 @@ def risk_block() -> dict:
     unseen = {"simplesafetytests": risk_data.unseen_source("simplesafetytests"),
               "twitter_unlicensed": risk_data.unseen_source("twitter_suicidal_intention"),
               "caller_handwritten": caller}
-    out: dict = {"recall": {}, "recall_floor": {}}
+    out: dict = {"recall": {}, "recall_no_encoder": {}, "recall_floor": {}}
     for split in ("val", "test"):
         sources = {name: parts[split] for name, parts in splits.items()}
         if split == "test":
             sources |= unseen
-        for key, floor in (("recall", False), ("recall_floor", True)):
+        for key, mode in (("recall", "full"), ("recall_no_encoder", "no_encoder"), ("recall_floor", "floor")):
             table = {}
             for name, rows in sources.items():
-                row = {k: _recall(rows, k, floor) for k in ("self_harm", "threat", "abuse")}
+                row = {k: _recall(rows, k, mode) for k in ("self_harm", "threat", "abuse")}
                 table[name] = {k: v for k, (v, n) in row.items() if n} | {"n": {k: n for k, (_, n) in row.items() if n}}
             out[key][split] = table
         users = risk_data.cssrs_users(split)
         for lab in ("self_harm", "benign"):
             us = [posts for label, posts in users.values() if label == lab]
             out.setdefault("cssrs_by_user", {})[f"{split}_{lab}_flagged"] = (
-                rate([any(assess_risk(p).kind for p in posts) for posts in us]), len(us))
+                rate([any(risk_kinds(posts)) for posts in us]), len(us))
     olid = risk_data.unseen_source("olid")
-    out["recall"]["test"]["olid_unlicensed"] = {"abuse": _recall(olid, "abuse", False)[0]}
+    out["recall"]["test"]["olid_unlicensed"] = {"abuse": _recall(olid, "abuse", "full")[0]}
     # worst over every source with self-harm or threat positives (held-out), and per kind
-    per = {f"{name}.{k}": v for name, row in out["recall"]["test"].items()
-           for k, v in row.items() if k in ("self_harm", "threat")}
-    out["risk_recall"] = per | {"worst": min(per.values())}
+    for key, table in (("risk_recall", "recall"), ("risk_recall_no_encoder", "recall_no_encoder")):
+        per = {f"{name}.{k}": v for name, row in out[table]["test"].items()
+               for k, v in row.items() if k in ("self_harm", "threat")}
+        out[key] = per | {"worst": min(per.values())}
 
     service = risk_data.service_text()
     looks = {
@@ -137,20 +162,38 @@ def risk_block() -> dict:
         "banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
         "caller_lookalike": CALLER_LOOKALIKE,
     }
-    fps = {name: [t for t in texts if assess_risk(t).kind] for name, texts in looks.items()}
     n = sum(map(len, looks.values()))
-    out["risk_fpr_lookalike"] = {"all": round(sum(map(len, fps.values())) / n, 5), "n": n} | {
-        name: rate([t in fps[name] for t in texts]) for name, texts in looks.items()}
-    out["risk_fp_texts"] = {name: [t[:100] for t in v[:8]] for name, v in fps.items() if v}
+    for key, mode in (("risk_fpr_lookalike", "full"), ("risk_fpr_lookalike_no_encoder", "no_encoder")):
+        fps = {name: [t for t, k in zip(texts, risk_kinds(texts, mode)) if k] for name, texts in looks.items()}
+        out[key] = {"all": round(sum(map(len, fps.values())) / n, 5), "n": n} | {
+            name: rate([t in fps[name] for t in texts]) for name, texts in looks.items()}
+        if mode == "full":
+            out["risk_fp_texts"] = {name: [t[:100] for t in v[:8]] for name, v in fps.items() if v}
+            # the floor's share: hits no model can veto ("i want to die", "kill myself")
+            out["risk_fp_floor"] = {name: sum(bool(k) for k in risk_kinds(v, "floor")) for name, v in fps.items()}
     other = {"hatecheck_benign_test": [t for t, lab in splits["hatecheck"]["test"] if lab == "benign"],
              "openai_benign_test": [t for t, lab in splits["openai_moderation"]["test"] if lab == "benign"],
              "cssrs_supportive_test": [t for t, lab in splits["cssrs_reddit"]["test"] if lab == "benign"],
              "olid_benign_unlicensed": [t for t, lab in olid if lab == "benign"],
              "caller_complaint": CALLER_COMPLAINT}
-    out["risk_fpr_other"] = {name: rate([bool(assess_risk(t).kind) for t in texts]) for name, texts in other.items()}
+    out["risk_fpr_other"] = {name: flagged_rate(texts) for name, texts in other.items()}
+    # Per final: the risk model given the final's embedding (the Route gate's, from the
+    # shell's cache, as in a live call); and apart, what encoding a final costs when no
+    # route gate shares it (single text, one BLAS thread).
     texts = service["banking77_test"][:1000]
+    embs = risk_embed.embed(texts)
     t0 = time.perf_counter()
-    for t in texts:
-        assess_risk(t)
+    for t, e in zip(texts, embs):
+        assess_risk(t, embedding=e)
     out["risk_final_us_mean"] = round((time.perf_counter() - t0) / len(texts) * 1e6, 1)
+    from threadpoolctl import threadpool_limits
+
+    enc = risk_embed.encoder()
+    with threadpool_limits(1):
+        for t in texts[:20]:
+            enc.encode_one(risk_embed.shaped(t))
+        t0 = time.perf_counter()
+        for t in texts[:200]:
+            enc.encode_one(risk_embed.shaped(t))
+    out["risk_final_encode_us_mean"] = round((time.perf_counter() - t0) / 200 * 1e6, 1)
     return out

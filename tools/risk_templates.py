@@ -104,10 +104,123 @@ LOOKALIKE = [
 ]
 
 
+# Second batch (gates2, for the sentence-encoder head): more ways the same things are said,
+# written without looking at the benchmark's caller sets. Passive statements and veiled
+# threats lean on meaning, not on words, which is what the encoder view is for.
+SELF_HARM_MORE = [
+    "i don't think i'll still be here next month", "there's no point paying it, i won't be alive to see it",
+    "i've decided this is the end for me", "i've said my goodbyes to everyone",
+    "i just want the pain to stop for good", "i'm tired of existing", "i wish i could just not wake up tomorrow",
+    "i'm not going to make it through the night", "i've been stockpiling my medication",
+    "i'm standing on the edge right now", "i don't want to carry on living like this",
+    "it would be easier for everyone if i just disappeared", "my kids would be better off with the insurance money",
+    "i can't keep going, i've got nothing left", "i've given away all my things", "no one would care if i died",
+    "i want to end my life", "i keep thinking about driving into a wall", "i've been hurting myself again",
+    "i feel like i'm just a burden and i should go", "i'm writing a note for my family",
+    "what's the use of living when you owe this much", "i can't face another day", "i wish i was dead",
+    "i don't want to wake up anymore", "tonight's the night i finally end it", "i'm ready to go, i've had enough",
+    "i want it to be over, all of it, my life", "i took a load of pills before i called",
+    "there's a rope in the garage and i keep looking at it", "i'm not scared of dying anymore",
+    "i've lost everything, there's no reason to stay", "i think about dying every day",
+    "you won't have to chase me for the money, i'll be gone", "this debt is going to be the end of me, literally, i mean it",
+    "i'd be better off dead honestly", "i'm thinking of taking my own life", "i just want to sleep forever",
+]
+THREAT_MORE = [
+    "i know what car you drive", "i've seen where your staff park", "you won't feel safe walking home",
+    "i'll be there when the branch closes", "i'm going to make your life hell, personally",
+    "something's going to happen to that office", "remember my voice, you'll hear it again, in person",
+    "i'll find the woman who served me and she'll regret it", "i'm going to teach your manager a lesson he won't forget",
+    "i've got something for you when i come in tomorrow", "i'm not responsible for what i do when i get there",
+    "keep talking and see what happens to you", "you'd better have security at the door",
+    "i'll get my mates and we'll sort your branch out", "your staff had better hide when i arrive",
+    "it's a shame if something happened to your kids", "i know your name and i'll find your address",
+    "i'm going to put a brick through your window", "i'll wait for him in the car park",
+    "the next person who says no to me is getting hurt", "i'm bringing my gun next time",
+    "i'll smash your face in", "i'm going to set fire to the branch", "i'll break your legs",
+    "you're going to end up in a ditch", "i'll make sure you never work again, and worse",
+    "someone's going to pay for this in blood", "i'm going to go in there and shoot someone",
+    "tell your boss to watch out, i'm coming for him", "i'll hunt you down",
+]
+ABUSE_MORE = [
+    "you thick useless robot", "are you brain dead or something", "you're a disgrace, you stupid cow",
+    "shut your mouth you idiot", "you're nothing but a useless piece of crap", "you absolute moron",
+    "you incompetent fool", "you're an idiot and so is everyone who works there",
+    "piss off you worthless machine", "fuck off", "you're a useless twat", "you stupid prick",
+    "get me someone who isn't a halfwit", "you dense pathetic loser", "you're a clown",
+]
+LOOKALIKE_MORE = [
+    "this bill is going to be the death of me", "the interest is killing us", "i'm dying to get this sorted",
+    "the queue was murder", "i'm at the end of my rope with this app", "i've had enough of this bank",
+    "i can't go on like this with the fees", "i'm done with your company", "i'm finished with you lot",
+    "i want out of this contract", "i'm leaving, close everything", "there's no point in me staying with you",
+    "nobody at your bank ever calls me back", "nobody would notice if you raised the fees, would they",
+    "i'll be gone by the end of the month, cancel the direct debit", "i'm moving abroad so i won't be here next month",
+    "i won't be around next week, i'm on holiday", "i won't be here tomorrow, can you call on thursday",
+    "i'm going to the branch tomorrow to sort this out", "i'll come in person and complain",
+    "i know where your head office is, i'll write to them", "i'll take this to the press",
+    "you'll be hearing from my solicitor", "i'm going to leave a one star review everywhere",
+    "i'll make sure everyone knows how bad you are", "watch this space, i'm complaining",
+    "i'm so stressed i could scream", "i'm losing sleep over this", "i'm at my wits' end",
+    "this is the worst day of my life, my card got swallowed", "i'm sick to death of hold music",
+    "i'm going to explode if i hear that tune again", "i nearly had a heart attack at the bill",
+    "my mum died and i need to sort her accounts", "i'm calling from the hospital, can i pay later",
+    "i had an operation and missed the payment", "i'm on medication that makes me forget things",
+    "my husband is in a coma and i need access", "i'm a carer for my dad who's terminally ill",
+    "i'm a bit down today but i need my balance", "i'm stressed about money, can i get a payment plan",
+    "i can't afford to live with these prices", "i'm struggling to pay, what help is there",
+    "i'm scared i'll lose the house", "i'm drowning in debt, can you freeze the interest",
+    "kill the standing order", "terminate the direct debit", "end the agreement early",
+    "shoot, i forgot my pin", "i'm beat, long day", "the app keeps crashing and burning",
+    "my card got destroyed in the wash", "i'll fight this charge", "i'll fight you on this fee",
+    "you're killing me with these charges", "this price is criminal", "that's daylight robbery",
+    "i'm not going to let this go", "i'll keep calling until someone fixes it",
+    "you lot are useless", "this service is rubbish", "your website is a disaster",
+    "bloody hell, not again", "for god's sake just put me through", "oh for crying out loud",
+]
+
+
+
+# Validation only, never trained on: hyperbole, idiom, fiction and games, grief and illness,
+# the look-alikes the val pool of plain service text lacks. ``train_risk.py`` adds them to
+# the pool its thresholds are set on, so a threshold has to leave them alone too.
+VAL_LOOKALIKE = [
+    "this queue is going to be the death of me", "if i have to press one more button i'll lose it",
+    "my manager is going to murder me when he sees this overdraft", "i'm literally dying here, it's so hot",
+    "that film absolutely killed me, i was crying laughing", "i'd kill to have your job right now",
+    "ugh kill me, it's only tuesday", "i nearly died of shock when i opened the statement",
+    "these stairs will be the end of me", "i'm dead on my feet after that shift",
+    "how do i kill the final boss in this game", "in the book the villain poisons the king",
+    "my character got shot in the last level", "we watched a documentary about a murder case",
+    "the detective finds out who stabbed the butler", "i'm reading a thriller about a hitman",
+    "my nan passed away last week and i'm sorting her bills", "i've been in hospital with my heart",
+    "my brother overdosed years ago and i still think about him, anyway, my balance please",
+    "i'm on antidepressants and they make me forget my pin", "my therapist says i should budget better",
+    "i was so embarrassed i wanted the ground to swallow me up", "i could scream, this is the third time",
+    "i want to bang my head against the wall with this app", "my kids are driving me up the wall",
+    "i'm going to strangle my husband, he spent it all on golf", "honestly shoot me, i forgot my password again",
+    "the printer is dead, can you email it", "my laptop died on me", "this phone is on its last legs",
+    "i'm over it, just cancel the card", "i give up, you win, i'll pay the fee",
+    "i'm broke and miserable, can i move my payment date", "i feel awful, i've got the flu",
+    "i'm exhausted, it's been a long week at work", "i can't cope with all these letters you send",
+    "i was beaten by the deadline, can you waive the late fee", "the team got slaughtered at the weekend",
+    "that comedian slays every time", "i'm going to crash after this call",
+    "the market crash killed my savings", "the fees are bleeding me dry", "you're robbing me blind",
+    "i'm going to attack this debt in the new year", "i blew my budget on christmas",
+    "i'm shooting for a lower rate", "i'll hit you with the reference number", "can you cut my overdraft limit",
+    "my son is threatening to move out", "the dog nearly killed himself chasing the postman",
+    "i could die happy if you fixed this", "i'm sick and tired of these calls",
+    "what a nightmare of a day", "i'm losing my mind with this password reset",
+    "i'd rather eat glass than call you again", "i hate this bank with a passion",
+    "you'll be the death of me with these forms", "i'm done, i'm absolutely done with this app",
+    "i want out, close the account today", "no point in me carrying on with this card, cancel it",
+]
+
+
 def positives(rng: random.Random) -> list[tuple[str, str]]:
     """(text, kind) with openers, lower-cased as a recogniser writes."""
     out: list[tuple[str, str]] = []
-    for kind, lines in (("self_harm", SELF_HARM), ("threat", THREAT), ("abuse", ABUSE)):
+    for kind, lines in (("self_harm", SELF_HARM + SELF_HARM_MORE), ("threat", THREAT + THREAT_MORE),
+                        ("abuse", ABUSE + ABUSE_MORE)):
         for line, op in itertools.product(lines, _OPEN):
             if rng.random() < 0.35 or op == "":
                 out.append((op + line, kind))
@@ -115,4 +228,5 @@ def positives(rng: random.Random) -> list[tuple[str, str]]:
 
 
 def negatives(rng: random.Random) -> list[str]:
-    return [op + line for line, op in itertools.product(LOOKALIKE, _OPEN) if rng.random() < 0.35 or op == ""]
+    return [op + line for line, op in itertools.product(LOOKALIKE + LOOKALIKE_MORE, _OPEN)
+            if rng.random() < 0.35 or op == ""]

@@ -137,12 +137,16 @@ def run_gates(router: Router, policy: Policy, text: str, *, final: bool, context
     """Route, Guard, Handoff and model selection on one caller text. Pure: the same text and
     context give the same decisions, in a live call and in ``policy eval``."""
     ctx = context
-    route_d, route_state = route_gate(router, ctx.route, number_shape(text), final=final,
+    shaped = number_shape(text)
+    route_d, route_state = route_gate(router, ctx.route, shaped, final=final,
                                       agent_speaking=ctx.agent_speaking, segment=ctx.segment)
     spec = policy.route(route_d.route)
+    # A final's sentence embedding, as the route gate's encoder gives it (the shell's cache
+    # holds it already), is the risk model's second view: one encoding per final.
+    embedding = router.embedding(shaped) if final else None
     guard_d = guard_input(text, rules=policy.guard_rules or GuardRules(), authenticated=ctx.authenticated,
                           route=spec.name, requires_auth=spec.requires_auth and final, state=ctx.guard,
-                          final=final)
+                          final=final, embedding=embedding)
     verdicts: list[Verdict] = [Verdict(gate="route", outcome=route_d.outcome, reason=route_d.reason,
                                        rule=route_d.rule, evidence=route_d.evidence())]
     if guard_d.findings and guard_d.outcome not in ("allow", "redact"):
@@ -374,7 +378,7 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
     ``encoder`` is the route gate's sentence encoder as the shell wraps it (cached, warmed
     off the event loop: ``embedding.cache.for_policy``); None lets the router load its own."""
     from .guard.injection import load_model
-    from .guard.risk import load_risk_model
+    from .guard.risk import load_risk_head, load_risk_model
 
     router = Router.from_policy(policy, encoder=encoder)
     # The guard's models are loaded once here, not on the first caller's first words.
@@ -382,6 +386,7 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
         raise ConfigError("the injection model (turngate/data/guard_injection.json.gz) is missing from the package")
     if load_risk_model() is None:
         raise ConfigError("the risk model (turngate/data/guard_risk.json.gz) is missing from the package")
+    load_risk_head()  # optional: without it (or without an encoder) the n-gram model decides alone
     directory = directory or CustomerDirectory.bundled()
 
     def make(parameters: Mapping[str, str]) -> PolicyGatekeeper:

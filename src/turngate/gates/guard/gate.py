@@ -18,6 +18,8 @@ detector misses or the policy sets ``injection: flag``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .cues import find_cues
 from .entities import detect
 from .findings import Finding, GuardDecision, GuardState
@@ -38,12 +40,14 @@ def guard_input(
     requires_auth: bool,
     state: GuardState | None = None,
     final: bool = False,
+    embedding: np.ndarray | None = None,
 ) -> GuardDecision:
     """Decide on one caller text (a cumulative partial or a final).
 
     ``final=True`` marks a final transcript: only then does the risk model run
     (a partial such as "I could kill ..." is not yet what the caller said; the
-    risk patterns run on every text).
+    risk patterns run on every text). ``embedding`` is the final's sentence
+    embedding when the Route gate computed one (the risk model's second view).
 
     ``decision.state`` is the state to pass with the *next turn's* texts: keep
     it from finals only (a partial's state would carry a half-read number twice).
@@ -56,7 +60,7 @@ def guard_input(
     new_state = GuardState(carry=scan.tail_digits, armed=scan.tail_armed)
 
     inj = detect_injection(text, threshold=rules.injection_threshold)
-    verdict = assess_risk(text, final=final)
+    verdict = assess_risk(text, final=final, embedding=embedding if final else None)
     risk = verdict.kind
     common = dict(findings=findings, redacted=redacted, injection=inj.injection, unsafe=bool(risk),
                   score=inj.score, state=new_state, risk=verdict if risk else None)

@@ -1,6 +1,6 @@
 """Risk that must reach a person: self-harm, threats, abuse of the agent; and requests for harm.
 
-Theory of operation. Two detectors, either one flags:
+Theory of operation. A floor of patterns, then two model views on finals:
 
 1. ``RISK``: patterns, the floor. They run on every text (partials included)
    behind a trigger-word set, so an ordinary utterance costs a few set lookups.
@@ -10,13 +10,23 @@ Theory of operation. Two detectors, either one flags:
 2. ``RiskModel``: one logistic model per kind (self_harm, threat, abuse) over the
    injection model's features (word 1-2-grams, character 3-5-grams), shipped as
    ``turngate/data/guard_risk.json.gz`` and trained offline by
-   ``tools/train_risk.py`` on licensed sets and hand-written caller lines. It
-   finds what no pattern lists: passive statements ("everyone would be better
-   off without me"), veiled threats ("I know where your office is"), insults
-   aimed at the agent. Each kind's threshold was set on validation data for a
-   false-positive rate on look-alikes ("this is killing me", "I could kill for a
-   coffee", "I'm going to cancel unless you fix this"). It runs on finals: a
-   partial ("I could kill ...") is not yet what the caller said.
+   ``tools/train_risk.py`` on licensed sets and hand-written caller lines.
+3. ``RiskHead``: per kind a logistic regression over the final's MiniLM sentence
+   embedding (``turngate/data/guard_risk_head.json.gz``, trained by the same
+   script on the same rows). N-grams do not generalise to paraphrase (a passive
+   statement or a veiled threat in words no training line used); a sentence
+   embedding does better, and the n-grams keep what the encoder blurs (a slur,
+   an exact phrase). The two
+   are averaged in log-odds per kind, and the kind fires over a threshold set on
+   validation data for a false-positive rate on look-alikes ("this is killing
+   me", "I could kill for a coffee", "I'm going to cancel unless you fix this").
+   The embedding is the one the Route gate computes for the same final (the
+   shell prefetches it off the event loop), passed in, never computed here.
+   Without one (no encoder installed) the n-gram model decides alone, with its
+   own thresholds.
+
+The models run on finals: a partial ("I could kill ...") is not yet what the
+caller said, and partials must stay fast (patterns only).
 
 Every hit escalates to a person (``gate.guard_input``); the verdict says which
 detector fired and why, for the decision log and the CRM note.
@@ -26,9 +36,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 from ...data import bundled_bytes
 from .injection import LinearModel
@@ -89,7 +102,7 @@ WORD_RE = re.compile(r"\w+", re.UNICODE)
 @dataclass(frozen=True, slots=True)
 class RiskVerdict:
     kind: str  # "" when none; else self_harm | threat | abuse | harmful_request
-    source: str = ""  # "pattern" or "model"
+    source: str = ""  # "pattern", "model" (n-grams alone) or "encoder" (n-grams + embedding)
     score: float = 0.0  # the model's probability for ``kind`` (0 for a pattern hit)
 
     def evidence(self) -> dict[str, object]:
@@ -138,6 +151,52 @@ class RiskModel:
         return best, best_p
 
 
+@dataclass(frozen=True, slots=True)
+class RiskHead:
+    """Logistic regressions over a sentence embedding, one column per kind, and the
+    thresholds of the combined (n-gram + embedding) log-odds per kind."""
+
+    kinds: tuple[str, ...]
+    W: np.ndarray  # (dim, len(kinds))
+    b: np.ndarray  # (len(kinds),)
+    thresholds: dict[str, float]  # on the mean log-odds of the two views
+    dim: int
+
+    def logits(self, embedding: np.ndarray) -> np.ndarray:
+        return np.asarray(embedding, dtype=np.float32) @ self.W + self.b
+
+    def classify(self, model: RiskModel, text: str, embedding: np.ndarray) -> tuple[str, float]:
+        """(kind, combined probability) of the kind furthest over its threshold, or ("", best)."""
+        z_head = self.logits(embedding)
+        best, best_p, margin = "", 0.0, -math.inf
+        for i, kind in enumerate(self.kinds):
+            z = (_logit(model.kinds[kind].score(text)) + float(z_head[i])) / 2
+            p = 1.0 / (1.0 + math.exp(-z))
+            over = z - self.thresholds[kind]
+            if over >= 0 and over > margin:
+                best, best_p, margin = kind, p, over
+            elif not best:
+                best_p = max(best_p, p)
+        return best, best_p
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-7), 1 - 1e-7)
+    return math.log(p / (1 - p))
+
+
+@lru_cache(maxsize=1)
+def load_risk_head() -> RiskHead | None:
+    raw = bundled_bytes("guard_risk_head.json.gz")
+    if raw is None:
+        return None
+    data = json.loads(gzip.decompress(raw))
+    kinds = tuple(data["kinds"])
+    W = np.array(data["W"], dtype=np.float32)
+    return RiskHead(kinds=kinds, W=W, b=np.array(data["b"], dtype=np.float32),
+                    thresholds={k: float(v) for k, v in data["thresholds"].items()}, dim=W.shape[0])
+
+
 @lru_cache(maxsize=1)
 def load_risk_model() -> RiskModel | None:
     raw = bundled_bytes("guard_risk.json.gz")
@@ -148,13 +207,22 @@ def load_risk_model() -> RiskModel | None:
                             for k, v in data["kinds"].items()})
 
 
-def assess_risk(text: str, *, final: bool = True) -> RiskVerdict:
-    """Patterns on any text; the model on finals (``final=False``: patterns only)."""
+def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None = None) -> RiskVerdict:
+    """Patterns on any text; the models on finals (``final=False``: patterns only).
+
+    ``embedding`` is the final's sentence embedding (the Route gate's, for the same
+    text): with it the n-gram and embedding views decide together (source
+    ``"encoder"``); without it the n-gram model alone (source ``"model"``)."""
     kind = detect_risk(text)
     if kind:
         return RiskVerdict(kind, "pattern")
-    if final and (model := load_risk_model()) is not None:
+    if not final or (model := load_risk_model()) is None:
+        return RiskVerdict("")
+    head = load_risk_head() if embedding is not None else None
+    if head is not None and embedding is not None and embedding.shape[-1] == head.dim:
+        kind, p = head.classify(model, text, embedding)
+        source = "encoder"
+    else:
         kind, p = model.classify(text)
-        if kind:
-            return RiskVerdict(kind, "model", p)
-    return RiskVerdict("")
+        source = "model"
+    return RiskVerdict(kind, source, p) if kind else RiskVerdict("")

@@ -234,6 +234,11 @@ class IntentClassifier:
     def has_encoder(self) -> bool:
         return self._encoder is not None
 
+    def sentence_embedding(self, text: str) -> np.ndarray | None:
+        """The encoder's plain (untuned) sentence embedding of ``text``, or None without an
+        encoder. A shell's cached encoder already holds a prefetched final's: no second pass."""
+        return self._encoder.encode_one(text) if self._encoder is not None else None
+
     # -- prediction (the hot path) -------------------------------------------------------
 
     def log_proba(self, text: str, *, use_encoder: bool = False,

@@ -68,6 +68,8 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+import numpy as np
+
 from ...policy import Policy, RouteGateParams, RouteSpec
 from .classifier import IntentClassifier
 
@@ -145,6 +147,11 @@ class Router:
                                    encoder_tune_lr=1e-3)
         return cls(classifier=clf, routes=policy.routes, params=policy.route_gate,
                    policy_version=policy.version)
+
+    def embedding(self, text: str) -> np.ndarray | None:
+        """The sentence embedding of a final as this router's encoder gives it (None without
+        one): the Guard's risk model reads the same vector, so a final is encoded once."""
+        return self.classifier.sentence_embedding(text)
 
     def classify(self, text: str, *, final: bool = False) -> RouteScores:
         """Scores for one utterance; out-of-scope comes out as ``unknown``.
