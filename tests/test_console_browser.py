@@ -128,6 +128,8 @@ def test_metrics_page_plots_its_series_over_time_and_per_route(gateway, page):
 
 def _has(text: str, canary: str) -> bool:
     digits = re.sub(r"\D", "", canary)
+    # Twilio's ids are random hex and may hold "739" between two letters.
+    text = re.sub(r"\b(?:CA|MZ|AC)[0-9a-f]{32}\b", "<sid>", text)
     # The digits as one number, however they were grouped or spelled with separators.
     squashed = re.sub(r"(?<=\d)[\s,-]+(?=\d)", "", text)
     return re.search(rf"(?<![\d.]){digits}(?![\d.])", squashed) is not None

@@ -131,6 +131,8 @@ def test_gateway_exports_call_and_turn_spans_without_any_canary_value(console_ga
             texts += list(_attrs(e.attributes))
     assert any("guard" in t for t in texts)
     for text in texts:
+        # Twilio's ids are random hex: a call id "CA...f7390..." once held the canary's "739".
+        text = re.sub(r"\b(?:CA|MZ|AC)[0-9a-f]{32}\b", "<sid>", text)
         digits = re.sub(r"(?<=\d)[\s,-]+(?=\d)", "", text)
         for canary in ("4111", "739", "536229876"):
             assert re.search(rf"(?<![\d.]){canary}", digits) is None, text
