@@ -33,14 +33,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from turngate.demo import Gateway, free_port
+from turngate.demo import Gateway, free_port, wait_until_up
 from turngate.loadtest import ROOT_SCENARIOS, loadtest
 
 SCRIPT = """what are your opening hours
@@ -68,18 +67,11 @@ def fake_deepgram(log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the Deepgram fake exited with {proc.returncode}; see {log_path}")
-                try:
-                    httpx.post(url + "/v1/speak", json={"text": "hi"}, params={"encoding": "mulaw"},
-                               headers={"Authorization": f"Token {FAKE_KEY}"}, timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the Deepgram fake did not answer within 60 s") from None
-                    time.sleep(0.2)
+            # Any answer will do: the fake is up.
+            wait_until_up(proc, lambda: httpx.post(
+                url + "/v1/speak", json={"text": "hi"}, params={"encoding": "mulaw"},
+                headers={"Authorization": f"Token {FAKE_KEY}"}, timeout=1) is not None,
+                "the Deepgram fake", log_path=log_path)
             yield url, proc
         finally:
             proc.terminate()

@@ -28,17 +28,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # noqa: E402  (bench/load.py: the gateway's run)
 
-from turngate.demo import free_port  # noqa: E402
+from turngate.demo import free_port, healthz, wait_until_up  # noqa: E402
 from turngate.loadtest import loadtest  # noqa: E402
 
 KEYS = ("frame_ms_p50", "frame_ms_p99", "late_frames", "frames", "reaction_ms_p50", "reaction_ms_p90", "barge_ins",
@@ -52,18 +50,7 @@ def floor_server(chunk_ms: int) -> Iterator[str]:
                              "--chunk-ms", str(chunk_ms)], stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the floor server exited with {proc.returncode}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the floor server did not answer within 60 s")
-            time.sleep(0.1)
+        wait_until_up(proc, healthz(url), "the floor server")
         yield url
     finally:
         proc.terminate()

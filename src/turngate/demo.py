@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def healthz(url: str) -> Callable[[], bool]:
+    """A probe: the server at ``url`` answers ``/healthz`` with 200."""
+    return lambda: httpx.get(url + "/healthz", timeout=1).status_code == 200
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], probe: Callable[[], bool], what: str, *,
+                  timeout_s: float = 60.0, log_path: str | os.PathLike[str] | None = None) -> None:
+    """Wait for a server subprocess: until ``probe()`` is true (an HTTP error counts as not
+    yet), the process exits (an error, naming its log), or ``timeout_s`` passes (an error)."""
+    see = f"; see {log_path}" if log_path else ""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} at start-up{see}")
+        try:
+            if probe():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer within {timeout_s:.0f} s{see}")
 
 
 class Gateway:
@@ -47,19 +71,12 @@ class Gateway:
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 300  # STT workers build their LM, the router trains, at start-up
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited with {self.proc.returncode} at start-up"
-                                   + (f"; see {self.log_path}" if self.log_path else ""))
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("gateway did not answer /healthz within 300 s")
+        try:  # STT workers build their LM and the router trains at start-up: up to minutes
+            wait_until_up(self.proc, healthz(self.url), "gateway", timeout_s=300, log_path=self.log_path)
+        except RuntimeError:
+            self.__exit__()
+            raise
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.proc and self.proc.poll() is None:
