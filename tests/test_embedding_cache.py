@@ -32,6 +32,8 @@ def test_a_prefetched_final_is_not_encoded_again_on_the_event_loop():
     assert inner.calls == 1 and enc.hits == 1
     enc.encode_one("something else")  # a miss still works, inline
     assert inner.calls == 2 and enc.misses == 1
+    enc.encode_one("something else")  # and is kept: the guard reads the same final next
+    assert inner.calls == 2 and enc.hits == 2
 
 
 def test_policy_example_embeddings_are_computed_once_and_kept(tmp_path):

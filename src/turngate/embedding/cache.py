@@ -85,7 +85,12 @@ class CachedEncoder:
                 self.hits += 1
                 return vec
             self.misses += 1
-        return self.encoder.encode_one(key)
+        vec = self.encoder.encode_one(key)
+        with self._lock:  # kept: the guard asks about the same final right after the route gate
+            self._cache[key] = vec
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return vec
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Embeddings of many texts (the policy's examples, at start-up), kept on disk:
