@@ -9,7 +9,7 @@ know exactly what we played. So for a window that could be a caller's onset, we 
 delay by cross-correlating the caller's channel with what played in the last
 ``max_delay_ms``, fit a ``taps``-tap filter from that played audio to the caller's channel
 by least squares over the ``fit_ms`` before the newest window, and report the level of
-what that path cannot explain in the window (``window()``). Our echo alone leaves 15-30 dB
+what that path cannot explain in the window (``window()``). Our echo alone leaves 12-30 dB
 less than its level (the codec's noise and the room's set the limit); a caller's voice is
 not explained by our audio and keeps its level: the path is fitted before the window, so a
 caller who starts in it is not fitted away. The path is kept while it explains the line
@@ -91,12 +91,12 @@ class EchoCheck:
         self.windows += 1
         if not check or (self.windows - 1) * self.size > self._far_until:
             return None   # (a window the VAD skipped ahead to is later still: no echo there either)
-        if level_db is not None and not self._find(level_db):
+        near, far = b"".join(self._near), b"".join(self._far)   # once per checked window
+        if level_db is not None and not self._find(near, level_db):
             return None
-        return self._residual_db()
+        return self._residual_db(near, far)
 
-    def _find(self, level_db: float) -> bool:
-        held = b"".join(self._near)
+    def _find(self, held: bytes, level_db: float) -> bool:
         first = self.samples - len(held)
         for skip in range(RESYNC_WINDOWS + 1):
             end = (self.windows + skip) * self.size
@@ -110,14 +110,15 @@ class EchoCheck:
                 return True
         return False
 
-    def _residual_db(self) -> float | None:
+    def _residual_db(self, held_near: bytes, held_far: bytes) -> float | None:
         end = self.windows * self.size
         start_far = end - self.fit - self.max_delay - self.taps
-        first = self.samples - sum(len(b) for b in self._near)
+        first = self.samples - len(held_near)
         if end > self.samples or end - self.fit < first or end - self.size > self._far_until:
             return None   # a window the frames do not cover, or nothing of ours could echo in it
-        near = mulaw.decode(b"".join(self._near)).astype(np.float64)[end - self.fit - first:end - first]
-        far = mulaw.decode(b"".join(self._far)).astype(np.float64)[max(0, start_far - first):end - first]
+        # Only the samples the fit reads are decoded.
+        near = mulaw.decode(held_near[end - self.fit - first:end - first]).astype(np.float64)
+        far = mulaw.decode(held_far[max(0, start_far - first):end - first]).astype(np.float64)
         if start_far < first:
             # The call's first half second: before its first frame nothing of ours had played.
             far = np.concatenate([np.zeros(first - start_far), far])

@@ -25,14 +25,12 @@ still checks ``authenticated`` against the route, whatever the detector says.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ...data import bundled_bytes
+from ...data import bundled_json_gz
 
 MAX_CHARS = 3000  # long pasted prompts: the opening carries the attack
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -266,8 +264,7 @@ def _pad_grams(t: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _blob() -> dict | None:
-    raw = bundled_bytes("guard_injection.json.gz")
-    return None if raw is None else json.loads(gzip.decompress(raw))
+    return bundled_json_gz("guard_injection.json.gz")
 
 
 @lru_cache(maxsize=1)

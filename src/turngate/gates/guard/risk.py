@@ -34,8 +34,6 @@ detector fired and why, for the decision log and the CRM note.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -43,7 +41,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ...data import bundled_bytes
+from ...data import bundled_json_gz
 from .injection import LinearModel
 
 PERSON_KINDS = ("self_harm", "threat", "abuse")  # always a person's call
@@ -187,10 +185,9 @@ def _logit(p: float) -> float:
 
 @lru_cache(maxsize=1)
 def load_risk_head() -> RiskHead | None:
-    raw = bundled_bytes("guard_risk_head.json.gz")
-    if raw is None:
+    data = bundled_json_gz("guard_risk_head.json.gz")
+    if data is None:
         return None
-    data = json.loads(gzip.decompress(raw))
     kinds = tuple(data["kinds"])
     W = np.array(data["W"], dtype=np.float32)
     return RiskHead(kinds=kinds, W=W, b=np.array(data["b"], dtype=np.float32),
@@ -199,10 +196,9 @@ def load_risk_head() -> RiskHead | None:
 
 @lru_cache(maxsize=1)
 def load_risk_model() -> RiskModel | None:
-    raw = bundled_bytes("guard_risk.json.gz")
-    if raw is None:
+    data = bundled_json_gz("guard_risk.json.gz")
+    if data is None:
         return None
-    data = json.loads(gzip.decompress(raw))
     return RiskModel(kinds={k: LinearModel(weights=v["weights"], bias=v["bias"], threshold=v["threshold"])
                             for k, v in data["kinds"].items()})
 
