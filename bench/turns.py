@@ -20,8 +20,14 @@ Reported:
     first audio at the phone, in audio time, plus the wall-clock compute the answer waits
     for after the turn ends (the end-of-turn score, the STT final less the audio time it
     already had, the first sentence's flite synthesis, all measured here);
-    the scripted agent adds nothing, a real model adds its time to first token.
+    the scripted agent adds nothing, a real model adds its time to first token
+    (``--model-ttft-ms``, a constant, e.g. 500 for a cloud LLM).
   - cut-in = the bot's audio played before the caller's turn ended (a premature answer).
+  - ``speculation_adopted``: answers started on the final at the candidate end and kept
+    (``turn_taking.speculate``, ``core/speculation.py``); their first token and synthesis
+    ran while the turn was still being decided. ``response_ms_*_unspeculated``: the same
+    turns, same run and wall times, with the answer started at the turn's end instead
+    (speculation never moves a turn's end, so this is the paired comparison).
 
 The cases alternate between a tuning half and a held-out half (``heldout_*`` keys),
 within each kind; a LibriVox sentence and its paused copy are in the same half (tuning
@@ -172,6 +178,9 @@ class Result:
     rule: str = ""              # the first end-of-turn decision's rule
     score_ms: list[float] = field(default_factory=list)
     scores: list[tuple[int, float]] = field(default_factory=list)  # (ms into the turn, probability)
+    speculated: bool = False    # the answer played was started before the turn ended
+    response_unspeculated_ms: float | None = None  # the same turn had the answer started at its end
+    drafts_dropped: int = 0     # answers started and cancelled (the caller went on, ...)
 
 
 class _TimedStt:
@@ -199,7 +208,7 @@ class _TimedStt:
 
 
 def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: TurnParams,
-             turn_model: object) -> Result:
+             turn_model: object, model_ttft_ms: float = 0.0) -> Result:
     synth_ms: list[float] = []
 
     def speak(text: str):  # type: ignore[no-untyped-def]
@@ -230,18 +239,29 @@ def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: T
     rule = ends[0][1].rule if ends else ""
     # What the answer waits for after the turn ends (audio time): the score, if it ended the
     # turn; the STT final, less the audio time it has had since its utterance closed (at a
-    # candidate end it runs while the model scores); then the first flite sentence.
+    # candidate end it runs while the model scores); then the model's first token
+    # (--model-ttft-ms; the scripted agent's is 0) and the answer's first flite sentence.
+    # A speculative answer adopted at the turn's end (core/speculation.py) started when that
+    # final came back, so its first token and synthesis ran during the score or the silence.
     score = h.score_ms[-1] if rule == "turn.end.model_complete" and h.score_ms else 0.0
-    final = 0.0
+    synth = synth_ms[-1] if synth_ms else 0.0  # the answer played is the last one synthesized
+    adopted = any(d.outcome == "speculation_adopted" for d in h.decisions("turn"))
+    dropped = sum(d.outcome == "speculation_dropped" for d in h.decisions("turn"))
+    final, waited = 0.0, 0.0
     if ends:
         closes = [ms for ms, a in h.actions if isinstance(a, FinishTranscription)]
         k = max((i for i, ms in enumerate(closes) if ms <= ends[0][0]), default=None)
         if k is not None and k < len(stt.final_ms):
-            final = max(0.0, stt.final_ms[k] - (ends[0][0] - closes[k]))
-    compute = max(score, final) + (synth_ms[0] if synth_ms else 0.0)
+            final, waited = stt.final_ms[k], ends[0][0] - closes[k]
+    # Speculation never moves the turn's end, only when the answer can start: the same
+    # turn without it (same run, same wall times) is the paired comparison.
+    unspeculated = max(score, final - waited, 0.0) + model_ttft_ms + synth
+    compute = max(score, final + model_ttft_ms + synth - waited, 0.0) if adopted else unspeculated
     resp = after[0] - end_ms + compute if after and not cut_in else None
+    resp_unspeculated = after[0] - end_ms + unspeculated if after and not cut_in else None
     return Result(t, resp, cut_in, compute, rule, list(h.score_ms),
-                  [(round(ms - LEAD_S * 1000), round(p, 4)) for ms, p in h.scores])
+                  [(round(ms - LEAD_S * 1000), round(p, 4)) for ms, p in h.scores], adopted, resp_unspeculated,
+                  dropped)
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -250,14 +270,19 @@ def _pct(xs: list[float], q: float) -> float:
 
 def summarize(rs: list[Result]) -> dict:
     resp = [r.response_ms for r in rs if r.response_ms is not None]
+    plain = [r.response_unspeculated_ms for r in rs if r.response_unspeculated_ms is not None]
     return {"response_ms_p50": round(_pct(resp, 50), 1), "response_ms_p90": round(_pct(resp, 90), 1),
             "cutin_rate": round(sum(r.cut_in for r in rs) / max(1, len(rs)), 4),
-            "unanswered": sum(r.response_ms is None and not r.cut_in for r in rs), "turns": len(rs)}
+            "unanswered": sum(r.response_ms is None and not r.cut_in for r in rs), "turns": len(rs),
+            "response_ms_p50_unspeculated": round(_pct(plain, 50), 1),
+            "response_ms_p90_unspeculated": round(_pct(plain, 90), 1),
+            "speculation_adopted": sum(r.speculated for r in rs if r.response_ms is not None),
+            "speculation_dropped": sum(r.drafts_dropped for r in rs)}
 
 
 def params_line(p: TurnParams) -> str:
     names = ("end_silence_ms", "end_silence_complete_ms", "end_silence_open_ms", "turn_model_after_ms",
-             "turn_model_threshold", "end_silence_unsure_ms")
+             "turn_model_threshold", "end_silence_unsure_ms", "speculate")
     return " ".join(f"{n}={getattr(p, n)}" for n in names)
 
 
@@ -267,6 +292,8 @@ def main() -> None:
                     help="override a turn_taking field, e.g. --param end_silence_ms=500")
     ap.add_argument("--half", choices=("all", "tune", "heldout"), default="all")
     ap.add_argument("--no-turn-model", action="store_true", help="without the end-of-turn model")
+    ap.add_argument("--model-ttft-ms", type=float, default=0.0,
+                    help="a model's time to first token, added to the answer (0: the scripted agent)")
     ap.add_argument("--dump", metavar="PATH", help="one JSON line per turn: kind, half, end, pauses, rule, scores")
     args = ap.parse_args()
     policy = load_policy(None)
@@ -286,7 +313,7 @@ def main() -> None:
     turn_model = None if args.no_turn_model else smart_turn.load()
     print(f"# end-of-turn model: {'off' if turn_model is None else turn_model.path.name}; {params_line(params)}")
     t0 = time.time()
-    results = [run_turn(t, stt, vad, tts, params, turn_model) for t in turns]
+    results = [run_turn(t, stt, vad, tts, params, turn_model, args.model_ttft_ms) for t in turns]
     print(f"{'kind':<13} {'n':>3} | {'resp p50':>8} {'p90':>6} | {'cut-in':>6} {'unanswered':>10}")
     for kind in ("conversation", "read", "paused"):
         rs = [r for r in results if r.turn.kind == kind]
@@ -314,6 +341,9 @@ def main() -> None:
     compute = [r.compute_ms for r in results]
     print(f"compute in series (max(end-of-turn score if it ended the turn, STT final still due) + first flite sentence): p50 {_pct(compute, 50):.0f} ms, "
           f"p90 {_pct(compute, 90):.0f} ms; wall {time.time() - t0:.0f} s")
+    answered = [r for r in results if r.response_ms is not None]
+    print(f"speculative answers adopted: {sum(r.speculated for r in answered)} of {len(answered)} answered turns"
+          f" (speculate={params.speculate}, model ttft {args.model_ttft_ms:.0f} ms)")
     line = {"bench": "turns", "half": args.half, **summarize(results)}
     if args.half == "all":
         line |= {f"heldout_{k}": v for k, v in summarize([r for r in results if r.turn.half == "heldout"]).items()}

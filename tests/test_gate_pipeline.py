@@ -112,3 +112,19 @@ def test_the_route_does_not_depend_on_which_digits_the_caller_read_out(router, p
         assert redact_numbers(text) != text
         assert [(v.gate, v.outcome, v.rule, v.evidence.get("confidence")) for v in a.verdicts if v.gate == "route"] \
             == [(v.gate, v.outcome, v.rule, v.evidence.get("confidence")) for v in b.verdicts if v.gate == "route"]
+
+
+@pytest.mark.parametrize("text,context", CASES)
+def test_a_preview_decides_what_the_turn_would_and_commits_nothing(policy, router, text, context):
+    """A speculative answer starts on ``preview``: it must be the decision the real final
+    then makes, and leave the call's gate state (route, guard, handoff counters, the
+    confirmed requests a CRM note quotes) as it found it."""
+    keeper = PolicyGatekeeper(policy=policy, router=router, greeting_text="hi",
+                              context=CallContext.from_dict(context, routes=policy.routes))
+    before = keeper.context, list(keeper.confirmed)
+    preview = keeper.preview(text)
+    assert (keeper.context, keeper.confirmed) == before
+    final = keeper.caller_text(text, final=True, agent_speaking=False)
+    assert preview == final
+    if final.route not in ("unknown", "human"):
+        assert keeper.confirmed != before[1]  # the real final does commit

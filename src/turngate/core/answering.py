@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from . import speculation
 from .actions import Action, CancelModel, CancelSynthesis, StartModel
 from .events import ModelDone, ModelFailed, ModelTextDelta, SpeechSynthesized, SynthesisFailed
+from .gatekeeper import CallerTurnVerdict
 from .generation import Attempt, Generation
 from .states import State, Trigger
 
@@ -35,6 +37,10 @@ def answer(call: Call, text: str, now: float, out: list[Action], *, stt_confiden
     call.record_all(verdict.verdicts, now, out)
     call.queue_follow_ups(verdict.follow_ups, out)
     call.context.append({"role": "user", "content": verdict.redacted})
+    if speculation.adopt(call, text, verdict, now, out):
+        assert call.gen is not None
+        _first_audio(call, call.gen, now, out)
+        return
     match verdict.action:
         case "handoff":
             reason = next((v.reason for v in verdict.verdicts if v.gate == "handoff"), "handoff")
@@ -46,24 +52,39 @@ def answer(call: Call, text: str, now: float, out: list[Action], *, stt_confiden
         case "say":
             start_scripted(call, verdict.reply, verdict.route, now, out)
         case "respond" | "none":
-            g = call.new_generation(verdict.route, verdict.profile, scripted=False, now=now)
-            g.memory = verdict.memory
-            # Audio of a turn the guard redacted must not reach a speech-to-speech model.
-            g.audio_ok = not any(v.gate == "guard" and v.outcome != "allow" for v in verdict.verdicts)
-            _start_attempt(call, g, verdict.profile, now, out)
+            begin_model(call, verdict, tuple(call.context), now, out)
         case other:
             raise ValueError(f"unknown gate action {other!r}")
 
 
+def begin_model(call: Call, verdict: CallerTurnVerdict, context: tuple[dict[str, str], ...], now: float,
+                out: list[Action]) -> Generation:
+    """A model answers ``verdict``'s route with ``context`` (the conversation, the caller's
+    turn last)."""
+    g = call.new_generation(verdict.route, verdict.profile, scripted=False, now=now)
+    g.memory = verdict.memory
+    # Audio of a turn the guard redacted must not reach a speech-to-speech model.
+    g.audio_ok = not any(v.gate == "guard" and v.outcome != "allow" for v in verdict.verdicts)
+    _start_attempt(call, g, verdict.profile, now, out, context=context)
+    return g
+
+
 def start_scripted(call: Call, text: str, route: str, now: float, out: list[Action]) -> None:
+    begin_scripted(call, text, route, now, out)
+
+
+def begin_scripted(call: Call, text: str, route: str, now: float, out: list[Action]) -> Generation:
     g = call.new_generation(route, "scripted", scripted=True, now=now)
     g.text_buf = text
     _flush(call, g, now, out, final=True)
+    return g
 
 
-def _start_attempt(call: Call, g: Generation, profile: str, now: float, out: list[Action]) -> Attempt:
+def _start_attempt(call: Call, g: Generation, profile: str, now: float, out: list[Action], *,
+                   context: tuple[dict[str, str], ...] | None = None) -> Attempt:
     a = g.start_attempt(profile, now)
-    out.append(StartModel(generation=g.number, attempt=a.number, context=tuple(dict(m) for m in call.context),
+    msgs = call.context if context is None else context
+    out.append(StartModel(generation=g.number, attempt=a.number, context=tuple(dict(m) for m in msgs),
                           route=g.route, profile=profile, memory=g.memory, continue_from=g.said,
                           send_audio=g.audio_ok))
     return a
@@ -73,6 +94,12 @@ def on_event(call: Call, ev: Answer, now: float, out: list[Action]) -> None:
     g = call.gen
     if g is None or g.number != ev.generation:
         return  # a cancelled generation's tail
+    if call.spec is not None and (isinstance(ev, (ModelFailed, SynthesisFailed))
+                                  or (isinstance(ev, ModelDone) and g.winner is None)):
+        # A draft that failed is dropped; the turn, once over, is answered the ordinary way
+        # (with the fallback chain and the gates deciding what a failure means).
+        speculation.drop(call, "provider_failed", now, out)
+        return
     match ev:
         case ModelTextDelta():
             a = g.live_attempt(ev.attempt)
@@ -118,12 +145,18 @@ def on_event(call: Call, ev: Answer, now: float, out: list[Action]) -> None:
                                 segment=ev.segment, detail=ev.reason[:200])
             g.add_returned()
             _maybe_complete(call, now, out)
-            if call.state is State.THINKING and g.playback.audio:
-                call.go(Trigger.FIRST_AUDIO)
-                call.log.decide("turn", "agent_started", "first_audio", "turn.first_audio", now, out,
-                                generation=g.number, profile=g.profile)
-            if call.state is State.SPEAKING:
-                g.pump(out)
+            _first_audio(call, g, now, out)
+
+
+def _first_audio(call: Call, g: Generation, now: float, out: list[Action]) -> None:
+    """Audio of the answer is there: while we were thinking, it starts now; while we
+    speak, it follows what is playing. (A speculative answer waits, unplayed.)"""
+    if call.state is State.THINKING and g.playback.audio:
+        call.go(Trigger.FIRST_AUDIO)
+        call.log.decide("turn", "agent_started", "first_audio", "turn.first_audio", now, out,
+                        generation=g.number, profile=g.profile)
+    if call.state is State.SPEAKING:
+        g.pump(out)
 
 
 def _failed(call: Call, g: Generation, a: Attempt, reason: str, kind: str, now: float, out: list[Action]) -> None:
@@ -213,8 +246,10 @@ def deadlines(call: Call) -> list[float]:
     time-to-first-token budget, and (before any audio) the first-audio budget."""
     g = call.gen
     if g is None or (g.winner is not None and call.state is not State.THINKING) \
-            or call.state in (State.PAUSED, State.TRANSFERRING, State.ENDED):
-        return []  # the common case, per VAD window while we speak: nothing due
+            or call.state in (State.PAUSED, State.TRANSFERRING, State.ENDED, State.CALLER_SPEAKING):
+        # The common case, per VAD window while we speak: nothing due. A speculative answer
+        # (the caller's turn is not over) has its budgets checked once it is adopted.
+        return []
     out = []
     a = g.latest
     if a is not None and a.active and g.winner is None:

@@ -30,7 +30,7 @@ from typing import Any, assert_never
 from .actions import (
     Action, CancelModel, CancelSynthesis, ClearPlayback, QueueCrmNote, QueueFollowUp, TransferCall,
 )
-from . import answering, bargein
+from . import answering, bargein, speculation
 from .bargein import BargeIn
 from .decisions import Decision, Verdict
 from .events import (
@@ -66,6 +66,7 @@ class Call:
         self.turn = CallerTurn(self.p)
         self.gen: Generation | None = None
         self.pause: BargeIn | None = None     # while paused; then a resumed pause whose final may come late
+        self.spec: speculation.Speculation | None = None  # an answer started before the turn ended (gen)
         self._gen_counter = 0
         self._retired: list[Playback] = []    # cancelled playbacks whose marks Twilio still echoes
         self._pending_transfer: tuple[str, str, str] | None = None
@@ -195,10 +196,12 @@ class Call:
                 self.log.decide("turn", "caller_started", "vad_onset", "turn.speech_start", now, out,
                                 onset_ms=self.ms(onset), level_db=round(ev.level_db, 1))
             case State.CALLER_SPEAKING:
+                speculation.drop(self, "caller_resumed", now, out)
                 self.turn.resumed()  # the caller went on after a pause
                 self.turn.open_utterance(out)  # the last one may have closed at a candidate end
             case State.THINKING:
                 # The caller resumed before we answered: their words take priority.
+                speculation.drop(self, "caller_resumed", now, out)
                 self.cancel_generation("caller_resumed", out)
                 self.go(Trigger.SPEECH_START)
                 self.turn.final_due = None
@@ -257,6 +260,7 @@ class Call:
                                     now, out, words=len(words(t.partial)))
                     answering.answer(self, t.partial, now, out)
                     return
+                speculation.drop(self, "no_words", now, out)
                 self.go(Trigger.SPEECH_NOISE)
                 self.log.decide("turn", "no_transcript", "stt_final_timeout", "turn.stt_timeout", now, out)
 
@@ -314,7 +318,8 @@ class Call:
         """The text the gates will read if ``final`` arrives now: the turn's earlier words
         lead it. The shell warms the sentence encoder on it off the event loop; a miss
         would run the encoder on the loop, where every call's frames wait for it."""
-        return (self.turn.pending + " " + final).strip() if self.state is State.THINKING else final
+        speculating = self.state is State.CALLER_SPEAKING and self.p.speculate
+        return (self.turn.pending + " " + final).strip() if self.state is State.THINKING or speculating else final
 
     def _on_final(self, text: str, now: float, out: list[Action], confidence: float | None = None) -> None:
         t, pause = self.turn, self.pause
@@ -327,6 +332,7 @@ class Call:
                 sure = _least(t.pending_confidence, confidence)
                 t.pending, t.pending_confidence = "", None
                 if not words(full):
+                    speculation.drop(self, "no_words", now, out)
                     self.go(Trigger.SPEECH_NOISE)
                     self.log.decide("turn", "no_words", "empty_transcript", "turn.noise", now, out)
                     return
@@ -335,6 +341,9 @@ class Call:
                 # The final of an utterance the caller continued: part of this turn.
                 t.pending = t.partial = (t.pending + " " + text).strip()
                 t.pending_confidence = _least(t.pending_confidence, confidence)
+                if self.p.speculate and t.early_final and not self.sound.in_speech and words(t.pending):
+                    # The caller is silent at a candidate end: their answer may start now.
+                    speculation.start(self, t.pending, t.pending_confidence, now, out)
             case State.SPEAKING if pause is not None and pause.final_due is not None and now < pause.final_due:
                 bargein.late_final(self, pause, text, now, out)
             case State.PAUSED if pause is not None and pause.final_requested:
@@ -385,6 +394,8 @@ class Call:
         g = self.gen
         if g is None:
             return
+        if self.spec is not None and self.spec.generation == g.number:
+            self.spec = None
         pb = g.playback
         if g.model_active or (g.attempts and not pb.done):
             # A finished answer cut short is cancelled too: a speech-to-speech model keeps

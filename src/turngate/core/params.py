@@ -34,6 +34,10 @@ class TurnParams:
     # second pass) is computed while the model scores; if the caller goes on, a new
     # utterance opens and the early final is the start of the turn's words.
     final_at_candidate: bool = True
+    # With that final in hand and the caller silent, the answer starts (model and first
+    # synthesis, nothing played) and is kept if the turn ends on the same words and the
+    # gates decide the same (core/speculation.py); a caller who goes on drops it.
+    speculate: bool = False
     vad_hangover_ms: int = 128         # silence before "speech ended" (bridges short gaps between words)
     preroll_ms: int = 300              # audio from before the VAD onset fed to a new STT utterance
     final_wait_ms: int = 3000          # an STT final that never comes must not hang the call

@@ -281,6 +281,16 @@ class PolicyGatekeeper:
                                  profile=d.profile or "low_latency", reply=d.reply, queue=d.queue, note=note,
                                  drift=drift, memory=memory, follow_ups=follow_ups)
 
+    def preview(self, text: str, *, stt_confidence: float | None = None) -> CallerTurnVerdict:
+        """What ``caller_text(text, final=True)`` would decide now, with nothing committed:
+        the call's gate state (route, guard, handoff counters, confirmed requests) is as
+        before. A speculative answer starts on it; the real decision comes at the turn's end."""
+        saved = self.context, list(self.confirmed)
+        try:
+            return self.caller_text(text, final=True, agent_speaking=False, stt_confidence=stt_confidence)
+        finally:
+            self.context, self.confirmed = saved
+
     def _memory(self, route: str) -> tuple[tuple[tuple[str, str], ...], list[str]]:
         if self.customer is None:
             return (), []

@@ -56,6 +56,9 @@ class OpenGatekeeper:
     def agent_text(self, text: str) -> AgentTextVerdict:
         return AgentTextVerdict(verdicts=(), text=text)
 
+    def preview(self, text: str, *, stt_confidence: float | None = None) -> CallerTurnVerdict:
+        return CallerTurnVerdict(verdicts=(), redacted=text, action="respond", route=self.route, profile=self.profile)
+
     def dtmf(self, digit: str, at_ms: int = 0) -> KeypadVerdict:
         return KeypadVerdict(verdicts=(Verdict(gate="turn", outcome="dtmf", reason="keypad", rule="turn.dtmf"),))
 

@@ -186,7 +186,11 @@ class AudioHarness:
 
     # ------------------------------------------------------------ actions
     def _handle(self, ev: Event) -> None:
-        for a in self.call.handle(ev, self.now):
+        actions = self.call.handle(ev, self.now)
+        # At a candidate end the core asks for a score and closes the STT utterance at once;
+        # on the shell the final (tens of ms) is back before the score (~130 ms), so here too.
+        actions.sort(key=lambda a: isinstance(a, ScoreTurn))
+        for a in actions:
             self._act(a)
 
     def _act(self, a: Action) -> None:
