@@ -38,7 +38,10 @@ caller's voice within 20 dB of its loudest, as a listener on the line hears it; 
 turn starts of AMI and VoxConverse precede it by 250-500 ms); ``audible_gap_ms_p90``, the
 silences in our audio as the caller heard them on backchannels, noise and echo (from the
 simulated phone's played spans, not from decisions; a pause never resumed counts to the end
-of the clip); ``echo_stops_per_min`` on the 12 dB echo-only cases; ``false_pauses``, every
+of the clip); ``talkover_ms_p90_real``, our audio a real interrupter still hears after our
+first stop (a wrong resume, or a ducked answer under them until confirmed: ``duck_after_ms``),
+and ``ducked_ms_p90``, how long a non-interruption heard us lowered;
+``echo_stops_per_min`` on the 12 dB echo-only cases; ``false_pauses``, every
 pause on a sound that was not an interruption (backchannels, echo, noise); and every key again as
 ``heldout_*`` on the held-out half of the cases: sources alternate between a tuning half
 (even) and a held-out half (odd), each source with all its conditions in one half. Tune
@@ -196,6 +199,8 @@ class Outcome:
     reaction_voiced_ms: float | None = None
     audible_gaps: list[int] = field(default_factory=list)  # silences in our audio as heard, ms
     pauses: int = 0
+    talkover_ms: int = 0       # real interruption: our audio heard after our first stop
+    ducked_ms: list[int] = field(default_factory=list)  # each ducked stretch: duck -> resume/abandon
 
 
 def _place(segment: np.ndarray, onset: int, total: int) -> np.ndarray:
@@ -335,11 +340,16 @@ def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bots: lis
     if spans and out.stuck:
         out.audible_gaps.append(len(case.caller) // 8 - spans[-1].end_ms)
     out.last = ", ".join(f"{d.at_ms} {d.outcome}/{d.reason}" for d in turn[-4:])
+    for k, d in enumerate(turn):
+        if d.outcome == "duck":
+            until = next((e.at_ms for e in turn[k + 1:] if e.outcome in ("resume", "abandon")), len(case.caller) // 8)
+            out.ducked_ms.append(until - d.at_ms)
     if case.onset_ms is not None:
         after = [c for c in out.clears_ms if c >= case.onset_ms - 100]
         before = [c for c in out.clears_ms if c < case.onset_ms - 100]
         if after and after[0] <= case.onset_ms + 2000:
             out.reaction_ms = after[0] - case.onset_ms
+            out.talkover_ms = sum(s.end_ms - max(s.start_ms, after[0]) for s in spans if s.end_ms > after[0])
             if case.voiced_ms is not None:
                 out.reaction_voiced_ms = after[0] - case.voiced_ms
         out.paused_early = bool(before)
@@ -375,6 +385,11 @@ def summarize(outs: list[Outcome]) -> dict:
         "echo_stops_per_min_hybrid": round(sum(o.pauses for o in hybrid) / hybrid_min, 2) if hybrid_min else float("nan"),
         # Every pause on a sound that was not an interruption: each is a silence the caller hears.
         "false_pauses": sum(o.pauses for o in other),
+        # What a quicker return costs a real interruption: our audio heard after our first stop
+        # (a resume over the caller, or the ducked answer under them until it was confirmed).
+        "talkover_ms_p90_real": round(_pct([o.talkover_ms for o in real if o.reaction_ms is not None], 90), 1),
+        "talkover_real": sum(o.talkover_ms > 0 for o in real),
+        "ducked_ms_p90": round(_pct([g for o in other for g in o.ducked_ms], 90), 1) if any(o.ducked_ms for o in other) else 0.0,
     }
 
 

@@ -17,6 +17,14 @@ Evidence, and what it is worth:
 - A longer sound abandons on an interrupt phrase, on two content words (a new
   request), or on a route change with margin (intent drift).
 - No words by ``confirm_timeout_ms``: noise or echo; resume.
+
+With ``duck_after_ms`` set, a pause still unconfirmed after that long goes on *ducked*:
+the answer continues from the cut, ``duck_db`` lower, until the evidence decides. A
+backchannel is then heard as a short gap and a lowered voice, not as the whole pause
+(no classifier could tell it from an interruption sooner: see docs/benchmarks.md); a
+real interruption hears the clear at once, then the lowered answer under its own words
+until they confirm it and a second clear stops it. Resuming from a ducked pause restores
+the level without rewinding (the caller heard what played).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from .actions import Action, ClearPlayback, StartEchoCanceller
 from .events import VoiceActivity
 from .gatekeeper import CallerTurnVerdict
 from .params import TurnParams
-from .playback import BYTES_PER_MS
+from .playback import BYTES_PER_MS, gain_table
 from .states import State, Trigger
 from .utterance import classify_interjection, without_echo, words
 
@@ -51,6 +59,11 @@ class Resume:
     hold: bool = False  # the sound goes on: do not pause again for it
 
 
+@dataclass(frozen=True, slots=True)
+class Duck:
+    """The pause is still unconfirmed: go on, lowered, while the evidence comes in."""
+
+
 class BargeIn:
     def __init__(self, params: TurnParams, *, at: float, onset: float, evidence: dict[str, Any]) -> None:
         self.p = params
@@ -58,13 +71,14 @@ class BargeIn:
         self.onset = onset
         self.evidence = evidence          # what the caller had heard when we paused
         self.confirm_deadline: float | None = at + params.confirm_timeout_ms / 1000
+        self.duck_due: float | None = at + params.duck_after_ms / 1000 if params.duck_after_ms > 0 else None
         self.final_requested = False      # the sound ended; its STT final decides
         self.final_due: float | None = None
         self.text = ""                    # finals of this pause's earlier sounds ("stop," before "wait")
         self._interrupt_seen: set[str] = set()  # interrupt words seen in this pause's partials
 
     def next_deadline(self) -> float | None:
-        ds = [d for d in (self.confirm_deadline, self.final_due) if d is not None]
+        ds = [d for d in (self.confirm_deadline, self.final_due, self.duck_due) if d is not None]
         return min(ds) if ds else None
 
     def with_earlier(self, text: str) -> str:
@@ -108,8 +122,8 @@ class BargeIn:
             return Abandon(kind, rule, Trigger.ABANDON, dict(words=ws[:6], sound_ms=sound_ms))
         return None
 
-    def due(self, now: float, partial: str, *, in_speech: bool, sound_ms: int) -> Abandon | Resume | None:
-        """The pause's timers: the confirm window, sustained speech, the final's wait."""
+    def due(self, now: float, partial: str, *, in_speech: bool, sound_ms: int) -> Abandon | Resume | Duck | None:
+        """The pause's timers: the confirm window, sustained speech, the final's wait, the duck."""
         kind, _, ws = classify_interjection(partial, self.p)
         if self.confirm_deadline is not None and now >= self.confirm_deadline:
             self.confirm_deadline = None
@@ -128,6 +142,9 @@ class BargeIn:
                 return None
             self.final_due = None
             return Resume("no_final", "bargein.final_timeout")
+        if self.duck_due is not None and now >= self.duck_due:
+            self.duck_due = None
+            return Duck()
         return None
 
 
@@ -138,7 +155,7 @@ def judge(call: Call, text: str, verdict: Any, *, final: bool) -> Abandon | None
     return call.pause.interruption(text, verdict, final=final, echo_words=echo, sound_ms=call.sound.sound_ms)
 
 
-def settle(call: Call, found: Abandon | Resume | None, text: str, now: float, out: list[Action],
+def settle(call: Call, found: Abandon | Resume | Duck | None, text: str, now: float, out: list[Action],
             **extra: Any) -> None:
     match found:
         case Abandon():
@@ -146,8 +163,21 @@ def settle(call: Call, found: Abandon | Resume | None, text: str, now: float, ou
         case Resume():
             resume(call, now, found.why, found.rule, out)
             call.sound.hold = found.hold
+        case Duck():
+            duck(call, now, out)
         case None:
             pass
+
+
+def duck(call: Call, now: float, out: list[Action]) -> None:
+    g, pause = call.gen, call.pause
+    if g is None or pause is None or not g.playback.paused:
+        return
+    pb = g.playback
+    pb.duck(gain_table(call.p.duck_db), call.p.duck_lead_ms * BYTES_PER_MS)
+    call.log.decide("turn", "duck", "unconfirmed", "bargein.duck", now, out, gap_ms=call.ms(now) - call.ms(pause.at),
+                    duck_db=call.p.duck_db, from_ms=pb.played // BYTES_PER_MS, sound_ms=call.sound.sound_ms)
+    g.pump(out)
 
 
 def start_pause(call: Call, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
@@ -174,7 +204,11 @@ def resume(call: Call, now: float, why: str, rule: str, out: list[Action]) -> No
         return
     call.turn.close_utterance(out, discard=True)
     pb = g.playback
-    pb.resume(call.p.resume_overlap_ms * BYTES_PER_MS)
+    ducked = pb.ducked
+    if ducked:
+        pb.unduck()  # the caller has been hearing it: no rewind, the level comes back
+    else:
+        pb.resume(call.p.resume_overlap_ms * BYTES_PER_MS)
     call.go(Trigger.RESUME)
     if why in ("noise", "no_words", "no_final"):
         call.sound.false_pause(now)
@@ -183,9 +217,12 @@ def resume(call: Call, now: float, why: str, rule: str, out: list[Action]) -> No
     pause.final_due = now + call.p.final_wait_ms / 1000 if why == "no_final" else None
     call.log.decide("turn", "resume", why, rule, now, out, gap_ms=call.ms(now) - call.ms(pause.at),
                     sound_ms=call.sound.sound_ms, words=len(words(call.turn.partial)),
-                    resume_from_ms=pb.played // BYTES_PER_MS, echo_windows=call.sound.echo_windows)
+                    resume_from_ms=pb.played // BYTES_PER_MS, echo_windows=call.sound.echo_windows,
+                    **({"ducked": True} if ducked else {}))
     call.turn.partial = ""
     g.pump(out)
+    if pb.done:
+        call.playback_done(now, out)  # it played to its end while ducked
     if call.sound.canceller_due(now):
         erl = round(call.sound.erl_db(now), 1)
         out.append(StartEchoCanceller(erl_db=erl))

@@ -413,26 +413,36 @@ class Call:
             self._retired.append(pb)
         self.gen = None
 
+    def playback_done(self, now: float, out: list[Action]) -> None:
+        """Every mark of the answer echoed as played: it is in the context, and the turn is the caller's."""
+        g = self.gen
+        assert g is not None
+        pb = g.playback
+        self.context.append({"role": "assistant", "content": pb.full_text()})
+        self.gen = None
+        if self._pending_transfer is not None:
+            queue, reason, note = self._pending_transfer
+            self.log.decide("handoff", "transfer", reason, "handoff.transfer", now, out, queue=queue)
+            self.handoff(queue, note, now, out, reason=reason, noted=True)
+            return
+        self.go(Trigger.PLAYBACK_DONE)
+        self.sound.playback_ended(now, pb.echo_reference_db())
+        self.log.decide("turn", "agent_done", "playback_complete", "turn.playback_done", now, out,
+                        played_ms=pb.heard_ms())
+
     def _on_mark(self, name: str, now: float, out: list[Action]) -> None:
         g = self.gen
         if g is not None and g.playback.on_mark(name):
             pb = g.playback
+            if self.state is State.PAUSED and pb.ducked:
+                g.pump(out)  # an unconfirmed pause goes on, lowered (bargein.duck)
+                return
             if self.state is not State.SPEAKING:
                 return
             if not pb.done:
                 g.pump(out)
                 return
-            self.context.append({"role": "assistant", "content": pb.full_text()})
-            self.gen = None
-            if self._pending_transfer is not None:
-                queue, reason, note = self._pending_transfer
-                self.log.decide("handoff", "transfer", reason, "handoff.transfer", now, out, queue=queue)
-                self.handoff(queue, note, now, out, reason=reason, noted=True)
-                return
-            self.go(Trigger.PLAYBACK_DONE)
-            self.sound.playback_ended(now, pb.echo_reference_db())
-            self.log.decide("turn", "agent_done", "playback_complete", "turn.playback_done", now, out,
-                            played_ms=pb.heard_ms())
+            self.playback_done(now, out)
             return
         for old in self._retired:
             if old.on_mark(name):

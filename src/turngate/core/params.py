@@ -63,6 +63,11 @@ class TurnParams:
     pause_hangover_ms: int = 64         # silence that ends the caller's sound while we are paused
     abandon_speech_ms: int = 1200       # sustained speech with words abandons even without a keyword
     resume_overlap_ms: int = 200        # replay this much before the cut point on resume
+    # A pause unconfirmed after duck_after_ms goes on from the cut duck_db lower, duck_lead_ms
+    # ahead, until resumed (level back) or abandoned (clear). 0: silent until then.
+    duck_after_ms: int = 0
+    duck_db: float = 15.0
+    duck_lead_ms: int = 200
     # Provider budgets: a model with no first token by then is failed over (policy decides to
     # what); a generation with no audio by then is failed too, so a stalled TTS never leaves
     # the caller in silence.

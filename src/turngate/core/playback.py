@@ -17,6 +17,11 @@ flight when we sent ``clear`` is also counted as flushed: the ledger can only
 under-estimate what was heard, never claim the caller heard something they did
 not. Each pause starts a new epoch, so re-sent audio gets new mark names.
 
+While a barge-in is unconfirmed the answer may go on *ducked* (``duck``): from the cut,
+every byte through a mu-law gain table, with a shorter lead, so that a backchannel is
+heard as the bot lowering its voice rather than as a silence, and a clear on a real
+interruption throws away little. ``unduck`` restores the level for what is sent next.
+
 The heard text comes from the heard offset: whole segments before it, and within
 the segment it falls in, the words whose end time is before it (TTS word
 timings), or a character-proportional estimate where the TTS gives none.
@@ -32,6 +37,27 @@ BYTES_PER_MS = 8  # 8 kHz, one byte per mu-law sample
 ECHO_BACK_MS = 400   # the longest echo delay we allow for
 ECHO_AHEAD_MS = 200  # marks echo a little after the ear hears the audio
 LEVEL_STEP_MS = 100  # Segment.chunk_levels: one level per 100 ms (audio.level.chunk_levels_db)
+
+
+def _ulaw_to_linear(b: int) -> int:
+    b = ~b & 0xFF
+    x = (((b & 0x0F) << 3) + 0x84) << ((b >> 4) & 7)
+    return 0x84 - x if b & 0x80 else x - 0x84
+
+
+def _linear_to_ulaw(x: int) -> int:
+    sign = 0x80 if x < 0 else 0
+    x = min(abs(x), 32635) + 0x84
+    exp = 7
+    while exp > 0 and not x & (0x4000 >> (7 - exp)):
+        exp -= 1
+    return ~(sign | (exp << 4) | ((x >> (exp + 3)) & 0x0F)) & 0xFF
+
+
+def gain_table(db: float) -> bytes:
+    """A ``bytes.translate`` table that lowers 8-bit mu-law audio by ``db`` (G.711)."""
+    k = 10 ** (-db / 20)
+    return bytes(_linear_to_ulaw(round(_ulaw_to_linear(b) * k)) for b in range(256))
 
 
 @dataclass(slots=True)
@@ -65,6 +91,8 @@ class Playback:
     flushed: set[str] = field(default_factory=set)
     complete: bool = False  # no more segments will come
     paused: bool = False
+    gain: bytes | None = None   # while ducked: the mu-law gain table every chunk goes through
+    ducked_lead: int = 0        # ... and the lead then
     # echo_reference_db() runs on every VAD window while we play; it only changes when
     # ``played`` moves (a mark, every chunk) or a segment arrives.
     _ref_key: tuple[int, int] = (-1, -1)
@@ -83,13 +111,15 @@ class Playback:
         out: list[Chunk] = []
         if self.paused:
             return out
-        while self.sent < len(self.audio) and self.sent - self.played < self.lead_bytes:
+        lead = self.lead_bytes if self.gain is None else self.ducked_lead
+        while self.sent < len(self.audio) and self.sent - self.played < lead:
             end = min(self.sent + self.chunk_bytes, len(self.audio))
             # Do not send a runt chunk mid-generation; wait for more audio unless it is the last.
             if end - self.sent < self.chunk_bytes and not self.complete:
                 break
             name = f"tg:{self.generation}:{self.epoch}:{end}"
-            out.append(Chunk(bytes(self.audio[self.sent:end]), name))
+            payload = bytes(self.audio[self.sent:end])
+            out.append(Chunk(payload if self.gain is None else payload.translate(self.gain), name))
             self.pending[name] = end
             self.sent = end
         return out
@@ -114,6 +144,19 @@ class Playback:
         self.epoch += 1
         self.sent = self.played
         return self.played
+
+    def duck(self, table: bytes, lead_bytes: int) -> None:
+        """After a pause: go on from the cut, lowered by ``table``, ``lead_bytes`` ahead."""
+        self.gain, self.ducked_lead = table, lead_bytes
+        self.paused = False
+
+    def unduck(self) -> None:
+        """Full level again for what is sent from now on (no rewind: the caller heard it)."""
+        self.gain = None
+
+    @property
+    def ducked(self) -> bool:
+        return self.gain is not None
 
     def resume(self, overlap_bytes: int) -> None:
         """Continue from a little before the cut, so the caller hears the seam."""
