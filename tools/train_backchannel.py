@@ -1,0 +1,354 @@
+"""Train the acoustic backchannel classifier (turngate.audio.backchannel) and write its weights.
+
+    .venv/bin/python tools/train_backchannel.py            # writes src/turngate/data/backchannel.json.gz
+
+What it learns from. Both classes come from the same sources, so the model cannot learn
+"which engine made this" instead of "backchannel or interruption":
+
+- backchannels ("uh-huh", "yeah", "okay", "right", "um hum", "sure", "yes", "I see", "yep",
+  "got it", ... ``BACKCHANNELS``) and interruptions (short and long: "wait", "no", "stop",
+  "hold on", "yeah but I need", "okay so can you", "no that's the wrong card", ...
+  ``INTERRUPTIONS_A``), each spoken by the SAME synthetic voices: flite ``kal`` and a set of
+  espeak-ng voices/variants (``TRAIN_VOICES``), with speed and pitch varied per utterance.
+- validation (threshold choice): flite ``kal16`` and other espeak-ng variants
+  (``VALIDATION_VOICES``), the same two phrase lists.
+- held out entirely (never trained on, never used to choose anything): flite ``rms``, ``slt``
+  and ``awb`` (the barge-in bench's caller voices) speaking all the backchannels and a second
+  list of interruptions (``INTERRUPTIONS_B``) no training voice speaks; and all real speech
+  (AMI meeting segments, VoxConverse and read-speech onsets): see bench/backchannel.py.
+
+Every utterance is put on a simulated phone line: active level -35 to -20 dBFS; a share with
+a noise bed from ``audio/noise`` at -45 dBFS, a share with our bot's echo (flite ``kal``
+reading the bench's bot answers at -20 dBFS, 120-250 ms later, 12-18 dB down), a share with
+both; then 8 kHz mu-law. The onset is the bench's voiced onset (``bench/bargein.py``
+``voiced_onset``: the first 30 ms within 20 dB of the clean utterance's loudest), jittered by
+up to +-30 ms in training so the model does not depend on the exact alignment.
+
+One gradient-boosted tree model (300 trees of depth 3, classes weighted equally) on the
+features of ``turngate.audio.backchannel.features`` over [onset - 100 ms, onset + t], with
+every utterance at each decision point t = 100, 150, 200, 250, 300 ms (t is a feature).
+One threshold per decision point is chosen on the validation split: the lowest at which at
+most ``MAX_FALSE_BC`` of the validation interruptions score as backchannels. Seeded (``SEED``) and deterministic: two runs write the same file.
+
+Needs flite and espeak-ng (the Makefile's ``system-packages`` installs both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import wave
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bargein import BOT_TEXTS, DATA, read_8k, voiced_onset  # noqa: E402
+from turngate.audio import mulaw  # noqa: E402
+from turngate.audio.backchannel import FEATURES, LEAD_MS, BackchannelModel, features  # noqa: E402
+
+SEED = 13
+OUT = ROOT / "src" / "turngate" / "data" / "backchannel.json.gz"
+DECISION_MS = (100, 150, 200, 250, 300)
+MAX_FALSE_BC = 0.05           # the validation split's interruptions called backchannel, at most
+JITTER_MS = 30
+PRE_MS = 300                  # silence (plus line noise/echo) before each utterance
+POST_MS = 400                 # kept after the onset (the largest decision point plus jitter)
+
+# "mm-hmm" is written "um hum": flite spells "mm" as letters and espeak-ng reads "mm hmm" as
+# "em em hum"; "um hum" and "hmm" are how both say the hummed sound.
+BACKCHANNELS = (
+    "uh-huh", "yeah", "okay", "right", "um hum", "sure", "yes", "I see",
+    "yep", "yeah yeah", "hmm", "alright", "got it", "oh okay", "uh huh yeah", "right right",
+    "okay yeah", "oh", "true", "exactly", "yes yes", "sure sure", "oh I see", "ok",
+)
+INTERRUPTIONS_A = (      # training and validation voices
+    "wait", "stop", "no", "hold on", "excuse me", "sorry what was that",
+    "actually I wanted to change the date", "yeah but I need", "okay so can you",
+    "no that's the wrong card", "wait a second", "can I ask something", "that's not right",
+    "I need to speak to someone", "no I said Tuesday", "hold on let me get a pen",
+    "sorry can you repeat that", "what about next week", "okay but what time",
+    "yes but the payment failed", "right so how much is it", "stop stop", "no thanks",
+    "I have a question", "could you say that again", "actually", "I think you misheard",
+    "let me stop you there", "I already paid that", "please cancel it", "wrong account",
+    "what", "hello", "can you hear me", "sure but can I change it", "is that the earliest",
+    "that's too late for me", "I don't want that", "my card number changed", "speak to an agent",
+)
+INTERRUPTIONS_B = (      # held-out voices only
+    "hang on", "no no", "sorry", "pardon", "one moment please", "wait I didn't get that",
+    "yeah no that's wrong", "okay hold on a second", "no I meant the other one",
+    "sorry to interrupt but", "can you go back", "that's not what I asked", "I want a refund",
+    "how much was that", "representative", "just a minute", "excuse me can I",
+    "right but I need it sooner", "yes I have a question", "no stop", "what did you say",
+    "could you slow down", "I'd like to change my address", "okay so what do I do now",
+    "actually never mind that", "sure but not Friday", "hmm no that won't work", "oh wait",
+    "listen", "hey",
+)
+
+
+@dataclass(frozen=True)
+class Voice:
+    engine: str          # flite | espeak
+    name: str            # flite voice, or espeak-ng voice+variant
+
+
+TRAIN_VOICES = (
+    Voice("flite", "kal"),
+    Voice("espeak", "en-us+m1"), Voice("espeak", "en-us+m3"), Voice("espeak", "en-us+f1"),
+    Voice("espeak", "en-us+f3"), Voice("espeak", "en-gb+m5"), Voice("espeak", "en-gb+f5"),
+    Voice("espeak", "en-gb-scotland+m7"), Voice("espeak", "en-029+f2"),
+)
+VALIDATION_VOICES = (
+    Voice("flite", "kal16"),
+    Voice("espeak", "en-us+m2"), Voice("espeak", "en-us+f4"), Voice("espeak", "en-gb+m4"),
+    Voice("espeak", "en-gb-x-rp+f1"), Voice("espeak", "en-029+m6"),
+)
+HELDOUT_VOICES = (Voice("flite", "rms"), Voice("flite", "slt"), Voice("flite", "awb"))
+CONDITIONS = ("clean", "noise", "echo", "noise+echo")
+
+
+@dataclass
+class Utterance:
+    """One utterance on the line: ``audio`` (8 kHz, int16 scale, after mu-law) holds it from
+    PRE_MS before to POST_MS after ``onset`` (a sample index)."""
+
+    label: int           # 1 backchannel, 0 interruption
+    text: str
+    voice: str
+    condition: str
+    audio: np.ndarray
+    onset: int
+    source: str          # synthetic: flite/espeak; real: ami, voxconverse, read
+
+
+def _seed(*parts: object) -> int:
+    return zlib.crc32(repr((SEED,) + parts).encode())
+
+
+def _read_wav(path: str) -> np.ndarray:
+    import soxr
+
+    with wave.open(path) as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32)
+    return soxr.resample(x, rate, 8000, quality="HQ") if rate != 8000 else x
+
+
+def synthesize(voice: Voice, text: str, rng: np.random.Generator) -> np.ndarray:
+    """``text`` in ``voice`` with a random speed and pitch, 8 kHz float (int16 scale)."""
+    fd, path = tempfile.mkstemp(suffix=".wav")
+    try:
+        if voice.engine == "flite":
+            stretch = rng.uniform(0.8, 1.2)
+            cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch:.3f}"]
+            if voice.name.startswith("kal"):      # diphone voices take a pitch target
+                cmd += ["--setf", f"int_f0_target_mean={rng.uniform(85, 135):.0f}"]
+            cmd += ["-t", text, "-o", path]
+        else:
+            cmd = ["espeak-ng", "-v", voice.name, "-s", str(int(rng.uniform(140, 210))),
+                   "-p", str(int(rng.uniform(25, 75))), "-w", path, text]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+        return _read_wav(path)
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+class Line:
+    """The simulated phone line: noise beds and our bot's echo, mixed in, then mu-law."""
+
+    def __init__(self) -> None:
+        from turngate.speech.flite_tts import FliteTts
+
+        self.noise = [read_8k(DATA / "noise" / n) for n in ("doing_the_dishes.wav", "exercise_bike.wav")]
+        kal = FliteTts("kal")
+        self.bot = [mulaw.decode(kal.synthesize(t).audio).astype(np.float32) for t in BOT_TEXTS]
+        self.bot = [b * _gain(b, -20.0) for b in self.bot]
+
+    def put(self, clean: np.ndarray, condition: str, rng: np.random.Generator) -> tuple[np.ndarray, int] | None:
+        """The utterance at a random level with PRE_MS before its onset, through ``condition``
+        and mu-law: (audio from PRE_MS before the onset to POST_MS after, onset index)."""
+        if len(clean) < 400 or np.max(np.abs(clean)) < 1.0:
+            return None
+        on = voiced_onset(clean, 0) * 8
+        x = clean * _gain(clean[on:], rng.uniform(-35.0, -20.0))
+        pre, post = PRE_MS * 8, POST_MS * 8
+        seg = np.zeros(pre + post, np.float32)
+        part = x[on: on + post]
+        lead = x[max(0, on - pre): on]
+        seg[pre - len(lead): pre] = lead
+        seg[pre: pre + len(part)] = part
+        n = len(seg)
+        if "noise" in condition:
+            src = self.noise[int(rng.integers(len(self.noise)))]
+            a = int(rng.integers(0, len(src) - n))
+            bed = src[a: a + n].astype(np.float32)
+            seg = seg + bed * (10 ** (-45.0 / 20) * 32768 / np.sqrt(np.mean(bed ** 2) + 1e-9))
+        if "echo" in condition:
+            bot = self.bot[int(rng.integers(len(self.bot)))]
+            delay = int(rng.uniform(120, 250)) * 8
+            a = int(rng.integers(8000, len(bot) - n - delay))
+            seg = seg + bot[a - delay: a - delay + n] * 10 ** (-rng.uniform(12.0, 18.0) / 20)
+        pcm = np.clip(np.round(seg), -32768, 32767).astype(np.int16)
+        return mulaw.decode(mulaw.encode(pcm)).astype(np.float32), pre
+
+
+def _gain(x: np.ndarray, target_db: float) -> float:
+    from bargein import active_gain
+
+    return active_gain(x, target_db)
+
+
+def synthetic_set(voices: tuple[Voice, ...], interruptions: tuple[str, ...], line: Line,
+                  split: str, *, repeats_bc: int = 3, repeats_int: int = 2) -> list[Utterance]:
+    """Every phrase in every voice (backchannels ``repeats_bc`` times, with different speed,
+    pitch, level and line), each in one of the four line conditions in turn."""
+    out: list[Utterance] = []
+    k = 0
+    for v in voices:
+        for label, phrases, reps in ((1, BACKCHANNELS, repeats_bc), (0, interruptions, repeats_int)):
+            for text in phrases:
+                for r in range(reps):
+                    rng = np.random.default_rng(_seed(split, v.engine, v.name, text, r))
+                    clean = synthesize(v, text, rng)
+                    cond = CONDITIONS[k % len(CONDITIONS)]
+                    k += 1
+                    put = line.put(clean, cond, rng)
+                    if put is None:
+                        continue
+                    audio, on = put
+                    out.append(Utterance(label, text, f"{v.engine}:{v.name}", cond, audio, on, v.engine))
+    return out
+
+
+def clip(u: Utterance, t_ms: int, jitter_ms: int = 0) -> np.ndarray:
+    """What the scorer sees at decision point ``t_ms``: LEAD_MS before the (jittered) onset to t."""
+    on = u.onset + jitter_ms * 8
+    return u.audio[max(0, on - LEAD_MS * 8): on + t_ms * 8]
+
+
+def feature_rows(utts: list[Utterance], t_ms: int, *, jitter: bool, split: str) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for i, u in enumerate(utts):
+        j = 0
+        if jitter:
+            j = int(np.random.default_rng(_seed(split, "jitter", i, t_ms)).integers(-JITTER_MS, JITTER_MS + 1))
+        f = features(clip(u, t_ms, j))
+        if f is None:
+            continue
+        f[0] = t_ms
+        xs.append(f)
+        ys.append(u.label)
+    return np.array(xs), np.array(ys)
+
+
+def threshold_for(scores_int: np.ndarray, max_false: float) -> float:
+    """The lowest threshold at which at most ``max_false`` of these interruptions score >= it."""
+    s = np.sort(scores_int)[::-1]
+    allowed = int(np.floor(max_false * len(s)))
+    # Scores >= threshold count as backchannel; put it just above the (allowed+1)-th highest.
+    return float(np.nextafter(s[allowed], 1.0)) if allowed < len(s) else 0.0
+
+
+def export_trees(gb, X: np.ndarray) -> dict:
+    """The fitted trees as padded arrays (see ``BackchannelModel``) and the log-odds start."""
+    trees = [est[0].tree_ for est in gb.estimators_]
+    width = max(t.node_count for t in trees)
+    pad = lambda rows, fill: [list(r) + [fill] * (width - len(r)) for r in rows]  # noqa: E731
+    init = float(gb.decision_function(X[:1])[0] - gb.learning_rate * sum(t.predict(X[:1].astype(np.float32))[0, 0] for t in trees))
+    return {
+        "init": init,
+        "learning_rate": gb.learning_rate,
+        "trees": {
+            "depth": int(max(t.max_depth for t in trees)),
+            "feature": pad([np.maximum(t.feature, 0).tolist() for t in trees], 0),
+            "threshold": pad([t.threshold.tolist() for t in trees], 0.0),
+            "left": pad([t.children_left.tolist() for t in trees], -1),
+            "right": pad([t.children_right.tolist() for t in trees], -1),
+            "value": pad([t.value[:, 0, 0].tolist() for t in trees], 0.0),
+        },
+    }
+
+
+def training_rows(utts: list[Utterance], split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every utterance at every decision point, onset jittered: one row each."""
+    rows = [feature_rows(utts, t, jitter=True, split=split) for t in DECISION_MS]
+    return np.vstack([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
+
+
+def fit(train: list[Utterance]):
+    """Gradient-boosted trees, classes weighted to count equally."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = training_rows(train, "train")
+    weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    gb = GradientBoostingClassifier(n_estimators=300, max_depth=3, learning_rate=0.05, subsample=0.8,
+                                    random_state=SEED)
+    gb.fit(X, y, sample_weight=weight)
+    print(f"train rows: {len(y)} ({int(y.sum())} backchannel) from {len(train)} utterances")
+    return gb, X
+
+
+def validation_thresholds(model, val: list[Utterance]) -> dict[str, float]:
+    """Per decision point, the threshold at which at most MAX_FALSE_BC of the validation
+    interruptions score as backchannels (no jitter: the onset as measured)."""
+    out = {}
+    for t in DECISION_MS:
+        X, y = feature_rows(val, t, jitter=False, split="val")
+        p = np.array([model.prob(f) for f in X])
+        out[str(t)] = threshold_for(p[y == 0], MAX_FALSE_BC)
+        print(f"t={t} ms: validation n={len(y)} ({int(y.sum())} bc); threshold {out[str(t)]:.3f} -> "
+              f"bc recall {np.mean(p[y == 1] >= out[str(t)]):.3f}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    for tool in ("flite", "espeak-ng"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: make system-packages installs it")
+    line = Line()
+    train = synthetic_set(TRAIN_VOICES, INTERRUPTIONS_A, line, "train")
+    val = synthetic_set(VALIDATION_VOICES, INTERRUPTIONS_A, line, "val")
+    print(f"train: {len(train)} utterances ({sum(u.label for u in train)} backchannels), "
+          f"validation: {len(val)} ({sum(u.label for u in val)})")
+    gb, X = fit(train)
+    spec = {
+        "model": "turngate backchannel classifier (issue 13): gradient-boosted trees, depth 3",
+        "trained_by": "tools/train_backchannel.py",
+        "seed": SEED,
+        "lead_ms": LEAD_MS,
+        "features": list(FEATURES),
+        "threshold_rule": f"validation split (flite kal16 + espeak-ng {len(VALIDATION_VOICES) - 1} variants): "
+                          f"lowest threshold with <= {MAX_FALSE_BC:.0%} of interruptions scored as backchannel",
+        "train_voices": [f"{v.engine}:{v.name}" for v in TRAIN_VOICES],
+        "validation_voices": [f"{v.engine}:{v.name}" for v in VALIDATION_VOICES],
+        "heldout_voices": [f"{v.engine}:{v.name}" for v in HELDOUT_VOICES],
+        "decision_ms": list(DECISION_MS),
+        **export_trees(gb, X),
+    }
+    # The exported trees must give scikit-learn's probabilities before the thresholds are chosen.
+    model = BackchannelModel(spec | {"thresholds": {"100": 0.5}})
+    want = gb.predict_proba(X[:200])[:, 1]
+    got = np.array([model.prob(f) for f in X[:200]])
+    if np.max(np.abs(want - got)) > 1e-6:
+        raise SystemExit(f"exported trees disagree with scikit-learn by {np.max(np.abs(want - got)):.2e}")
+    spec["thresholds"] = validation_thresholds(model, val)
+    # mtime=0: the same model gives the same bytes.
+    args.out.write_bytes(gzip.compress(json.dumps(spec, separators=(",", ":")).encode(), mtime=0))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
