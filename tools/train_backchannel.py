@@ -300,11 +300,12 @@ def fit(train: list[Utterance]):
 
 def validation_thresholds(model, val: list[Utterance]) -> dict[str, float]:
     """Per decision point, the threshold at which at most MAX_FALSE_BC of the validation
-    interruptions score as backchannels (no jitter: the onset as measured)."""
+    interruptions score as backchannels: ``model.score`` of each clip as the bench scores it
+    (the onset as measured, no jitter; a clip with no evidence scores NO_EVIDENCE)."""
     out = {}
+    y = np.array([u.label for u in val])
     for t in DECISION_MS:
-        X, y = feature_rows(val, t, jitter=False, split="val")
-        p = np.array([model.prob(f) for f in X])
+        p = np.array([model.score(clip(u, t)) for u in val])
         out[str(t)] = threshold_for(p[y == 0], MAX_FALSE_BC)
         print(f"t={t} ms: validation n={len(y)} ({int(y.sum())} bc); threshold {out[str(t)]:.3f} -> "
               f"bc recall {np.mean(p[y == 1] >= out[str(t)]):.3f}")
