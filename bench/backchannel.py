@@ -275,7 +275,7 @@ def main() -> None:
     line_out = {"bench": "backchannel", **held.headline("", thr), **held.headline("heldout_", thr),
                 **val.headline("val_", thr), **ami.headline("ami_", thr),
                 **bh.headline("bargein_heldout_", thr), **bt.headline("bargein_tune_", thr),
-                **{f"bargein_heldout_{k}_tunethr": v for k, v in bh.headline("", thr_tune).items() if "_t" in k},
+                **{f"bargein_heldout_{k}_tunethr": v for k, v in bh.headline("", thr_tune).items() if k.startswith(("bc_", "interrupt_"))},
                 "thresholds": {str(t): round(thr[t], 4) for t in DECISION_MS},
                 **cost_us(model, held.utts), "wall_s": round(time.time() - t0)}
     print(json.dumps(line_out))

@@ -18,12 +18,11 @@ the line's floor (noise, our echo) that levels are measured against. The audio i
 arrives on the phone line: 8 kHz, int16 scale (mu-law decoded) or float on the same scale.
 Other rates are resampled by linear interpolation (the model was trained at 8 kHz).
 
-Model. Gradient-boosted trees (depth 3) over the features of ``features()``, one model
-for every decision point (the time since the onset is a feature; it was trained at 100,
-150, 200, 250 and 300 ms). A logistic regression on the same features separated the
-classes less well on the validation split (AUC 0.75-0.78 against 0.83-0.88). The trees
-and one threshold per decision point, chosen on the validation split, live in
-``turngate/data/backchannel.json.gz`` (written by ``tools/train_backchannel.py``). numpy
+Model. 100 gradient-boosted trees of depth 2 over the features of ``features()``, one
+model for every decision point (the time since the onset is a feature; it was trained at
+100, 150, 200, 250 and 300 ms). The trees and one threshold per decision point, chosen on
+the validation split, live in ``turngate/data/backchannel.json.gz`` (written, with how the
+model was chosen, by ``tools/train_backchannel.py``). numpy
 only, deterministic.
 
 Degenerate input has a defined answer: an empty clip, a clip with no sound above the floor
