@@ -118,10 +118,10 @@ def ami_set() -> list[tb.Utterance]:
         for row in (bargein.DATA / "ami_meetings" / rttm).read_text().splitlines():
             f = row.split()
             if f and f[0] == "SPEAKER":
-                segs.setdefault(f[1], []).append((float(f[3]), float(f[4])))
+                segs.setdefault(f[1], []).append((float(f[3]), float(f[4]), f[7]))
         for name, ss in segs.items():
             x = bargein.read_8k(bargein.DATA / "ami_meetings" / f"{name}.wav")
-            for start, dur in sorted(ss):
+            for start, dur, speaker in sorted(ss):
                 if AMI_SHORT_S < dur < AMI_LONG_S:
                     continue
                 on = int(start * 8000)
@@ -137,8 +137,8 @@ def ami_set() -> list[tb.Utterance]:
                     else:
                         line = line or tb.Line()
                         audio = _on_line(line, seg, rng)
-                    out.append(tb.Utterance(label, f"{name}@{start:.2f}/{dur:.2f}s", "ami", cond, audio,
-                                            tb.PRE_MS * 8, "ami"))
+                    out.append(tb.Utterance(label, f"{name}@{start:.2f}/{dur:.2f}s", f"ami/{name}/{speaker}", cond,
+                                            audio, tb.PRE_MS * 8, "ami"))
     return out
 
 
@@ -210,9 +210,40 @@ def _cost_clips() -> list[tb.Utterance]:
     return out
 
 
+def caller_relative(line: tb.Line, val_utts: list[tb.Utterance], held_utts: list[tb.Utterance],
+                    ami_utts: list[tb.Utterance]) -> dict:
+    """The caller-relative experiment (``tb.CallerRelative``, not shipped), trained here on the
+    training voices, thresholds on the validation voices; scored on the held-out voices (their
+    reference: their own REFERENCE_PHRASES) and on AMI (a speaker's reference: their other
+    segments of 1 s or more in the same condition, never the scored one)."""
+    train = tb.synthetic_set(tb.TRAIN_VOICES, tb.INTERRUPTIONS_A, line, "train")
+    refs = {**tb.references(tb.TRAIN_VOICES, line, "train"), **tb.references(tb.VALIDATION_VOICES, line, "val"),
+            **tb.references(tb.HELDOUT_VOICES, line, "heldout")}
+    model = tb.CallerRelative(train, refs, val_utts, refs)
+    out: dict = {"thresholds": {str(t): round(v, 4) for t, v in model.thresholds.items() if t in DECISION_MS}}
+    for name, utts, ref_of in (
+        ("val", val_utts, lambda u: refs[u.voice]),
+        ("heldout", held_utts, lambda u: refs[u.voice]),
+        ("ami", ami_utts, lambda u: [r for r in ami_utts if r.voice == u.voice and r.label == 0
+                                     and r.condition == u.condition and r.text != u.text]),
+    ):
+        keep = [u for u in utts if ref_of(u)]
+        y = np.array([u.label for u in keep])
+        for t in DECISION_MS:
+            p = np.array([model.score(tb.clip(u, t), ref_of(u), t) for u in keep])
+            bc, it = p[y == 1], p[y == 0]
+            out[f"{name}_bc_recall_t{t}"] = round(float(np.mean(bc >= model.thresholds[t])), 3)
+            out[f"{name}_interrupt_as_bc_t{t}"] = round(float(np.mean(it >= model.thresholds[t])), 3)
+            out[f"{name}_auc_t{t}"] = round(_auc(bc, it), 3)
+        out[f"{name}_n_bc"], out[f"{name}_n_int"] = int((y == 1).sum()), int((y == 0).sum())
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cost", action="store_true", help="only the CPU cost per score")
+    ap.add_argument("--caller-relative", action="store_true",
+                    help="also train and score the caller-relative experiment (~2 min more)")
     args = ap.parse_args()
     model = BackchannelModel.load()
     if args.cost:
@@ -279,6 +310,9 @@ def main() -> None:
                 "thresholds": {str(t): round(thr[t], 4) for t in DECISION_MS},
                 **cost_us(model, held.utts), "wall_s": round(time.time() - t0)}
     print(json.dumps(line_out))
+    if args.caller_relative:
+        print(json.dumps({"bench": "backchannel_caller_relative",
+                          **caller_relative(line, val.utts, held.utts, ami.utts)}))
 
 
 if __name__ == "__main__":

@@ -389,6 +389,81 @@ def cross_engine(train: list[Utterance], val: list[Utterance]) -> None:
               + " ".join(f"{a:.2f}" for a in aucs[:4]) + "; flite->espeak " + " ".join(f"{a:.2f}" for a in aucs[4:]))
 
 
+# -- the caller-relative experiment (not shipped) ----------------------------------------
+# Sentences a caller might open a call with, spoken by every voice: they stand in for "the
+# caller's earlier turns", the reference a caller-relative scorer would need. Disjoint from
+# both interruption lists.
+REFERENCE_PHRASES = (
+    "hi I'm calling about my bill", "I'd like to book an appointment for next week",
+    "yes my account number is four five six seven", "can you tell me my balance please",
+    "good morning I have a question about my card", "I moved house and need to update my details",
+)
+
+
+def references(voices: tuple[Voice, ...], line: Line, split: str) -> dict[str, list[Utterance]]:
+    """Each voice's REFERENCE_PHRASES on the line (conditions in turn), by voice name."""
+    out: dict[str, list[Utterance]] = {}
+    for v in voices:
+        for k, text in enumerate(REFERENCE_PHRASES):
+            rng = np.random.default_rng(_seed(split, "reference", v.engine, v.name, text))
+            put = line.put(synthesize(v, text, rng), CONDITIONS[k % len(CONDITIONS)], rng)
+            if put is not None:
+                name = f"{v.engine}:{v.name}"
+                out.setdefault(name, []).append(Utterance(0, text, name, CONDITIONS[k % len(CONDITIONS)],
+                                                          put[0], put[1], v.engine))
+    return out
+
+
+def reference_vector(refs: list[Utterance], t_ms: int) -> np.ndarray:
+    """The mean feature vector of a caller's reference onsets at ``t_ms`` (t itself left at 0)."""
+    fs = [f for f in (features(clip(u, t_ms)) for u in refs) if f is not None]
+    r = np.mean(fs, axis=0)
+    r[0] = 0.0
+    return r
+
+
+class CallerRelative:
+    """The experiment: the same trees on features less the caller's reference vector at the
+    same t, thresholds chosen on the validation voices the same way (<= MAX_FALSE_BC)."""
+
+    def __init__(self, train: list[Utterance], train_refs: dict[str, list[Utterance]],
+                 val: list[Utterance], val_refs: dict[str, list[Utterance]]) -> None:
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        self._refs: dict[tuple[int, int], np.ndarray] = {}
+        X, y = [], []
+        for t in DECISION_MS:
+            for i, u in enumerate(train):
+                j = int(np.random.default_rng(_seed("train", "jitter", i, t)).integers(-JITTER_MS, JITTER_MS + 1))
+                f = self.features(clip(u, t, j), train_refs[u.voice], t)
+                if f is not None:
+                    X.append(f)
+                    y.append(u.label)
+        X, y = np.array(X), np.array(y)
+        self.gb = GradientBoostingClassifier(n_estimators=N_TREES, max_depth=DEPTH, learning_rate=0.05,
+                                             subsample=0.8, random_state=SEED)
+        self.gb.fit(X, y, sample_weight=np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean())))
+        yv = np.array([u.label for u in val])
+        self.thresholds = {}
+        for t in DECISION_MS:
+            p = np.array([self.score(clip(u, t), val_refs[u.voice], t) for u in val])
+            self.thresholds[t] = threshold_for(p[yv == 0], MAX_FALSE_BC)
+
+    def features(self, pcm: np.ndarray, refs: list[Utterance], t_ms: int) -> np.ndarray | None:
+        f = features(pcm)
+        if f is None:
+            return None
+        key = (id(refs), t_ms)
+        if key not in self._refs:
+            self._refs[key] = reference_vector(refs, t_ms)
+        f[0] = t_ms
+        return f - self._refs[key]
+
+    def score(self, pcm: np.ndarray, refs: list[Utterance], t_ms: int) -> float:
+        f = self.features(pcm, refs, t_ms)
+        return 0.5 if f is None else float(self.gb.predict_proba(f[None, :])[0, 1])
+
+
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(a positive scores above a negative), ties counted half."""
     gt = (pos[:, None] > neg[None, :]).mean()
