@@ -19,8 +19,9 @@ held-out data. Sets:
 - ``ami_*``: real against real. The AMI meeting mixes (``audio/ami_meetings``, RTTM speaker
   turns): a segment of at most 0.8 s is taken as a backchannel, one of 1.0 s or more as an
   interruption-like turn start; the onset is the RTTM label for both (most of these segments
-  start while someone else talks, so no energy onset can be found). Unverified labels (no
-  transcript), far-field, few: read it as an indication, not a measurement.
+  start while someone else talks, so no energy onset can be found); as recorded (levelled to
+  -26 dBFS, mu-law) and with noise + echo (the training tool's ``Line.mix``). Unverified
+  labels (no transcript), far-field, few: read it as an indication, not a measurement.
 - ``bargein_heldout_*`` / ``bargein_tune_*``: the cases of ``bench/bargein.py``, its own
   halves: synthetic backchannels (rms, slt, awb) against REAL interruptions (VoxConverse,
   AMI and read-speech turn starts), clean and with noise/echo. Mixed domains (synthetic
@@ -52,24 +53,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import bargein  # noqa: E402
 import train_backchannel as tb  # noqa: E402
 from turngate.audio import mulaw  # noqa: E402
-from turngate.audio.backchannel import LEAD_MS, BackchannelModel, features  # noqa: E402
+from turngate.audio.backchannel import FEATURES, BackchannelModel, features  # noqa: E402
 
 DECISION_MS = (100, 150, 200, 250)
 AMI_SHORT_S = 0.8     # at most: a backchannel
 AMI_LONG_S = 1.0      # at least: a turn start
-
-
-def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    both = np.concatenate([pos, neg])
-    ranks = np.argsort(np.argsort(both, kind="stable"), kind="stable") + 1.0
-    # Ties: average ranks.
-    for v in np.unique(both):
-        m = both == v
-        if m.sum() > 1:
-            ranks[m] = ranks[m].mean()
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 class Scored:
@@ -88,7 +76,7 @@ class Scored:
             "n_bc": int(len(bc)), "n_int": int(len(it)),
             "bc_recall": round(float(np.mean(bc >= thr)), 3) if len(bc) else None,
             "interrupt_as_bc": round(float(np.mean(it >= thr)), 3) if len(it) else None,
-            "auc": round(_auc(bc, it), 3) if len(bc) and len(it) else None,
+            "auc": round(tb.auc(bc, it), 3) if len(bc) and len(it) else None,
         }
 
     def headline(self, prefix: str, thresholds: dict[int, float]) -> dict:
@@ -108,11 +96,10 @@ class Scored:
                     for t in DECISION_MS} for g in groups}
 
 
-def ami_set() -> list[tb.Utterance]:
+def ami_set(line: tb.Line) -> list[tb.Utterance]:
     """AMI segments, short ones as backchannels and long ones as turn starts (see the docstring)."""
     out = []
     rng = np.random.default_rng(tb.SEED)
-    line = None
     for rttm in ("debug.development.rttm", "debug.test.rttm"):
         segs: dict[str, list[tuple[float, float]]] = {}
         for row in (bargein.DATA / "ami_meetings" / rttm).read_text().splitlines():
@@ -131,29 +118,10 @@ def ami_set() -> list[tb.Utterance]:
                 seg = seg * bargein.active_gain(seg, bargein.CALLER_DB)
                 label = int(dur <= AMI_SHORT_S)
                 for cond in ("clean", "noise+echo"):
-                    if cond == "clean":
-                        pcm = np.clip(np.round(seg), -32768, 32767).astype(np.int16)
-                        audio = mulaw.decode(mulaw.encode(pcm)).astype(np.float32)
-                    else:
-                        line = line or tb.Line()
-                        audio = _on_line(line, seg, rng)
+                    audio = line.mix(seg, cond, rng)
                     out.append(tb.Utterance(label, f"{name}@{start:.2f}/{dur:.2f}s", f"ami/{name}/{speaker}", cond,
                                             audio, tb.PRE_MS * 8, "ami"))
     return out
-
-
-def _on_line(line: tb.Line, seg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``seg`` (already placed and levelled) with a noise bed and our echo, through mu-law."""
-    n = len(seg)
-    src = line.noise[int(rng.integers(len(line.noise)))]
-    a = int(rng.integers(0, len(src) - n))
-    bed = src[a: a + n].astype(np.float32)
-    mixed = seg + bed * (10 ** (-45.0 / 20) * 32768 / np.sqrt(np.mean(bed ** 2) + 1e-9))
-    bot = line.bot[int(rng.integers(len(line.bot)))]
-    a = int(rng.integers(8000, len(bot) - n))
-    mixed = mixed + bot[a - 960: a - 960 + n] * 10 ** (-18.0 / 20)
-    pcm = np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
-    return mulaw.decode(mulaw.encode(pcm)).astype(np.float32)
 
 
 def bargein_set() -> list[tuple[str, tb.Utterance]]:
@@ -234,14 +202,31 @@ def caller_relative(line: tb.Line, val_utts: list[tb.Utterance], held_utts: list
             bc, it = p[y == 1], p[y == 0]
             out[f"{name}_bc_recall_t{t}"] = round(float(np.mean(bc >= model.thresholds[t])), 3)
             out[f"{name}_interrupt_as_bc_t{t}"] = round(float(np.mean(it >= model.thresholds[t])), 3)
-            out[f"{name}_auc_t{t}"] = round(_auc(bc, it), 3)
+            out[f"{name}_auc_t{t}"] = round(tb.auc(bc, it), 3)
         out[f"{name}_n_bc"], out[f"{name}_n_int"] = int((y == 1).sum()), int((y == 0).sum())
     return out
+
+
+def cues(sets: dict[str, Scored]) -> None:
+    """A diagnostic, used to choose nothing: the AUC of each summary feature alone
+    (backchannel over interruption; below 0.5: backchannels lower) on each set."""
+    names = FEATURES[1:18]
+    for t in (150, 250):
+        table = {}
+        for name, sc in sets.items():
+            rows = [(features(tb.clip(u, t)), u.label) for u in sc.utts]
+            F = np.array([f for f, _ in rows if f is not None])
+            y = np.array([lab for f, lab in rows if f is not None])
+            table[name] = [tb.auc(F[y == 1, i], F[y == 0, i]) for i in range(1, 18)]
+        print(f"\nfeature alone, AUC at t = {t} ms: " + "  ".join(f"{n:>8}" for n in sets))
+        for i, n in enumerate(names):
+            print(f"  {n:<14}" + "".join(f"{table[s][i]:>10.2f}" for s in sets))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cost", action="store_true", help="only the CPU cost per score")
+    ap.add_argument("--cues", action="store_true", help="also the AUC of each summary feature alone")
     ap.add_argument("--caller-relative", action="store_true",
                     help="also train and score the caller-relative experiment (~2 min more)")
     args = ap.parse_args()
@@ -257,7 +242,7 @@ def main() -> None:
     thr = {t: tb.threshold_for(val.p[t][val.y == 0], tb.MAX_FALSE_BC) for t in DECISION_MS}
     drift = {t: round(thr[t] - model.threshold(t), 4) for t in DECISION_MS if abs(thr[t] - model.threshold(t)) > 1e-6}
     held = Scored(model, tb.synthetic_set(tb.HELDOUT_VOICES, tb.INTERRUPTIONS_B, line, "heldout"))
-    ami = Scored(model, ami_set())
+    ami = Scored(model, ami_set(line))
     bench_cases = bargein_set()
     bh = Scored(model, [u for h, u in bench_cases if h == "heldout"])
     bt = Scored(model, [u for h, u in bench_cases if h == "tune"])
@@ -309,6 +294,8 @@ def main() -> None:
                 **{f"bargein_heldout_{k}_tunethr": v for k, v in bh.headline("", thr_tune).items() if k.startswith(("bc_", "interrupt_"))},
                 "thresholds": {str(t): round(thr[t], 4) for t in DECISION_MS},
                 **cost_us(model, held.utts), "wall_s": round(time.time() - t0)}
+    if args.cues:
+        cues({"val": val, "heldout": held, "ami": ami})
     print(json.dumps(line_out))
     if args.caller_relative:
         print(json.dumps({"bench": "backchannel_caller_relative",

@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bargein import BOT_TEXTS, DATA, read_8k, voiced_onset  # noqa: E402
+from bargein import BOT_TEXTS, DATA, active_gain, read_8k, voiced_onset  # noqa: E402
 from turngate.audio import mulaw  # noqa: E402
 from turngate.audio.backchannel import FEATURES, LEAD_MS, BackchannelModel, features  # noqa: E402
 
@@ -180,7 +180,7 @@ class Line:
         self.noise = [read_8k(DATA / "noise" / n) for n in ("doing_the_dishes.wav", "exercise_bike.wav")]
         kal = FliteTts("kal")
         self.bot = [mulaw.decode(kal.synthesize(t).audio).astype(np.float32) for t in BOT_TEXTS]
-        self.bot = [b * _gain(b, -20.0) for b in self.bot]
+        self.bot = [b * active_gain(b, -20.0) for b in self.bot]
 
     def put(self, clean: np.ndarray, condition: str, rng: np.random.Generator) -> tuple[np.ndarray, int] | None:
         """The utterance at a random level with PRE_MS before its onset, through ``condition``
@@ -188,13 +188,19 @@ class Line:
         if len(clean) < 400 or np.max(np.abs(clean)) < 1.0:
             return None
         on = voiced_onset(clean, 0) * 8
-        x = clean * _gain(clean[on:], rng.uniform(-35.0, -20.0))
+        x = clean * active_gain(clean[on:], rng.uniform(-35.0, -20.0))
         pre, post = PRE_MS * 8, POST_MS * 8
         seg = np.zeros(pre + post, np.float32)
         part = x[on: on + post]
         lead = x[max(0, on - pre): on]
         seg[pre - len(lead): pre] = lead
         seg[pre: pre + len(part)] = part
+        return self.mix(seg, condition, rng), pre
+
+    def mix(self, seg: np.ndarray, condition: str, rng: np.random.Generator) -> np.ndarray:
+        """``seg`` with a noise bed (-45 dBFS) and/or our bot's echo (12-18 dB below the bot's
+        -20 dBFS) as ``condition`` says, through mu-law. The scorer never sees what we played,
+        so the echo's delay only picks where in the bot's answer the echo comes from."""
         n = len(seg)
         if "noise" in condition:
             src = self.noise[int(rng.integers(len(self.noise)))]
@@ -207,13 +213,7 @@ class Line:
             a = int(rng.integers(8000, len(bot) - n - delay))
             seg = seg + bot[a - delay: a - delay + n] * 10 ** (-rng.uniform(12.0, 18.0) / 20)
         pcm = np.clip(np.round(seg), -32768, 32767).astype(np.int16)
-        return mulaw.decode(mulaw.encode(pcm)).astype(np.float32), pre
-
-
-def _gain(x: np.ndarray, target_db: float) -> float:
-    from bargein import active_gain
-
-    return active_gain(x, target_db)
+        return mulaw.decode(mulaw.encode(pcm)).astype(np.float32)
 
 
 def synthetic_set(voices: tuple[Voice, ...], interruptions: tuple[str, ...], line: Line,
@@ -384,7 +384,7 @@ def cross_engine(train: list[Utterance], val: list[Utterance]) -> None:
             weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
             model.fit((X - mean) / scale, y, sample_weight=weight)
             p = model.predict_proba((Xv - mean) / scale)[:, 1]
-            aucs += [_auc(p[(Tv == t) & (yv == 1)], p[(Tv == t) & (yv == 0)]) for t in DECISION_MS[:4]]
+            aucs += [auc(p[(Tv == t) & (yv == 1)], p[(Tv == t) & (yv == 0)]) for t in DECISION_MS[:4]]
         print(f"{name:<44} mean AUC {np.mean(aucs):.3f}; espeak->flite "
               + " ".join(f"{a:.2f}" for a in aucs[:4]) + "; flite->espeak " + " ".join(f"{a:.2f}" for a in aucs[4:]))
 
@@ -464,7 +464,7 @@ class CallerRelative:
         return 0.5 if f is None else float(self.gb.predict_proba(f[None, :])[0, 1])
 
 
-def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(a positive scores above a negative), ties counted half."""
     gt = (pos[:, None] > neg[None, :]).mean()
     eq = (pos[:, None] == neg[None, :]).mean()
