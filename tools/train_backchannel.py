@@ -24,11 +24,17 @@ both; then 8 kHz mu-law. The onset is the bench's voiced onset (``bench/bargein.
 ``voiced_onset``: the first 30 ms within 20 dB of the clean utterance's loudest), jittered by
 up to +-30 ms in training so the model does not depend on the exact alignment.
 
-One gradient-boosted tree model (``N_TREES`` trees of depth ``DEPTH``, classes weighted equally) on the
-features of ``turngate.audio.backchannel.features`` over [onset - 100 ms, onset + t], with
-every utterance at each decision point t = 100, 150, 200, 250, 300 ms (t is a feature).
-One threshold per decision point is chosen on the validation split: the lowest at which at
-most ``MAX_FALSE_BC`` of the validation interruptions score as backchannels. Seeded (``SEED``) and deterministic: two runs write the same file.
+One gradient-boosted tree model (``N_TREES`` trees of depth ``DEPTH``, classes weighted
+equally) on the features of ``turngate.audio.backchannel.features`` over [onset - 100 ms,
+onset + t], with every utterance at each decision point t = 100, 150, 200, 250, 300 ms (t
+is a feature). One threshold per decision point is chosen on the validation split: the
+lowest at which at most ``MAX_FALSE_BC`` of the validation interruptions score as
+backchannels. Seeded (``SEED``) and deterministic: two runs write the same bytes.
+
+    .venv/bin/python tools/train_backchannel.py --cross-engine   # how the model was chosen
+
+Measured on held-out data it scores at chance (docs/benchmarks.md, "Backchannel classifier
+(issue 13)"): these synthetic voices do not teach cues that carry to other voices.
 
 Needs flite and espeak-ng (the Makefile's ``system-packages`` installs both).
 """
