@@ -173,7 +173,8 @@ def _cost_clips() -> list[tb.Utterance]:
     out = []
     for k in range(200):
         a = np.concatenate([rng.normal(0, 30, tb.PRE_MS * 8),
-                            rng.normal(0, 1500, tb.POST_MS * 8) * np.sin(np.arange(tb.POST_MS * 8) * (0.05 + k * 1e-4))])
+                            rng.normal(0, 1500, tb.POST_MS * 8)
+                            * np.sin(np.arange(tb.POST_MS * 8) * (0.05 + k * 1e-4))])
         out.append(tb.Utterance(k % 2, "cost", "cost", "clean", a.astype(np.float32), tb.PRE_MS * 8, "cost"))
     return out
 
@@ -248,13 +249,15 @@ def main() -> None:
     bt = Scored(model, [u for h, u in bench_cases if h == "tune"])
     thr_tune = {t: tb.threshold_for(bt.p[t][bt.y == 0], tb.MAX_FALSE_BC) for t in DECISION_MS}
 
-    short = lambda u: ("int one word" if len(u.text.split()) == 1 else "int 2+ words") if u.label == 0 else "bc"  # noqa: E731
+    def length(u: tb.Utterance) -> str:
+        return "bc" if u.label else "int one word" if len(u.text.split()) == 1 else "int 2+ words"
+
     per_source = {
         "validation by voice": val.by(lambda u: u.voice, thr),
         "validation by condition": val.by(lambda u: u.condition, thr),
         "heldout by voice": held.by(lambda u: u.voice, thr),
         "heldout by condition": held.by(lambda u: u.condition, thr),
-        "heldout by length": held.by(short, thr),
+        "heldout by length": held.by(length, thr),
         "ami by condition": ami.by(lambda u: u.condition, thr),
         "bargein heldout by source": bh.by(lambda u: u.source, thr),
         "bargein heldout by condition": bh.by(lambda u: u.condition, thr),
@@ -291,7 +294,8 @@ def main() -> None:
     line_out = {"bench": "backchannel", **held.headline("", thr), **held.headline("heldout_", thr),
                 **val.headline("val_", thr), **ami.headline("ami_", thr),
                 **bh.headline("bargein_heldout_", thr), **bt.headline("bargein_tune_", thr),
-                **{f"bargein_heldout_{k}_tunethr": v for k, v in bh.headline("", thr_tune).items() if k.startswith(("bc_", "interrupt_"))},
+                **{f"bargein_heldout_{k}_tunethr": v for k, v in bh.headline("", thr_tune).items()
+                   if k.startswith(("bc_", "interrupt_"))},
                 "thresholds": {str(t): round(thr[t], 4) for t in DECISION_MS},
                 **cost_us(model, held.utts), "wall_s": round(time.time() - t0)}
     if args.cues:

@@ -250,13 +250,16 @@ def clip(u: Utterance, t_ms: int, jitter_ms: int = 0) -> np.ndarray:
     return u.audio[max(0, on - LEAD_MS * 8): on + t_ms * 8]
 
 
+def jitter_ms(split: str, i: int, t_ms: int) -> int:
+    """The onset shift of utterance ``i`` at ``t_ms`` in training, within +-JITTER_MS (seeded)."""
+    return int(np.random.default_rng(_seed(split, "jitter", i, t_ms)).integers(-JITTER_MS, JITTER_MS + 1))
+
+
 def feature_rows(utts: list[Utterance], t_ms: int, *, jitter: bool, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels at ``t_ms``, the onset jittered or as measured; no-evidence clips left out."""
     xs, ys = [], []
     for i, u in enumerate(utts):
-        j = 0
-        if jitter:
-            j = int(np.random.default_rng(_seed(split, "jitter", i, t_ms)).integers(-JITTER_MS, JITTER_MS + 1))
-        f = features(clip(u, t_ms, j))
+        f = features(clip(u, t_ms, jitter_ms(split, i, t_ms) if jitter else 0))
         if f is None:
             continue
         f[0] = t_ms
@@ -278,7 +281,8 @@ def export_trees(gb, X: np.ndarray) -> dict:
     trees = [est[0].tree_ for est in gb.estimators_]
     width = max(t.node_count for t in trees)
     pad = lambda rows, fill: [list(r) + [fill] * (width - len(r)) for r in rows]  # noqa: E731
-    init = float(gb.decision_function(X[:1])[0] - gb.learning_rate * sum(t.predict(X[:1].astype(np.float32))[0, 0] for t in trees))
+    first = X[:1].astype(np.float32)
+    init = float(gb.decision_function(X[:1])[0] - gb.learning_rate * sum(t.predict(first)[0, 0] for t in trees))
     return {
         "init": init,
         "learning_rate": gb.learning_rate,
@@ -343,8 +347,7 @@ def cross_engine(train: list[Utterance], val: list[Utterance]) -> None:
         out = []
         for t in ts:
             for i, u in enumerate(utts):
-                j = int(np.random.default_rng(_seed(split, "jitter", i, t)).integers(-JITTER_MS, JITTER_MS + 1)) if jitter else 0
-                f = features(clip(u, t, j))
+                f = features(clip(u, t, jitter_ms(split, i, t) if jitter else 0))
                 if f is not None:
                     f[0] = t
                     out.append((f, u.label, t, u.voice))
@@ -370,7 +373,8 @@ def cross_engine(train: list[Utterance], val: list[Utterance]) -> None:
         f"{N_TREES} trees depth {DEPTH}, all features (shipped)": (gb(N_TREES, DEPTH), None, False),
         "300 trees depth 3, all features": (gb(300, 3), None, False),
         f"{N_TREES} trees depth {DEPTH}, 18 prosodic features": (gb(N_TREES, DEPTH), prosodic, False),
-        "logistic regression, all features": (lambda: LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000), None, False),
+        "logistic regression, all features": (
+            lambda: LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000), None, False),
         f"{N_TREES} trees depth {DEPTH}, voice-normalised": (gb(N_TREES, DEPTH), None, True),
     }
     data = {}
@@ -440,8 +444,7 @@ class CallerRelative:
         X, y = [], []
         for t in DECISION_MS:
             for i, u in enumerate(train):
-                j = int(np.random.default_rng(_seed("train", "jitter", i, t)).integers(-JITTER_MS, JITTER_MS + 1))
-                f = self.features(clip(u, t, j), train_refs[u.voice], t)
+                f = self.features(clip(u, t, jitter_ms("train", i, t)), train_refs[u.voice], t)
                 if f is not None:
                     X.append(f)
                     y.append(u.label)
