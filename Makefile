@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# System packages: flite is the embedded TTS; chromium runs the console's browser tests and
+# System packages: flite is the embedded TTS; espeak-ng gives tools/train_backchannel.py and
+# bench/backchannel.py more synthetic voices (nothing at run time or in the tests needs it); chromium runs the console's browser tests and
 # screenshots (Playwright drives Debian's build; it never downloads one). Installed with apt
 # where missing (root or sudo).
 system-packages:
@@ -17,6 +18,10 @@ system-packages:
 	  echo "installing flite with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq flite; }
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  echo "installing espeak-ng with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq espeak-ng; }
 	@test -x /usr/bin/chromium || { \
 	  echo "installing chromium with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \

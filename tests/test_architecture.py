@@ -22,7 +22,9 @@ PKG = SRC / "turngate"
 # Layer -> the turngate packages its modules (and everything they import) may reach.
 PURE_LAYERS: dict[str, tuple[str, ...]] = {
     "turngate.core": ("turngate.core", "turngate.errors"),
-    "turngate.audio": ("turngate.audio",),
+    # Audio: codecs and signal measures; the backchannel scorer reads its trained trees
+    # through the same one door as the gates (turngate.data, when the model is loaded).
+    "turngate.audio": ("turngate.audio", "turngate.data"),
     "turngate.twilio.codec": ("turngate.twilio.codec", "turngate.core", "turngate.errors"),
     # The gates: pure functions over text and call context. Besides the core's types and
     # the policy, they reach package data through one door (turngate.data: the guard's
