@@ -39,7 +39,8 @@ turn starts of AMI and VoxConverse precede it by 250-500 ms); ``audible_gap_ms_p
 silences in our audio as the caller heard them on backchannels, noise and echo (from the
 simulated phone's played spans, not from decisions; a pause never resumed counts to the end
 of the clip); ``talkover_ms_p90_real``, our audio a real interrupter still hears after our
-first stop (a wrong resume, or a ducked answer under them until confirmed: ``duck_after_ms``),
+first stop until the abandon, on the interruptions abandoned (a resume before the words came,
+or a ducked answer under them until confirmed: ``duck_after_ms``),
 and ``ducked_ms_p90``, how long a non-interruption heard us lowered;
 ``echo_stops_per_min`` on the 12 dB echo-only cases; ``false_pauses``, every
 pause on a sound that was not an interruption (backchannels, echo, noise); and every key again as
@@ -199,7 +200,7 @@ class Outcome:
     reaction_voiced_ms: float | None = None
     audible_gaps: list[int] = field(default_factory=list)  # silences in our audio as heard, ms
     pauses: int = 0
-    talkover_ms: int = 0       # real interruption: our audio heard after our first stop
+    talkover_ms: int = 0       # real interruption: our audio heard after our first stop, until the abandon
     ducked_ms: list[int] = field(default_factory=list)  # each ducked stretch: duck -> resume/abandon
 
 
@@ -330,7 +331,8 @@ def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bots: lis
     out.resume_gaps = [int(d.evidence.get("gap_ms", 0)) for d in resumes]
     # No audio lost: each resume restarts at or before what the caller had heard at its pause.
     for p, r in zip(pauses, resumes):
-        if int(r.evidence.get("resume_from_ms", 0)) > int(p.evidence.get("heard_ms", 0)):
+        # (A ducked pause resumes where the lowered answer had got to: the caller heard it.)
+        if int(r.evidence.get("resume_from_ms", 0)) > int(p.evidence.get("heard_ms", 0)) and not r.evidence.get("ducked"):
             out.lost_audio = True
     out.stuck = bool(pauses) and len(resumes) < len(pauses) and not out.abandoned
     out.pauses = len(pauses)
@@ -349,7 +351,12 @@ def run_case(case: Case, engine: PocketsphinxEngine, vad: SileroBatch, bots: lis
         before = [c for c in out.clears_ms if c < case.onset_ms - 100]
         if after and after[0] <= case.onset_ms + 2000:
             out.reaction_ms = after[0] - case.onset_ms
-            out.talkover_ms = sum(s.end_ms - max(s.start_ms, after[0]) for s in spans if s.end_ms > after[0])
+            if abandons:
+                # Our audio an interrupter still heard between our first stop and the decision
+                # that gave them the turn (the ducked answer under their words, or a wrong resume).
+                until = abandons[0].at_ms
+                out.talkover_ms = sum(min(s.end_ms, until) - max(s.start_ms, after[0])
+                                      for s in spans if s.end_ms > after[0] and s.start_ms < until)
             if case.voiced_ms is not None:
                 out.reaction_voiced_ms = after[0] - case.voiced_ms
         out.paused_early = bool(before)
@@ -385,9 +392,10 @@ def summarize(outs: list[Outcome]) -> dict:
         "echo_stops_per_min_hybrid": round(sum(o.pauses for o in hybrid) / hybrid_min, 2) if hybrid_min else float("nan"),
         # Every pause on a sound that was not an interruption: each is a silence the caller hears.
         "false_pauses": sum(o.pauses for o in other),
-        # What a quicker return costs a real interruption: our audio heard after our first stop
-        # (a resume over the caller, or the ducked answer under them until it was confirmed).
-        "talkover_ms_p90_real": round(_pct([o.talkover_ms for o in real if o.reaction_ms is not None], 90), 1),
+        # What a quicker return costs a real interruption that was recognised: our audio heard
+        # after our first stop until the abandon (the ducked answer under their words, or a
+        # resume before the words came). Interruptions never abandoned count in abandon_rate_real.
+        "talkover_ms_p90_real": round(_pct([o.talkover_ms for o in real if o.abandoned and o.reaction_ms is not None], 90), 1),
         "talkover_real": sum(o.talkover_ms > 0 for o in real),
         "ducked_ms_p90": round(_pct([g for o in other for g in o.ducked_ms], 90), 1) if any(o.ducked_ms for o in other) else 0.0,
     }

@@ -23,11 +23,12 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_bundled_scenario_meets_its_expectations_against_the_real_gateway(path, embedded_gateway, tmp_path):
     scenario = load_scenario(path)
-    if scenario.models is not None:
-        # Model profiles served by the local fake, on a gateway whose policy points at it (as `make demo` does).
-        from turngate.sim.models import models_gateway
+    if scenario.own_gateway:
+        # Model profiles served by the local fake, or turn-taking settings of its own, on a
+        # gateway whose policy has them (as `make demo` does).
+        from turngate.sim.models import scenario_gateway
 
-        with models_gateway(scenario.models, tmp_path, store=f"sqlite:///{tmp_path / 'calls.db'}") as (url, _):
+        with scenario_gateway(scenario, tmp_path, store=f"sqlite:///{tmp_path / 'calls.db'}") as url:
             result = asyncio.run(run_scenario(scenario, url, speed=1.0))
     else:
         result = asyncio.run(run_scenario(scenario, embedded_gateway, speed=1.0))

@@ -181,3 +181,21 @@ def test_expectations_report_what_was_expected_and_what_the_call_showed():
     assert not got["context excludes 'holidays'"].passed
     assert got["context contains 'open at nine'"].passed and not got["context contains 'open at ten'"].passed
     assert got["transcript excludes '4111'"].passed and not got["transcript excludes 'card number is'"].passed
+
+
+def test_a_gap_limit_reads_the_silences_the_caller_heard_around_each_barge_in():
+    from turngate.sim.expect import barge_in_gaps
+    from turngate.sim.playout import Span
+    from turngate.sim.session import CallerUtterance
+
+    spans = [Span(start_ms=0, end_ms=3000), Span(start_ms=3160, end_ms=6000), Span(start_ms=6640, end_ms=9000)]
+    ducked = CallerUtterance(step=1, label="uh-huh", start_ms=2950, onset_ms=2950, end_ms=3350)
+    silent = CallerUtterance(step=2, label="yeah", start_ms=5950, onset_ms=5950, end_ms=6300)
+    assert barge_in_gaps(spans, [ducked, silent]) == [160, 640]
+    raw = {"name": "gaps", "steps": [{"say": "uh-huh"}], "expect": {"max_barge_in_gap_ms": 250}}
+    expect = parse_scenario(raw).expect
+    [c] = [c for c in check(expect, decisions=[], barge_ins=[], context=[], bot_spans=spans,
+                            barge_in_utterances=[ducked, silent]) if c.name == "barge-in gaps"]
+    assert not c.passed and "[160, 640]" in c.detail
+    with pytest.raises(ScenarioError):
+        parse_scenario({**raw, "expect": {"max_barge_in_gap_ms": "short"}})

@@ -102,20 +102,21 @@ def demo_main(args: Any) -> int:
     os.makedirs("var", exist_ok=True)
     print(f"starting the gateway (embedded stack: Silero VAD, pocketsphinx, flite, scripted agent); store {store}",
           file=sys.stderr)
-    plain = [s for s in scenarios if s.models is None]
+    plain = [s for s in scenarios if not s.own_gateway]
     results = []
     if plain:
         with Gateway(store=store, log_path="var/demo-gateway.log") as gw:
             results += asyncio.run(run_all(plain, gw.url))
     for s in scenarios:
-        if s.models is not None:
+        if s.own_gateway:
             # Real model profiles, served by a local OpenAI-compatible server that stalls or
-            # fails the way the scenario says; the gateway's policy points at it.
-            from .sim.models import models_gateway
+            # fails the way the scenario says, and/or turn-taking settings of its own: the
+            # scenario's gateway runs the bundled policy with them.
+            from .sim.models import scenario_gateway
 
-            print(f"starting a gateway whose model profiles are served by a local fake for {s.name}",
+            print(f"starting a gateway of its own for {s.name} (its model profiles or turn-taking settings)",
                   file=sys.stderr)
-            with models_gateway(s.models, Path("var") / f"demo-{s.name}", store=store) as (url, _):
+            with scenario_gateway(s, Path("var") / f"demo-{s.name}", store=store) as url:
                 results += asyncio.run(run_all([s], url))
     failed = 0
     for r in results:

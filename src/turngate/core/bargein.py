@@ -24,7 +24,9 @@ backchannel is then heard as a short gap and a lowered voice, not as the whole p
 (no classifier could tell it from an interruption sooner: see docs/benchmarks.md); a
 real interruption hears the clear at once, then the lowered answer under its own words
 until they confirm it and a second clear stops it. Resuming from a ducked pause restores
-the level without rewinding (the caller heard what played).
+the level without rewinding (the caller heard what played). A sound still going at
+``backchannel_max_ms`` is longer than a backchannel: the ducked answer is cleared again
+(``Hush``), so a real interrupter hears it under their words for at most that long.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class Resume:
 @dataclass(frozen=True, slots=True)
 class Duck:
     """The pause is still unconfirmed: go on, lowered, while the evidence comes in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hush:
+    """A ducked pause whose sound outlasted a backchannel: silent again until the words decide."""
 
 
 class BargeIn:
@@ -122,7 +129,8 @@ class BargeIn:
             return Abandon(kind, rule, Trigger.ABANDON, dict(words=ws[:6], sound_ms=sound_ms))
         return None
 
-    def due(self, now: float, partial: str, *, in_speech: bool, sound_ms: int) -> Abandon | Resume | Duck | None:
+    def due(self, now: float, partial: str, *, in_speech: bool, sound_ms: int,
+            ducked: bool = False) -> Abandon | Resume | Duck | Hush | None:
         """The pause's timers: the confirm window, sustained speech, the final's wait, the duck."""
         kind, _, ws = classify_interjection(partial, self.p)
         if self.confirm_deadline is not None and now >= self.confirm_deadline:
@@ -145,6 +153,8 @@ class BargeIn:
         if self.duck_due is not None and now >= self.duck_due:
             self.duck_due = None
             return Duck()
+        if ducked and in_speech and sound_ms >= self.p.backchannel_max_ms:
+            return Hush()
         return None
 
 
@@ -155,7 +165,7 @@ def judge(call: Call, text: str, verdict: Any, *, final: bool) -> Abandon | None
     return call.pause.interruption(text, verdict, final=final, echo_words=echo, sound_ms=call.sound.sound_ms)
 
 
-def settle(call: Call, found: Abandon | Resume | Duck | None, text: str, now: float, out: list[Action],
+def settle(call: Call, found: Abandon | Resume | Duck | Hush | None, text: str, now: float, out: list[Action],
             **extra: Any) -> None:
     match found:
         case Abandon():
@@ -165,6 +175,8 @@ def settle(call: Call, found: Abandon | Resume | Duck | None, text: str, now: fl
             call.sound.hold = found.hold
         case Duck():
             duck(call, now, out)
+        case Hush():
+            hush(call, now, out)
         case None:
             pass
 
@@ -196,6 +208,18 @@ def start_pause(call: Call, now: float, onset: float, ev: VoiceActivity, out: li
                     **({} if ev.residual_db is None else dict(residual_db=round(ev.residual_db, 1))),
                     erl_db=round(call.sound.erl_db(now), 1), start_ms=call.sound.barge_in_start_ms(now),
                     reaction_ms=call.ms(now) - call.ms(onset), **call.pause.evidence)
+
+
+def hush(call: Call, now: float, out: list[Action]) -> None:
+    g = call.gen
+    if g is None or not g.playback.ducked:
+        return
+    pb = g.playback
+    pb.unduck()
+    pb.pause()
+    out.append(ClearPlayback(reason="long_sound"))
+    call.log.decide("turn", "hush", "longer_than_backchannel", "bargein.hush", now, out,
+                    sound_ms=call.sound.sound_ms, heard_ms=pb.heard_ms())
 
 
 def resume(call: Call, now: float, why: str, rule: str, out: list[Action]) -> None:

@@ -244,8 +244,9 @@ class Call:
                 t.ask_score(now, out)
         elif state is State.PAUSED:
             if self.pause is not None:
+                ducked = self.gen is not None and self.gen.playback.ducked
                 bargein.settle(self, self.pause.due(now, t.partial, in_speech=self.sound.in_speech,
-                                                    sound_ms=self.sound.sound_ms), t.partial, now, out)
+                                                    sound_ms=self.sound.sound_ms, ducked=ducked), t.partial, now, out)
         elif state is State.THINKING:
             if answering.check_budgets(self, now, out):
                 return

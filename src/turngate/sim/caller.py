@@ -159,7 +159,9 @@ def finish(scenario: Scenario, call: SimCall, *, record: dict[str, Any] | None, 
     checks.append(Check(name="protocol", passed=not call.problems,
                         detail="; ".join(call.problems[:5]) or "the gateway spoke valid Media Streams"))
     transcript = list(record.get("transcript", []))
-    checks += check(scenario.expect, decisions=decisions, barge_ins=barge_ins, context=context, transcript=transcript)
+    call.speaker.finish()
+    checks += check(scenario.expect, decisions=decisions, barge_ins=barge_ins, context=context, transcript=transcript,
+                    bot_spans=call.speaker.spans, barge_in_utterances=call.barge_in_utterances)
     return CallResult(
         scenario=scenario.name, call_id=call.call_sid, passed=all(c.passed for c in checks),
         expectations=checks, barge_ins=barge_ins, decisions=decisions, context=context,

@@ -89,9 +89,29 @@ def final_route(decisions: Sequence[Mapping[str, Any]]) -> str | None:
     return str(ev.get("route") or last.get("outcome"))
 
 
+def barge_in_gaps(spans: Sequence[Any], utterances: Sequence[Any], *, after_ms: int = 1000) -> list[int]:
+    """Per caller utterance that started over the bot: the longest silence in the bot's
+    played audio that began between the utterance's start and ``after_ms`` past its end
+    (0: the bot never went quiet). A silence that never ended (the bot stopped for good)
+    is not a gap of a resumed answer and is left out."""
+    out = []
+    for u in utterances:
+        gaps = [b.start_ms - a.end_ms for a, b in zip(spans, spans[1:])
+                if u.start_ms - 100 <= a.end_ms <= u.end_ms + after_ms and b.start_ms > a.end_ms]
+        out.append(max(gaps, default=0))
+    return out
+
+
 def check(expect: Expect, *, decisions: Sequence[Mapping[str, Any]], barge_ins: Sequence[BargeIn],
-          context: Sequence[Mapping[str, Any]], transcript: Sequence[Any] = ()) -> list[Check]:
+          context: Sequence[Mapping[str, Any]], transcript: Sequence[Any] = (),
+          bot_spans: Sequence[Any] = (), barge_in_utterances: Sequence[Any] = ()) -> list[Check]:
     out: list[Check] = []
+    if expect.max_barge_in_gap_ms is not None:
+        gaps = barge_in_gaps(bot_spans, barge_in_utterances)
+        worst = max(gaps, default=0)
+        out.append(Check(name="barge-in gaps", passed=bool(gaps) and worst <= expect.max_barge_in_gap_ms,
+                         detail=f"longest silence in the answer around each barge-in: {gaps} ms "
+                                f"(at most {expect.max_barge_in_gap_ms})" if gaps else "no barge-in over the bot"))
     if expect.route is not None:
         got = final_route(decisions)
         seen = [str((d.get("evidence") or {}).get("route") or d.get("outcome")) for d in decisions if d.get("gate") == "route"]

@@ -1,8 +1,13 @@
-"""Scenarios that need real model profiles: a local OpenAI-compatible server (the
-fake of ``turngate.testing.fakes.openai_server``) answers as each profile's model the way the
-scenario says (stall, error, reply), and a gateway runs under the bundled policy plus
-a ``models:`` section that points every profile at it. The demo and the tests use this
-to show a stalled primary hedged by its backup, over the real protocol."""
+"""Scenarios that need a gateway of their own.
+
+Real model profiles: a local OpenAI-compatible server (the fake of
+``turngate.testing.fakes.openai_server``) answers as each profile's model the way the
+scenario says (stall, error, reply), and a gateway runs under the bundled policy plus a
+``models:`` section that points every profile at it. The demo and the tests use this to
+show a stalled primary hedged by its backup, over the real protocol.
+
+Turn-taking settings: the bundled policy with the scenario's ``turn_taking`` fields set
+(an option the bundled policy leaves off, shown working end to end)."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import yaml
 
 from ..testing.fakes.openai_server import Behaviour, FakeOpenAI, serve_in_thread
 from ..policy import DEFAULT_POLICY_PATH
-from .scenario import FakeModels
+from .scenario import FakeModels, Scenario
 
 
 def fake_for(models: FakeModels) -> FakeOpenAI:
@@ -28,26 +33,62 @@ def fake_for(models: FakeModels) -> FakeOpenAI:
 def policy_text(models: FakeModels, base_url: str) -> str:
     """The bundled policy with a ``models:`` section whose profiles are served at ``base_url``
     (the model name is the profile's name, which is how the fake tells them apart)."""
+    return DEFAULT_POLICY_PATH.read_text(encoding="utf-8") + "\n" + yaml.safe_dump(models_section(models, base_url),
+                                                                                    sort_keys=False)
+
+
+def models_section(models: FakeModels, base_url: str) -> dict[str, object]:
     profiles = {}
     for name, m in models.profiles:
         p: dict[str, object] = {"provider": "openai", "base_url": base_url, "model": name}
         if m.first_token_ms is not None:
             p["first_token_ms"] = m.first_token_ms
         profiles[name] = p
-    section = {"models": {"profiles": profiles, "fallback": {n: list(c) for n, c in models.fallback}}}
-    return DEFAULT_POLICY_PATH.read_text(encoding="utf-8") + "\n" + yaml.safe_dump(section, sort_keys=False)
+    return {"models": {"profiles": profiles, "fallback": {n: list(c) for n, c in models.fallback}}}
+
+
+def scenario_policy_text(scenario: Scenario, base_url: str | None) -> str:
+    """The bundled policy as the scenario needs it: its model profiles served at
+    ``base_url``, its turn-taking fields set over the bundled ones."""
+    policy = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    if scenario.models is not None and base_url is not None:
+        policy.update(models_section(scenario.models, base_url))
+    policy["turn_taking"] = {**policy.get("turn_taking", {}), **dict(scenario.turn_taking)}
+    return yaml.safe_dump(policy, sort_keys=False)
 
 
 @contextmanager
-def models_gateway(models: FakeModels, workdir: Path, *, store: str) -> Iterator[tuple[str, FakeOpenAI]]:
-    """A fake model server and a ``turngate serve`` whose policy points at it: (url, fake)."""
+def scenario_gateway(scenario: Scenario, workdir: Path, *, store: str) -> Iterator[str]:
+    """The gateway a scenario with ``own_gateway`` runs on (and its model fake, if it has
+    model profiles): yields the gateway's URL."""
+    if scenario.models is not None:
+        with models_gateway(scenario.models, workdir, store=store, scenario=scenario) as (url, _):
+            yield url
+        return
+    from ..demo import Gateway
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    policy = workdir / "scenario-policy.yaml"
+    policy.write_text(scenario_policy_text(scenario, None), encoding="utf-8")
+    with Gateway(store=store, log_path=str(workdir / "scenario-gateway.log"),
+                 env={"TURNGATE_POLICY": str(policy),
+                      "TURNGATE_OUTBOX_FILE": str(workdir / "scenario-outbox.jsonl")}) as gw:
+        yield gw.url
+
+
+@contextmanager
+def models_gateway(models: FakeModels, workdir: Path, *, store: str,
+                   scenario: Scenario | None = None) -> Iterator[tuple[str, FakeOpenAI]]:
+    """A fake model server and a ``turngate serve`` whose policy points at it: (url, fake).
+    With ``scenario``, its turn-taking fields are set in that policy too."""
     from ..demo import Gateway
 
     fake = fake_for(models)
     with serve_in_thread(fake) as base_url:
         workdir.mkdir(parents=True, exist_ok=True)
         policy = workdir / "models-policy.yaml"
-        policy.write_text(policy_text(models, base_url), encoding="utf-8")
+        text = policy_text(models, base_url) if scenario is None else scenario_policy_text(scenario, base_url)
+        policy.write_text(text, encoding="utf-8")
         with Gateway(store=store, log_path=str(workdir / "models-gateway.log"),
                      env={"TURNGATE_POLICY": str(policy),
                           "TURNGATE_OUTBOX_FILE": str(workdir / "models-outbox.jsonl")}) as gw:

@@ -155,6 +155,9 @@ class Expect:
     context_contains: tuple[str, ...] = ()
     context_excludes: tuple[str, ...] = ()
     transcript_excludes: tuple[str, ...] = ()
+    # The longest silence the caller may hear in the bot's answer around each of their
+    # barge-ins (from the simulated phone's played audio, not from decisions).
+    max_barge_in_gap_ms: int | None = None
 
 
 @_dc
@@ -190,6 +193,13 @@ class Scenario:
     max_duration_s: float = 120.0
     expect: Expect = field(default_factory=Expect)
     models: FakeModels | None = None  # model profiles served by a local fake (see FakeModels)
+    # Turn-taking settings over the bundled policy's (a ``turn_taking`` field each): the
+    # scenario runs on a gateway of its own whose policy has them.
+    turn_taking: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def own_gateway(self) -> bool:
+        return self.models is not None or bool(self.turn_taking)
 
 
 # -- loading and validation ------------------------------------------------------------
@@ -330,7 +340,7 @@ def _expect(v: _V, raw: Any) -> Expect:
         return Expect()
     m = v.mapping("expect", raw, {"route", "handoff", "guard", "barge_ins", "decisions", "no_decisions",
                                   "heard_text_contains", "heard_text_excludes", "context_contains", "context_excludes",
-                                  "transcript_excludes"})
+                                  "transcript_excludes", "max_barge_in_gap_ms"})
     handoff = m.get("handoff")
     if handoff is not None and not isinstance(handoff, (bool, str)):
         raise v.fail("expect.handoff", f"expected true, false or a reason code, got {handoff!r}")
@@ -360,11 +370,20 @@ def _expect(v: _V, raw: Any) -> Expect:
         context_contains=v.strings("expect.context_contains", m.get("context_contains", [])),
         context_excludes=v.strings("expect.context_excludes", m.get("context_excludes", [])),
         transcript_excludes=v.strings("expect.transcript_excludes", m.get("transcript_excludes", [])),
+        max_barge_in_gap_ms=_gap_limit(v, m.get("max_barge_in_gap_ms")),
     )
 
 
+def _gap_limit(v: _V, raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise v.fail("expect.max_barge_in_gap_ms", f"expected a whole number of milliseconds >= 0, got {raw!r}")
+    return raw
+
+
 TOP_FIELDS = {"name", "description", "voice", "from", "to", "noise", "echo", "max_duration_s", "steps", "expect",
-              "models"}
+              "models", "turn_taking"}
 
 
 def parse_scenario(data: Any, *, path: Path | str = "<scenario>", base: Path | None = None) -> Scenario:
@@ -392,6 +411,7 @@ def parse_scenario(data: Any, *, path: Path | str = "<scenario>", base: Path | N
                     attenuation_db=v.number("echo.attenuation_db", em["attenuation_db"], lo=0, hi=80))
     name = m.get("name", Path(str(path)).stem)
     models = _models(v, m["models"]) if "models" in m else None
+    turn_taking = _turn_taking(v, m["turn_taking"]) if "turn_taking" in m else ()
     return Scenario(
         name=v.string("name", name),
         path=Path(path) if not str(path).startswith("<") else None,
@@ -405,7 +425,24 @@ def parse_scenario(data: Any, *, path: Path | str = "<scenario>", base: Path | N
         max_duration_s=v.number("max_duration_s", m.get("max_duration_s", 120.0), lo=1, hi=3600),
         expect=_expect(v, m.get("expect")),
         models=models,
+        turn_taking=turn_taking,
     )
+
+
+def _turn_taking(v: _V, raw: Any) -> tuple[tuple[str, Any], ...]:
+    from dataclasses import fields
+
+    from ..core.params import TurnParams
+
+    known = {f.name for f in fields(TurnParams)}
+    m = v.mapping("turn_taking", raw, known)
+    out = []
+    for name, value in m.items():
+        kind = type(getattr(TurnParams(), name))
+        if kind in (int, float, bool) and (type(value) is not kind and not (kind is float and type(value) is int)):
+            raise v.fail(f"turn_taking.{name}", f"expected {kind.__name__}, got {value!r}")
+        out.append((name, value))
+    return tuple(out)
 
 
 def _models(v: _V, raw: Any) -> FakeModels:
