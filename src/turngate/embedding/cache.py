@@ -127,7 +127,9 @@ class CachedEncoder:
     def encode_static_one(self, text: str) -> np.ndarray:
         return self.encoder.encode_static_one(text)
 
-    def encode_tokens(self, texts: list[str]) -> list[np.ndarray]:
+    def encode_tokens(self, texts: list[str], layers: int = 0) -> list[np.ndarray]:
+        if layers:  # the states entering the last ``layers`` layers (bench/route_tune_layers.py)
+            return self.encoder.encode_tokens(texts, layers=layers)
         if len(texts) == 1:  # a final the shell prefetched
             with self._lock:
                 states = self._tokens.get(texts[0].strip())

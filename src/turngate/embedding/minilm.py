@@ -275,6 +275,18 @@ def load_if_available() -> MiniLMEncoder | None:
 _C = 0.7978845608028654  # sqrt(2 / pi), the tanh form of GELU that minilm uses
 
 
+# Layer norm as its normalised input and inverse deviation (the backward pass needs both),
+# and its backward pass to the input given the gradient of the normalised input.
+def _ln_parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xc = x - x.mean(-1, keepdims=True)
+    inv = 1.0 / np.sqrt((xc**2).mean(-1, keepdims=True) + 1e-12)
+    return xc * inv, inv
+
+
+def _ln_back(dxh: np.ndarray, xh: np.ndarray, inv: np.ndarray) -> np.ndarray:
+    return inv * (dxh - dxh.mean(-1, keepdims=True) - xh * (dxh * xh).mean(-1, keepdims=True))
+
+
 def _pack(states: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     T = max(len(a) for a in states)
     A = np.zeros((len(states), T, states[0].shape[1]), np.float32)
@@ -289,10 +301,7 @@ def _forward(p: dict[str, np.ndarray], A: np.ndarray, M: np.ndarray):
     u = A @ p["i_w"] + p["i_b"]
     t = np.tanh(_C * (u + 0.044715 * u**3))
     g = 0.5 * u * (1 + t)
-    r = A + g @ p["f_w"] + p["f_b"]
-    xc = r - r.mean(-1, keepdims=True)
-    inv = 1.0 / np.sqrt((xc**2).mean(-1, keepdims=True) + 1e-12)
-    xh = xc * inv
+    xh, inv = _ln_parts(A + g @ p["f_w"] + p["f_b"])
     h = xh * p["g"] + p["b"]
     n = M.sum(1, keepdims=True)
     P = (h * M[:, :, None]).sum(1) / n
@@ -308,7 +317,7 @@ def _backward(p: dict[str, np.ndarray], E: np.ndarray, dE: np.ndarray, cache) ->
     dh = dP[:, None, :] * (M[:, :, None] / n[:, :, None])
     grads = {"g": (dh * xh).sum((0, 1)), "b": dh.sum((0, 1))}
     dxh = dh * p["g"]
-    dr = (inv * (dxh - dxh.mean(-1, keepdims=True) - xh * (dxh * xh).mean(-1, keepdims=True))).reshape(-1, D)
+    dr = _ln_back(dxh, xh, inv).reshape(-1, D)
     grads["f_w"] = g.reshape(-1, g.shape[-1]).T @ dr
     grads["f_b"] = dr.sum(0)
     u2, t2 = u.reshape(-1, u.shape[-1]), t.reshape(-1, t.shape[-1])
@@ -368,16 +377,6 @@ def tune_last_ffn(states: list[np.ndarray], labels: np.ndarray, n_classes: int, 
 # checks it against finite differences).
 
 LAYER_KEYS = ("qkv_w", "qkv_b", "o_w", "o_b", "g1", "b1", "i_w", "i_b", "f_w", "f_b", "g2", "b2")
-
-
-def _ln_parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    xc = x - x.mean(-1, keepdims=True)
-    inv = 1.0 / np.sqrt((xc**2).mean(-1, keepdims=True) + 1e-12)
-    return xc * inv, inv
-
-
-def _ln_back(dxh: np.ndarray, xh: np.ndarray, inv: np.ndarray) -> np.ndarray:
-    return inv * (dxh - dxh.mean(-1, keepdims=True) - xh * (dxh * xh).mean(-1, keepdims=True))
 
 
 def _layer_forward(p: dict[str, np.ndarray], h: np.ndarray, M: np.ndarray, heads: int):
@@ -504,7 +503,7 @@ def tune_last_layers(states: list[np.ndarray], labels: np.ndarray, n_classes: in
                      init: list[dict[str, np.ndarray]], *, epochs: int = 3, lr: float = 1e-3,
                      scale: float = 20.0, batch: int = 32, seed: int = 0, heads: int = 12,
                      smoothing: float = 0.0, supcon: float = 0.0, tau: float = 0.1,
-                     per_class: int = 1) -> list[dict[str, np.ndarray]]:
+                     per_class: int = 1, ce: float = 1.0, token_drop: float = 0.0) -> list[dict[str, np.ndarray]]:
     """The tuned layers (``init`` is left untouched); ``states`` enter the first of them.
     Loss: cross-entropy (``smoothing``: label smoothing) over a softmax of ``scale`` times
     the cosine similarities to one vector per class (initialised at the class means), plus
@@ -520,14 +519,20 @@ def tune_last_layers(states: list[np.ndarray], labels: np.ndarray, n_classes: in
     step = 0
     for _ in range(epochs):
         for idx in _batches(y, batch, rng, per_class):
-            E, cache = _layers_forward(layers, *_pack([states[i] for i in idx]), heads)
+            A, M = _pack([states[i] for i in idx])
+            if token_drop > 0:  # drop words (never [CLS] or the last token) for the step
+                keep = rng.random(M.shape) >= token_drop
+                keep[:, 0] = True
+                keep[np.arange(len(idx)), M.sum(1).astype(int) - 1] = True
+                M = M * keep
+            E, cache = _layers_forward(layers, A, M, heads)
             Wn = W / np.linalg.norm(W, axis=1, keepdims=True)
             Z = scale * E @ Wn.T
             P = np.exp(Z - Z.max(1, keepdims=True))
             P /= P.sum(1, keepdims=True)
             target = np.full_like(P, smoothing / n_classes)
             target[np.arange(len(idx)), y[idx]] += 1.0 - smoothing
-            dZ = (P - target) / len(idx)
+            dZ = ce * (P - target) / len(idx)
             dE = scale * dZ @ Wn
             if supcon > 0:
                 dE = dE + supcon * _supcon(E, y[idx], tau)
