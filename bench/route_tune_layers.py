@@ -7,6 +7,8 @@ route_fewshot (``FEWSHOT``, intent names as examples) reads the tuned embeddings
 
     .venv/bin/python bench/route_tune_layers.py                 # every setting in SETTINGS
     .venv/bin/python bench/route_tune_layers.py frozen ffn      # some of them
+    .venv/bin/python bench/route_tune_layers.py --test layer2_drop [--only banking77]
+                              # the test splits, seeds 0-4 (run once, for the chosen setting)
 
 One JSON line per setting. Token states entering MiniLM's last two layers are computed
 once per text and kept in the embedding cache (``fewshot_data.token_states``); the states
@@ -27,7 +29,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from fewshot_data import all_sets, label_text, token_states  # noqa: E402
+from fewshot_data import SEEDS, all_sets, label_text, token_states  # noqa: E402
 from route_fewshot import FEWSHOT  # noqa: E402
 from turngate.config import Config  # noqa: E402
 from turngate.embedding import minilm  # noqa: E402
@@ -48,8 +50,10 @@ SETTINGS: dict[str, tuple[object, dict, bool]] = {
     "layer1_drop": (1, {"epochs": 3, "lr": 3e-4, "token_drop": 0.1}, False),
     "layer1_concat": (1, {"epochs": 3, "lr": 3e-4}, True),
     "layer1_smooth": (1, {"epochs": 3, "lr": 3e-4, "smoothing": 0.1}, False),
-    "layer2_drop": (2, {"epochs": 3, "lr": 3e-4, "token_drop": 0.1}, False),
+    "layer2_drop": (2, {"epochs": 3, "lr": 3e-4, "token_drop": 0.1}, False),  # chosen
     "layer2_concat": (2, {"epochs": 3, "lr": 3e-4}, True),
+    "layer2_drop_seed1": (2, {"epochs": 3, "lr": 3e-4, "token_drop": 0.1, "seed": 1}, False),
+    "layer2_drop0.2": (2, {"epochs": 3, "lr": 3e-4, "token_drop": 0.2}, False),
 }
 
 
@@ -87,29 +91,34 @@ def _embedder(enc, what, opts, concat, S1, S2, Sf, E0):
     return run
 
 
-def main(names: list[str]) -> int:
+def main(args: list[str]) -> int:
+    test = "--test" in args
+    only = args[args.index("--only") + 1] if "--only" in args else None
+    names = [a for a in args if not a.startswith("--") and a != only] or list(SETTINGS)
     enc = minilm.MiniLMEncoder()
     cached = CachedEncoder(enc, cache_dir=Config.from_env().cache_dir)
-    names = names or list(SETTINGS)
     sets = []
     for s in all_sets():
+        if only and s.name != only:
+            continue
         intents = sorted(s.pool)
         texts = list(dict.fromkeys([t for ex in s.pool.values() for t in ex] + [label_text(c) for c in intents]
-                                   + s.val[0] + (s.fixed10[0] if s.fixed10 else [])))
+                                   + (s.test[0] if test else s.val[0]) + (s.fixed10[0] if s.fixed10 else [])))
         S2 = token_states(cached, texts, layers=2)
         S1, Sf = _derived(enc, S2)
         sets.append((s, intents, {t: i for i, t in enumerate(texts)}, S1, S2, Sf,
                      minilm.finish_layers(S1, enc.last_layers(1))))
     for name in names:
         what, opts, concat = SETTINGS[name]
-        line: dict[str, object] = {"bench": "route_tune_layers", "setting": name}
+        line: dict[str, object] = {"bench": "route_tune_layers", "split": "test" if test else "val",
+                                   "setting": name}
         t0 = time.perf_counter()
         for s, intents, at, S1, S2, Sf, E0 in sets:
             embed = _embedder(enc, what, opts, concat, S1, S2, Sf, E0)
-            xv, yv = s.val
+            xv, yv = s.test if test else s.val
             ev = [at[t] for t in xv]
             accs = []
-            for seed in ([0] if s.fixed10 else [0, 1]):
+            for seed in ([0] if s.fixed10 else SEEDS if test else [0, 1]):
                 xs, ys = s.shots(10, seed)
                 xs, ys = list(xs) + [label_text(c) for c in intents], list(ys) + intents
                 tr = [at[t] for t in xs]
@@ -117,8 +126,9 @@ def main(names: list[str]) -> int:
                 clf = IntentClassifier.fit(xs, ys, encoder=enc, embeddings=Etr, **FEWSHOT)
                 accs.append(float(np.mean([clf.predict(t, use_encoder=True, embedding=Eev[i]).label == yv[i]
                                            for i, t in enumerate(xv)])))
-            line[f"val10_{s.name}_acc"] = round(float(np.mean(accs)), 4)
-        line["val10_mean_acc"] = round(float(np.mean([v for k, v in line.items() if k.startswith("val10_")])), 4)
+            line[f"{line['split']}10_{s.name}_acc"] = round(float(np.mean(accs)), 4)
+            line[f"{line['split']}10_{s.name}_seeds"] = [round(a, 4) for a in accs]
+        line["mean_acc"] = round(float(np.mean([v for k, v in line.items() if k.endswith("_acc")])), 4)
         line["seconds"] = round(time.perf_counter() - t0)
         print(json.dumps(line), flush=True)
     return 0

