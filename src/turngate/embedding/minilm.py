@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MiniLMEncoder", "available", "finish", "load_if_available", "model_dir", "tune_last_ffn"]
+__all__ = ["LAYER_KEYS", "MiniLMEncoder", "available", "finish", "finish_layers", "load_if_available", "model_dir",
+           "tune_last_ffn", "tune_last_layers"]
 
 
 def model_dir() -> Path | None:
@@ -383,11 +384,14 @@ def tune_last_ffn(states: list[np.ndarray], labels: np.ndarray, n_classes: int, 
 #
 # The same idea one step further: the last layer (or the last few) trained as a whole,
 # attention included. Their input, the token states entering the first tuned layer
-# (``MiniLMEncoder.encode_tokens(texts, tuned_layers=n)``), is computed once per
-# example, so a training step costs those layers, not the model. A layer's weights are
-# a dict with the keys of ``LAYER_KEYS`` (``MiniLMEncoder.last_layers``); the forward
-# pass is ``MiniLMEncoder._forward``'s, the backward pass is written out below (a test
-# checks it against finite differences).
+# (``MiniLMEncoder.encode_tokens(texts, layers=n)``), is computed once per example, so
+# a training step costs those layers, not the model. A layer's weights are a dict with
+# the keys of ``LAYER_KEYS`` (``MiniLMEncoder.last_layers``); the forward pass is
+# ``MiniLMEncoder._forward``'s, the backward pass is written out below (a test checks it
+# against finite differences). The router's option (``encoder_tune_layers``) uses two
+# layers with token dropout 0.1, lr 3e-4: the best of a validation grid whose other rows
+# (one layer, a contrastive term, label smoothing, ...) did no better than the last block
+# alone; the gain over it is small (docs/benchmarks.md, few-shot routing).
 
 LAYER_KEYS = ("qkv_w", "qkv_b", "o_w", "o_b", "g1", "b1", "i_w", "i_b", "f_w", "f_b", "g2", "b2")
 

@@ -34,8 +34,8 @@ log-probability (equal weights):
 
 With few examples per class (a policy's routes), ``encoder_tune_epochs`` first tunes
 the encoder's last feed-forward block on them (the encoder's ``tune``; see
-``embedding.minilm``): the sentence view then reads the tuned block on finals. Partials
-never use it.
+``embedding.minilm``), or with ``encoder_tune_layers`` its last whole layers: the
+sentence view then reads the tuned weights on finals. Partials never use them.
 """
 
 from __future__ import annotations
