@@ -48,22 +48,24 @@ def embed(encoder, texts: list[str]) -> np.ndarray:
     return np.vstack(parts) if parts else np.zeros((0, encoder.dim), np.float32)
 
 
-def token_states(encoder, texts: list[str]) -> list[np.ndarray]:
-    """``encode_tokens`` of ``texts`` (for a router that tunes the encoder), kept in the
-    embedding cache's folder as one .npz per chunk of CHUNK texts (offsets + stacked states)."""
+def token_states(encoder, texts: list[str], layers: int = 0) -> list[np.ndarray]:
+    """``encode_tokens`` of ``texts`` (for a router that tunes the encoder; ``layers`` > 0:
+    the states entering the last ``layers`` layers), kept in the embedding cache's folder
+    as one .npz per chunk of CHUNK texts (offsets + stacked states)."""
     import hashlib
 
+    version = f"tokens-L{layers}-v1" if layers else "tokens-v1"
     out: list[np.ndarray] = []
     for i in range(0, len(texts), CHUNK):
         part = texts[i:i + CHUNK]
-        key = hashlib.sha256("\x1f".join([encoder.model_id, "tokens-v1", *part]).encode()).hexdigest()[:24]
+        key = hashlib.sha256("\x1f".join([encoder.model_id, version, *part]).encode()).hexdigest()[:24]
         path = encoder.cache_dir / f"tokens-{key}.npz" if encoder.cache_dir is not None else None
         if path is not None and path.exists():
             z = np.load(path)
             cuts = np.cumsum(z["lengths"])[:-1]
             out.extend(np.split(z["states"], cuts))
             continue
-        got = encoder.encode_tokens(part)
+        got = encoder.encode_tokens(part, layers=layers) if layers else encoder.encode_tokens(part)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(path, states=np.concatenate(got), lengths=np.array([len(g) for g in got]))

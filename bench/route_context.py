@@ -59,6 +59,18 @@ class Precomputed:
     def encode_static_one(self, text):
         return self.encoder.encode_static_one(text)
 
+    # A policy that tunes the encoder (``encoder_tune_epochs``) reads finals' token states:
+    # computed inline here, one encoding per final, as the gateway's prefetch would.
+
+    def encode_tokens(self, texts, layers: int = 0):
+        return self.encoder.encode_tokens(texts, layers=layers)
+
+    def tune(self, states, labels, n_classes, *, epochs, lr, layers: int = 0):
+        return self.encoder.tune(states, labels, n_classes, epochs=epochs, lr=lr, layers=layers)
+
+    def finish(self, states, params=None, layers: int = 0):
+        return self.encoder.finish(states, params, layers=layers)
+
 
 def run(dialogues, policy=None, router=None, *, sparse: bool = False) -> dict[str, float]:
     """``sparse``: the router without the sentence encoder (``route_gate.encoder: off``)."""

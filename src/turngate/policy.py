@@ -120,6 +120,7 @@ class RouteGateParams:
     encoder_center: bool = False    # centre sentence embeddings on the examples' mean
     static_on_finals: float = 0.0   # the static word-vector view's share on finals
     encoder_tune_epochs: int = 0    # tune the encoder's last block on the examples first (0: frozen)
+    encoder_tune_layers: int = 0    # 0: that block is the last feed-forward one; 1-2: the last whole layers
     # "auto": use the MiniLM encoder when its wheel is installed (static view on
     # partials, full encoder on finals, ~30 ms of CPU per final); "off": sparse only.
     encoder: Literal["off", "auto"] = "off"
@@ -246,6 +247,7 @@ class _RouteGate(_Strict):
     encoder_center: bool = False
     static_on_finals: float = Field(default=0.0, ge=0, le=1)
     encoder_tune_epochs: int = Field(default=0, ge=0, le=50)
+    encoder_tune_layers: int = Field(default=0, ge=0, le=2)
     encoder: Literal["off", "auto"] = "off"
 
     @field_validator("encoder", mode="before")

@@ -38,11 +38,14 @@ def for_policy(policy: Any, cache_dir: str | Path | None = None) -> CachedEncode
     from .minilm import load_if_available
 
     encoder = load_if_available()
-    return CachedEncoder(encoder, cache_dir=cache_dir) if encoder is not None else None
+    p = policy.route_gate
+    layers = p.encoder_tune_layers if p.encoder_tune_epochs else 0
+    return CachedEncoder(encoder, cache_dir=cache_dir, token_layers=layers) if encoder is not None else None
 
 
 class CachedEncoder:
-    def __init__(self, encoder: Any, size: int = 256, *, cache_dir: str | Path | None = None) -> None:
+    def __init__(self, encoder: Any, size: int = 256, *, cache_dir: str | Path | None = None,
+                 token_layers: int = 0) -> None:
         self.encoder = encoder
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.model_id = f"{type(encoder).__name__}:{encoder.dim}:v1"
@@ -51,7 +54,10 @@ class CachedEncoder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         # A router that tuned the encoder reads a final's token states, not its embedding:
         # the prefetch keeps both (one encoding gives both, ``finish`` is the last block).
+        # ``token_layers``: the router tuned the last whole layers; the states kept are those
+        # entering them (``encode_tokens(..., layers)``).
         self._tokens: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.token_layers = token_layers
         self._with_tokens = hasattr(encoder, "encode_tokens") and hasattr(encoder, "finish")
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -64,8 +70,12 @@ class CachedEncoder:
                 return
         states = None
         if self._with_tokens:
-            states = self.encoder.encode_tokens([key])[0]
-            vec = self.encoder.finish([states])[0]
+            if self.token_layers:
+                states = self.encoder.encode_tokens([key], layers=self.token_layers)[0]
+                vec = self.encoder.finish([states], layers=self.token_layers)[0]
+            else:
+                states = self.encoder.encode_tokens([key])[0]
+                vec = self.encoder.finish([states])[0]
         else:
             vec = self.encoder.encode_one(key)
         with self._lock:
@@ -127,17 +137,19 @@ class CachedEncoder:
     def encode_static_one(self, text: str) -> np.ndarray:
         return self.encoder.encode_static_one(text)
 
-    def encode_tokens(self, texts: list[str]) -> list[np.ndarray]:
-        if len(texts) == 1:  # a final the shell prefetched
+    def encode_tokens(self, texts: list[str], layers: int = 0) -> list[np.ndarray]:
+        if len(texts) == 1 and layers == self.token_layers:  # a final the shell prefetched
             with self._lock:
                 states = self._tokens.get(texts[0].strip())
                 if states is not None:
                     self.hits += 1
                     return [states]
-        return self.encoder.encode_tokens(texts)
+        return self.encoder.encode_tokens(texts, layers=layers) if layers else self.encoder.encode_tokens(texts)
 
-    def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *, epochs: int, lr: float) -> Any:
-        return self.encoder.tune(states, labels, n_classes, epochs=epochs, lr=lr)
+    def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *, epochs: int, lr: float,
+             layers: int = 0) -> Any:
+        more = {"layers": layers} if layers else {}  # an encoder that only tunes its last block
+        return self.encoder.tune(states, labels, n_classes, epochs=epochs, lr=lr, **more)
 
-    def finish(self, states: list[np.ndarray], params: Any = None) -> np.ndarray:
-        return self.encoder.finish(states, params)
+    def finish(self, states: list[np.ndarray], params: Any = None, layers: int = 0) -> np.ndarray:
+        return self.encoder.finish(states, params, layers=layers) if layers else self.encoder.finish(states, params)

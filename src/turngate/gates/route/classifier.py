@@ -34,8 +34,8 @@ log-probability (equal weights):
 
 With few examples per class (a policy's routes), ``encoder_tune_epochs`` first tunes
 the encoder's last feed-forward block on them (the encoder's ``tune``; see
-``embedding.minilm``): the sentence view then reads the tuned block on finals. Partials
-never use it.
+``embedding.minilm``), or with ``encoder_tune_layers`` its last whole layers: the
+sentence view then reads the tuned weights on finals. Partials never use them.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ class SentenceEncoder(Protocol):
     def encode_static_one(self, text: str) -> np.ndarray: ...
     # Only for a router that tunes the encoder (``encoder_tune_epochs``): token states
     # before the last feed-forward block, the tuning, and embeddings through a tuned block.
-    def encode_tokens(self, texts: list[str]) -> list[np.ndarray]: ...
+    # (``layers`` > 0: the states entering, and the tuning of, the last whole layers).
+    def encode_tokens(self, texts: list[str], layers: int = 0) -> list[np.ndarray]: ...
     def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *,
-             epochs: int, lr: float) -> Any: ...
+             epochs: int, lr: float, layers: int = 0) -> Any: ...
     def finish(self, states: list[np.ndarray], params: Any) -> np.ndarray: ...
 
 
@@ -89,7 +90,7 @@ class IntentClassifier:
     __slots__ = ("labels", "unknown_label", "unknown_below", "_views", "_W", "_b",
                  "_encoder", "_eW", "_eb", "_encoder_weight", "_sW", "_sb",
                  "_char_memo", "_char_range", "_centroids", "_static_weight", "_center",
-                 "_final_static_weight", "_tuned")
+                 "_final_static_weight", "_tuned", "_tune_layers")
 
     def __init__(self) -> None:  # pragma: no cover - use fit()
         raise TypeError("use IntentClassifier.fit(texts, labels)")
@@ -117,6 +118,7 @@ class IntentClassifier:
         final_static_weight: float = 0.0,
         encoder_tune_epochs: int = 0,
         encoder_tune_lr: float = 1e-3,
+        encoder_tune_layers: int = 0,
         token_states: list[np.ndarray] | None = None,
     ) -> IntentClassifier:
         """Fit on a labelled set. ``embeddings`` may pass precomputed encoder
@@ -129,6 +131,8 @@ class IntentClassifier:
         ``encoder_tune_epochs`` > 0 tunes the encoder's last feed-forward block on these
         examples first (``embedding.tune``; the encoder must offer ``encode_tokens``);
         ``token_states`` may pass those states precomputed, as ``embeddings`` does.
+        ``encoder_tune_layers`` > 0 tunes the last whole layers instead (attention included;
+        the states are then those entering them).
         ``encoder_center`` centres sentence embeddings on the training mean (and
         re-normalises them) before the logistic model: with few examples per class
         the shared direction of all MiniLM embeddings otherwise dominates them.
@@ -190,12 +194,14 @@ class IntentClassifier:
         self._final_static_weight = float(final_static_weight)
         self._center = None
         self._tuned = None
+        self._tune_layers = int(encoder_tune_layers)
         if encoder is not None:
             if encoder_tune_epochs > 0:
-                states = token_states if token_states is not None else encoder.encode_tokens(texts)
+                states = token_states if token_states is not None else self._encode_tokens(encoder, texts)
                 index = {c: i for i, c in enumerate(classes)}
                 self._tuned = encoder.tune(states, np.array([index[y] for y in labels]), len(classes),
-                                           epochs=encoder_tune_epochs, lr=encoder_tune_lr)
+                                           epochs=encoder_tune_epochs, lr=encoder_tune_lr,
+                                           **({"layers": self._tune_layers} if self._tune_layers else {}))
                 E = encoder.finish(states, self._tuned)
             else:
                 E = embeddings if embeddings is not None else encoder.encode(texts)
@@ -279,7 +285,7 @@ class IntentClassifier:
         if use_encoder:
             if self._tuned is not None:
                 if states is None:
-                    states = self._encoder.encode_tokens([text])[0]
+                    states = self._encode_tokens(self._encoder, [text])[0]
                 e = self._encoder.finish([states], self._tuned)[0]
             else:
                 e = embedding if embedding is not None else self._encoder.encode_one(text)
@@ -296,6 +302,11 @@ class IntentClassifier:
             w = self._static_weight
         mix = (1 - w) * lp + w * (dz - _logsumexp(dz))
         return mix - _logsumexp(mix), sim
+
+    def _encode_tokens(self, encoder: SentenceEncoder, texts: list[str]) -> list[np.ndarray]:
+        if self._tune_layers:
+            return encoder.encode_tokens(texts, layers=self._tune_layers)
+        return encoder.encode_tokens(texts)
 
     def _centred(self, E: np.ndarray) -> np.ndarray:
         if self._center is None:

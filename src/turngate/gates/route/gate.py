@@ -144,7 +144,8 @@ class Router:
                                    static_weight=0.5, static_C=10.0, final_static_weight=p.static_on_finals,
                                    encoder_center=p.encoder_center,
                                    encoder_tune_epochs=p.encoder_tune_epochs if encoder is not None else 0,
-                                   encoder_tune_lr=1e-3)
+                                   encoder_tune_layers=p.encoder_tune_layers,
+                                   encoder_tune_lr=3e-4 if p.encoder_tune_layers else 1e-3)
         return cls(classifier=clf, routes=policy.routes, params=policy.route_gate,
                    policy_version=policy.version)
 
