@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from fewshot_data import SEEDS, all_sets, label_text, token_states  # noqa: E402
 from route_fewshot import FEWSHOT  # noqa: E402
 from turngate.config import Config  # noqa: E402
-from turngate.embedding import minilm  # noqa: E402
+from turngate.embedding import minilm, tuning  # noqa: E402
 from turngate.embedding.cache import CachedEncoder  # noqa: E402
 from turngate.gates.route.classifier import IntentClassifier  # noqa: E402
 
@@ -66,9 +66,9 @@ def _derived(enc: minilm.MiniLMEncoder, S2: list[np.ndarray]) -> tuple[list[np.n
     order = sorted(range(len(S2)), key=lambda k: len(S2[k]))
     for b in range(0, len(order), 64):
         idx = order[b:b + 64]
-        A, M = minilm._pack([S2[k] for k in idx])
-        h, _ = minilm._layer_forward(first, A, M, enc.heads)
-        _, cache = minilm._layer_forward(last, h, M, enc.heads)
+        A, M = tuning._pack([S2[k] for k in idx])
+        h, _ = tuning._layer_forward(first, A, M, enc.heads)
+        _, cache = tuning._layer_forward(last, h, M, enc.heads)
         for r, k in enumerate(idx):
             n = len(S2[k])
             S1[k], Sf[k] = np.ascontiguousarray(h[r, :n]), np.ascontiguousarray(cache[8][r, :n])
@@ -80,11 +80,11 @@ def _embedder(enc, what, opts, concat, S1, S2, Sf, E0):
         if what == "frozen":
             return E0[tr], E0[ev]
         if what == "ffn":
-            p = minilm.tune_last_ffn([Sf[i] for i in tr], y, n_classes, enc.last_ffn(), **opts)
+            p = tuning.tune_last_ffn([Sf[i] for i in tr], y, n_classes, enc.last_ffn(), **opts)
             return minilm.finish([Sf[i] for i in tr], p), minilm.finish([Sf[i] for i in ev], p)
         S = S1 if what == 1 else S2
-        layers = minilm.tune_last_layers([S[i] for i in tr], y, n_classes, enc.last_layers(what), **opts)
-        Etr, Eev = minilm.finish_layers([S[i] for i in tr], layers), minilm.finish_layers([S[i] for i in ev], layers)
+        layers = tuning.tune_last_layers([S[i] for i in tr], y, n_classes, enc.last_layers(what), **opts)
+        Etr, Eev = tuning.finish_layers([S[i] for i in tr], layers), tuning.finish_layers([S[i] for i in ev], layers)
         if concat:
             Etr, Eev = np.hstack([Etr, E0[tr]]) / np.sqrt(2), np.hstack([Eev, E0[ev]]) / np.sqrt(2)
         return Etr, Eev
@@ -107,7 +107,7 @@ def main(args: list[str]) -> int:
         S2 = token_states(cached, texts, layers=2)
         S1, Sf = _derived(enc, S2)
         sets.append((s, intents, {t: i for i, t in enumerate(texts)}, S1, S2, Sf,
-                     minilm.finish_layers(S1, enc.last_layers(1))))
+                     tuning.finish_layers(S1, enc.last_layers(1))))
     for name in names:
         what, opts, concat = SETTINGS[name]
         line: dict[str, object] = {"bench": "route_tune_layers", "split": "test" if test else "val",

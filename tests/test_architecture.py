@@ -29,9 +29,11 @@ PURE_LAYERS: dict[str, tuple[str, ...]] = {
     # The gates: pure functions over text and call context. Besides the core's types and
     # the policy, they reach package data through one door (turngate.data: the guard's
     # trained models, read when a gatekeeper is built) and the sentence encoder (loaded
-    # once when a router is built without one; the shell normally passes it in).
+    # once when a router is built without one, and tuned on its examples when the policy
+    # asks; the shell normally passes it in).
     "turngate.gates": ("turngate.gates", "turngate.core", "turngate.errors", "turngate.policy",
-                       "turngate.llm.profiles", "turngate.llm", "turngate.data", "turngate.embedding.minilm"),
+                       "turngate.llm.profiles", "turngate.llm", "turngate.data", "turngate.embedding.minilm",
+                       "turngate.embedding.tuning"),
     # The model policy's pure parts: the circuit breaker (time is an argument), the
     # models: section, the error tree.
     "turngate.llm.breaker": ("turngate.llm.breaker",),

