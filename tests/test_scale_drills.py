@@ -209,14 +209,23 @@ def test_kill_9_right_after_a_handoff_decision_then_restart_applies_note_and_tas
         first = gateway(tmp_path, "first", postgres_url, **env)
         start_all([first])
         try:
+            watch = open_store(postgres_url)
+
+            def committed(call_sid: str) -> bool:
+                # The store, not the live snapshot: the snapshot shows a decision before its
+                # batch commits, and a kill in between rightly loses both the decision and the
+                # transfer it carries in the same transaction (nothing would be owed).
+                rec = watch.get_call(call_sid)
+                return rec is not None and any(d.gate == "handoff" and d.outcome == "transfer"
+                                               for d in rec.decisions)
+
             async def run() -> str:
                 call = RawCall(first.url)
                 await call.connect()
                 talking = asyncio.create_task(talk(call))
                 deadline = time.monotonic() + 20
                 while time.monotonic() < deadline:
-                    ds = await asyncio.to_thread(snapshot, first.url, call.call_sid)
-                    if any(d["gate"] == "handoff" and d["outcome"] == "transfer" for d in ds):
+                    if await asyncio.to_thread(committed, call.call_sid):
                         os.kill(first.proc.pid, signal.SIGKILL)  # at once, no grace
                         killed_at.append(time.monotonic())
                         break
@@ -226,7 +235,10 @@ def test_kill_9_right_after_a_handoff_decision_then_restart_applies_note_and_tas
                 await asyncio.gather(talking, return_exceptions=True)
                 return call.call_sid
 
-            sid = asyncio.run(run())
+            try:
+                sid = asyncio.run(run())
+            finally:
+                watch.close()
         finally:
             first.__exit__()
         with gateway(tmp_path, "second", postgres_url, **env):
