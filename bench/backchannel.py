@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import bargein  # noqa: E402
+import backchannel_data as bd  # noqa: E402
 import train_backchannel as tb  # noqa: E402
 from turngate.audio import mulaw  # noqa: E402
 from turngate.audio.backchannel import FEATURES, BackchannelModel, features  # noqa: E402
@@ -63,9 +64,9 @@ AMI_LONG_S = 1.0      # at least: a turn start
 class Scored:
     """Scores of one set of utterances at every decision point, grouped by source."""
 
-    def __init__(self, model: BackchannelModel, utts: list[tb.Utterance]) -> None:
+    def __init__(self, model: BackchannelModel, utts: list[bd.Utterance]) -> None:
         self.utts = utts
-        self.p = {t: np.array([model.score(tb.clip(u, t)) for u in utts]) for t in DECISION_MS}
+        self.p = {t: np.array([model.score(bd.clip(u, t)) for u in utts]) for t in DECISION_MS}
         self.y = np.array([u.label for u in utts])
 
     def rates(self, t: int, thr: float, mask: np.ndarray | None = None) -> dict:
@@ -96,10 +97,10 @@ class Scored:
                     for t in DECISION_MS} for g in groups}
 
 
-def ami_set(line: tb.Line) -> list[tb.Utterance]:
+def ami_set(line: bd.Line) -> list[bd.Utterance]:
     """AMI segments, short ones as backchannels and long ones as turn starts (see the docstring)."""
     out = []
-    rng = np.random.default_rng(tb.SEED)
+    rng = np.random.default_rng(bd.SEED)
     for rttm in ("debug.development.rttm", "debug.test.rttm"):
         segs: dict[str, list[tuple[float, float]]] = {}
         for row in (bargein.DATA / "ami_meetings" / rttm).read_text().splitlines():
@@ -112,19 +113,19 @@ def ami_set(line: tb.Line) -> list[tb.Utterance]:
                 if AMI_SHORT_S < dur < AMI_LONG_S:
                     continue
                 on = int(start * 8000)
-                if on - tb.PRE_MS * 8 < 0 or on + tb.POST_MS * 8 > len(x):
+                if on - bd.PRE_MS * 8 < 0 or on + bd.POST_MS * 8 > len(x):
                     continue
-                seg = x[on - tb.PRE_MS * 8: on + tb.POST_MS * 8]
+                seg = x[on - bd.PRE_MS * 8: on + bd.POST_MS * 8]
                 seg = seg * bargein.active_gain(seg, bargein.CALLER_DB)
                 label = int(dur <= AMI_SHORT_S)
                 for cond in ("clean", "noise+echo"):
                     audio = line.mix(seg, cond, rng)
-                    out.append(tb.Utterance(label, f"{name}@{start:.2f}/{dur:.2f}s", f"ami/{name}/{speaker}", cond,
-                                            audio, tb.PRE_MS * 8, "ami"))
+                    out.append(bd.Utterance(label, f"{name}@{start:.2f}/{dur:.2f}s", f"ami/{name}/{speaker}", cond,
+                                            audio, bd.PRE_MS * 8, "ami"))
     return out
 
 
-def bargein_set() -> list[tuple[str, tb.Utterance]]:
+def bargein_set() -> list[tuple[str, bd.Utterance]]:
     """The barge-in bench's real interruptions and backchannels as (half, utterance)."""
     noise = [bargein.read_8k(bargein.DATA / "noise" / n) for n in ("doing_the_dishes.wav", "exercise_bike.wav")]
     from turngate.speech.flite_tts import FliteTts
@@ -149,14 +150,14 @@ def bargein_set() -> list[tuple[str, tb.Utterance]]:
         pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16)
         audio = mulaw.decode(mulaw.encode(pcm)).astype(np.float32)
         src = c.source.split(":")[0] if c.kind == "real" else "backchannel"
-        out.append((c.half, tb.Utterance(int(c.kind == "backchannel"), c.source, c.source, c.condition, audio,
+        out.append((c.half, bd.Utterance(int(c.kind == "backchannel"), c.source, c.source, c.condition, audio,
                                          on_ms * 8, src)))
     return out
 
 
-def cost_us(model: BackchannelModel, utts: list[tb.Utterance], repeats: int = 5) -> dict:
+def cost_us(model: BackchannelModel, utts: list[bd.Utterance], repeats: int = 5) -> dict:
     """CPU microseconds per ``score`` call at t = 250 ms (a 350 ms clip), median of repeats."""
-    clips = [tb.clip(u, 250) for u in utts[:200]]
+    clips = [bd.clip(u, 250) for u in utts[:200]]
     runs = []
     for _ in range(repeats):
         t0 = time.process_time()
@@ -167,27 +168,27 @@ def cost_us(model: BackchannelModel, utts: list[tb.Utterance], repeats: int = 5)
             "score_calls": len(clips) * repeats}
 
 
-def _cost_clips() -> list[tb.Utterance]:
+def _cost_clips() -> list[bd.Utterance]:
     """Deterministic clips for the cost run alone: noise-like sound 300 ms after 300 ms of floor."""
-    rng = np.random.default_rng(tb.SEED)
+    rng = np.random.default_rng(bd.SEED)
     out = []
     for k in range(200):
-        a = np.concatenate([rng.normal(0, 30, tb.PRE_MS * 8),
-                            rng.normal(0, 1500, tb.POST_MS * 8)
-                            * np.sin(np.arange(tb.POST_MS * 8) * (0.05 + k * 1e-4))])
-        out.append(tb.Utterance(k % 2, "cost", "cost", "clean", a.astype(np.float32), tb.PRE_MS * 8, "cost"))
+        a = np.concatenate([rng.normal(0, 30, bd.PRE_MS * 8),
+                            rng.normal(0, 1500, bd.POST_MS * 8)
+                            * np.sin(np.arange(bd.POST_MS * 8) * (0.05 + k * 1e-4))])
+        out.append(bd.Utterance(k % 2, "cost", "cost", "clean", a.astype(np.float32), bd.PRE_MS * 8, "cost"))
     return out
 
 
-def caller_relative(line: tb.Line, val_utts: list[tb.Utterance], held_utts: list[tb.Utterance],
-                    ami_utts: list[tb.Utterance]) -> dict:
+def caller_relative(line: bd.Line, val_utts: list[bd.Utterance], held_utts: list[bd.Utterance],
+                    ami_utts: list[bd.Utterance]) -> dict:
     """The caller-relative experiment (``tb.CallerRelative``, not shipped), trained here on the
     training voices, thresholds on the validation voices; scored on the held-out voices (their
     reference: their own REFERENCE_PHRASES) and on AMI (a speaker's reference: their other
     segments of 1 s or more in the same condition, never the scored one)."""
-    train = tb.synthetic_set(tb.TRAIN_VOICES, tb.INTERRUPTIONS_A, line, "train")
-    refs = {**tb.references(tb.TRAIN_VOICES, line, "train"), **tb.references(tb.VALIDATION_VOICES, line, "val"),
-            **tb.references(tb.HELDOUT_VOICES, line, "heldout")}
+    train = bd.synthetic_set(bd.TRAIN_VOICES, bd.INTERRUPTIONS_A, line, "train")
+    refs = {**tb.references(bd.TRAIN_VOICES, line, "train"), **tb.references(bd.VALIDATION_VOICES, line, "val"),
+            **tb.references(bd.HELDOUT_VOICES, line, "heldout")}
     model = tb.CallerRelative(train, refs, val_utts, refs)
     out: dict = {"thresholds": {str(t): round(v, 4) for t, v in model.thresholds.items() if t in DECISION_MS}}
     for name, utts, ref_of in (
@@ -199,7 +200,7 @@ def caller_relative(line: tb.Line, val_utts: list[tb.Utterance], held_utts: list
         keep = [u for u in utts if ref_of(u)]
         y = np.array([u.label for u in keep])
         for t in DECISION_MS:
-            p = np.array([model.score(tb.clip(u, t), ref_of(u), t) for u in keep])
+            p = np.array([model.score(bd.clip(u, t), ref_of(u), t) for u in keep])
             bc, it = p[y == 1], p[y == 0]
             out[f"{name}_bc_recall_t{t}"] = round(float(np.mean(bc >= model.thresholds[t])), 3)
             out[f"{name}_interrupt_as_bc_t{t}"] = round(float(np.mean(it >= model.thresholds[t])), 3)
@@ -215,7 +216,7 @@ def cues(sets: dict[str, Scored]) -> None:
     for t in (150, 250):
         table = {}
         for name, sc in sets.items():
-            rows = [(features(tb.clip(u, t)), u.label) for u in sc.utts]
+            rows = [(features(bd.clip(u, t)), u.label) for u in sc.utts]
             F = np.array([f for f, _ in rows if f is not None])
             y = np.array([lab for f, lab in rows if f is not None])
             table[name] = [tb.auc(F[y == 1, i], F[y == 0, i]) for i in range(1, 18)]
@@ -236,20 +237,20 @@ def main() -> None:
         print(json.dumps({"bench": "backchannel_cost", **cost_us(model, _cost_clips())}))
         return
     t0 = time.time()
-    line = tb.Line()
-    val = Scored(model, tb.synthetic_set(tb.VALIDATION_VOICES, tb.INTERRUPTIONS_A, line, "val"))
+    line = bd.Line()
+    val = Scored(model, bd.synthetic_set(bd.VALIDATION_VOICES, bd.INTERRUPTIONS_A, line, "val"))
     # The thresholds: recomputed on the validation split by the training tool's rule (and they
     # must be the model file's; a mismatch means the data or the tool changed since training).
     thr = {t: tb.threshold_for(val.p[t][val.y == 0], tb.MAX_FALSE_BC) for t in DECISION_MS}
     drift = {t: round(thr[t] - model.threshold(t), 4) for t in DECISION_MS if abs(thr[t] - model.threshold(t)) > 1e-6}
-    held = Scored(model, tb.synthetic_set(tb.HELDOUT_VOICES, tb.INTERRUPTIONS_B, line, "heldout"))
+    held = Scored(model, bd.synthetic_set(bd.HELDOUT_VOICES, bd.INTERRUPTIONS_B, line, "heldout"))
     ami = Scored(model, ami_set(line))
     bench_cases = bargein_set()
     bh = Scored(model, [u for h, u in bench_cases if h == "heldout"])
     bt = Scored(model, [u for h, u in bench_cases if h == "tune"])
     thr_tune = {t: tb.threshold_for(bt.p[t][bt.y == 0], tb.MAX_FALSE_BC) for t in DECISION_MS}
 
-    def length(u: tb.Utterance) -> str:
+    def length(u: bd.Utterance) -> str:
         return "bc" if u.label else "int one word" if len(u.text.split()) == 1 else "int 2+ words"
 
     per_source = {
