@@ -69,11 +69,7 @@ def begin_model(call: Call, verdict: CallerTurnVerdict, context: tuple[dict[str,
     return g
 
 
-def start_scripted(call: Call, text: str, route: str, now: float, out: list[Action]) -> None:
-    begin_scripted(call, text, route, now, out)
-
-
-def begin_scripted(call: Call, text: str, route: str, now: float, out: list[Action]) -> Generation:
+def start_scripted(call: Call, text: str, route: str, now: float, out: list[Action]) -> Generation:
     g = call.new_generation(route, "scripted", scripted=True, now=now)
     g.text_buf = text
     _flush(call, g, now, out, final=True)

@@ -56,7 +56,7 @@ def start(call: Call, text: str, confidence: float | None, now: float, out: list
     if verdict.action not in ("respond", "none", "say"):
         return  # a handoff: never a draft
     if verdict.action == "say":
-        g = answering.begin_scripted(call, verdict.reply, verdict.route, now, out)
+        g = answering.start_scripted(call, verdict.reply, verdict.route, now, out)
     else:
         context = (*call.context, {"role": "user", "content": verdict.redacted})
         g = answering.begin_model(call, verdict, context, now, out)

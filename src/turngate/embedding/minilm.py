@@ -190,7 +190,7 @@ class MiniLMEncoder:
 
     def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *,
              epochs: int, lr: float, layers: int = 0) -> dict[str, np.ndarray] | list[dict[str, np.ndarray]]:
-        """The last feed-forward block tuned on labelled token states (``embedding.tune``);
+        """The last feed-forward block tuned on labelled token states (``embedding.tuning``);
         ``layers`` > 0: the last whole layers (states from ``encode_tokens(..., layers)``),
         with token dropout 0.1 (chosen on validation, docs/benchmarks.md)."""
         from .tuning import tune_last_ffn, tune_last_layers

@@ -12,7 +12,7 @@ Turn-taking settings: the bundled policy with the scenario's ``turn_taking`` fie
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import yaml
@@ -30,14 +30,9 @@ def fake_for(models: FakeModels) -> FakeOpenAI:
     return fake
 
 
-def policy_text(models: FakeModels, base_url: str) -> str:
-    """The bundled policy with a ``models:`` section whose profiles are served at ``base_url``
-    (the model name is the profile's name, which is how the fake tells them apart)."""
-    return DEFAULT_POLICY_PATH.read_text(encoding="utf-8") + "\n" + yaml.safe_dump(models_section(models, base_url),
-                                                                                    sort_keys=False)
-
-
 def models_section(models: FakeModels, base_url: str) -> dict[str, object]:
+    """A ``models:`` section whose profiles are served at ``base_url`` (the model name is the
+    profile's name, which is how the fake tells them apart)."""
     profiles = {}
     for name, m in models.profiles:
         p: dict[str, object] = {"provider": "openai", "base_url": base_url, "model": name}
@@ -59,37 +54,18 @@ def scenario_policy_text(scenario: Scenario, base_url: str | None) -> str:
 
 @contextmanager
 def scenario_gateway(scenario: Scenario, workdir: Path, *, store: str) -> Iterator[str]:
-    """The gateway a scenario with ``own_gateway`` runs on (and its model fake, if it has
-    model profiles): yields the gateway's URL."""
-    if scenario.models is not None:
-        with models_gateway(scenario.models, workdir, store=store, scenario=scenario) as (url, _):
-            yield url
-        return
+    """A ``turngate serve`` whose policy is the scenario's (``scenario_policy_text``), and,
+    if the scenario has model profiles, the local fake that serves them: yields its URL."""
     from ..demo import Gateway
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    policy = workdir / "scenario-policy.yaml"
-    policy.write_text(scenario_policy_text(scenario, None), encoding="utf-8")
-    with Gateway(store=store, log_path=str(workdir / "scenario-gateway.log"),
-                 env={"TURNGATE_POLICY": str(policy),
-                      "TURNGATE_OUTBOX_FILE": str(workdir / "scenario-outbox.jsonl")}) as gw:
-        yield gw.url
-
-
-@contextmanager
-def models_gateway(models: FakeModels, workdir: Path, *, store: str,
-                   scenario: Scenario | None = None) -> Iterator[tuple[str, FakeOpenAI]]:
-    """A fake model server and a ``turngate serve`` whose policy points at it: (url, fake).
-    With ``scenario``, its turn-taking fields are set in that policy too."""
-    from ..demo import Gateway
-
-    fake = fake_for(models)
-    with serve_in_thread(fake) as base_url:
+    with ExitStack() as stack:
+        base_url = None
+        if scenario.models is not None:
+            base_url = stack.enter_context(serve_in_thread(fake_for(scenario.models)))
         workdir.mkdir(parents=True, exist_ok=True)
-        policy = workdir / "models-policy.yaml"
-        text = policy_text(models, base_url) if scenario is None else scenario_policy_text(scenario, base_url)
-        policy.write_text(text, encoding="utf-8")
-        with Gateway(store=store, log_path=str(workdir / "models-gateway.log"),
-                     env={"TURNGATE_POLICY": str(policy),
-                          "TURNGATE_OUTBOX_FILE": str(workdir / "models-outbox.jsonl")}) as gw:
-            yield gw.url, fake
+        policy = workdir / "scenario-policy.yaml"
+        policy.write_text(scenario_policy_text(scenario, base_url), encoding="utf-8")
+        gw = stack.enter_context(Gateway(store=store, log_path=str(workdir / "scenario-gateway.log"),
+                                         env={"TURNGATE_POLICY": str(policy),
+                                              "TURNGATE_OUTBOX_FILE": str(workdir / "scenario-outbox.jsonl")}))
+        yield gw.url

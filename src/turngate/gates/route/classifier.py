@@ -34,7 +34,7 @@ log-probability (equal weights):
 
 With few examples per class (a policy's routes), ``encoder_tune_epochs`` first tunes
 the encoder's last feed-forward block on them (the encoder's ``tune``; see
-``embedding.minilm``), or with ``encoder_tune_layers`` its last whole layers: the
+``embedding.tuning``), or with ``encoder_tune_layers`` its last whole layers: the
 sentence view then reads the tuned weights on finals. Partials never use them.
 """
 
@@ -129,7 +129,7 @@ class IntentClassifier:
         ``final_static_weight`` its share on finals (taken from the sparse view's);
         ``static_C`` its regularisation (default: ``encoder_C``).
         ``encoder_tune_epochs`` > 0 tunes the encoder's last feed-forward block on these
-        examples first (``embedding.tune``; the encoder must offer ``encode_tokens``);
+        examples first (``embedding.tuning``; the encoder must offer ``encode_tokens``);
         ``token_states`` may pass those states precomputed, as ``embeddings`` does.
         ``encoder_tune_layers`` > 0 tunes the last whole layers instead (attention included;
         the states are then those entering them).
