@@ -89,3 +89,36 @@ def test_without_duck_after_ms_a_pause_stays_silent():
     acts = t.windows(speech(level_db=-15), 10)
     assert not kinds(acts, SendAudio)
     assert not any(d.outcome == "duck" for d in t.decisions("turn"))
+
+
+def test_a_louder_voice_over_the_ducked_answer_clears_it_at_once_and_the_duck_starts_over():
+    # A quiet sound (a breath) paused us; the caller's voice comes after the duck.
+    t = answering()
+    t.windows(speech(level_db=-35), 1)
+    while t.call.pause is not None and t.call.pause.duck_due is not None:
+        t.windows(speech(level_db=-35), 1)
+    assert t.call.gen.playback.ducked
+    acts = t.windows(speech(level_db=-35 + P.duck_rise_db + 1), 1)
+    assert [c.reason for c in kinds(acts, ClearPlayback)] == ["louder_sound"]
+    hush = t.decisions("turn")[-1]
+    assert (hush.outcome, hush.reason) == ("hush", "louder_sound")
+    assert not t.call.gen.playback.ducked and t.call.state is State.PAUSED
+    assert t.call.pause.duck_due is not None  # unconfirmed again: it may duck again
+
+
+def test_a_voice_as_loud_as_the_one_we_ducked_for_keeps_the_duck():
+    t = answering()
+    sound_until_ducked(t)
+    acts = t.windows(speech(level_db=-15 + P.duck_rise_db - 1), 3)
+    assert not kinds(acts, ClearPlayback) and t.call.gen.playback.ducked
+
+
+def test_a_ducked_sound_that_lasts_past_duck_hush_ms_is_cleared_again():
+    t = answering()
+    sound_until_ducked(t)
+    acts = []
+    while not kinds(acts, ClearPlayback):
+        acts += t.windows(speech(level_db=-15), 1)
+    hush = t.decisions("turn")[-1]
+    assert (hush.outcome, hush.reason) == ("hush", "longer_than_backchannel")
+    assert P.duck_hush_ms <= hush.evidence["sound_ms"] < P.backchannel_max_ms

@@ -25,8 +25,11 @@ backchannel is then heard as a short gap and a lowered voice, not as the whole p
 real interruption hears the clear at once, then the lowered answer under its own words
 until they confirm it and a second clear stops it. Resuming from a ducked pause restores
 the level without rewinding (the caller heard what played). A sound still going at
-``backchannel_max_ms`` is longer than a backchannel: the ducked answer is cleared again
+``duck_hush_ms`` is most likely not a backchannel: the ducked answer is cleared again
 (``Hush``), so a real interrupter hears it under their words for at most that long.
+A voice ``duck_rise_db`` louder than the sound we ducked for is cleared at once too:
+a quiet sound (a breath, a room) paused us and the caller's voice came after the duck;
+the pause starts over from it.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class BargeIn:
         self.final_requested = False      # the sound ended; its STT final decides
         self.final_due: float | None = None
         self.text = ""                    # finals of this pause's earlier sounds ("stop," before "wait")
+        self.loudest_db = -90.0           # the sound we ducked for, at its loudest
         self._interrupt_seen: set[str] = set()  # interrupt words seen in this pause's partials
 
     def next_deadline(self) -> float | None:
@@ -129,6 +133,14 @@ class BargeIn:
             return Abandon(kind, rule, Trigger.ABANDON, dict(words=ws[:6], sound_ms=sound_ms))
         return None
 
+    def louder(self, level_db: float, *, ducked: bool) -> bool:
+        """One window of the caller's sound. Before the duck it sets the level we ducked
+        for; while ducked, is this window a louder voice than that?"""
+        if not ducked:
+            self.loudest_db = max(self.loudest_db, level_db)
+            return False
+        return level_db >= self.loudest_db + self.p.duck_rise_db
+
     def due(self, now: float, partial: str, *, in_speech: bool, sound_ms: int,
             ducked: bool = False) -> Abandon | Resume | Duck | Hush | None:
         """The pause's timers: the confirm window, sustained speech, the final's wait, the duck."""
@@ -153,7 +165,7 @@ class BargeIn:
         if self.duck_due is not None and now >= self.duck_due:
             self.duck_due = None
             return Duck()
-        if ducked and in_speech and sound_ms >= self.p.backchannel_max_ms:
+        if ducked and in_speech and sound_ms >= self.p.duck_hush_ms:
             return Hush()
         return None
 
@@ -192,6 +204,19 @@ def duck(call: Call, now: float, out: list[Action]) -> None:
     g.pump(out)
 
 
+def heard(call: Call, ev: VoiceActivity, now: float, out: list[Action]) -> None:
+    """A window of the caller's sound while paused: a louder voice over the ducked answer
+    clears it at once and starts the pause's duck over."""
+    pause, g = call.pause, call.gen
+    if pause is None or g is None or ev.probability < call.p.speech_threshold:
+        return  # one window, as a barge-in over our playback (barge_in_start_ms)
+    level = ev.level_db if ev.residual_db is None else min(ev.level_db, ev.residual_db)
+    if pause.louder(level, ducked=g.playback.ducked):
+        hush(call, now, out, why="louder_sound", level_db=round(level, 1), ducked_for_db=round(pause.loudest_db, 1))
+        pause.loudest_db = level
+        pause.duck_due = now + call.p.duck_after_ms / 1000
+
+
 def start_pause(call: Call, now: float, onset: float, ev: VoiceActivity, out: list[Action]) -> None:
     assert call.gen is not None
     pb = call.gen.playback
@@ -210,16 +235,16 @@ def start_pause(call: Call, now: float, onset: float, ev: VoiceActivity, out: li
                     reaction_ms=call.ms(now) - call.ms(onset), **call.pause.evidence)
 
 
-def hush(call: Call, now: float, out: list[Action]) -> None:
+def hush(call: Call, now: float, out: list[Action], why: str = "longer_than_backchannel", **evidence: Any) -> None:
     g = call.gen
     if g is None or not g.playback.ducked:
         return
     pb = g.playback
     pb.unduck()
     pb.pause()
-    out.append(ClearPlayback(reason="long_sound"))
-    call.log.decide("turn", "hush", "longer_than_backchannel", "bargein.hush", now, out,
-                    sound_ms=call.sound.sound_ms, heard_ms=pb.heard_ms())
+    out.append(ClearPlayback(reason=why))
+    call.log.decide("turn", "hush", why, "bargein.hush", now, out,
+                    sound_ms=call.sound.sound_ms, heard_ms=pb.heard_ms(), **evidence)
 
 
 def resume(call: Call, now: float, why: str, rule: str, out: list[Action]) -> None:

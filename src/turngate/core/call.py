@@ -184,6 +184,8 @@ class Call:
                 self._on_speech_end(now, start, out)
             case None:
                 pass
+        if self.state is State.PAUSED and self.p.duck_after_ms > 0:
+            bargein.heard(self, ev, now, out)
         # A window heard while we kept playing is evidence of this line's echo (sound.learn).
         if self.state is State.SPEAKING and self.gen is not None:
             self.sound.learn(ev, self.gen.playback.echo_reference_db(), now)

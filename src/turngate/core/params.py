@@ -68,6 +68,13 @@ class TurnParams:
     duck_after_ms: int = 0
     duck_db: float = 15.0
     duck_lead_ms: int = 200
+    # While ducked, a voice this much louder than the sound we ducked for is a new sound over
+    # the lowered answer (a breath paused us, the caller's voice follows): clear it at once,
+    # as any sound over our playback, and duck again only if that one stays unconfirmed.
+    duck_rise_db: float = 6.0
+    # A ducked pause whose sound lasts this long is cleared again (Hush): a backchannel is
+    # mostly over by then, and a real interrupter hears the lowered answer no longer.
+    duck_hush_ms: int = 500
     # Provider budgets: a model with no first token by then is failed over (policy decides to
     # what); a generation with no audio by then is failed too, so a stalled TTS never leaves
     # the caller in silence.
