@@ -30,8 +30,9 @@ PURE_LAYERS: dict[str, tuple[str, ...]] = {
     # the policy, they reach package data through one door (turngate.data: the guard's
     # trained models, read when a gatekeeper is built) and the sentence encoder (loaded
     # once when a router is built without one, and tuned on its examples when the policy
-    # asks; the shell normally passes it in).
+    # asks; the shell normally passes it in). The policy brings its YAML error locator.
     "turngate.gates": ("turngate.gates", "turngate.core", "turngate.errors", "turngate.policy",
+                       "turngate.yaml_lines",
                        "turngate.llm.profiles", "turngate.llm", "turngate.data", "turngate.embedding.minilm",
                        "turngate.embedding.tuning"),
     # The model policy's pure parts: the circuit breaker (time is an argument), the

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .core.params import TurnParams
 from .errors import ConfigError
+from .yaml_lines import describe, dotted, line_of
 from .llm import profiles as model_profiles
 from .llm.profiles import ModelsSection
 
@@ -293,12 +294,13 @@ class _SelectionRule(_Strict):
     queue: str | None = None
 
 
-
 class _ModelSelection(_Strict):
     uncertain_below: float = Field(default=0.5, ge=0, le=1)
     stt_uncertain_below: float = Field(default=0.5, ge=0, le=1)
     clarify_reply: str = Field(default=CLARIFY_REPLY, min_length=1)
     rules: list[_SelectionRule] = Field(default_factory=list)
+
+
 class _Retention(_Strict):
     # Record each call's core input events (caller numbers replaced by surrogates, see
     # turngate.replay.redact) so `turngate replay` can re-run the call under another policy.
@@ -362,7 +364,7 @@ def parse_policy(raw: bytes | str, *, source: str = "<policy>") -> Policy:
     except ValidationError as e:
         # Not chained: pydantic's own text quotes each bad input, and a bad input may be a
         # key pasted where its variable's name belongs; a traceback must not print it.
-        raise ConfigError(_describe(e, node, source)) from None
+        raise ConfigError(describe(e, node, source)) from None
 
     _check_cross_fields(model, node, source)
     version = hashlib.sha256(data).hexdigest()[:12]
@@ -423,12 +425,12 @@ def _guard_rules(section: dict[str, Any], root: yaml.Node | None, source: str) -
         loc: tuple[str | int, ...] = tuple(m.group(1).split(".")) if m else ("guard",)
         if not msg.startswith("guard"):
             msg = f"guard: {msg}"
-        raise ConfigError(f"{source}:{_line_of(root, loc)}: {msg}") from e
+        raise ConfigError(f"{source}:{line_of(root, loc)}: {msg}") from e
 
 
 def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> None:
     def fail(loc: tuple[str | int, ...], msg: str) -> None:
-        raise ConfigError(f"{source}:{_line_of(root, loc)}: {_dotted(loc)}: {msg}")
+        raise ConfigError(f"{source}:{line_of(root, loc)}: {dotted(loc)}: {msg}")
 
     missing = [r for r in REQUIRED_ROUTES if r not in model.routes]
     if missing:
@@ -468,44 +470,3 @@ def _check_cross_fields(model: _Policy, root: yaml.Node | None, source: str) -> 
             if f not in declared:
                 fail(("routes", name, "memory_scope", i),
                      f"field {f!r} is not declared under memory.fields")
-
-
-def _describe(err: ValidationError, root: yaml.Node | None, source: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        lines.append(f"{source}:{_line_of(root, loc)}: {_dotted(loc) or '<top>'}: {e['msg']}")
-    return "\n".join(lines)
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_of(root: yaml.Node | None, loc: tuple[str | int, ...]) -> int:
-    """The 1-based line of the deepest node on ``loc`` that exists in the file.
-
-    A missing field points at its parent mapping, which is where it should go;
-    an unknown field points at its own key."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in loc:
-        nxt: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.value == str(part):
-                    # pydantic puts an unknown key's own name last in loc; the key is
-                    # the useful place then, the value otherwise.
-                    line = k.start_mark.line + 1
-                    nxt = v
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            nxt = node.value[part]
-        if nxt is None:
-            break
-        node = nxt
-        line = node.start_mark.line + 1
-    return line
