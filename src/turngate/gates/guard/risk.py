@@ -6,7 +6,11 @@ Theory of operation. A floor of patterns, then two model views on finals:
    behind a trigger-word set, so an ordinary utterance costs a few set lookups.
    They hold what must never be missed whatever a model says ("kill myself",
    "I know where you live") and the requests for harmful content (weapons,
-   drugs, fraud), which no model here learns.
+   drugs, fraud), which no model here learns. A self-harm hit must be the
+   caller's own statement: one negated where it stands ("I don't want to die")
+   or reported ("people tell me to kill myself") is left to the models. The
+   floor reads spoken forms ("don t", "dont", "do not") and includes method
+   questions ("a lethal dose of ...", "cut my wrists").
 2. ``RiskModel``: one logistic model per kind (self_harm, threat, abuse) over the
    injection model's features (word 1-2-grams, character 3-5-grams), shipped as
    ``turngate/data/guard_risk.json.gz`` and trained offline by
