@@ -165,6 +165,8 @@ NOT_THE_CALLERS_OWN = [
     "i would never really want to kill myself", "i'm not going to kill myself",
     "people tell me to kill myself", "the messages telling me to kill myself", "they told me to go kill myself",
     "he said i should just kill myself", "people who want to die", "if you want to die",
+    # added after reading the floor's twitter hits of the first change (fits):
+    "i get told to kill myself by trolls", "is this the hill i want to die on", "i want to die on this hill",
 ]
 STILL_THE_CALLERS_OWN = [
     "I don't want to live anymore", "i don t want to live anymore", "i do not want to live anymore",
@@ -173,8 +175,8 @@ STILL_THE_CALLERS_OWN = [
     "I won't be around much longer",
     # a negation further back governs another verb
     "i don't know if i want to die", "I'm not okay, I want to die", "I said I should just kill myself",
-    # inability is not a negation of intent
-    "I can't kill myself because of my kids",
+    # inability, and "not to" (the urge told), are not negations of intent
+    "I can't kill myself because of my kids", "I'm trying not to kill myself",
     "why don't i just kill myself", "I'd never hurt anyone but I want to die",
 ]
 

@@ -179,10 +179,12 @@ def _spoken(text: str) -> str:
 # ("I don't want to die", "I won't kill myself", "I'd never really want to die"); a
 # negation further back governs something else ("I don't know if I want to die",
 # "I'm not okay, I want to die": both stay hits). "can't" is not a negation of intent
-# ("I can't kill myself because of my kids" is ideation). Reported speech: someone
-# else tells the caller to ("people tell me to kill myself", "he said I should kill
-# myself"). Hyperbole stays a hit (an unnegated "I want to die" always reaches a
-# person), except the old "makes me want to die", left to the models since issue 10.
+# ("I can't kill myself because of my kids" is ideation), nor is "not to" ("I'm
+# trying not to kill myself" tells of the urge). Reported speech: someone else tells
+# the caller to ("people tell me to kill myself", "he said I should kill myself", "I
+# get told to kill myself"). Hyperbole stays a hit (an unnegated "I want to die"
+# always reaches a person), except the old "makes me want to die", left to the models
+# since issue 10, and the idiom "the hill I want to die on".
 _NEGATOR = (r"(?:not|never|don't|dont|do not|doesn't|doesnt|does not|didn't|didnt|did not|won't|wont|will not|"
             r"wouldn't|wouldnt|would not)")
 _BETWEEN = (r"(?:really|even|ever|actually|honestly|truly|seriously|necessarily|just|literally|want to|wanna|"
@@ -194,12 +196,16 @@ _NOT_MINE = re.compile(
     r"\b(?:tell|tells|told|telling|ask|asks|asked|asking|want|wants|wanted|wanting|expects?|expected|expecting|"
     r"urg(?:e|es|ed|ing)|encourag(?:e|es|ed|ing)|dar(?:e|es|ed|ing)|beg|begs|begged|begging|forc(?:e|es|ed|ing)|"
     r"push(?:es|ed|ing)?|pressur(?:e|es|ed|ing)) (?:me|him|her|them|us|you|u) to (?:(?:go|just|and|go and) )*$|"
+    r"\b(?:told|asked|dared|urged|encouraged) to (?:(?:go|just|and|go and) )*$|"
     r"(?<!\bi )\b(?:tell|tells|told|telling|say|says|said|saying) (?:me )?(?:that )?i should (?:(?:just|go) )*$",
     re.I)
 # "want to die" with another subject: "people who want to die", "if you want to die".
 _OTHER_SUBJECT = re.compile(
     r"\b(?:you|u|they|he|she|who|people|ppl|someone|somebody|everyone|everybody|nobody) "
     r"(?:(?:really|just|all|ever|even|still|also) )?$", re.I)
+# The idiom: "is this the hill I want to die on", "I want to die on this hill".
+_HILL = re.compile(r"\bhills? (?:that |which )?(?:i|you|we|they|u) (?:\w+ )?$", re.I)
+_ON_HILL = re.compile(r" on (?:this|that|the|a) hill\b", re.I)
 
 
 def detect_risk(text: str) -> str:
@@ -221,11 +227,15 @@ def scan_patterns(text: str) -> str:
 
 
 def _not_mine(text: str, m: re.Match[str]) -> bool:
-    """Whether the words before a self-harm hit negate it or make it someone else's."""
+    """Whether the words around a self-harm hit negate it, make it someone else's or an idiom."""
     before = text[max(0, m.start() - 60):m.start()]
     if _NOT_MINE.search(before):
         return True
-    return m[0].lower().startswith(("want", "wanna")) and bool(_OTHER_SUBJECT.search(before))
+    if not m[0].lower().startswith(("want", "wanna")):
+        return False
+    after = text[m.end():m.end() + 20]
+    return bool(_OTHER_SUBJECT.search(before) or _ON_HILL.match(after)
+                or (_HILL.search(before) and after.lower().startswith(" on")))
 
 
 @dataclass(frozen=True, slots=True)
