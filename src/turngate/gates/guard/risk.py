@@ -6,7 +6,11 @@ Theory of operation. A floor of patterns, then two model views on finals:
    behind a trigger-word set, so an ordinary utterance costs a few set lookups.
    They hold what must never be missed whatever a model says ("kill myself",
    "I know where you live") and the requests for harmful content (weapons,
-   drugs, fraud), which no model here learns.
+   drugs, fraud), which no model here learns. A self-harm hit must be the
+   caller's own statement: one negated where it stands ("I don't want to die")
+   or reported ("people tell me to kill myself") is left to the models. The
+   floor reads spoken forms ("don t", "dont", "do not") and includes method
+   questions ("a lethal dose of ...", "cut my wrists").
 2. ``RiskModel``: one logistic model per kind (self_harm, threat, abuse) over the
    injection model's features (word 1-2-grams, character 3-5-grams), shipped as
    ``turngate/data/guard_risk.json.gz`` and trained offline by
@@ -46,20 +50,66 @@ from .injection import LinearModel
 
 PERSON_KINDS = ("self_harm", "threat", "abuse")  # always a person's call
 
-# (kind, pattern); kind is the reason code.
+# Self-harm by method (C-SSRS asks about method, preparation and attempts): a lethal
+# amount of a medicine, a bottle of pills at once, cutting one's wrists or an
+# artery, hanging or shooting oneself, jumping from a height or in front of a train.
+# Written from that list, not from a benchmark's misses; their look-alikes ("how many
+# ibuprofen can I safely take", "I cut my finger", "the bridge is closed", "shoot
+# myself in the foot", "drown myself in coffee") are tests.
+_PILLS = (r"(?:pills|tablets|meds|medication|medicine|painkillers|sleeping pills|antidepressants|"
+          r"paracetamol|acetaminophen|tylenol|ibuprofen|aspirin|insulin)")
+_VESSEL = r"(?:\w+ )?(?:wrists?|arter(?:y|ies)|veins?|throat|jugular|carotid)\b"
+_INTENT = (r"\bi(?:'?ll| will| want to| wanna|'?m going to| am going to|'?m gonna| am gonna| gonna| might| should|"
+           r"'?m about to| am about to| plan to|'?m planning to| am planning to|'?m thinking (?:about|of)|"
+           r"'?ve been thinking (?:about|of)) (?:just )?(?:go )?")
+_METHOD = (
+    rf"(?:lethal|fatal|deadly) (?:dose|amount|quantity|overdose)s?|overdos(?:e|ing) on|"
+    rf"how (?:many|much) (?:of )?(?:my |these |those |the |your )?(?:\w+ )?{_PILLS}\b[\w\s']{{0,30}}?"
+    r"\b(?:kill (?:me|myself|you|a person|someone)|die|be (?:fatal|lethal|deadly)|overdose|od)|"
+    rf"(?:take|taking|took|swallow|swallowing|swallowed) (?:all (?:of )?(?:my |the |these |those )?(?:\w+ )?{_PILLS} "
+    r"(?:at once|in one go|at the same time|together)|"
+    rf"(?:a|the) (?:whole|entire|full) (?:bottle|box|pack|packet|strip) of (?:my |the |these )?(?:\w+ )?{_PILLS})|"
+    rf"(?:saving|save|stockpiling|stockpile|hoarding|hoard) (?:up )?(?:my |the )?(?:\w+ )?{_PILLS}|"
+    r"(?:cut|cutting|slit|slitting|slash|slashing|sever|severing|pierce|piercing) (?:open )?"
+    rf"(?:my|my own|both (?:of )?my|your own|one'?s own) {_VESSEL}|"
+    r"how (?:do|can|would|could|should) (?:you|one|someone|a person|people) (?:cut|slit|sever|pierce|slash) "
+    rf"(?:your|one'?s|their) (?:own )?{_VESSEL}|"
+    r"(?:hang|hanging|hanged|hung) myself|(?:tie|tied|tying|make|made|making|buy|bought) (?:a|the|my) noose|"
+    r"(?:shoot|shooting) myself(?! in the (?:foot|feet|leg))|blow(?:ing)? my (?:own )?brains out|"
+    r"(?:put|putting) a (?:gun|bullet|pistol) (?:to|in|into|through) my (?:head|mouth|brain|temple)|"
+    r"(?:poison|poisoning|suffocate|suffocating|smother|smothering|strangle|strangling|stab|stabbing) myself|"
+    r"starv(?:e|ing) myself to death|drown(?:ing)? myself(?! in (?!(?:the |a )?(?:river|lake|sea|ocean|canal|bath)))|"
+    r"throw(?:ing)? myself (?:off|from|in front of|under)|"
+    rf"{_INTENT}(?:jump(?:ing)?|step(?:ping)?|l[ay]ing down|l[ai]e down|lay down) (?:in front of|under) "
+    r"(?:a|an|the|this|that|some) (?:\w+ )?(?:train|bus|lorry|truck|car|tube|subway)|"
+    rf"{_INTENT}jump(?:ing)? (?:off|from) (?:a|an|the|this|that|some|my|our) (?:\w+ ){{0,2}}?"
+    r"(?:bridge|building|roof|rooftop|balcony|cliff|tower|overpass|ledge|car park|multi[- ]storey)|"
+    rf"{_INTENT}driv(?:e|ing) (?:my car |the car )?off (?:a|the|this|that) (?:bridge|cliff|overpass)|"
+    r"(?:painless(?:ly)?|quick(?:est)?|easiest|easy|fastest|surest|least painful|best|most effective|simplest) "
+    r"(?:way|ways|method|methods|means) (?:to|of) (?:die|dying|kill(?:ing)? myself|"
+    r"end(?:ing)? (?:it all|my (?:own )?life)|commit(?:ting)? suicide|suicide)\b(?! in\b)|"
+    r"how (?:do|can|could|would|should) i die\b(?! in\b)"
+)
+
+# (kind, pattern); kind is the reason code. The self-harm patterns read a text in
+# its spoken form (``_spoken``: "don t", "don’t" -> "don't") and a hit is set aside
+# when the words just before it negate it or report someone else (``_not_mine``).
 RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(rx, re.I)) for kind, rx in (
         ("self_harm",
          r"\b(?:kill(?:ing)? myself|end(?:ing)? (?:my (?:own )?life|it all)|take my (?:own )?life|"
          r"(?:i'?m|i am|i feel|feeling|i'?ve been|been) suicidal|suicidal thoughts|"
          r"(?:commit|committing|attempt(?:ing)?|thinking (?:about|of)|considering|contemplating) suicide|"
-         r"want to die|wanna die|don'?t want to (?:live|be alive|be here anymore)|"
+         r"want to die|wanna die|(?:don'?t|do not) (?:want to|wanna) (?:live|be alive|be here anymore)|"
          r"(?:hurt|harm|cut)(?:ing)? myself|self[- ]harm|no reason to (?:live|go on|keep going)|"
          r"better off (?:dead|without me)|not worth living|overdose|"
          r"(?:don'?t|can'?t) see (?:the|any) point (?:of|in) (?:going on|living|being alive|carrying on)|"
          r"(?:no|any) point (?:in )?(?:going on|living|being alive)|nobody would (?:miss|notice) (?:me|if i)|"
          r"(?:go to sleep|fall asleep) and (?:never|not) wake up|"
-         r"i won'?t be (?:around|here) (?:much longer|anymore|tomorrow))\b"),
+         r"(?:can'?t|cannot|can not) go on(?= *(?:$|[.!?;,]|any ?more\b|any longer\b|living\b))|"
+         r"i won'?t be (?:around|here) (?:much longer|anymore|tomorrow)|"
+         r"i(?: will not|'?m not going to| am not going to|'?m not gonna| am not gonna) be (?:around|here) "
+         rf"(?:much longer|for much longer|anymore)|{_METHOD})\b"),
         ("self_harm",
          r"\b(?:mich umbringen|mir das leben nehmen|selbstmord|suizid|nicht mehr leben (?:will|möchte)|"
          r"will sterben)\b"),
@@ -93,6 +143,11 @@ sterben will shoot shooting stab beat burn blow bomb attack gun pay watch bringe
 bring töten explosive explosives weapon weapons meth methamphetamine nerve poison ricin sarin
 chemical bioweapon silencer malware ransomware counterfeit launder laundering money steal
 identity hack break access point nobody wake won wont where strangle
+lethal fatal deadly overdosing pills tablets meds medication medicine painkillers antidepressants
+paracetamol acetaminophen tylenol ibuprofen aspirin insulin wrist wrists artery arteries vein veins throat
+jugular carotid myself noose brains bullet pistol jump jumping step stepping lie lying lay laying drive driving
+way ways method methods means go
+longer
 """.split())
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
@@ -107,10 +162,50 @@ class RiskVerdict:
         return {"kind": self.kind, "detector": self.source, "score": round(self.score, 3)}
 
 
-# "I don't want to die", "I'd never kill myself", "mondays make me want to die": a
-# negation or hyperbole just before a self-harm phrase leaves the text to the model.
-_NEGATED = re.compile(r"\b(?:not|never|don'?t|dont|do not|didn'?t|wouldn'?t|won'?t|can'?t|cannot)\b[\w\s']{0,12}$|"
-                      r"\b(?:makes?|made|making) me $", re.I)
+# The same text as speech-to-text and tweets write it, letter for letter (so a
+# match's offsets hold in the original): "don’t", "don t" -> "don't"; "i m" -> "i'm".
+_QUOTES = str.maketrans("’‘`´", "''''")
+_SPLIT_CONTRACTION = re.compile(
+    r"\b(?:(do|does|did|wo|would|ca|could|should|is|are|was|were|have|has|had|ai)n) (t)\b|\b(i) (m|ll|ve|d)\b", re.I)
+
+
+def _spoken(text: str) -> str:
+    return _SPLIT_CONTRACTION.sub(lambda m: f"{m[1]}n't" if m[1] else f"{m[3]}'{m[4]}", text.translate(_QUOTES))
+
+
+# A self-harm phrase is the caller's own statement unless the words just before it
+# say otherwise. Negation is local: a "not", "don't", "won't", "never" governing that
+# very verb phrase, with at most a few adverbs or a "want to" / "going to" between
+# ("I don't want to die", "I won't kill myself", "I'd never really want to die"); a
+# negation further back governs something else ("I don't know if I want to die",
+# "I'm not okay, I want to die": both stay hits). "can't" is not a negation of intent
+# ("I can't kill myself because of my kids" is ideation), nor is "not to" ("I'm
+# trying not to kill myself" tells of the urge). Reported speech: someone else tells
+# the caller to ("people tell me to kill myself", "he said I should kill myself", "I
+# get told to kill myself"). Hyperbole stays a hit (an unnegated "I want to die"
+# always reaches a person), except the old "makes me want to die", left to the models
+# since issue 10, and the idiom "the hill I want to die on".
+_NEGATOR = (r"(?:not|never|don't|dont|do not|doesn't|doesnt|does not|didn't|didnt|did not|won't|wont|will not|"
+            r"wouldn't|wouldnt|would not)")
+_BETWEEN = (r"(?:really|even|ever|actually|honestly|truly|seriously|necessarily|just|literally|want to|wanna|"
+            r"wanted to|going to|gonna|plan(?:ning)? to|intend(?:ing)? to|mean to|try(?:ing)? to|have to|"
+            r"need to|feel like|think i'd|think i'll|think i would|think i will|be)")
+_NOT_MINE = re.compile(
+    rf"\b{_NEGATOR} (?:{_BETWEEN} ){{0,3}}$|"
+    r"\b(?:makes?|made|making) me $|"
+    r"\b(?:tell|tells|told|telling|ask|asks|asked|asking|want|wants|wanted|wanting|expects?|expected|expecting|"
+    r"urg(?:e|es|ed|ing)|encourag(?:e|es|ed|ing)|dar(?:e|es|ed|ing)|beg|begs|begged|begging|forc(?:e|es|ed|ing)|"
+    r"push(?:es|ed|ing)?|pressur(?:e|es|ed|ing)) (?:me|him|her|them|us|you|u) to (?:(?:go|just|and|go and) )*$|"
+    r"\b(?:told|asked|dared|urged|encouraged) to (?:(?:go|just|and|go and) )*$|"
+    r"(?<!\bi )\b(?:tell|tells|told|telling|say|says|said|saying) (?:me )?(?:that )?i should (?:(?:just|go) )*$",
+    re.I)
+# "want to die" with another subject: "people who want to die", "if you want to die".
+_OTHER_SUBJECT = re.compile(
+    r"\b(?:you|u|they|he|she|who|people|ppl|someone|somebody|everyone|everybody|nobody) "
+    r"(?:(?:really|just|all|ever|even|still|also) )?$", re.I)
+# The idiom: "is this the hill I want to die on", "I want to die on this hill".
+_HILL = re.compile(r"\bhills? (?:that |which )?(?:i|you|we|they|u) (?:\w+ )?$", re.I)
+_ON_HILL = re.compile(r" on (?:this|that|the|a) hill\b", re.I)
 
 
 def detect_risk(text: str) -> str:
@@ -122,12 +217,25 @@ def detect_risk(text: str) -> str:
 
 def scan_patterns(text: str) -> str:
     """``detect_risk`` without the trigger-word shortcut (tests compare the two)."""
+    spoken = _spoken(text)
     for kind, rx in RISK:
-        for m in rx.finditer(text):
-            if kind == "self_harm" and _NEGATED.search(text[max(0, m.start() - 30):m.start()]):
+        for m in rx.finditer(spoken if kind == "self_harm" else text):
+            if kind == "self_harm" and _not_mine(spoken, m):
                 continue
             return kind
     return ""
+
+
+def _not_mine(text: str, m: re.Match[str]) -> bool:
+    """Whether the words around a self-harm hit negate it, make it someone else's or an idiom."""
+    before = text[max(0, m.start() - 60):m.start()]
+    if _NOT_MINE.search(before):
+        return True
+    if not m[0].lower().startswith(("want", "wanna")):
+        return False
+    after = text[m.end():m.end() + 20]
+    return bool(_OTHER_SUBJECT.search(before) or _ON_HILL.match(after)
+                or (_HILL.search(before) and after.lower().startswith(" on")))
 
 
 @dataclass(frozen=True, slots=True)
