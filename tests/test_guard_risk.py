@@ -178,6 +178,9 @@ STILL_THE_CALLERS_OWN = [
     # inability, and "not to" (the urge told), are not negations of intent
     "I can't kill myself because of my kids", "I'm trying not to kill myself",
     "why don't i just kill myself", "I'd never hurt anyone but I want to die",
+    # command voices and intrusive thoughts are the caller's own risk, not reported speech
+    "the voices tell me to kill myself", "my mind keeps telling me to kill myself",
+    "my head is telling me to end my life", "a voice told me to go kill myself",
 ]
 
 

@@ -190,15 +190,18 @@ _NEGATOR = (r"(?:not|never|don't|dont|do not|doesn't|doesnt|does not|didn't|didn
 _BETWEEN = (r"(?:really|even|ever|actually|honestly|truly|seriously|necessarily|just|literally|want to|wanna|"
             r"wanted to|going to|gonna|plan(?:ning)? to|intend(?:ing)? to|mean to|try(?:ing)? to|have to|"
             r"need to|feel like|think i'd|think i'll|think i would|think i will|be)")
-_NOT_MINE = re.compile(
-    rf"\b{_NEGATOR} (?:{_BETWEEN} ){{0,3}}$|"
-    r"\b(?:makes?|made|making) me $|"
+_NEGATED = re.compile(rf"\b{_NEGATOR} (?:{_BETWEEN} ){{0,3}}$|\b(?:makes?|made|making) me $", re.I)
+_REPORTED = re.compile(
     r"\b(?:tell|tells|told|telling|ask|asks|asked|asking|want|wants|wanted|wanting|expects?|expected|expecting|"
     r"urg(?:e|es|ed|ing)|encourag(?:e|es|ed|ing)|dar(?:e|es|ed|ing)|beg|begs|begged|begging|forc(?:e|es|ed|ing)|"
     r"push(?:es|ed|ing)?|pressur(?:e|es|ed|ing)) (?:me|him|her|them|us|you|u) to (?:(?:go|just|and|go and) )*$|"
     r"\b(?:told|asked|dared|urged|encouraged) to (?:(?:go|just|and|go and) )*$|"
     r"(?<!\bi )\b(?:tell|tells|told|telling|say|says|said|saying) (?:me )?(?:that )?i should (?:(?:just|go) )*$",
     re.I)
+# Command voices and intrusive thoughts are the caller's own risk, never reported speech:
+# "the voices tell me to kill myself", "my mind keeps telling me to end it all".
+_INNER_VOICE = re.compile(r"\b(?:voices?|my (?:own )?(?:mind|head|brain|thoughts?)|something (?:inside|in my head)|"
+                          r"(?:a|this|the|these) (?:thought|urge)s?)\b", re.I)
 # "want to die" with another subject: "people who want to die", "if you want to die".
 _OTHER_SUBJECT = re.compile(
     r"\b(?:you|u|they|he|she|who|people|ppl|someone|somebody|everyone|everybody|nobody) "
@@ -229,7 +232,7 @@ def scan_patterns(text: str) -> str:
 def _not_mine(text: str, m: re.Match[str]) -> bool:
     """Whether the words around a self-harm hit negate it, make it someone else's or an idiom."""
     before = text[max(0, m.start() - 60):m.start()]
-    if _NOT_MINE.search(before):
+    if _NEGATED.search(before) or (_REPORTED.search(before) and not _INNER_VOICE.search(before)):
         return True
     if not m[0].lower().startswith(("want", "wanna")):
         return False
