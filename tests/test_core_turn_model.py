@@ -196,3 +196,61 @@ def test_a_caller_who_goes_on_after_an_early_final_keeps_one_turn():
     t.at(TurnScored(request=ask2.request, probability=SURE))
     t.at(FinalTranscript(text="to friday"))
     assert t.call.context[-1]["content"] == "i would like to move my appointment to friday"
+
+
+# Asked ahead (turn_model_ahead_ms): the score's compute overlaps the silence's end. (It is
+# asked no sooner than the VAD's end of speech, vad_hangover_ms into the silence.)
+AHEAD_MS = (P.turn_model_after_ms - P.vad_hangover_ms) // 2
+AHEAD = replace(P, turn_model_ahead_ms=AHEAD_MS)
+
+
+def test_asked_ahead_the_score_is_requested_before_the_candidate_end_with_the_silence_to_pad():
+    t = new_call(AHEAD)
+    start = spoke_then_fell_silent(t)
+    assert t.call.next_deadline() == pytest.approx(start + (P.turn_model_after_ms - AHEAD_MS) / 1000)
+    ask = candidate_end(t)
+    assert ask.pad_ms == AHEAD_MS
+
+
+def test_a_complete_asked_ahead_ends_the_turn_only_at_the_candidate_end():
+    t = new_call(AHEAD)
+    start = spoke_then_fell_silent(t)
+    ask = candidate_end(t)
+    t.at(TurnScored(request=ask.request, probability=SURE, elapsed_ms=30.0))
+    assert t.call.state is State.CALLER_SPEAKING  # the silence it was asked for is not over
+    assert t.call.next_deadline() == pytest.approx(start + P.turn_model_after_ms / 1000)
+    t.fire_timer()
+    assert t.call.state is State.THINKING
+    end = t.decisions("turn")[-1]
+    assert (end.outcome, end.rule) == ("end_of_turn", "turn.end.model_complete")
+    assert end.evidence["asked_ahead_ms"] == AHEAD_MS and end.evidence["model_ms"] == 30.0
+
+
+def test_a_complete_asked_ahead_is_dropped_if_the_caller_goes_on_before_the_candidate_end():
+    t = new_call(AHEAD)
+    spoke_then_fell_silent(t)
+    ask = candidate_end(t)
+    t.at(TurnScored(request=ask.request, probability=SURE))
+    t.windows(speech(), 5)
+    assert t.call.turn.complete_at is None
+    assert t.call.state is State.CALLER_SPEAKING
+    assert not any(d.outcome == "end_of_turn" for d in t.decisions("turn"))
+
+
+def test_a_complete_asked_ahead_yields_to_words_that_end_open_meanwhile():
+    t = new_call(AHEAD)
+    spoke_then_fell_silent(t)
+    ask = candidate_end(t)
+    t.at(TurnScored(request=ask.request, probability=SURE))
+    t.at(FinalTranscript(text="i would like to move my appointment to"))
+    t.fire_timer()
+    assert t.call.state is State.CALLER_SPEAKING  # "to": the open ending's longer silence stands
+    assert t.call.turn.rule == "turn.end.open_ending"
+
+
+def test_a_score_that_comes_after_the_candidate_end_ends_the_turn_at_once():
+    t = new_call(AHEAD)
+    spoke_then_fell_silent(t)
+    ask = candidate_end(t)
+    t.at(TurnScored(request=ask.request, probability=SURE), 0.2)  # slower than the 80 ms ahead
+    assert t.call.state is State.THINKING

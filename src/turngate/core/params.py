@@ -30,6 +30,11 @@ class TurnParams:
     turn_model_after_ms: int = 0       # off unless the policy turns it on (the bundled one does)
     turn_model_threshold: float = 0.5
     end_silence_unsure_ms: int = 1000
+    # Ask this much before the candidate end, the audio padded with the line's own silence
+    # (the last turn_model_ahead_ms of it, repeated): the model's time overlaps the silence
+    # it would otherwise wait out. A "complete" that comes early is held until the candidate
+    # end and counts only if the caller is still silent then. Under turn_model_after_ms.
+    turn_model_ahead_ms: int = 0
     # At a candidate end the STT utterance is closed too, so its final (and the recogniser's
     # second pass) is computed while the model scores; if the caller goes on, a new
     # utterance opens and the early final is the start of the turn's words.

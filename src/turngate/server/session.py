@@ -301,7 +301,10 @@ class CallSession:
                         payload={**self._handoff_payload(a.queue, a.reason), "note": a.note}))
                 case ScoreTurn():
                     if self.pv.turn_model is not None:  # without it the core's silence rule stands
-                        heard = b"".join(list(self._preroll)[-max(1, a.audio_ms // 20):])
+                        frames = list(self._preroll)[-max(1, a.audio_ms // 20):]
+                        # Asked ahead of the candidate end: the silence still to come is
+                        # the line's own, so its last frames stand in for it.
+                        heard = b"".join(frames + frames[-(a.pad_ms // 20):] if a.pad_ms >= 20 else frames)
                         task = self.loop.create_task(self._score_turn(a.request, heard))
                         self._scoring.add(task)
                         task.add_done_callback(self._scoring.discard)
