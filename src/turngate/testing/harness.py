@@ -237,10 +237,8 @@ class AudioHarness:
                 if self.turn_model is not None:
                     import time
                     frames = list(self._heard)[-max(1, a.audio_ms // 20):]
-                    if a.pad_ms >= 20:
-                        frames += frames[-(a.pad_ms // 20):]  # as the shell pads a score asked ahead
                     t0 = time.perf_counter()
-                    p = self.turn_model.score(np.concatenate(frames))
+                    p = self.turn_model.score(np.concatenate(frames), a.pad_ms)
                     ms = (time.perf_counter() - t0) * 1000
                     self.score_ms.append(ms)
                     self.scores.append((self.t_ms, p))
