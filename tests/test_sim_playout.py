@@ -173,6 +173,28 @@ def test_wait_for_bot_done_needs_the_bot_to_have_spoken_and_then_gap_ms_of_quiet
     assert call.utterances[0].start_ms == 700
 
 
+def test_wait_for_bot_done_entered_in_a_barge_in_silence_sees_the_same_utterance_resume():
+    # The bot speaks, a clear silences it, the step begins in that silence, and the answer
+    # resumes within the same utterance (under UTTERANCE_GAP_MS) and plays out: "done".
+    clips = {2: Clip(pcm=_tone(40), onset_ms=0, label="hi")}
+    call = _call([Silence(ms=100), WaitFor(until="bot_done", gap_ms=400, timeout_ms=1500),
+                  Say(text="hi", voice="rms"), Hangup()], clips)
+    call.on_message(_gateway_media(call, BOT), 0)
+    for t in range(0, 60, 20):
+        call.tick(t)
+    call.on_message(_gateway(call, "clear"), 60)
+    for t in range(60, 160, 20):
+        call.tick(t)  # the wait begins at 100 ms, the bot silent
+    utterance = call.speaker.utterance_index
+    call.on_message(_gateway_media(call, BOT), 160)
+    t = 160
+    while not call.utterances and t < 2000:
+        call.tick(t)
+        t += 20
+    assert call.speaker.utterance_index == utterance  # the same utterance went on
+    assert call.utterances and not call.script.problems
+
+
 def test_wait_for_timeout_is_a_script_problem_and_the_script_goes_on():
     call = _call([WaitFor(until="bot_speaking", timeout_ms=100), Dtmf(digits="1#", interval_ms=40)])
     call.opening()

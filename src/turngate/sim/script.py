@@ -137,14 +137,15 @@ class CallerScript:
                     since_entry_ms = (speaker.played_bytes - self._played_at_entry) / 8
                     fired = speaker.playing and min(speaker.utterance_played_ms, since_entry_ms) >= offset
                 else:
-                    seen = (self._playing_at_entry or speaker.playing
-                            or speaker.utterance_index > self._utt_at_entry)
+                    # Any bot audio since this step began: a step that starts in a barge-in's
+                    # short silence sees the same utterance resume, not a new one.
+                    seen = self._playing_at_entry or speaker.played_bytes > self._played_at_entry
                     quiet = speaker.quiet_ms(now_ms)
                     fired = seen and quiet is not None and quiet >= max(gap, BOT_QUIET_MIN_MS)
                 if fired:
                     return None
                 if now_ms - self._entered_ms >= timeout:
-                    if speaker.utterance_index == self._utt_at_entry and not self._playing_at_entry:
+                    if speaker.played_bytes == self._played_at_entry and not self._playing_at_entry:
                         why = "the bot did not speak"
                     elif speaker.playing:
                         why = "the bot was still speaking"
