@@ -278,7 +278,7 @@ class Call:
         t.model_ms = round(ev.elapsed_ms, 1)
         match t.scored(ev.request, ev.probability, now):
             case True:
-                self._end_turn(now, t.rule, out, model_ms=round(ev.elapsed_ms, 1))
+                self._end_turn(now, t.rule, out, model_ms=t.model_ms)
             case False if t.complete_at is not None:
                 pass  # asked ahead: it ends the turn at the candidate end if the caller stays silent
             case False if ev.probability < self.p.turn_model_threshold:
