@@ -28,10 +28,6 @@ Reported:
     ran while the turn was still being decided. ``response_ms_*_unspeculated``: the same
     turns, same run and wall times, with the answer started at the turn's end instead
     (speculation never moves a turn's end, so this is the paired comparison).
-  - ``response_ms_*_not_ahead``: the same turns with the end-of-turn score asked at the
-    candidate end rather than ``turn_model_ahead_ms`` before it (the whole score in series);
-    paired the same way, on the assumption that the padded score decides as the later one
-    would (a run with ``--param turn_model_ahead_ms=0`` checks it: same rules, same cut-ins).
 
 The cases alternate between a tuning half and a held-out half (``heldout_*`` keys),
 within each kind; a LibriVox sentence and its paused copy are in the same half (tuning
@@ -63,7 +59,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bargein import CALLER_DB, DATA, _param, active_gain, read_8k  # noqa: E402
 
 from turngate.audio import mulaw  # noqa: E402
-from turngate.core.actions import FinishTranscription, ScoreTurn, WriteDecision  # noqa: E402
+from turngate.core.actions import FinishTranscription, WriteDecision  # noqa: E402
 from turngate.core.params import TurnParams  # noqa: E402
 from turngate.policy import load_policy  # noqa: E402
 from turngate.speech.flite_tts import FliteTts  # noqa: E402
@@ -185,7 +181,6 @@ class Result:
     speculated: bool = False    # the answer played was started before the turn ended
     response_unspeculated_ms: float | None = None  # the same turn had the answer started at its end
     drafts_dropped: int = 0     # answers started and cancelled (the caller went on, ...)
-    response_not_ahead_ms: float | None = None  # the same turn had its score asked at the candidate end
 
 
 class _TimedStt:
@@ -248,12 +243,7 @@ def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: T
     # (--model-ttft-ms; the scripted agent's is 0) and the answer's first flite sentence.
     # A speculative answer adopted at the turn's end (core/speculation.py) started when that
     # final came back, so its first token and synthesis ran during the score or the silence.
-    # A score asked ahead of the candidate end (turn_model_ahead_ms) had that much audio time.
-    score, lead = 0.0, 0.0
-    if rule == "turn.end.model_complete" and h.score_ms:
-        asked = [ms for ms, a in h.actions if isinstance(a, ScoreTurn) and ms <= ends[0][0]]
-        lead = ends[0][0] - asked[-1] if asked else 0.0
-        score = max(0.0, h.score_ms[-1] - lead)
+    score = h.score_ms[-1] if rule == "turn.end.model_complete" and h.score_ms else 0.0
     synth = synth_ms[-1] if synth_ms else 0.0  # the answer played is the last one synthesized
     adopted = any(d.outcome == "speculation_adopted" for d in h.decisions("turn"))
     dropped = sum(d.outcome == "speculation_dropped" for d in h.decisions("turn"))
@@ -269,15 +259,9 @@ def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: T
     compute = max(score, final + model_ttft_ms + synth - waited, 0.0) if adopted else unspeculated
     resp = after[0] - end_ms + compute if after and not cut_in else None
     resp_unspeculated = after[0] - end_ms + unspeculated if after and not cut_in else None
-    # The same turn with the score asked at the candidate end, not ahead of it (paired, as
-    # above): the whole score in series, and the final closed that much later too.
-    full = h.score_ms[-1] if lead else score
-    not_ahead = (max(full, final + model_ttft_ms + synth - (waited - lead), 0.0) if adopted
-                 else max(full, final - (waited - lead), 0.0) + model_ttft_ms + synth)
-    resp_not_ahead = after[0] - end_ms + not_ahead if after and not cut_in else None
     return Result(t, resp, cut_in, compute, rule, list(h.score_ms),
                   [(round(ms - LEAD_S * 1000), round(p, 4)) for ms, p in h.scores], adopted, resp_unspeculated,
-                  dropped, resp_not_ahead)
+                  dropped)
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -287,21 +271,18 @@ def _pct(xs: list[float], q: float) -> float:
 def summarize(rs: list[Result]) -> dict:
     resp = [r.response_ms for r in rs if r.response_ms is not None]
     plain = [r.response_unspeculated_ms for r in rs if r.response_unspeculated_ms is not None]
-    not_ahead = [r.response_not_ahead_ms for r in rs if r.response_not_ahead_ms is not None]
     return {"response_ms_p50": round(_pct(resp, 50), 1), "response_ms_p90": round(_pct(resp, 90), 1),
             "cutin_rate": round(sum(r.cut_in for r in rs) / max(1, len(rs)), 4),
             "unanswered": sum(r.response_ms is None and not r.cut_in for r in rs), "turns": len(rs),
             "response_ms_p50_unspeculated": round(_pct(plain, 50), 1),
             "response_ms_p90_unspeculated": round(_pct(plain, 90), 1),
             "speculation_adopted": sum(r.speculated for r in rs if r.response_ms is not None),
-            "speculation_dropped": sum(r.drafts_dropped for r in rs),
-            "response_ms_p50_not_ahead": round(_pct(not_ahead, 50), 1),
-            "response_ms_p90_not_ahead": round(_pct(not_ahead, 90), 1)}
+            "speculation_dropped": sum(r.drafts_dropped for r in rs)}
 
 
 def params_line(p: TurnParams) -> str:
     names = ("end_silence_ms", "end_silence_complete_ms", "end_silence_open_ms", "turn_model_after_ms",
-             "turn_model_threshold", "end_silence_unsure_ms", "turn_model_ahead_ms", "speculate")
+             "turn_model_threshold", "end_silence_unsure_ms", "speculate")
     return " ".join(f"{n}={getattr(p, n)}" for n in names)
 
 

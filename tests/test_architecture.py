@@ -21,7 +21,8 @@ PKG = SRC / "turngate"
 
 # Layer -> the turngate packages its modules (and everything they import) may reach.
 PURE_LAYERS: dict[str, tuple[str, ...]] = {
-    "turngate.core": ("turngate.core", "turngate.errors"),
+    # The core's one reach outside: the G.711 tables, for a ducked answer's gain.
+    "turngate.core": ("turngate.core", "turngate.errors", "turngate.audio.mulaw"),
     # Audio: codecs and signal measures; the backchannel scorer reads its trained trees
     # through the same one door as the gates (turngate.data, when the model is loaded).
     "turngate.audio": ("turngate.audio", "turngate.data"),

@@ -9,7 +9,8 @@ from turngate.core import Call, State
 from turngate.core.actions import ClearPlayback, SendAudio, SendMark
 from turngate.core.events import CallStarted, FinalTranscript, MarkPlayed, PartialTranscript
 from turngate.core.params import TurnParams
-from turngate.core.playback import BYTES_PER_MS, gain_table
+from turngate.audio.mulaw import gain_table
+from turngate.core.playback import BYTES_PER_MS
 from turngate.testing import OpenGatekeeper, Timeline, silence, speech
 
 from test_core_bargein import long_answer, play

@@ -68,11 +68,11 @@ def test_the_bundled_policy_ships_its_example_embeddings():
 
 def test_a_prefetched_final_also_serves_a_tuned_router_its_token_states():
     class TokenEncoder(CountingEncoder):
-        def encode_tokens(self, texts):
+        def encode_tokens(self, texts, layers=0):
             self.calls += len(texts)
             return [np.full((len(t.split()), 4), 1.0, np.float32) for t in texts]
 
-        def finish(self, states, params=None):
+        def finish(self, states, params=None, layers=0):
             return np.stack([s.mean(0) for s in states])
 
     inner = TokenEncoder()

@@ -89,3 +89,12 @@ def test_level_of_mulaw_bytes_matches_the_level_of_their_decoded_samples():
         assert mulaw_level_db(payload) == pytest.approx(level_db(mulaw.decode(payload)), abs=1e-9)
     assert mulaw_level_db(b"") == SILENCE_DB
     assert mulaw_level_db(bytes([0xFF]) * 160) == SILENCE_DB  # mu-law 0xFF is a zero sample
+
+
+def test_gain_table_lowers_a_tone_by_its_db_and_zero_db_changes_nothing():
+    t = np.arange(8000) / 8000
+    tone = mulaw.encode((np.sin(2 * np.pi * 440 * t) * 12000).astype(np.int16))
+    rms = lambda b: np.sqrt(np.mean(mulaw.decode(b).astype(np.float64) ** 2))  # noqa: E731
+    assert tone.translate(mulaw.gain_table(0.0)) == tone
+    lowered = 20 * np.log10(rms(tone.translate(mulaw.gain_table(15.0))) / rms(tone))
+    assert abs(lowered + 15.0) < 0.3

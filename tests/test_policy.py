@@ -98,14 +98,6 @@ def test_turn_taking_field_is_validated_against_turn_params():
     assert "turn_taking.end_silence_ms" in msg
 
 
-def test_the_turn_model_is_asked_ahead_only_of_a_candidate_end_it_has():
-    text = _default_text()
-    bad = text.replace("  turn_model_threshold: 0.5\n", "  turn_model_threshold: 0.5\n  turn_model_ahead_ms: 200\n", 1)
-    msg = _error(bad)
-    assert f"bad.yaml:{_line_of(bad, 'turn_model_ahead_ms: 200')}:" in msg
-    assert "turn_taking.turn_model_ahead_ms: must be under turn_model_after_ms" in msg
-
-
 def test_payment_without_auth_is_rejected():
     text = _default_text()
     line = _line_of(text, "requires_auth: true", after="  payment:")

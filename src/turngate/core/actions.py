@@ -150,13 +150,10 @@ class StartEchoCanceller:
 class ScoreTurn:
     """A candidate end of turn: score the last ``audio_ms`` of caller audio with the
     end-of-turn model, off the event loop, and feed back ``TurnScored(request=...)``.
-    A shell without the model does nothing; the turn then ends on silence alone.
-    ``pad_ms``: the candidate end is that much later; append that much of the line's own
-    silence (``smart_turn.pad_with_silence``) so the model hears the turn as it will be then."""
+    A shell without the model does nothing; the turn then ends on silence alone."""
 
     request: int
     audio_ms: int
-    pad_ms: int = 0
 
 
 @_dc

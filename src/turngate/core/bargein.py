@@ -41,7 +41,8 @@ from .actions import Action, ClearPlayback, StartEchoCanceller
 from .events import VoiceActivity
 from .gatekeeper import CallerTurnVerdict
 from .params import TurnParams
-from .playback import BYTES_PER_MS, gain_table
+from ..audio.mulaw import gain_table
+from .playback import BYTES_PER_MS
 from .states import State, Trigger
 from .utterance import classify_interjection, without_echo, words
 

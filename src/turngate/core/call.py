@@ -142,8 +142,6 @@ class Call:
                 ds.append(m)
             if t.score_due is not None:
                 ds.append(t.score_due)
-            if t.complete_at is not None:
-                ds.append(t.complete_at)
         if state is State.PAUSED and self.pause is not None and (d := self.pause.next_deadline()) is not None:
             ds.append(d)
         return min(ds) if ds else None
@@ -244,8 +242,6 @@ class Call:
                 self._end_turn(now, t.rule, out)
             elif (mt := t.max_deadline()) is not None and now >= mt:
                 self._end_turn(now, "turn.end.max_duration", out)
-            elif not self.sound.in_speech and t.complete_due(now):
-                self._end_turn(now, t.rule, out, model_ms=t.model_ms, asked_ahead_ms=self.p.turn_model_ahead_ms)
             elif t.score_due is not None and now >= t.score_due and not self.sound.in_speech:
                 t.ask_score(now, out)
         elif state is State.PAUSED:
@@ -275,12 +271,9 @@ class Call:
         t = self.turn
         if self.state is not State.CALLER_SPEAKING or self.sound.in_speech:
             return  # the turn already ended on silence, or the caller is speaking again: stale
-        t.model_ms = round(ev.elapsed_ms, 1)
-        match t.scored(ev.request, ev.probability, now):
+        match t.scored(ev.request, ev.probability):
             case True:
-                self._end_turn(now, t.rule, out, model_ms=t.model_ms)
-            case False if t.complete_at is not None:
-                pass  # asked ahead: it ends the turn at the candidate end if the caller stays silent
+                self._end_turn(now, t.rule, out, model_ms=round(ev.elapsed_ms, 1))
             case False if ev.probability < self.p.turn_model_threshold:
                 # The model hears an unfinished turn: wait longer for more (decision, with the score).
                 self.log.decide("turn", "hold", "model_unsure", "turn.hold.model_unsure", now, out,

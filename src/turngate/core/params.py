@@ -30,13 +30,6 @@ class TurnParams:
     turn_model_after_ms: int = 0       # off unless the policy turns it on (the bundled one does)
     turn_model_threshold: float = 0.5
     end_silence_unsure_ms: int = 1000
-    # Ask this much before the candidate end (no sooner than the VAD's end of speech), the
-    # audio padded with the line's own silence (vad/smart_turn.pad_with_silence): the model's
-    # time overlaps the silence it would otherwise wait out. A "complete" that comes early is
-    # held until the candidate end and counts only if the caller is still silent then. Under
-    # turn_model_after_ms. Off: on bench/turns.py's held-out half it moved turn ends and
-    # slowed the median (docs/benchmarks.md).
-    turn_model_ahead_ms: int = 0
     # At a candidate end the STT utterance is closed too, so its final (and the recogniser's
     # second pass) is computed while the model scores; if the caller goes on, a new
     # utterance opens and the early final is the start of the turn's words.

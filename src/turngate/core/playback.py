@@ -39,27 +39,6 @@ ECHO_AHEAD_MS = 200  # marks echo a little after the ear hears the audio
 LEVEL_STEP_MS = 100  # Segment.chunk_levels: one level per 100 ms (audio.level.chunk_levels_db)
 
 
-def _ulaw_to_linear(b: int) -> int:
-    b = ~b & 0xFF
-    x = (((b & 0x0F) << 3) + 0x84) << ((b >> 4) & 7)
-    return 0x84 - x if b & 0x80 else x - 0x84
-
-
-def _linear_to_ulaw(x: int) -> int:
-    sign = 0x80 if x < 0 else 0
-    x = min(abs(x), 32635) + 0x84
-    exp = 7
-    while exp > 0 and not x & (0x4000 >> (7 - exp)):
-        exp -= 1
-    return ~(sign | (exp << 4) | ((x >> (exp + 3)) & 0x0F)) & 0xFF
-
-
-def gain_table(db: float) -> bytes:
-    """A ``bytes.translate`` table that lowers 8-bit mu-law audio by ``db`` (G.711)."""
-    k = 10 ** (-db / 20)
-    return bytes(_linear_to_ulaw(round(_ulaw_to_linear(b) * k)) for b in range(256))
-
-
 @dataclass(slots=True)
 class Segment:
     index: int

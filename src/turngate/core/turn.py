@@ -49,9 +49,6 @@ class CallerTurn:
         self.requests = 0                    # ScoreTurn requests so far (numbers them)
         self.asked: int | None = None        # the request whose score would still count
         self.score: float | None = None      # the model's probability for this silence
-        self.candidate_at: float | None = None  # the candidate end the request was asked ahead of
-        self.complete_at: float | None = None   # an early "complete", held until the candidate end
-        self.model_ms = 0.0                  # the last score's compute time, for the record
         self.final_outstanding = False       # an utterance was closed for a final that has not come
         self.early_final = False             # this turn's utterance was closed at a candidate end
         self._logged: dict[str, tuple[str, str]] = {}
@@ -86,8 +83,7 @@ class CallerTurn:
         if silence_start != self.silence_start:
             self.silence_start, self.score, self.asked = silence_start, None, None
             after = self.p.turn_model_after_ms
-            self.candidate_at = silence_start + after / 1000 if after > 0 else None
-            self.score_due = silence_start + (after - self.p.turn_model_ahead_ms) / 1000 if after > 0 else None
+            self.score_due = silence_start + after / 1000 if after > 0 else None
         self._set_deadline(silence_start)
 
     def _set_deadline(self, silence_start: float) -> None:
@@ -100,7 +96,6 @@ class CallerTurn:
     def resumed(self) -> None:
         """The caller's sound started again: no end of turn pending, any score in flight is stale."""
         self.deadline = self.silence_start = self.score_due = self.asked = self.score = None
-        self.candidate_at = self.complete_at = None
 
     def heard(self, text: str, silence_start: float) -> None:
         """A partial while the caller speaks: the words so far may move the end of turn."""
@@ -119,15 +114,13 @@ class CallerTurn:
         self.asked = self.requests
         started = self.started if self.started is not None else now
         audio_ms = min(8000, round((now - started) * 1000) + self.p.preroll_ms)
-        pad_ms = max(0, round(((self.candidate_at or now) - now) * 1000))
-        out.append(ScoreTurn(request=self.requests, audio_ms=audio_ms, pad_ms=pad_ms))
+        out.append(ScoreTurn(request=self.requests, audio_ms=audio_ms))
         if self.p.final_at_candidate and self.close_utterance(out, discard=False):
             self.early_final = True
 
-    def scored(self, request: int, probability: float, now: float) -> bool | None:
+    def scored(self, request: int, probability: float) -> bool | None:
         """The model's answer. True: the turn is finished now; False: keep waiting (the
-        deadline moved, or a "complete" asked ahead is held until ``complete_at``); None:
-        stale (an older silence's request), nothing changes."""
+        deadline moved); None: stale (an older silence's request), nothing changes."""
         if request != self.asked or self.silence_start is None:
             return None
         self.asked = None
@@ -137,24 +130,9 @@ class CallerTurn:
             if rule in _WORDS_DECIDE:
                 return False  # the words say more is coming: their longer silence stands
             self.rule = "turn.end.model_complete"
-            if self.candidate_at is not None and now < self.candidate_at:
-                self.complete_at = self.candidate_at  # the silence it was asked for is not over
-                return False
             return True
         self._set_deadline(self.silence_start)
         return False
-
-    def complete_due(self, now: float) -> bool:
-        """A "complete" asked ahead reaches its candidate end: it ends the turn unless the
-        words heard since then end open (their longer silence stands)."""
-        if self.complete_at is None or now < self.complete_at:
-            return False
-        self.complete_at = None
-        if end_of_turn_rule(self.partial, self.p)[1] in _WORDS_DECIDE:
-            self._set_deadline(self.silence_start if self.silence_start is not None else now)
-            return False
-        self.rule = "turn.end.model_complete"
-        return True
 
     def model_evidence(self) -> dict[str, object]:
         """What the end-of-turn model said about this silence, for the decision record."""

@@ -70,12 +70,8 @@ class CachedEncoder:
                 return
         states = None
         if self._with_tokens:
-            if self.token_layers:
-                states = self.encoder.encode_tokens([key], layers=self.token_layers)[0]
-                vec = self.encoder.finish([states], layers=self.token_layers)[0]
-            else:
-                states = self.encoder.encode_tokens([key])[0]
-                vec = self.encoder.finish([states])[0]
+            states = self.encoder.encode_tokens([key], layers=self.token_layers)[0]
+            vec = self.encoder.finish([states], layers=self.token_layers)[0]
         else:
             vec = self.encoder.encode_one(key)
         with self._lock:
@@ -144,12 +140,11 @@ class CachedEncoder:
                 if states is not None:
                     self.hits += 1
                     return [states]
-        return self.encoder.encode_tokens(texts, layers=layers) if layers else self.encoder.encode_tokens(texts)
+        return self.encoder.encode_tokens(texts, layers=layers)
 
     def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *, epochs: int, lr: float,
              layers: int = 0) -> Any:
-        more = {"layers": layers} if layers else {}  # an encoder that only tunes its last block
-        return self.encoder.tune(states, labels, n_classes, epochs=epochs, lr=lr, **more)
+        return self.encoder.tune(states, labels, n_classes, epochs=epochs, lr=lr, layers=layers)
 
     def finish(self, states: list[np.ndarray], params: Any = None, layers: int = 0) -> np.ndarray:
-        return self.encoder.finish(states, params, layers=layers) if layers else self.encoder.finish(states, params)
+        return self.encoder.finish(states, params, layers=layers)

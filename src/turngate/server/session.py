@@ -302,7 +302,7 @@ class CallSession:
                 case ScoreTurn():
                     if self.pv.turn_model is not None:  # without it the core's silence rule stands
                         heard = b"".join(list(self._preroll)[-max(1, a.audio_ms // 20):])
-                        task = self.loop.create_task(self._score_turn(a.request, heard, a.pad_ms))
+                        task = self.loop.create_task(self._score_turn(a.request, heard))
                         self._scoring.add(task)
                         task.add_done_callback(self._scoring.discard)
                 case TransferCall():
@@ -415,12 +415,12 @@ class CallSession:
             return False
         return open_
 
-    async def _score_turn(self, request: int, payload: bytes, pad_ms: int) -> None:
+    async def _score_turn(self, request: int, payload: bytes) -> None:
         """The end-of-turn model, off the event loop (features + ONNX: 10-300 ms)."""
         model = self.pv.turn_model
         t0 = time.perf_counter()
         try:
-            p = await self.loop.run_in_executor(self.pv.executor, lambda: model.score(mulaw.decode(payload), pad_ms))
+            p = await self.loop.run_in_executor(self.pv.executor, lambda: model.score(mulaw.decode(payload)))
         except Exception as e:
             # No score: the core's silence rule ends the turn, as without the model.
             log.warning("call %s: end-of-turn model failed: %s", self.call_id, e)

@@ -238,7 +238,7 @@ class AudioHarness:
                     import time
                     frames = list(self._heard)[-max(1, a.audio_ms // 20):]
                     t0 = time.perf_counter()
-                    p = self.turn_model.score(np.concatenate(frames), a.pad_ms)
+                    p = self.turn_model.score(np.concatenate(frames))
                     ms = (time.perf_counter() - t0) * 1000
                     self.score_ms.append(ms)
                     self.scores.append((self.t_ms, p))

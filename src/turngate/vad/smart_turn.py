@@ -28,7 +28,7 @@ import soxr
 
 from ..audio.whisper_mel import SAMPLE_RATE, WINDOW_SAMPLES, log_mel
 
-__all__ = ["MODEL_FILE", "model_path", "SmartTurn", "load", "pad_with_silence"]
+__all__ = ["MODEL_FILE", "model_path", "SmartTurn", "load"]
 
 log = logging.getLogger("turngate.smart_turn")
 
@@ -62,30 +62,13 @@ class SmartTurn:
         self._session = ort.InferenceSession(str(self.path), sess_options=options,
                                              providers=["CPUExecutionProvider"])
 
-    def score(self, pcm8k: np.ndarray, pad_ms: int = 0) -> float:
-        """Probability that the turn in ``pcm8k`` (int16, 8 kHz, the turn up to now) is
-        finished; ``pad_ms``: as it will be that much later, if the caller stays silent."""
-        if pad_ms > 0:
-            pcm8k = pad_with_silence(pcm8k, pad_ms)
+    def score(self, pcm8k: np.ndarray) -> float:
+        """Probability that the turn in ``pcm8k`` (int16, 8 kHz, the turn up to now) is finished."""
         x = np.asarray(pcm8k, dtype=np.float32)[-WINDOW_SAMPLES // 2:] / 32768.0
         up = soxr.resample(x, 8000, SAMPLE_RATE, quality="HQ") if x.size else x
         features = log_mel(up)[None]
         out = self._session.run(None, {"input_features": features})[0]
         return float(np.asarray(out).ravel()[0])
-
-
-def pad_with_silence(pcm8k: np.ndarray, pad_ms: int) -> np.ndarray:
-    """``pcm8k`` followed by ``pad_ms`` of the line's own silence: its quietest 20 ms in the
-    last 200 ms, repeated. (The last frames themselves may still hold the speech's tail, the
-    VAD's end of speech lagging it; on bench/turns.py's tuning half the quietest frame kept
-    the model's decision at 0.5 on 60 of 61 candidate ends, repeating the tail on 59.)"""
-    x = np.asarray(pcm8k)
-    n = pad_ms * 8
-    frames = x[-(len(x[-1600:]) // 160) * 160:].reshape(-1, 160) if len(x) >= 160 else None
-    if frames is None:
-        return np.concatenate([x, np.zeros(n, x.dtype)])
-    quiet = frames[np.argmin((frames.astype(np.float64) ** 2).mean(axis=1))]
-    return np.concatenate([x, np.tile(quiet, n // 160 + 1)[:n]])
 
 
 _loaded: SmartTurn | None = None

@@ -63,7 +63,7 @@ class SentenceEncoder(Protocol):
     def encode_tokens(self, texts: list[str], layers: int = 0) -> list[np.ndarray]: ...
     def tune(self, states: list[np.ndarray], labels: np.ndarray, n_classes: int, *,
              epochs: int, lr: float, layers: int = 0) -> Any: ...
-    def finish(self, states: list[np.ndarray], params: Any) -> np.ndarray: ...
+    def finish(self, states: list[np.ndarray], params: Any, layers: int = 0) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,11 +197,11 @@ class IntentClassifier:
         self._tune_layers = int(encoder_tune_layers)
         if encoder is not None:
             if encoder_tune_epochs > 0:
-                states = token_states if token_states is not None else self._encode_tokens(encoder, texts)
+                states = token_states if token_states is not None else \
+                    encoder.encode_tokens(texts, layers=self._tune_layers)
                 index = {c: i for i, c in enumerate(classes)}
                 self._tuned = encoder.tune(states, np.array([index[y] for y in labels]), len(classes),
-                                           epochs=encoder_tune_epochs, lr=encoder_tune_lr,
-                                           **({"layers": self._tune_layers} if self._tune_layers else {}))
+                                           epochs=encoder_tune_epochs, lr=encoder_tune_lr, layers=self._tune_layers)
                 E = encoder.finish(states, self._tuned)
             else:
                 E = embeddings if embeddings is not None else encoder.encode(texts)
@@ -285,7 +285,7 @@ class IntentClassifier:
         if use_encoder:
             if self._tuned is not None:
                 if states is None:
-                    states = self._encode_tokens(self._encoder, [text])[0]
+                    states = self._encoder.encode_tokens([text], layers=self._tune_layers)[0]
                 e = self._encoder.finish([states], self._tuned)[0]
             else:
                 e = embedding if embedding is not None else self._encoder.encode_one(text)
@@ -302,11 +302,6 @@ class IntentClassifier:
             w = self._static_weight
         mix = (1 - w) * lp + w * (dz - _logsumexp(dz))
         return mix - _logsumexp(mix), sim
-
-    def _encode_tokens(self, encoder: SentenceEncoder, texts: list[str]) -> list[np.ndarray]:
-        if self._tune_layers:
-            return encoder.encode_tokens(texts, layers=self._tune_layers)
-        return encoder.encode_tokens(texts)
 
     def _centred(self, E: np.ndarray) -> np.ndarray:
         if self._center is None:
