@@ -114,12 +114,15 @@ def test_a_voice_as_loud_as_the_one_we_ducked_for_keeps_the_duck():
     assert not kinds(acts, ClearPlayback) and t.call.gen.playback.ducked
 
 
-def test_a_ducked_sound_that_lasts_past_duck_hush_ms_is_cleared_again():
+def test_a_ducked_sound_that_lasts_past_backchannel_max_ms_is_cleared_again():
     t = answering()
     sound_until_ducked(t)
+    t.at(PartialTranscript(text="well"))  # a word, not yet a request: the pause stays undecided
     acts = []
-    while not kinds(acts, ClearPlayback):
+    for _ in range(P.backchannel_max_ms // 32 + 2):
         acts += t.windows(speech(level_db=-15), 1)
+        if kinds(acts, ClearPlayback):
+            break
     hush = t.decisions("turn")[-1]
     assert (hush.outcome, hush.reason) == ("hush", "longer_than_backchannel")
-    assert P.duck_hush_ms <= hush.evidence["sound_ms"] < P.backchannel_max_ms
+    assert hush.evidence["sound_ms"] >= P.backchannel_max_ms

@@ -25,7 +25,7 @@ backchannel is then heard as a short gap and a lowered voice, not as the whole p
 real interruption hears the clear at once, then the lowered answer under its own words
 until they confirm it and a second clear stops it. Resuming from a ducked pause restores
 the level without rewinding (the caller heard what played). A sound still going at
-``duck_hush_ms`` is most likely not a backchannel: the ducked answer is cleared again
+``backchannel_max_ms`` is longer than a backchannel: the ducked answer is cleared again
 (``Hush``), so a real interrupter hears it under their words for at most that long.
 A voice ``duck_rise_db`` louder than the sound we ducked for is cleared at once too:
 a quiet sound (a breath, a room) paused us and the caller's voice came after the duck;
@@ -166,7 +166,7 @@ class BargeIn:
         if self.duck_due is not None and now >= self.duck_due:
             self.duck_due = None
             return Duck()
-        if ducked and in_speech and sound_ms >= self.p.duck_hush_ms:
+        if ducked and in_speech and sound_ms >= self.p.backchannel_max_ms:
             return Hush()
         return None
 

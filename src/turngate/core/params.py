@@ -72,9 +72,6 @@ class TurnParams:
     # the lowered answer (a breath paused us, the caller's voice follows): clear it at once,
     # as any sound over our playback, and duck again only if that one stays unconfirmed.
     duck_rise_db: float = 6.0
-    # A ducked pause whose sound lasts this long is cleared again (Hush): a backchannel is
-    # mostly over by then, and a real interrupter hears the lowered answer no longer.
-    duck_hush_ms: int = 500
     # Provider budgets: a model with no first token by then is failed over (policy decides to
     # what); a generation with no audio by then is failed too, so a stalled TTS never leaves
     # the caller in silence.
