@@ -324,6 +324,22 @@ def derive_cmn(input_rate: int = 16000) -> str:
     return stream._decoder.get_cmn(False)
 
 
+def decoder_options(pairs: list[str]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs as pocketsphinx options: true/false as booleans, numbers as numbers."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        low = value.strip().lower()
+        if low in ("true", "false"):
+            out[name.strip()] = low == "true"
+        else:
+            try:
+                out[name.strip()] = float(value) if any(c in value for c in ".e") else int(value)
+            except ValueError:
+                out[name.strip()] = value
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one flite voice, skip the 8k and default-CMN variants")
@@ -331,7 +347,10 @@ def main() -> None:
     ap.add_argument("--finals", action="store_true",
                     help="only the streaming and rescored finals of both LMs (all voices)")
     ap.add_argument("--derive-cmn", action="store_true", help="print the phone-speech cepstral mean and exit")
+    ap.add_argument("--decoder", action="append", default=[], metavar="NAME=VALUE",
+                    help="a pocketsphinx option for every engine, e.g. --decoder bestpath=false")
     args = ap.parse_args()
+    decoder = decoder_options(args.decoder)
     if args.derive_cmn:
         print(derive_cmn())
         return
@@ -373,7 +392,7 @@ def main() -> None:
     print(header)
     for name, kwargs, sets in configs:
         t0 = time.perf_counter()
-        engine = PocketsphinxEngine(phrases, **kwargs)
+        engine = PocketsphinxEngine(phrases, **kwargs, decoder_options=decoder or None)
         build = time.perf_counter() - t0
         for set_name, clips in sets:
             r = run(engine, clips)

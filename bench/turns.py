@@ -57,6 +57,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bargein import CALLER_DB, DATA, _param, active_gain, read_8k  # noqa: E402
+from stt import decoder_options  # noqa: E402
 
 from turngate.audio import mulaw  # noqa: E402
 from turngate.core.actions import FinishTranscription, WriteDecision  # noqa: E402
@@ -181,6 +182,9 @@ class Result:
     speculated: bool = False    # the answer played was started before the turn ended
     response_unspeculated_ms: float | None = None  # the same turn had the answer started at its end
     drafts_dropped: int = 0     # answers started and cancelled (the caller went on, ...)
+    # What the compute in series was made of (wall ms): the score that ended the turn, the STT
+    # final, the audio time that final had already had, the first flite sentence.
+    parts: dict[str, float] = field(default_factory=dict)
 
 
 class _TimedStt:
@@ -261,7 +265,8 @@ def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: T
     resp_unspeculated = after[0] - end_ms + unspeculated if after and not cut_in else None
     return Result(t, resp, cut_in, compute, rule, list(h.score_ms),
                   [(round(ms - LEAD_S * 1000), round(p, 4)) for ms, p in h.scores], adopted, resp_unspeculated,
-                  dropped)
+                  dropped, {"score_ms": round(score, 1), "final_ms": round(final, 1), "final_waited_ms": round(waited, 1),
+                            "synth_ms": round(synth, 1), "adopted": adopted})
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -291,6 +296,8 @@ def main() -> None:
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override a turn_taking field, e.g. --param end_silence_ms=500")
     ap.add_argument("--half", choices=("all", "tune", "heldout"), default="all")
+    ap.add_argument("--decoder", action="append", default=[], metavar="NAME=VALUE",
+                    help="a pocketsphinx option, e.g. --decoder bestpath=false (bench/stt.py takes the same)")
     ap.add_argument("--no-turn-model", action="store_true", help="without the end-of-turn model")
     ap.add_argument("--model-ttft-ms", type=float, default=0.0,
                     help="a model's time to first token, added to the answer (0: the scripted agent)")
@@ -305,7 +312,7 @@ def main() -> None:
     import yaml
 
     phrases = phrases_in(yaml.safe_load((ROOT / "policies" / "default.yaml").read_text()))
-    stt, vad, tts = _TimedStt(PocketsphinxEngine(phrases)), SileroBatch(), FliteTts("kal")
+    stt, vad, tts = _TimedStt(PocketsphinxEngine(phrases, decoder_options=decoder_options(args.decoder) or None)), SileroBatch(), FliteTts("kal")
     turns = conversation_turns() + read_turns()
     if args.half != "all":
         turns = [t for t in turns if t.half == args.half]
@@ -330,7 +337,7 @@ def main() -> None:
                 f.write(json.dumps({"kind": r.turn.kind, "source": r.turn.source, "half": r.turn.half,
                                     "end_ms": round(r.turn.end_s * 1000), "pauses": r.turn.pauses,
                                     "rule": r.rule, "cut_in": r.cut_in, "response_ms": r.response_ms,
-                                    "compute_ms": r.compute_ms, "scores": r.scores}) + "\n")
+                                    "compute_ms": r.compute_ms, "scores": r.scores, **r.parts}) + "\n")
     rules: dict[str, int] = {}
     for r in results:
         rules[r.rule] = rules.get(r.rule, 0) + 1
