@@ -133,8 +133,10 @@ def test_benchmark_caller_sets_share_no_line_with_training_lines():
     def norm(lines):
         return {" ".join(t.lower().replace(",", "").split()) for t in lines}
 
+    # Every training list (the second batch once shared three lines with the bench: removed).
     risk_train = norm(risk_templates.SELF_HARM + risk_templates.THREAT + risk_templates.ABUSE
-                      + risk_templates.LOOKALIKE)
+                      + risk_templates.SELF_HARM_MORE + risk_templates.THREAT_MORE + risk_templates.ABUSE_MORE
+                      + risk_templates.LOOKALIKE + risk_templates.LOOKALIKE_MORE + risk_templates.LOOKALIKE_IDIOMS)
     risk_bench = norm(guard_sets.CALLER_SELF_HARM + guard_sets.CALLER_THREAT + guard_sets.CALLER_ABUSE
                       + guard_sets.CALLER_LOOKALIKE)
     assert not risk_train & risk_bench
@@ -248,3 +250,93 @@ def test_the_method_family_leaves_its_lookalikes(text):
     from turngate.gates.guard.risk import detect_risk, scan_patterns
 
     assert detect_risk(text) == "" == scan_patterns(text), text
+
+
+# An injury told as an accident is an insurance claim, and a relative's overdose a
+# bereavement: both are everyday contact-centre calls, so the floor leaves them to the
+# models. Intent, "on purpose", the body and repetition keep a hit; and "cutting myself"
+# (double t) was never read before this.
+INJURY_NOT_SELF_HARM = [
+    "I cut myself on the broken glass in your store", "I hurt myself at work last week",
+    "I fell and hurt myself on your stairs", "i slipped and hurt myself in the shop", "I accidentally cut myself",
+    "I cut myself shaving", "I cut myself a slice of cake", "I cut myself badly on a tin can",
+    "my brother died of an overdose", "after her overdose we closed the account", "my son overdosed last year",
+]
+INJURY_SELF_HARM = [
+    "I cut myself on purpose", "I cut myself on my arms", "I've been cutting myself again", "i'm cutting myself",
+    "I hurt myself", "I cut myself with a razor", "I keep harming myself", "I'm going to hurt myself at work",
+    "I want to cut myself on the train", "I overdosed last night", "i nearly overdosed", "I took an overdose",
+    "I'm thinking about an overdose",
+]
+
+
+@pytest.mark.parametrize("text", INJURY_NOT_SELF_HARM)
+def test_the_floor_leaves_accidents_and_a_relatives_overdose_to_the_models(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "" == scan_patterns(text), text
+
+
+@pytest.mark.parametrize("text", INJURY_SELF_HARM)
+def test_the_floor_keeps_self_injury_meant_or_repeated(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "self_harm" == scan_patterns(text), text
+
+
+# A threat's verb in an everyday idiom: callers "shoot you an email" every day. Each verb
+# has its own idioms, so the same words around a real threat keep it.
+THREAT_IDIOMS = [
+    "I'll shoot you an email with the details", "i'll shoot you a quick email", "I'll shoot him a text",
+    "I'm going to beat you to it", "I'll beat them to the punch", "I'm going to beat them at their own game",
+    "I'm gonna burn you a CD", "I'm going to hurt her feelings", "I'll kill them with kindness",
+    "I'll attack them with questions",
+]
+THREATS_KEPT = [
+    "I will hurt you", "I'll kill you", "I'll beat you up", "I'll shoot you in the head", "I'll beat you to death",
+    "I'll kill you at your office", "I'll shoot you at your branch", "I'll hurt you with a knife",
+    "I'll kill you with my bare hands", "I'll shoot your office", "i'll shoot you over there",
+]
+
+
+@pytest.mark.parametrize("text", THREAT_IDIOMS)
+def test_the_floor_leaves_a_threat_verbs_idioms(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "" == scan_patterns(text), text
+
+
+@pytest.mark.parametrize("text", THREATS_KEPT)
+def test_the_floor_keeps_threats_around_the_same_verbs(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "threat" == scan_patterns(text), text
+
+
+# Service-call senses of the floor's own phrases, told apart by the words after them.
+SERVICE_SENSES = [
+    "there's no point going on with this complaint", "is there any point in going on with this application",
+    "no point going on about it", "I'm going to end it all with this company",
+    "i want to end it all with you guys, cancel everything", "I don't want to live in this area anymore",
+    "i dont wanna live here anymore", "i hurt myself laughing", "does the policy cover self-harm",
+    "is self-harm covered", "my policy excludes self harm",
+]
+SELF_HARM_STILL = [
+    "there's no point going on with my life", "there's no point going on", "I'm going to end it all with pills",
+    "i'm going to end it all with this", "I want to end it all, close every account", "I don't want to live anymore",
+    "I don't want to live with this pain", "I've been self-harming", "I self harmed last night", "I self harm to cope",
+]
+
+
+@pytest.mark.parametrize("text", SERVICE_SENSES)
+def test_the_floor_leaves_the_service_sense_of_its_phrases(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "" == scan_patterns(text), text
+
+
+@pytest.mark.parametrize("text", SELF_HARM_STILL)
+def test_the_floor_keeps_the_same_phrases_about_a_life(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "self_harm" == scan_patterns(text), text

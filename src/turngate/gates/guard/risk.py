@@ -8,9 +8,11 @@ Theory of operation. A floor of patterns, then two model views on finals:
    "I know where you live") and the requests for harmful content (weapons,
    drugs, fraud), which no model here learns. A self-harm hit must be the
    caller's own statement: one negated where it stands ("I don't want to die")
-   or reported ("people tell me to kill myself") is left to the models. The
-   floor reads spoken forms ("don t", "dont", "do not") and includes method
-   questions ("a lethal dose of ...", "cut my wrists").
+   or reported ("people tell me to kill myself") is left to the models, as are an
+   injury told as an accident ("I cut myself on the broken glass in your store": a
+   claim), a relative's overdose (a bereavement) and a threat's verb in an idiom
+   ("I'll shoot you an email"). The floor reads spoken forms ("don t", "dont",
+   "do not") and includes method questions ("a lethal dose of ...", "cut my wrists").
 2. ``RiskModel``: one logistic model per kind (self_harm, threat, abuse) over the
    injection model's features (word 1-2-grams, character 3-5-grams), shipped as
    ``turngate/data/guard_risk.json.gz`` and trained offline by
@@ -101,8 +103,8 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
          r"(?:i'?m|i am|i feel|feeling|i'?ve been|been) suicidal|suicidal thoughts|"
          r"(?:commit|committing|attempt(?:ing)?|thinking (?:about|of)|considering|contemplating) suicide|"
          r"want to die|wanna die|(?:don'?t|do not) (?:want to|wanna) (?:live|be alive|be here anymore)|"
-         r"(?:hurt|harm|cut)(?:ing)? myself|self[- ]harm|no reason to (?:live|go on|keep going)|"
-         r"better off (?:dead|without me)|not worth living|overdose|"
+         r"(?:hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?) myself|self[- ]harm(?:ing|ed|er|s)?|no reason to (?:live|go on|keep going)|"
+         r"better off (?:dead|without me)|not worth living|overdosed?|"
          r"(?:don'?t|can'?t) see (?:the|any) point (?:of|in) (?:going on|living|being alive|carrying on)|"
          r"(?:no|any) point (?:in )?(?:going on|living|being alive)|nobody would (?:miss|notice) (?:me|if i)|"
          r"(?:go to sleep|fall asleep) and (?:never|not) wake up|"
@@ -143,7 +145,7 @@ sterben will shoot shooting stab beat burn blow bomb attack gun pay watch bringe
 bring töten explosive explosives weapon weapons meth methamphetamine nerve poison ricin sarin
 chemical bioweapon silencer malware ransomware counterfeit launder laundering money steal
 identity hack break access point nobody wake won wont where strangle
-lethal fatal deadly overdosing pills tablets meds medication medicine painkillers antidepressants
+lethal fatal deadly overdosing overdosed pills tablets meds medication medicine painkillers antidepressants
 paracetamol acetaminophen tylenol ibuprofen aspirin insulin wrist wrists artery arteries vein veins throat
 jugular carotid myself noose brains bullet pistol jump jumping step stepping lie lying lay laying drive driving
 way ways method methods means go
@@ -206,9 +208,79 @@ _INNER_VOICE = re.compile(r"\b(?:voices?|my (?:own )?(?:mind|head|brain|thoughts
 _OTHER_SUBJECT = re.compile(
     r"\b(?:you|u|they|he|she|who|people|ppl|someone|somebody|everyone|everybody|nobody) "
     r"(?:(?:really|just|all|ever|even|still|also) )?$", re.I)
+# An injury told as an accident is a claim, not self-harm: "I cut myself on the broken glass
+# in your store", "I hurt myself at work", "I fell and hurt myself", "I accidentally cut
+# myself", "cut myself a slice of cake". Only "hurt / harm / cut myself" is read so; the
+# words that make it self-harm stay hits ("on purpose", "on my arms", "again", "with a
+# razor"), and the models still read every final the floor leaves.
+_BODY = r"(?:arms?|legs?|wrists?|thighs?|stomach|belly|body|skin|hips?|ankles?|chest|face)"
+_ACCIDENT_AFTER = re.compile(
+    r"(?: (?:badly|quite badly|really badly|pretty badly|a bit|a little|slightly))?"
+    r" (?:by accident|accidentally|shaving|cooking|chopping|slicing|opening|gardening|playing|lifting|moving|laughing|"
+    r"at work|at the gym|at (?:your|the|my|our) (?:store|shop|branch|office|station|site|work|job|house|home)|"
+    r"in (?:a|an|the) (?:fall|accident|crash|collision|kitchen|garden)|"
+    r"a (?:slice|piece|bit|chunk|wedge|bowl|plate)\b|some (?:bread|cake|cheese|pie|meat)|"
+    r"on (?!purpose\b|(?:the )?(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|bad days|days|nights)\b|"
+    rf"(?:my|both|the|each) (?:\w+ )?{_BODY}\b)(?:a|an|the|some|your|their|his|her|this|that|broken|sharp|rusty)\b)",
+    re.I)
+_ACCIDENT_BEFORE = re.compile(
+    r"\b(?:accidentally|by accident|(?:fell|fallen|slipped|tripped|stumbled|crashed)(?: over| down| up)? and)"
+    r" (?:\w+ ){0,2}$", re.I)
+_I_DID = re.compile(r"\bi(?:'ve| have| had| nearly| almost| just| actually| once| already)* $", re.I)
+# Service-call senses of the floor's phrases, set aside by the words after them: going on
+# *with* a complaint, ending it all *with* a provider, not wanting to live *in* an area, a
+# policy's self-harm *cover*. "going on with my life", "end it all with pills" and
+# "I don't want to live with this pain" stay hits.
+_SERVICE_SENSE = {
+    "going on": re.compile(r" (?:with (?!(?:my |this |)life\b|living\b|it all\b)|about\b|and on\b)", re.I),
+    "end it all": re.compile(
+        r" with (?:you(?: guys| lot| people| all)?\b(?! (?:know|see)\b)|(?:your|this|that|the) (?:\w+ )?"
+        r"(?:company|bank|provider|insurer|insurance|guys|lot|people|service|accounts?|contract|network|app|"
+        r"firm|business|place|card)\b)", re.I),
+    "want to live": re.compile(
+        r" (?:in|here|there|at|near|next to|on|abroad|alone|with (?:him|her|them|my (?:parents|mum|mom|dad|ex|"
+        r"family)))\b", re.I),
+    "self harm": re.compile(r" (?:cover|covered|coverage|exclusions?|excluded|clauses?|claims?)\b", re.I),
+}
+_POLICY_TOPIC = re.compile(r"\b(?:cover(?:ed|s)?|coverage|insured|exclud(?:e|es|ed)|exclusions?|policy|policies)"
+                           r" (?:for |of |on |against )?(?:\w+ )?$", re.I)
+# An injury meant is never an accident: "I'm going to hurt myself at work", "I want to cut myself".
+_MEANT = re.compile(r"\b(?:want(?:ed|s)? to|wanna|going to|gonna|will|'ll|might|plan(?:ning)? to|"
+                    r"thinking (?:about|of)|urges? to|feel like|tempted to|about to) (?:\w+ )?$", re.I)
+# Someone else's overdose: "my brother died of an overdose", "after her overdose".
+_OTHERS_OVERDOSE = re.compile(
+    r"\b(?:(?:died|dying|dead|death|passed away|passed|lost (?:him|her|them|\w+))"
+    r" (?:of|from|to|after|through|due to|because of)|his|her|their|your|\w+'s)"
+    r" (?:an? |the )?(?:accidental |drug |heroin |opioid |fentanyl |suspected )?$", re.I)
 # The idiom: "is this the hill I want to die on", "I want to die on this hill".
 _HILL = re.compile(r"\bhills? (?:that |which )?(?:i|you|we|they|u) (?:\w+ )?$", re.I)
 _ON_HILL = re.compile(r" on (?:this|that|the|a) hill\b", re.I)
+
+
+# A threat's verb in an everyday idiom is not a threat: "I'll shoot you an email", "I'll
+# burn you a copy" (send or make someone a thing), "I'll beat you to it / to the punch / at
+# your own game", "I'm going to hurt her feelings", "I'll kill them with kindness". Each
+# verb has its own idioms, read right after its object, so "I'll kill you at your office",
+# "shoot you in the head", "beat you to death", "beat you up" and every bare "I'll kill
+# you" stay hits.
+_SENT = (r" (?:a|an|some|over|across|back)(?: quick| short| little| new| copy of| couple of)?"
+         r" (?:e-?mails?|mails?|texts?|messages?|notes?|lines?|dms?|pms?|links?|copy|copies|cds?|dvds?|"
+         r"quotes?|invoices?|letters?|reply|replies|response|questions?|call|ring|update|details|form|file)\b")
+_THREAT_IDIOM = {verb: re.compile(rx, re.I) for verb, rx in (
+    ("shoot", _SENT), ("burn", _SENT),
+    ("beat", r" (?:to it\b|to the punch|at (?:it|this|that|their|your|his|her|my|our|the|a)? ?(?:own )?"
+             r"(?:game|chess|cards|poker|golf|tennis|pool|price|offer)s?\b)"),
+    ("hurt", r" (?:feelings|chances|credit|score|business|reputation|pride|prospects)\b"),
+    ("kill", r" with kindness\b"),
+    ("attack", r" with (?:questions|complaints|emails|calls|letters|paperwork)\b"),
+)}
+
+
+def _idiom(text: str, m: re.Match[str]) -> bool:
+    """Whether a threat hit ("i'll shoot you") goes on as its verb's idiom ("... an email")."""
+    words = m[0].lower().split()
+    rx = _THREAT_IDIOM.get(words[-2]) if len(words) >= 2 else None
+    return bool(rx and rx.match(text, m.end()))
 
 
 def detect_risk(text: str) -> str:
@@ -225,6 +297,8 @@ def scan_patterns(text: str) -> str:
         for m in rx.finditer(spoken if kind == "self_harm" else text):
             if kind == "self_harm" and _not_mine(spoken, m):
                 continue
+            if kind == "threat" and _idiom(text, m):
+                continue
             return kind
     return ""
 
@@ -234,7 +308,19 @@ def _not_mine(text: str, m: re.Match[str]) -> bool:
     before = text[max(0, m.start() - 60):m.start()]
     if _NEGATED.search(before) or (_REPORTED.search(before) and not _INNER_VOICE.search(before)):
         return True
-    if not m[0].lower().startswith(("want", "wanna")):
+    hit = m[0].lower()
+    if hit.endswith("myself") and hit.startswith(("hurt", "harm", "cut")):
+        return not _MEANT.search(before) and bool(_ACCIDENT_BEFORE.search(before)
+                                                  or _ACCIDENT_AFTER.match(text, m.end()))
+    if hit == "overdose":
+        return bool(_OTHERS_OVERDOSE.search(before))
+    for tail, rx in _SERVICE_SENSE.items():
+        if hit.replace("-", " ").replace("wanna", "want to").endswith(tail) and (
+                rx.match(text, m.end()) or (tail == "self harm" and _POLICY_TOPIC.search(before))):
+            return True
+    if hit == "overdosed":  # the caller's own only: "I overdosed", not "my brother overdosed"
+        return not _I_DID.search(before)
+    if not hit.startswith(("want", "wanna")):
         return False
     after = text[m.end():m.end() + 20]
     return bool(_OTHER_SUBJECT.search(before) or _ON_HILL.match(after)
