@@ -126,8 +126,11 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("harmful_request",
          r"\b(?:how (?:do i|to|can i|would i)|instructions for|steps to|tutorial on|help me)\b"
          r"[\w\s,']{0,40}?\b(?:make|build|synthesi[sz]e|cook|produce|obtain|buy)\b[\w\s,']{0,30}?"
-         r"\b(?:bomb|explosive|weapon|meth(?:amphetamine)?|nerve agent|poison|ricin|sarin|"
-         r"chemical weapon|bioweapon|ghost gun|silencer|malware|ransomware|counterfeit)\b"),
+         r"\b(?:(?<!bath )(?<!photo )(?<!seed )(?<!glitter )bomb|explosive|weapon(?! against)|meth(?:amphetamine)?|"
+         r"nerve agent|poison(?! (?:control|ivy))|ricin|sarin|chemical weapon|bioweapon|ghost gun|"
+         r"silencer(?! for (?:my|the|a|our) (?:\w+ )?(?:car|exhaust|van|bike|motorbike|generator|truck))|"
+         r"malware(?! (?:removal|protection|scan|scanner|check|checker|cover|insurance))|ransomware(?! (?:cover|insurance|protection))|"
+         r"counterfeit(?! (?:detection|detector|check|checker|pen|notes? checker)))\b"),
         ("harmful_request",
          r"\b(?:launder(?:ing)? money|money laundering|steal (?:someone'?s |a )?identity|"
          r"(?:hack|break) into (?:someone|an?|his|her|their|my ex'?s?)|"
@@ -266,13 +269,14 @@ _ON_HILL = re.compile(r" on (?:this|that|the|a) hill\b", re.I)
 _SENT = (r" (?:a|an|some|over|across|back)(?: quick| short| little| new| copy of| couple of)?"
          r" (?:e-?mails?|mails?|texts?|messages?|notes?|lines?|dms?|pms?|links?|copy|copies|cds?|dvds?|"
          r"quotes?|invoices?|letters?|reply|replies|response|questions?|call|ring|update|details|form|file)\b")
+_FLOOD = r" with (?:questions|complaints|e-?mails|calls|letters|paperwork|messages|texts)\b"
 _THREAT_IDIOM = {verb: re.compile(rx, re.I) for verb, rx in (
     ("shoot", _SENT), ("burn", _SENT),
     ("beat", r" (?:to it\b|to the punch|at (?:it|this|that|their|your|his|her|my|our|the|a)? ?(?:own )?"
              r"(?:game|chess|cards|poker|golf|tennis|pool|price|offer)s?\b)"),
     ("hurt", r" (?:feelings|chances|credit|score|business|reputation|pride|prospects)\b"),
-    ("kill", r" with kindness\b"),
-    ("attack", r" with (?:questions|complaints|emails|calls|letters|paperwork)\b"),
+    ("kill", r" with (?:kindness|complaints|emails|calls|questions|paperwork)\b"),
+    ("attack", _FLOOD), ("bomb", _FLOOD),
 )}
 
 
