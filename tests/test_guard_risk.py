@@ -324,7 +324,7 @@ SERVICE_SENSES = [
 SELF_HARM_STILL = [
     "there's no point going on with my life", "there's no point going on", "I'm going to end it all with pills",
     "i'm going to end it all with this", "I want to end it all, close every account", "I don't want to live anymore",
-    "I don't want to live with this pain", "I've been self-harming", "I self harmed last night", "I self harm to cope",
+    "I don't want to live with this pain", "i just dont want to live in this world", "I've been self-harming", "I self harmed last night", "I self harm to cope",
 ]
 
 

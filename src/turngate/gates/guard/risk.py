@@ -240,9 +240,12 @@ _SERVICE_SENSE = {
         r" with (?:you(?: guys| lot| people| all)?\b(?! (?:know|see)\b)|(?:your|this|that|the) (?:\w+ )?"
         r"(?:company|bank|provider|insurer|insurance|guys|lot|people|service|accounts?|contract|network|app|"
         r"firm|business|place|card)\b)", re.I),
+    # a place, never "in this world", "on this earth", "in pain"
     "want to live": re.compile(
-        r" (?:in|here|there|at|near|next to|on|abroad|alone|with (?:him|her|them|my (?:parents|mum|mom|dad|ex|"
-        r"family)))\b", re.I),
+        r" (?:(?:in|at|near|next to) (?:this|that|the|a|my|our|their|his|her) (?:\w+ )?(?:area|town|city|village|"
+        r"country|flat|house|home|apartment|street|neighbou?rhood|building|estate|county|road|block|suburb|"
+        r"part of town)|here|there|abroad|alone|at home|with (?:him|her|them|my (?:parents|mum|mom|dad|ex|family)))\b",
+        re.I),
     "self harm": re.compile(r" (?:cover|covered|coverage|exclusions?|excluded|clauses?|claims?)\b", re.I),
 }
 _POLICY_TOPIC = re.compile(r"\b(?:cover(?:ed|s)?|coverage|insured|exclud(?:e|es|ed)|exclusions?|policy|policies)"
