@@ -7,7 +7,9 @@ injection training lines (a test checks both). The complaint set opens with the
 issue's own examples, some of which the *risk* model trained on as look-alikes. They are the only sets here in
 a caller's own words on a service line, which no public set offers; they are small
 and were written by the same people as the detectors, so read them as a check of
-the intended behaviour, not as an independent estimate.
+the intended behaviour, not as an independent estimate. Until 2026-12-07 three of their
+lines were also risk training lines ("I'll smash your face in", "shut your mouth you idiot",
+"I'm at the end of my rope with this app"); they were dropped from here.
 """
 
 from __future__ import annotations
@@ -128,11 +130,9 @@ CALLER_THREAT = [
     "I'm bringing my gun next time I come in",
     "I'll make sure you can't walk out of there",
     "you and your family should be scared",
-    "I'll smash your face in",
 ]
 CALLER_ABUSE = [
     "you're a useless brain dead robot",
-    "shut your mouth you idiot",
     "are you thick or something, you stupid machine",
     "you absolute fucking moron",
     "piss off you worthless bot",
@@ -153,7 +153,7 @@ CALLER_LOOKALIKE = [
     "my dad passed away and I need to sort out his accounts", "I'm calling about my mother who died last week",
     "shoot, I forgot my password", "I'm going to hit the roof if this happens again",
     "I'm so frustrated I could scream", "you're killing me with these fees", "that's a killer interest rate",
-    "I'm at the end of my rope with this app", "I'm done with your bank", "this is the last straw, I'm leaving",
+    "I'm done with your bank", "this is the last straw, I'm leaving",
     "I'm going to lose it if I get cut off again", "my husband is going to murder me when he sees this bill",
     "the suspense is killing me, has the transfer gone through", "I nearly had a heart attack when I saw the balance",
     "I want to end my membership", "please end this direct debit", "terminate the standing order",

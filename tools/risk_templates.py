@@ -136,21 +136,21 @@ THREAT_MORE = [
     "it's a shame if something happened to your kids", "i know your name and i'll find your address",
     "i'm going to put a brick through your window", "i'll wait for him in the car park",
     "the next person who says no to me is getting hurt", "i'm bringing my gun next time",
-    "i'm going to set fire to the branch", "i'll break your legs",
+    "i'll smash your face in", "i'm going to set fire to the branch", "i'll break your legs",
     "you're going to end up in a ditch", "i'll make sure you never work again, and worse",
     "someone's going to pay for this in blood", "i'm going to go in there and shoot someone",
     "tell your boss to watch out, i'm coming for him", "i'll hunt you down",
 ]
 ABUSE_MORE = [
     "you thick useless robot", "are you brain dead or something", "you're a disgrace, you stupid cow",
-    "you're nothing but a useless piece of crap", "you absolute moron",
+    "shut your mouth you idiot", "you're nothing but a useless piece of crap", "you absolute moron",
     "you incompetent fool", "you're an idiot and so is everyone who works there",
     "piss off you worthless machine", "fuck off", "you're a useless twat", "you stupid prick",
     "get me someone who isn't a halfwit", "you dense pathetic loser", "you're a clown",
 ]
 LOOKALIKE_MORE = [
     "this bill is going to be the death of me", "the interest is killing us", "i'm dying to get this sorted",
-    "the queue was murder", "i've had enough of this bank",
+    "the queue was murder", "i'm at the end of my rope with this app", "i've had enough of this bank",
     "i can't go on like this with the fees", "i'm done with your company", "i'm finished with you lot",
     "i want out of this contract", "i'm leaving, close everything", "there's no point in me staying with you",
     "nobody at your bank ever calls me back", "nobody would notice if you raised the fees, would they",
@@ -178,34 +178,6 @@ LOOKALIKE_MORE = [
     "bloody hell, not again", "for god's sake just put me through", "oh for crying out loud",
 ]
 
-
-# Third batch (issue 10, accidents and idioms): a threat's verb in an everyday idiom, an
-# injury told as an accident (an insurance claim), a relative's overdose (a bereavement).
-# Written from how such calls go, before any benchmark row was read; the floor sets the
-# same constructions aside (``risk._THREAT_IDIOM``, ``_ACCIDENT_*``, ``_OTHERS_OVERDOSE``).
-LOOKALIKE_IDIOMS = [
-    "i'll shoot you an email with the documents", "i'll shoot you a text when i get home",
-    "can i shoot you over the paperwork", "i'm going to shoot him a message about the transfer",
-    "i'll shoot them a quick note", "i'll shoot you a copy of the receipt",
-    "i'll beat you to it and pay online", "i'm going to beat them to the punch and switch first",
-    "i'll beat their price if you match it", "i'm trying to beat the deadline", "we'll beat them at their own game",
-    "i'll burn you a copy of the letters", "i'm going to hurt her feelings if i cancel her card",
-    "i don't want to hurt his feelings but close the joint account", "i'll kill them with kindness",
-    "i'll attack the paperwork tomorrow", "i'm going to kill the direct debit today", "i'll hit you with the reference",
-    "i'll hit them up about it tomorrow", "i'm going to smash my savings target",
-    "i cut myself on a broken glass in your shop", "i hurt myself when i fell on your stairs",
-    "i slipped and hurt myself at the station", "i cut myself opening the parcel you sent",
-    "i accidentally cut myself cooking and dropped my phone", "i hurt myself at work and need to make a claim",
-    "i fell off a ladder and hurt myself, i need to claim on the policy", "i cut myself shaving this morning",
-    "my brother died of an overdose and i need to close his account",
-    "after my son's overdose i'm handling his bills", "my daughter overdosed last year and i'm her executor",
-    "my partner died from an accidental overdose, what do i need to send you",
-    "there's no point going on with the complaint if nobody reads it", "is there any point in going on with my claim",
-    "i want to end it all with this bank and move my accounts", "i'm ending it all with you lot, close the lot",
-    "i don't want to live in this flat anymore, can i port my mortgage", "we don't want to live near the motorway",
-    "does my life policy cover self-harm", "are self harm claims excluded on this plan",
-    "i nearly hurt myself laughing at that letter",
-]
 
 
 # Validation only, never trained on: hyperbole, idiom, fiction and games, grief and illness,
@@ -256,5 +228,5 @@ def positives(rng: random.Random) -> list[tuple[str, str]]:
 
 
 def negatives(rng: random.Random) -> list[str]:
-    return [op + line for line, op in itertools.product(LOOKALIKE + LOOKALIKE_MORE + LOOKALIKE_IDIOMS, _OPEN)
+    return [op + line for line, op in itertools.product(LOOKALIKE + LOOKALIKE_MORE, _OPEN)
             if rng.random() < 0.35 or op == ""]
