@@ -320,12 +320,14 @@ SERVICE_SENSES = [
     "no point going on about it", "I'm going to end it all with this company",
     "i want to end it all with you guys, cancel everything", "I don't want to live in this area anymore",
     "i dont wanna live here anymore", "i hurt myself laughing", "does the policy cover self-harm",
-    "is self-harm covered", "my policy excludes self harm",
+    "is self-harm covered", "my policy excludes self harm", "I want to end my life insurance policy",
+    "I'd like to end my life cover", "can I take my life savings out", "ending my life assurance",
 ]
 SELF_HARM_STILL = [
     "there's no point going on with my life", "there's no point going on", "I'm going to end it all with pills",
     "i'm going to end it all with this", "I want to end it all, close every account", "I don't want to live anymore",
-    "I don't want to live with this pain", "i just dont want to live in this world", "I've been self-harming", "I self harmed last night", "I self harm to cope",
+    "I don't want to live with this pain", "i just dont want to live in this world", "I've been self-harming",
+    "I want to end my life, insurance won't matter", "i'm going to take my own life tonight", "I self harmed last night", "I self harm to cope",
 ]
 
 

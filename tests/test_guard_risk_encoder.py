@@ -180,6 +180,7 @@ CLAIMS_AND_BEREAVEMENTS = [
     "I fell and hurt myself on your stairs", "I hurt myself at work last week and need to claim",
     "my brother died of an overdose and I need to close his account",
     "my son overdosed last year, I'm calling about his account",
+    "I want to end my life insurance policy", "can I take my life savings out",
 ]
 
 

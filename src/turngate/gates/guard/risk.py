@@ -232,7 +232,7 @@ _ACCIDENT_BEFORE = re.compile(
 _I_DID = re.compile(r"\bi(?:'ve| have| had| nearly| almost| just| actually| once| already)* $", re.I)
 # Service-call senses of the floor's phrases, set aside by the words after them: going on
 # *with* a complaint, ending it all *with* a provider, not wanting to live *in* an area, a
-# policy's self-harm *cover*. "going on with my life", "end it all with pills" and
+# policy's self-harm *cover*, ending one's life *insurance*, taking out one's life *savings*. "going on with my life", "end it all with pills" and
 # "I don't want to live with this pain" stay hits.
 _SERVICE_SENSE = {
     "going on": re.compile(r" (?:with (?!(?:my |this |)life\b|living\b|it all\b)|about\b|and on\b)", re.I),
@@ -247,6 +247,9 @@ _SERVICE_SENSE = {
         r"part of town)|here|there|abroad|alone|at home|with (?:him|her|them|my (?:parents|mum|mom|dad|ex|family)))\b",
         re.I),
     "self harm": re.compile(r" (?:cover|covered|coverage|exclusions?|excluded|clauses?|claims?)\b", re.I),
+    # "life" as the first half of a compound: ending a life insurance policy, taking out life savings
+    "life": re.compile(r" (?:insurance|assurance|cover|policy|policies|savings?|membership|plan|pension|annuity|"
+                       r"fund|premiums?|protection|bond|isa|investment|account|story|partner|subscription)\b", re.I),
 }
 _POLICY_TOPIC = re.compile(r"\b(?:cover(?:ed|s)?|coverage|insured|exclud(?:e|es|ed)|exclusions?|policy|policies)"
                            r" (?:for |of |on |against )?(?:\w+ )?$", re.I)
