@@ -45,13 +45,18 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
      r"\b(?:instructions?|prompts?|rules|guidelines|directives|orders|programming|"
      r"restrictions|guardrails|policies|previous (?:tasks|information|assignments))\b"),
     ("instruction_override", "forget ignore",
-     r"\b(?:forget|ignore) (?:about )?(?:everything|all(?: of)? that|what (?:i|we|you) (?:said|discussed|were told))\b"),
+     # "what you were told" is the agent's instructions; "forget what I said" is a caller
+     # correcting themself ("... I meant Tuesday"), never an injection on its own.
+     r"\b(?:forget|ignore) (?:about )?(?:everything|all(?: of)? that|what you (?:were|have been) told)\b"),
     ("instruction_override", "task instruction instructions",
      r"\bnew (?:task|instructions?) (?:follows?|is|are)\b"),
     ("prompt_extraction", "prompt instructions",
      r"\b(?:show|print|reveal|repeat|tell me|display|output|what (?:is|are|was))\b[\w\s,']{0,30}?"
-     r"\b(?:your|the) (?:(?:full|whole|entire|original|initial|hidden|secret) )?"
-     r"(?:system )?(?:prompt|instructions|initial instructions)\b"),
+     # "repeat the instructions" is a caller asking for the steps again; "your instructions",
+     # "the original / system instructions" and any "prompt" are the agent's own.
+     r"\b(?:your (?:(?:full|whole|entire|original|initial|hidden|secret) )?(?:system )?(?:prompt|instructions)|"
+     r"the (?:(?:full|whole|entire|original|initial|hidden|secret) (?:system )?|system )(?:prompt|instructions)|"
+     r"the prompt)\b"),
     ("prompt_extraction", "prompt", r"\bsystem prompt\b"),
     ("role_override", "mode anything jailbreak jailbroken",
      r"\bdeveloper mode\b|\bdan mode\b|\bdo anything now\b|\bjailbr(?:eak|oken)\b|\bgod mode\b|\bdebug mode\b"),
