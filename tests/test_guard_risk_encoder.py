@@ -208,3 +208,18 @@ def test_a_threat_verbs_idiom_is_read_literally_on_the_final(text, encoder, poli
 def test_an_idiom_does_not_hide_a_threat_beside_it(encoder):
     for text in ("I'll shoot you an email and then I'll shoot you", "i'll shoot you a text, you'd better watch your back"):
         assert final(text, encoder).reason == "threat", text
+
+
+def test_the_shell_prefetches_an_idioms_literal_text_too(policy, router):
+    from turngate.gates.pipeline import CallContext, run_gates
+
+    enc = router.classifier._encoder
+    if not hasattr(enc, "warm"):
+        pytest.skip("the router's encoder is not the shell's cached one")
+    from turngate.gates.pipeline import _warm_final
+
+    text = "I'll shoot you an email with the statement"
+    _warm_final(enc.warm, number_shape(text))
+    misses = enc.misses
+    run_gates(router, policy, text, final=True, context=CallContext())
+    assert enc.misses == misses  # both the route's and the risk view's text were warm

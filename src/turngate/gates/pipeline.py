@@ -407,7 +407,14 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
                                 customer=directory.lookup(parameters.get("from", "")))
 
     # The shell calls this in a worker thread with each final before the core sees it.
-    # It warms the text the Route gate will read (numbers in their fixed shape).
+    # It warms the text the Route gate will read (numbers in their fixed shape) and, for a
+    # final with a threat verb's idiom, the literal text the risk view reads.
     warm = getattr(encoder, "warm", None)
-    make.prefetch = (lambda text: warm(number_shape(text))) if warm else None  # type: ignore[attr-defined]
+    make.prefetch = (lambda text: _warm_final(warm, number_shape(text))) if warm else None  # type: ignore[attr-defined]
     return make
+
+
+def _warm_final(warm, shaped: str) -> None:
+    warm(shaped)
+    if (words := literal(shaped)) != shaped:
+        warm(words)
