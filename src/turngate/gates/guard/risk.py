@@ -49,6 +49,7 @@ import numpy as np
 
 from ...data import bundled_json_gz
 from .injection import LinearModel
+from .risk_senses import AUTHORITY, LITERAL, not_mine, threat_idiom
 
 PERSON_KINDS = ("self_harm", "threat", "abuse")  # always a person's call
 
@@ -95,7 +96,7 @@ _METHOD = (
 
 # (kind, pattern); kind is the reason code. The self-harm patterns read a text in
 # its spoken form (``_spoken``: "don t", "don’t" -> "don't") and a hit is set aside
-# when the words just before it negate it or report someone else (``_not_mine``).
+# when the words around it make it someone else's or another sense (``risk_senses``).
 RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(rx, re.I)) for kind, rx in (
         ("self_harm",
@@ -185,135 +186,6 @@ def _spoken(text: str) -> str:
     return _SPLIT_CONTRACTION.sub(lambda m: f"{m[1]}n't" if m[1] else f"{m[3]}'{m[4]}", text.translate(_QUOTES))
 
 
-# A self-harm phrase is the caller's own statement unless the words just before it
-# say otherwise. Negation is local: a "not", "don't", "won't", "never" governing that
-# very verb phrase, with at most a few adverbs or a "want to" / "going to" between
-# ("I don't want to die", "I won't kill myself", "I'd never really want to die"); a
-# negation further back governs something else ("I don't know if I want to die",
-# "I'm not okay, I want to die": both stay hits). "can't" is not a negation of intent
-# ("I can't kill myself because of my kids" is ideation), nor is "not to" ("I'm
-# trying not to kill myself" tells of the urge). Reported speech: someone else tells
-# the caller to ("people tell me to kill myself", "he said I should kill myself", "I
-# get told to kill myself"). Hyperbole stays a hit (an unnegated "I want to die"
-# always reaches a person), except the old "makes me want to die", left to the models
-# since issue 10, and the idiom "the hill I want to die on".
-_NEGATOR = (r"(?:not|never|don't|dont|do not|doesn't|doesnt|does not|didn't|didnt|did not|won't|wont|will not|"
-            r"wouldn't|wouldnt|would not)")
-_BETWEEN = (r"(?:really|even|ever|actually|honestly|truly|seriously|necessarily|just|literally|want to|wanna|"
-            r"wanted to|going to|gonna|plan(?:ning)? to|intend(?:ing)? to|mean to|try(?:ing)? to|have to|"
-            r"need to|feel like|think i'd|think i'll|think i would|think i will|be)")
-_NEGATED = re.compile(rf"\b{_NEGATOR} (?:{_BETWEEN} ){{0,3}}$|\b(?:makes?|made|making) me $", re.I)
-_REPORTED = re.compile(
-    r"\b(?:tell|tells|told|telling|ask|asks|asked|asking|want|wants|wanted|wanting|expects?|expected|expecting|"
-    r"urg(?:e|es|ed|ing)|encourag(?:e|es|ed|ing)|dar(?:e|es|ed|ing)|beg|begs|begged|begging|forc(?:e|es|ed|ing)|"
-    r"push(?:es|ed|ing)?|pressur(?:e|es|ed|ing)) (?:me|him|her|them|us|you|u) to (?:(?:go|just|and|go and) )*$|"
-    r"\b(?:told|asked|dared|urged|encouraged) to (?:(?:go|just|and|go and) )*$|"
-    r"(?<!\bi )\b(?:tell|tells|told|telling|say|says|said|saying) (?:me )?(?:that )?i should (?:(?:just|go) )*$",
-    re.I)
-# Command voices and intrusive thoughts are the caller's own risk, never reported speech:
-# "the voices tell me to kill myself", "my mind keeps telling me to end it all".
-_INNER_VOICE = re.compile(r"\b(?:voices?|my (?:own )?(?:mind|head|brain|thoughts?)|something (?:inside|in my head)|"
-                          r"(?:a|this|the|these) (?:thought|urge)s?)\b", re.I)
-# "want to die" with another subject: "people who want to die", "if you want to die".
-_OTHER_SUBJECT = re.compile(
-    r"\b(?:you|u|they|he|she|who|people|ppl|someone|somebody|everyone|everybody|nobody) "
-    r"(?:(?:really|just|all|ever|even|still|also) )?$", re.I)
-# An injury told as an accident is a claim, not self-harm: "I cut myself on the broken glass
-# in your store", "I hurt myself at work", "I fell and hurt myself", "I accidentally cut
-# myself", "cut myself a slice of cake". Only "hurt / harm / cut myself" is read so; the
-# words that make it self-harm stay hits ("on purpose", "on my arms", "again", "with a
-# razor"), and the models still read every final the floor leaves.
-_BODY = r"(?:arms?|legs?|wrists?|thighs?|stomach|belly|body|skin|hips?|ankles?|chest|face)"
-_ACCIDENT_AFTER = re.compile(
-    r"(?: (?:badly|quite badly|really badly|pretty badly|a bit|a little|slightly))?"
-    r" (?:by accident|accidentally|shaving|cooking|chopping|slicing|opening|gardening|playing|lifting|moving|laughing|"
-    r"at work|at the gym|at (?:your|the|my|our) (?:store|shop|branch|office|station|site|work|job|house|home)|"
-    r"in (?:a|an|the) (?:fall|accident|crash|collision|kitchen|garden)|"
-    r"a (?:slice|piece|bit|chunk|wedge|bowl|plate)\b|some (?:bread|cake|cheese|pie|meat)|"
-    r"on (?!purpose\b|(?:the )?(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|bad days|days|nights)\b|"
-    rf"(?:my|both|the|each) (?:\w+ )?{_BODY}\b)(?:a|an|the|some|your|their|his|her|this|that|broken|sharp|rusty)\b)",
-    re.I)
-_ACCIDENT_BEFORE = re.compile(
-    r"\b(?:accidentally|by accident|(?:fell|fallen|slipped|tripped|stumbled|crashed)(?: over| down| up)? and)"
-    r" (?:\w+ ){0,2}$", re.I)
-_I_DID = re.compile(r"\bi(?:'ve| have| had| nearly| almost| just| actually| once| already)* $", re.I)
-# Service-call senses of the floor's phrases, set aside by the words after them: going on
-# *with* a complaint, ending it all *with* a provider, not wanting to live *in* an area, a
-# policy's self-harm *cover*, ending one's life *insurance*, taking out one's life *savings*. "going on with my life", "end it all with pills" and
-# "I don't want to live with this pain" stay hits.
-_SERVICE_SENSE = {
-    "going on": re.compile(r" (?:with (?!(?:my |this |)life\b|living\b|it all\b)|about\b|and on\b)", re.I),
-    "end it all": re.compile(
-        r" with (?:you(?: guys| lot| people| all)?\b(?! (?:know|see)\b)|(?:your|this|that|the) (?:\w+ )?"
-        r"(?:company|bank|provider|insurer|insurance|guys|lot|people|service|accounts?|contract|network|app|"
-        r"firm|business|place|card)\b)", re.I),
-    # a place, never "in this world", "on this earth", "in pain"
-    "want to live": re.compile(
-        r" (?:(?:in|at|near|next to) (?:this|that|the|a|my|our|their|his|her) (?:\w+ )?(?:area|town|city|village|"
-        r"country|flat|house|home|apartment|street|neighbou?rhood|building|estate|county|road|block|suburb|"
-        r"part of town)|here|there|abroad|alone|at home|with (?:him|her|them|my (?:parents|mum|mom|dad|ex|family)))\b",
-        re.I),
-    "self harm": re.compile(r" (?:cover|covered|coverage|exclusions?|excluded|clauses?|claims?)\b", re.I),
-    # "life" as the first half of a compound: ending a life insurance policy, taking out life savings
-    "life": re.compile(r" (?:insurance|assurance|cover|policy|policies|savings?|membership|plan|pension|annuity|"
-                       r"fund|premiums?|protection|bond|isa|investment|account|story|partner|subscription)\b", re.I),
-}
-_POLICY_TOPIC = re.compile(r"\b(?:cover(?:ed|s)?|coverage|insured|exclud(?:e|es|ed)|exclusions?|policy|policies)"
-                           r" (?:for |of |on |against )?(?:\w+ )?$", re.I)
-# An injury meant is never an accident: "I'm going to hurt myself at work", "I want to cut myself".
-_MEANT = re.compile(r"\b(?:want(?:ed|s)? to|wanna|going to|gonna|will|'ll|might|plan(?:ning)? to|"
-                    r"thinking (?:about|of)|urges? to|feel like|tempted to|about to) (?:\w+ )?$", re.I)
-# Someone else's overdose: "my brother died of an overdose", "after her overdose".
-_OTHERS_OVERDOSE = re.compile(
-    r"\b(?:(?:died|dying|dead|death|passed away|passed|lost (?:him|her|them|\w+))"
-    r" (?:of|from|to|after|through|due to|because of)|his|her|their|your|\w+'s)"
-    r" (?:an? |the )?(?:accidental |drug |heroin |opioid |fentanyl |suspected )?$", re.I)
-# The idiom: "is this the hill I want to die on", "I want to die on this hill".
-_HILL = re.compile(r"\bhills? (?:that |which )?(?:i|you|we|they|u) (?:\w+ )?$", re.I)
-_ON_HILL = re.compile(r" on (?:this|that|the|a) hill\b", re.I)
-
-
-# A threat's verb in an everyday idiom is not a threat: "I'll shoot you an email", "I'll
-# burn you a copy" (send or make someone a thing), "I'll beat you to it / to the punch / at
-# your own game", "I'm going to hurt her feelings", "I'll kill them with kindness". Each
-# verb has its own idioms, read right after its object, so "I'll kill you at your office",
-# "shoot you in the head", "beat you to death", "beat you up" and every bare "I'll kill
-# you" stay hits.
-_SENT = (r" (?:a|an|some|over|across|back)(?: quick| short| little| new| copy of| couple of)?"
-         r" (?:e-?mails?|mails?|texts?|messages?|notes?|lines?|dms?|pms?|links?|copy|copies|cds?|dvds?|"
-         r"quotes?|invoices?|letters?|reply|replies|response|questions?|call|ring|update|details|form|file)\b")
-_FLOOD = r" with (?:questions|complaints|e-?mails|calls|letters|paperwork|messages|texts)\b"
-_THREAT_IDIOM = {verb: re.compile(rx, re.I) for verb, rx in (
-    ("shoot", _SENT), ("burn", _SENT),
-    ("beat", r" (?:to it\b|to the punch|at (?:it|this|that|their|your|his|her|my|our|the|a)? ?(?:own )?"
-             r"(?:game|chess|cards|poker|golf|tennis|pool|price|offer)s?\b)"),
-    ("hurt", r" (?:feelings|chances|credit|score|business|reputation|pride|prospects)\b"),
-    ("kill", r" with (?:kindness|complaints|emails|calls|questions|paperwork)\b"),
-    ("attack", _FLOOD), ("bomb", _FLOOD),
-)}
-
-
-# Another person's account with a legal authority is a process, not a request for harm: a
-# power of attorney, an executor, a deputy. The auth gate still checks that authority.
-_AUTHORITY = re.compile(
-    r"\b(?:(?:lasting )?power of attorney|attorney|executor|executrix|administrator of|deputy(?:ship)?|probate|"
-    r"bereavement|deceased|appointee|third[- ]party mandate|on (?:their|his|her) behalf|"
-    r"(?:late|dead|passed) (?:mum|mom|mother|dad|father|husband|wife|partner|son|daughter|brother|sister|"
-    r"nan|gran|grandma|grandad|grandfather|grandmother|aunt|uncle))\b", re.I)
-
-
-def _idiom(text: str, m: re.Match[str]) -> bool:
-    """Whether a threat hit ("i'll shoot you") goes on as its verb's idiom ("... an email")."""
-    words = m[0].lower().split()
-    rx = _THREAT_IDIOM.get(words[-2]) if len(words) >= 2 else None
-    return bool(rx and rx.match(text, m.end()))
-
-
-# What each idiom means, in words the models read literally ("I'll send you an email").
-_LITERAL = {"shoot": "send", "burn": "make", "beat": "pass", "hurt": "upset", "kill": "treat",
-            "attack": "flood", "bomb": "flood"}
-
-
 def literal(text: str) -> str:
     """``text`` with each threat verb that the floor read as an idiom in its literal sense.
 
@@ -327,10 +199,10 @@ def literal(text: str) -> str:
     for kind, rx in RISK:
         if kind == "threat":
             for m in rx.finditer(text):
-                if _idiom(text, m):
+                if threat_idiom(text, m):
                     verb = m[0].split()[-2]
                     at = m.start() + m[0].lower().rfind(f" {verb.lower()} ") + 1
-                    spans.append((at, at + len(verb), _LITERAL[verb.lower()]))
+                    spans.append((at, at + len(verb), LITERAL[verb.lower()]))
     out, last = [], 0
     for a, b, word in sorted(spans):
         out.append(text[last:a] + word)
@@ -350,38 +222,14 @@ def scan_patterns(text: str) -> str:
     spoken = _spoken(text)
     for kind, rx in RISK:
         for m in rx.finditer(spoken if kind == "self_harm" else text):
-            if kind == "self_harm" and _not_mine(spoken, m):
+            if kind == "self_harm" and not_mine(spoken, m):
                 continue
-            if kind == "threat" and _idiom(text, m):
+            if kind == "threat" and threat_idiom(text, m):
                 continue
-            if kind == "harmful_request" and m[0].lower().startswith("access") and _AUTHORITY.search(text):
+            if kind == "harmful_request" and m[0].lower().startswith("access") and AUTHORITY.search(text):
                 continue
             return kind
     return ""
-
-
-def _not_mine(text: str, m: re.Match[str]) -> bool:
-    """Whether the words around a self-harm hit negate it, make it someone else's or an idiom."""
-    before = text[max(0, m.start() - 60):m.start()]
-    if _NEGATED.search(before) or (_REPORTED.search(before) and not _INNER_VOICE.search(before)):
-        return True
-    hit = m[0].lower()
-    if hit.endswith("myself") and hit.startswith(("hurt", "harm", "cut")):
-        return not _MEANT.search(before) and bool(_ACCIDENT_BEFORE.search(before)
-                                                  or _ACCIDENT_AFTER.match(text, m.end()))
-    if hit == "overdose":
-        return bool(_OTHERS_OVERDOSE.search(before))
-    for tail, rx in _SERVICE_SENSE.items():
-        if hit.replace("-", " ").replace("wanna", "want to").endswith(tail) and (
-                rx.match(text, m.end()) or (tail == "self harm" and _POLICY_TOPIC.search(before))):
-            return True
-    if hit == "overdosed":  # the caller's own only: "I overdosed", not "my brother overdosed"
-        return not _I_DID.search(before)
-    if not hit.startswith(("want", "wanna")):
-        return False
-    after = text[m.end():m.end() + 20]
-    return bool(_OTHER_SUBJECT.search(before) or _ON_HILL.match(after)
-                or (_HILL.search(before) and after.lower().startswith(" on")))
 
 
 @dataclass(frozen=True, slots=True)
