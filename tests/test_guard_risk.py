@@ -294,12 +294,14 @@ SERVICE_SENSES = [
     "i dont wanna live here anymore", "i hurt myself laughing", "does the policy cover self-harm",
     "is self-harm covered", "my policy excludes self harm", "I want to end my life insurance policy",
     "I'd like to end my life cover", "can I take my life savings out", "ending my life assurance",
+    "i overdosed on coffee today", "I've been overdosing on netflix", "I'll hang myself out to dry",
 ]
 SELF_HARM_STILL = [
     "there's no point going on with my life", "there's no point going on", "I'm going to end it all with pills",
     "i'm going to end it all with this", "I want to end it all, close every account", "I don't want to live anymore",
     "I don't want to live with this pain", "i just dont want to live in this world", "I've been self-harming",
-    "I want to end my life, insurance won't matter", "i'm going to take my own life tonight", "I self harmed last night", "I self harm to cope",
+    "I want to end my life, insurance won't matter", "i'm going to take my own life tonight",
+    "I overdosed on my pills", "I'm overdosing on insulin", "I'm going to hang myself", "I self harmed last night", "I self harm to cope",
 ]
 
 

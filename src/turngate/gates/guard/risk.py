@@ -77,7 +77,7 @@ _METHOD = (
     rf"(?:my|my own|both (?:of )?my|your own|one'?s own) {_VESSEL}|"
     r"how (?:do|can|would|could|should) (?:you|one|someone|a person|people) (?:cut|slit|sever|pierce|slash) "
     rf"(?:your|one'?s|their) (?:own )?{_VESSEL}|"
-    r"(?:hang|hanging|hanged|hung) myself|(?:tie|tied|tying|make|made|making|buy|bought) (?:a|the|my) noose|"
+    r"(?:hang|hanging|hanged|hung) myself(?! out to dry)|(?:tie|tied|tying|make|made|making|buy|bought) (?:a|the|my) noose|"
     r"(?:shoot|shooting) myself(?! in the (?:foot|feet|leg))|blow(?:ing)? my (?:own )?brains out|"
     r"(?:put|putting) a (?:gun|bullet|pistol) (?:to|in|into|through) my (?:head|mouth|brain|temple)|"
     r"(?:poison|poisoning|suffocate|suffocating|smother|smothering|strangle|strangling|stab|stabbing) myself|"

@@ -102,6 +102,10 @@ _OTHERS_OVERDOSE = re.compile(
     r"\b(?:(?:died|dying|dead|death|passed away|passed|lost (?:him|her|them|\w+))"
     r" (?:of|from|to|after|through|due to|because of)|his|her|their|your|\w+'s)"
     r" (?:an? |the )?(?:accidental |drug |heroin |opioid |fentanyl |suspected )?$", re.I)
+# Too much of a food, a drink or a show is not an overdose: "I overdosed on coffee today".
+_TRIVIAL_DOSE = re.compile(
+    r" on (?:(?:so much|too much|all the|the) )?(?:coffee|caffeine|chocolate|sugar|sweets|candy|cake|pizza|carbs|"
+    r"junk food|crisps|chips|netflix|tv|telly|christmas|sun|sunshine|memes|gossip)\b", re.I)
 # The idiom: "is this the hill I want to die on", "I want to die on this hill".
 _HILL = re.compile(r"\bhills? (?:that |which )?(?:i|you|we|they|u) (?:\w+ )?$", re.I)
 _ON_HILL = re.compile(r" on (?:this|that|the|a) hill\b", re.I)
@@ -157,6 +161,8 @@ def not_mine(text: str, m: re.Match[str]) -> bool:
     if hit.endswith("myself") and hit.startswith(("hurt", "harm", "cut")):
         return not _MEANT.search(before) and bool(_ACCIDENT_BEFORE.search(before)
                                                   or _ACCIDENT_AFTER.match(text, m.end()))
+    if hit.startswith("overdos") and _TRIVIAL_DOSE.match(text, m.end() - (3 if hit.endswith(" on") else 0)):
+        return True
     if hit == "overdose":
         return bool(_OTHERS_OVERDOSE.search(before))
     for tail, rx in _SERVICE_SENSE.items():
