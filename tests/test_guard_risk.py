@@ -301,7 +301,8 @@ SELF_HARM_STILL = [
     "i'm going to end it all with this", "I want to end it all, close every account", "I don't want to live anymore",
     "I don't want to live with this pain", "i just dont want to live in this world", "I've been self-harming",
     "I want to end my life, insurance won't matter", "i'm going to take my own life tonight",
-    "I overdosed on my pills", "I'm overdosing on insulin", "I'm going to hang myself", "I self harmed last night", "I self harm to cope",
+    "I overdosed on my pills", "I'm overdosing on insulin", "I'm going to hang myself",
+    "I think it's an overdose, I took everything", "I self harmed last night", "I self harm to cope",
 ]
 
 

@@ -100,7 +100,8 @@ _MEANT = re.compile(r"\b(?:want(?:ed|s)? to|wanna|going to|gonna|will|'ll|might|
 # Someone else's overdose: "my brother died of an overdose", "after her overdose".
 _OTHERS_OVERDOSE = re.compile(
     r"\b(?:(?:died|dying|dead|death|passed away|passed|lost (?:him|her|them|\w+))"
-    r" (?:of|from|to|after|through|due to|because of)|his|her|their|your|\w+'s)"
+    r" (?:of|from|to|after|through|due to|because of)|his|her|their|your|"
+    r"\b(?!(?:it|that|there|what|he|she|who|this|here|i)'s)\w+'s)"
     r" (?:an? |the )?(?:accidental |drug |heroin |opioid |fentanyl |suspected )?$", re.I)
 # Too much of a food, a drink or a show is not an overdose: "I overdosed on coffee today".
 _TRIVIAL_DOSE = re.compile(
