@@ -56,15 +56,18 @@ _OTHER_SUBJECT = re.compile(
 # myself", "cut myself a slice of cake". Only "hurt / harm / cut myself" is read so; the
 # words that make it self-harm stay hits ("on purpose", "on my arms", "again", "with a
 # razor"), and the models still read every final the floor leaves.
-_BODY = r"(?:arms?|legs?|wrists?|thighs?|stomach|belly|body|skin|hips?|ankles?|chest|face)"
+# Accident objects only: "on the bathroom floor" or "at my house" is where self-harm
+# happens as often as an accident, so neither sets a hit aside.
 _ACCIDENT_AFTER = re.compile(
-    r"(?: (?:badly|quite badly|really badly|pretty badly|a bit|a little|slightly))?"
+    r"(?: (?:badly|quite badly|really badly|pretty badly|slightly))?"
     r" (?:by accident|accidentally|shaving|cooking|chopping|slicing|opening|gardening|playing|lifting|moving|laughing|"
-    r"at work|at the gym|at (?:your|the|my|our) (?:store|shop|branch|office|station|site|work|job|house|home)|"
-    r"in (?:a|an|the) (?:fall|accident|crash|collision|kitchen|garden)|"
-    r"a (?:slice|piece|bit|chunk|wedge|bowl|plate)\b|some (?:bread|cake|cheese|pie|meat)|"
-    r"on (?!purpose\b|(?:the )?(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|bad days|days|nights)\b|"
-    rf"(?:my|both|the|each) (?:\w+ )?{_BODY}\b)(?:a|an|the|some|your|their|his|her|this|that|broken|sharp|rusty)\b)",
+    r"at work|at the gym|at (?:your|the|our) (?:store|shop|branch|office|station|site|premises)|"
+    r"in (?:a|an|the) (?:fall|accident|crash|collision)|"
+    r"a (?:slice|piece|wedge|bowl|plate) of\b|some (?:bread|cake|cheese|pie|meat)|"
+    r"on (?:a|an|the|some|your|their|this|that)(?: broken| sharp| rusty| loose| wet| icy| metal| glass)?"
+    r" (?:glass|bottle|tin|can|lid|nail|edge|corner|fence|wire|step|steps|stairs|staircase|escalator|door|shelf|"
+    r"paper|box|parcel|package|packaging|machine|counter|ice|pavement|kerb|curb|pothole|trolley|ladder|"
+    r"wet floor|shop floor|equipment)\b)",
     re.I)
 _ACCIDENT_BEFORE = re.compile(
     r"\b(?:accidentally|by accident|(?:fell|fallen|slipped|tripped|stumbled|crashed)(?: over| down| up)? and)"
@@ -76,9 +79,12 @@ _I_DID = re.compile(r"\bi(?:'ve| have| had| nearly| almost| just| actually| once
 # "going on with my life", "end it all with pills" and "I don't want to live with this
 # pain" stay hits.
 _SERVICE_SENSE = {
-    "going on": re.compile(r" (?:with (?!(?:my |this |)life\b|living\b|it all\b)|about\b|and on\b)", re.I),
+    # a thing to go on with, never "with it", "with my life", "with the pain"
+    "going on": re.compile(r" (?:with (?:this|that|the|your|my|our) (?!life\b|living\b|pain\b|suffering\b|"
+                           r"everything\b|anything\b)\w+|about\b|and on\b)", re.I),
+    # a provider, never a bare "with you" (the last person the caller speaks to)
     "end it all": re.compile(
-        r" with (?:you(?: guys| lot| people| all)?\b(?! (?:know|see)\b)|(?:your|this|that|the) (?:\w+ )?"
+        r" with (?:you (?:guys|lot|people)\b|(?:your|this|that|the) (?:\w+ )?"
         r"(?:company|bank|provider|insurer|insurance|guys|lot|people|service|accounts?|contract|network|app|"
         r"firm|business|place|card)\b)", re.I),
     # a place, never "in this world", "on this earth", "in pain"
@@ -90,7 +96,7 @@ _SERVICE_SENSE = {
     "self harm": re.compile(r" (?:cover|covered|coverage|exclusions?|excluded|clauses?|claims?)\b", re.I),
     # "life" as the first half of a compound: ending a life insurance policy, taking out life savings
     "life": re.compile(r" (?:insurance|assurance|cover|policy|policies|savings?|membership|plan|pension|annuity|"
-                       r"fund|premiums?|protection|bond|isa|investment|account|story|partner|subscription)\b", re.I),
+                       r"fund|premiums?|protection|bond|isa|investment|subscription)\b", re.I),
 }
 _POLICY_TOPIC = re.compile(r"\b(?:cover(?:ed|s)?|coverage|insured|exclud(?:e|es|ed)|exclusions?|policy|policies)"
                            r" (?:for |of |on |against )?(?:\w+ )?$", re.I)
