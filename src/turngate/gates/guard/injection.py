@@ -56,7 +56,7 @@ _PATTERNS: tuple[tuple[str, str, str], ...] = (
      # "the original / system instructions" and any "prompt" are the agent's own.
      r"\b(?:your (?:(?:full|whole|entire|original|initial|hidden|secret) )?(?:system )?(?:prompt|instructions)|"
      r"the (?:(?:full|whole|entire|original|initial|hidden|secret) (?:system )?|system )(?:prompt|instructions)|"
-     r"the prompt)\b"),
+     r"the prompt|the instructions (?:you (?:were|have been|'ve been) (?:given|told)|you have|above|before this))\b"),
     ("prompt_extraction", "prompt", r"\bsystem prompt\b"),
     ("role_override", "mode anything jailbreak jailbroken",
      r"\bdeveloper mode\b|\bdan mode\b|\bdo anything now\b|\bjailbr(?:eak|oken)\b|\bgod mode\b|\bdebug mode\b"),

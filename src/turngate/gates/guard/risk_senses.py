@@ -156,7 +156,7 @@ def threat_idiom(text: str, m: re.Match[str]) -> bool:
 
 # What each idiom means, in words the models read literally ("I'll send you an email").
 LITERAL = {"shoot": "send", "burn": "make", "beat": "pass", "hurt": "upset", "kill": "treat",
-            "attack": "flood", "bomb": "flood"}
+           "attack": "flood", "bomb": "flood"}
 
 
 def not_mine(text: str, m: re.Match[str]) -> bool:
