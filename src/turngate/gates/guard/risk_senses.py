@@ -5,8 +5,10 @@ a hit and says when it is someone else's ("people tell me to kill myself"), nega
 don't want to die"), an idiom ("the hill I want to die on", "I'll shoot you an email"),
 or the everyday sense of the same words on a service line: an injury told as an accident
 (an insurance claim), a relative's overdose (a bereavement), ending one's life
-*insurance*, going on *with* a complaint, an attorney's access to an account. A hit set
-aside here is left to the models on the final, never cleared for good; every rule keeps
+*insurance*, going on *with* a complaint, an attorney's access to an account. What the
+words *after* a phrase decide is a pattern fragment here (``LIFE_COMPOUND``, ...) that
+``risk.RISK`` puts in a negative lookahead; what needs the words before is ``not_mine``.
+A hit set aside is left to the models on the final, never cleared for good; every rule keeps
 the risky reading of the same words (intent, "on purpose", "with pills", "in this world")
 a hit, and the tests hold both sides.
 """
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["AUTHORITY", "LITERAL", "not_mine", "threat_idiom"]
+__all__ = ["AUTHORITY", "A_PLACE", "GONE_ON_WITH", "LIFE_COMPOUND", "LITERAL", "POLICY_TERM", "PROVIDER",
+           "TRIVIAL_DOSE", "not_mine", "threat_idiom"]
 
 
 # A self-harm phrase is the caller's own statement unless the words just before it
@@ -73,31 +76,31 @@ _ACCIDENT_BEFORE = re.compile(
     r"\b(?:accidentally|by accident|(?:fell|fallen|slipped|tripped|stumbled|crashed)(?: over| down| up)? and)"
     r" (?:\w+ ){0,2}$", re.I)
 _I_DID = re.compile(r"\bi(?:'ve| have| had| nearly| almost| just| actually| once| already)* $", re.I)
-# Service-call senses of the floor's phrases, set aside by the words after them: going on
+# Service-call senses of the floor's phrases, told by the words right after them: going on
 # *with* a complaint, ending it all *with* a provider, not wanting to live *in* an area, a
-# policy's self-harm *cover*, ending one's life *insurance*, taking out one's life *savings*.
-# "going on with my life", "end it all with pills" and "I don't want to live with this
-# pain" stay hits.
-_SERVICE_SENSE = {
-    # a thing to go on with, never "with it", "with my life", "with the pain"
-    "going on": re.compile(r" (?:with (?:this|that|the|your|my|our) (?!life\b|living\b|pain\b|suffering\b|"
-                           r"everything\b|anything\b)\w+|about\b|and on\b)", re.I),
-    # a provider, never a bare "with you" (the last person the caller speaks to)
-    "end it all": re.compile(
-        r" with (?:you (?:guys|lot|people)\b|(?:your|this|that|the) (?:\w+ )?"
-        r"(?:company|bank|provider|insurer|insurance|guys|lot|people|service|accounts?|contract|network|app|"
-        r"firm|business|place|card)\b)", re.I),
-    # a place, never "in this world", "on this earth", "in pain"
-    "want to live": re.compile(
-        r" (?:(?:in|at|near|next to) (?:this|that|the|a|my|our|their|his|her) (?:\w+ )?(?:area|town|city|village|"
-        r"country|flat|house|home|apartment|street|neighbou?rhood|building|estate|county|road|block|suburb|"
-        r"part of town)|here|there|abroad|alone|at home|with (?:him|her|them|my (?:parents|mum|mom|dad|ex|family)))\b",
-        re.I),
-    "self harm": re.compile(r" (?:cover|covered|coverage|exclusions?|excluded|clauses?|claims?)\b", re.I),
-    # "life" as the first half of a compound: ending a life insurance policy, taking out life savings
-    "life": re.compile(r" (?:insurance|assurance|cover|policy|policies|savings?|membership|plan|pension|annuity|"
-                       r"fund|premiums?|protection|bond|isa|investment|subscription)\b", re.I),
-}
+# policy's self-harm *cover*, ending one's life *insurance*, taking out one's life *savings*,
+# an overdose of coffee. These are negative lookaheads inside ``risk.RISK``'s patterns (the
+# phrase does not match at all), as "can't go on" is already read; "going on with my life",
+# "end it all with pills" and "I don't want to live with this pain" stay hits.
+# A thing to go on with, never "with it", "with my life", "with the pain".
+GONE_ON_WITH = (r" (?:with (?:this|that|the|your|my|our) (?!life\b|living\b|pain\b|suffering\b|"
+                r"everything\b|anything\b)\w+|about\b|and on\b)")
+# A provider, never a bare "with you" (the last person the caller speaks to).
+PROVIDER = (r" with (?:you (?:guys|lot|people)\b|(?:your|this|that|the) (?:\w+ )?"
+            r"(?:company|bank|provider|insurer|insurance|guys|lot|people|service|accounts?|contract|network|app|"
+            r"firm|business|place|card)\b)")
+# A place, never "in this world", "on this earth", "in pain".
+A_PLACE = (r" (?:(?:in|at|near|next to) (?:this|that|the|a|my|our|their|his|her) (?:\w+ )?(?:area|town|city|"
+           r"village|country|flat|house|home|apartment|street|neighbou?rhood|building|estate|county|road|block|"
+           r"suburb|part of town)|here|there|abroad|alone|at home|with (?:him|her|them|my (?:parents|mum|mom|dad|"
+           r"ex|family)))\b")
+POLICY_TERM = r" (?:cover|covered|coverage|exclusions?|excluded|clauses?|claims?)\b"
+# "life" as the first half of a compound: a life insurance policy, life savings.
+LIFE_COMPOUND = (r" (?:insurance|assurance|cover|policy|policies|savings?|membership|plan|pension|annuity|"
+                 r"fund|premiums?|protection|bond|isa|investment|subscription)\b")
+# Too much of a food, a drink or a show is not an overdose: "I overdosed on coffee today".
+TRIVIAL_DOSE = (r" (?:(?:so much|too much|all the|the) )?(?:coffee|caffeine|chocolate|sugar|sweets|candy|cake|"
+                r"pizza|carbs|junk food|crisps|chips|netflix|tv|telly|christmas|sun|sunshine|memes|gossip)\b")
 _POLICY_TOPIC = re.compile(r"\b(?:cover(?:ed|s)?|coverage|insured|exclud(?:e|es|ed)|exclusions?|policy|policies)"
                            r" (?:for |of |on |against )?(?:\w+ )?$", re.I)
 # An injury meant is never an accident: "I'm going to hurt myself at work", "I want to cut myself".
@@ -109,10 +112,6 @@ _OTHERS_OVERDOSE = re.compile(
     r" (?:of|from|to|after|through|due to|because of)|his|her|their|your|"
     r"\b(?!(?:it|that|there|what|he|she|who|this|here|i)'s)\w+'s)"
     r" (?:an? |the )?(?:accidental |drug |heroin |opioid |fentanyl |suspected )?$", re.I)
-# Too much of a food, a drink or a show is not an overdose: "I overdosed on coffee today".
-_TRIVIAL_DOSE = re.compile(
-    r" on (?:(?:so much|too much|all the|the) )?(?:coffee|caffeine|chocolate|sugar|sweets|candy|cake|pizza|carbs|"
-    r"junk food|crisps|chips|netflix|tv|telly|christmas|sun|sunshine|memes|gossip)\b", re.I)
 # The idiom: "is this the hill I want to die on", "I want to die on this hill".
 _HILL = re.compile(r"\bhills? (?:that |which )?(?:i|you|we|they|u) (?:\w+ )?$", re.I)
 _ON_HILL = re.compile(r" on (?:this|that|the|a) hill\b", re.I)
@@ -160,7 +159,8 @@ LITERAL = {"shoot": "send", "burn": "make", "beat": "pass", "hurt": "upset", "ki
 
 
 def not_mine(text: str, m: re.Match[str]) -> bool:
-    """Whether the words around a self-harm hit negate it, make it someone else's or an idiom."""
+    """Whether the words around a self-harm hit negate it, make it someone else's, an
+    accident, a topic or an idiom."""
     before = text[max(0, m.start() - 60):m.start()]
     if _NEGATED.search(before) or (_REPORTED.search(before) and not _INNER_VOICE.search(before)):
         return True
@@ -168,14 +168,10 @@ def not_mine(text: str, m: re.Match[str]) -> bool:
     if hit.endswith("myself") and hit.startswith(("hurt", "harm", "cut")):
         return not _MEANT.search(before) and bool(_ACCIDENT_BEFORE.search(before)
                                                   or _ACCIDENT_AFTER.match(text, m.end()))
-    if hit.startswith("overdos") and _TRIVIAL_DOSE.match(text, m.end() - (3 if hit.endswith(" on") else 0)):
-        return True
     if hit == "overdose":
         return bool(_OTHERS_OVERDOSE.search(before))
-    for tail, rx in _SERVICE_SENSE.items():
-        if hit.replace("-", " ").replace("wanna", "want to").endswith(tail) and (
-                rx.match(text, m.end()) or (tail == "self harm" and _POLICY_TOPIC.search(before))):
-            return True
+    if hit.replace("-", " ") == "self harm":  # "does my policy cover self-harm": a topic
+        return bool(_POLICY_TOPIC.search(before))
     if hit == "overdosed":  # the caller's own only: "I overdosed", not "my brother overdosed"
         return not _I_DID.search(before)
     if not hit.startswith(("want", "wanna")):
