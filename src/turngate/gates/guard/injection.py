@@ -182,8 +182,8 @@ PATTERNS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = tuple(
 # text has no commas to tell them apart, so the next word decides. "All that" is not one (the
 # pattern above).
 TAKE_BACK = re.compile(
-    r"\b(?:ignore|disregard|forget|scratch|never ?mind) (?:about )?"
-    r"(?:what i (?:just )?said|that|this|it|me)(?: (?:last |first )?(?:bit|part|one))?"
+    r"\b(?:(?:ignore|disregard|forget|never ?mind) (?:about )?(?:what i (?:just )?said|that|this|it|me)|"
+    r"scratch that)(?: (?:last |first )?(?:bit|part|one))?"
     r"(?=\s*[,.;:!?-]|\s*$|\s+(?!(?:you|your|u|ur|yourself|all|everything|previous|prior|above|earlier|"
     r"before|instructions?|prompts?|rules?|guidelines?|orders?|commands?|programming|restrictions?|"
     r"system|polic(?:y|ies)|directives?)\b))",
