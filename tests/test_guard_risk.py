@@ -391,3 +391,53 @@ def test_the_model_scores_the_words_without_the_callers_take_backs(text, scored)
     from turngate.gates.guard.injection import without_take_backs
 
     assert without_take_backs(text) == scored
+
+
+# A caller who says someone threatens them is a safeguarding call, never "the caller
+# threatened staff": the floor reads the plain disclosures, and a threat the models find
+# against the caller is relabelled (the encoder tests hold that side).
+THREATENED = [
+    "my husband said he's going to kill me", "my ex keeps threatening to hurt me",
+    "he told me he'd kill me if I left", "someone threatened to shoot me outside your branch",
+    "they said they would hurt my kids if I don't pay", "my boyfriend hits me and takes my bank card",
+    "my husband beats me", "I'm scared my partner will hurt me", "he threatened me with a knife",
+    "she texted that she's going to kill us",
+]
+NOT_THREATENED = [
+    "my wife will kill me if this payment bounces", "my son's going to kill me when he sees this bill",
+    "the letter threatened me with court action", "the bailiffs threatened to take my car",
+    "my son beats me at chess every time", "my brother hits me up every week for money",
+    "you're killing me with these fees", "my dad always beats me to it",
+]
+
+
+@pytest.mark.parametrize("text", THREATENED)
+def test_a_threat_against_the_caller_is_a_safeguarding_hit(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "threatened" == scan_patterns(text), text
+
+
+@pytest.mark.parametrize("text", NOT_THREATENED)
+def test_hyperbole_debt_letters_and_games_are_not_a_threat_against_the_caller(text):
+    from turngate.gates.guard.risk import detect_risk
+
+    assert detect_risk(text) != "threatened", text
+
+
+def test_the_callers_own_threat_stays_a_threat_beside_one_against_them():
+    from turngate.gates.guard.risk import against_caller, detect_risk
+
+    assert detect_risk("my brother threatened to hurt me so I'll kill him") == "threat"
+    assert against_caller("my husband said he's going to kill me")
+    assert not against_caller("I'm going to kill you") and not against_caller("he's going to get hurt")
+
+
+def test_the_guard_escalates_a_threatened_caller_with_its_own_reason_and_reply():
+    from turngate.gates.guard import GuardRules, guard_input
+    from turngate.gates.handoff import GUARD_REASONS
+
+    d = guard_input("my husband said he's going to kill me", rules=GuardRules(), final=True, authenticated=False,
+                    route="faq", requires_auth=False)
+    assert (d.outcome, d.reason, d.rule) == ("escalate", "threatened", "guard.risk.threatened.pattern")
+    assert "emergency" in d.safe_reply and "safeguarding" in GUARD_REASONS["threatened"]

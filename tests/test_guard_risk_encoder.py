@@ -76,6 +76,18 @@ def test_veiled_threats_escalate(text, encoder):
     assert (d.outcome, d.reason) == ("escalate", "threat"), text
 
 
+# A threat the models find against the caller, in words the floor does not read, is the
+# caller's safeguarding call, not their threat: the CRM note must not say they threatened staff.
+@pytest.mark.parametrize(("text", "reason"), [
+    ("my ex is going to stab me", "threatened"),
+    ("those guys will beat me up if I don't pay them", "threatened"),
+    ("I'm going to turn up at that office and someone will get hurt", "threat"),
+])
+def test_who_threatens_whom_sets_the_reason(text, reason, encoder):
+    d = final(text, encoder)
+    assert (d.outcome, d.reason) == ("escalate", reason), text
+
+
 @pytest.mark.parametrize("text", ABUSIVE)
 def test_abuse_of_the_agent_escalates(text, encoder):
     assert final(text, encoder).reason == "abuse", text

@@ -241,6 +241,7 @@ def amounts_in(text: str) -> list[float]:
 GUARD_REASONS = {
     "self_harm": "the caller spoke of harming themselves; treat as a welfare call",
     "threat": "the caller threatened staff or others",
+    "threatened": "the caller said someone threatens them or their family; treat as a safeguarding call",
     "abuse": "the caller abused the agent",
 }
 

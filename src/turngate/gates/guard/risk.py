@@ -50,9 +50,10 @@ import numpy as np
 from ...data import bundled_json_gz
 from .injection import LinearModel
 from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, LIFE_COMPOUND, LITERAL, POLICY_TERM, PROVIDER,
-                          TRIVIAL_DOSE, not_mine, threat_idiom)
+                          THREATENED, TRIVIAL_DOSE, against_caller, not_mine, threat_idiom)
 
-PERSON_KINDS = ("self_harm", "threat", "abuse")  # always a person's call
+# Always a person's call. "threatened": the caller says someone threatens them (safeguarding).
+PERSON_KINDS = ("self_harm", "threat", "threatened", "abuse")
 
 # Self-harm by method (C-SSRS asks about method, preparation and attempts): a lethal
 # amount of a medicine, a bottle of pills at once, cutting one's wrists or an
@@ -127,6 +128,8 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
          r"i know where you (?:live|work)|i know where your (?:office|branch|house|family) is|"
          r"watch your back|watch yourself when you)\b"),
         ("threat", r"\b(?:ich (?:bringe|bring) (?:dich|sie|euch) um|ich werde (?:dich|sie|euch) (?:umbringen|töten))\b"),
+        # after the caller's own threats: "he threatened me so I'll kill him" is a threat
+        ("threatened", THREATENED),
         ("harmful_request",
          r"\b(?:how (?:do i|to|can i|would i)|instructions for|steps to|tutorial on|help me)\b"
          r"[\w\s,']{0,40}?\b(?:make|build|synthesi[sz]e|cook|produce|obtain|buy)\b[\w\s,']{0,30}?"
@@ -159,6 +162,9 @@ sterben will shoot shooting stab beat burn blow bomb attack gun pay watch bringe
 bring töten explosive explosives weapon weapons meth methamphetamine nerve poison ricin sarin
 chemical bioweapon silencer malware ransomware counterfeit launder laundering money steal
 identity hack break access point nobody wake won wont where strangle
+threaten threatens threatened threatening hits beats hurts attacks chokes strangles punches kicks batters
+abuses hitting beating attacking choking punching kicking abusing scared afraid frightened terrified said says
+told tells swore swears texted messaged wrote
 lethal fatal deadly overdosing overdosed pills tablets meds medication medicine painkillers antidepressants
 paracetamol acetaminophen tylenol ibuprofen aspirin insulin wrist wrists artery arteries vein veins throat
 jugular carotid myself noose brains bullet pistol jump jumping step stepping lie lying lay laying drive driving
@@ -170,7 +176,7 @@ WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 @dataclass(frozen=True, slots=True)
 class RiskVerdict:
-    kind: str  # "" when none; else self_harm | threat | abuse | harmful_request
+    kind: str  # "" when none; else self_harm | threat | threatened | abuse | harmful_request
     source: str = ""  # "pattern", "model" (n-grams alone) or "encoder" (n-grams + embedding)
     score: float = 0.0  # the model's probability for ``kind`` (0 for a pattern hit)
 
@@ -328,4 +334,6 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
     else:
         kind, p = model.classify(words)
         source = "model"
+    if kind == "threat" and against_caller(text):
+        kind = "threatened"  # the models learnt violent words, not who threatens whom
     return RiskVerdict(kind, source, p) if kind else RiskVerdict("")

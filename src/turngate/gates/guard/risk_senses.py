@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["AUTHORITY", "A_PLACE", "GONE_ON_WITH", "LIFE_COMPOUND", "LITERAL", "POLICY_TERM", "PROVIDER",
-           "TRIVIAL_DOSE", "not_mine", "threat_idiom"]
+           "THREATENED", "TRIVIAL_DOSE", "against_caller", "not_mine", "threat_idiom"]
 
 
 # A self-harm phrase is the caller's own statement unless the words just before it
@@ -179,3 +179,44 @@ def not_mine(text: str, m: re.Match[str]) -> bool:
     after = text[m.end():m.end() + 20]
     return bool(_OTHER_SUBJECT.search(before) or _ON_HILL.match(after)
                 or (_HILL.search(before) and after.lower().startswith(" on")))
+
+
+# A caller who says someone threatens *them* ("my husband said he's going to kill me",
+# "someone threatened to shoot me outside your branch", "my ex hits me") is a safeguarding
+# call: the advisor must not read "the caller threatened staff". ``THREATENED`` is the floor
+# for the plain disclosures: a threat reported with "threaten", a threat reported in
+# someone's words ("he told me he'd kill me"), fear of it ("I'm scared my partner will hurt
+# me") and violence told in the present ("my husband beats me"). Not: "my wife will kill me if this payment bounces" (no report: the
+# hyperbole is left to the models), "the letter threatened me with court action" (no
+# violence), "my son beats me at chess", "he hits me up every week".
+_ME = (r"(?:me|us|my (?:kids|children|child|son|daughter|family|baby|babies|mum|mom|mother|dad|father|wife|"
+       r"husband|partner|girlfriend|boyfriend))\b")
+# a violent verb and its object, the caller or their family: "kill me", "hurt my kids", "break my legs"
+_HARM_ME = (rf"(?:(?:kill|hurt|harm|beat|batter|hit|attack|stab|shoot|strangle|choke|punch|kick|burn|rape|murder)"
+            rf"\w{{0,3}} {_ME}|break (?:my|our) (?:legs?|arms?|neck|face|jaw)\b)")
+_THIRD = (r"(?:he|she|they|someone|somebody|(?:my|his|her|their|the|a|this|that|these|those|some|our) (?:\w+ ){0,2}?"
+          r"(?:husband|wife|partner|ex|boyfriend|girlfriend|father|dad|stepdad|stepfather|mother|mum|mom|"
+          r"son|daughter|brother|sister|landlord|neighbou?r|man|woman|guy|guys|people|person|gang|family|"
+          r"uncle|aunt|cousin|flatmate|roommate|boss|carer|collectors?|loan shark))")
+THREATENED = (
+    rf"\bthreaten(?:s|ed|ing)? (?:(?:me|us) )?to (?:\w+ ){{0,2}}?{_HARM_ME}|"
+    r"\bthreaten(?:s|ed|ing)? (?:me|us|my \w+) with (?:a |an |his |her |their )?"
+    r"(?:knife|gun|knives|guns|weapon|bat|hammer|machete|acid|violence)\b|"
+    r"\b(?:said|says|told (?:me|us)|tells (?:me|us)|swore|swears|texted|messaged|wrote)(?: that)? "
+    r"(?:he|she|they)(?:'d| would|'ll| will|'s going to| is going to| was going to|'re going to| are going to|"
+    rf" were going to|'s gonna| is gonna| was gonna) (?:\w+ )?{_HARM_ME}|"
+    rf"\b(?:scared|afraid|frightened|terrified) (?:that )?{_THIRD}(?:'ll| will| is going to|'s going to| might| would|"
+    rf"'d| is gonna|'s gonna) (?:\w+ )?{_HARM_ME}|"
+    rf"\b{_THIRD}(?: (?:always|often|still|sometimes|keeps|kept|has been|have been|is|was))?"
+    r" (?:hits|beats|hurts|attacks|chokes|strangles|punches|kicks|batters|abuses|hitting|beating|hurting|"
+    r"attacking|choking|punching|kicking|abusing) (?:me|us)\b(?! (?:at|up|to it|in|on points))"
+)
+# The same disclosure in any words the models flagged as a threat: a third person, a violent
+# verb, and the caller or their family as its object.
+_AGAINST_CALLER = re.compile(rf"\b{_THIRD}\b[\w\s',]{{0,40}}?\b{_HARM_ME}", re.I)
+
+
+def against_caller(text: str) -> bool:
+    """Whether a threat the models found is one made *to* the caller (or their family) by
+    someone else, as the caller tells it."""
+    return bool(_AGAINST_CALLER.search(text))

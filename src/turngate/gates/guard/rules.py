@@ -56,6 +56,11 @@ SAFE_REPLIES: dict[str, str] = {
         "immediate danger, please call your local emergency number."
     ),
     "threat": "I'm going to pass this call to a colleague now.",
+    "threatened": (
+        "I'm sorry you're dealing with that, and thank you for telling me. I'm connecting you now "
+        "with a colleague who can help. If you are in immediate danger, please call your local "
+        "emergency number."
+    ),
     "abuse": "I'm going to pass this call to a colleague now.",
     "entity_block": (
         "For your security, please don't read that out. I'll take you to a secure way to provide it."
