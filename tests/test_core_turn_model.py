@@ -196,3 +196,47 @@ def test_a_caller_who_goes_on_after_an_early_final_keeps_one_turn():
     t.at(TurnScored(request=ask2.request, probability=SURE))
     t.at(FinalTranscript(text="to friday"))
     assert t.call.context[-1]["content"] == "i would like to move my appointment to friday"
+
+
+EARLY = replace(P, final_after_ms=P.turn_model_after_ms // 2)
+
+
+def test_the_utterance_closes_sooner_than_the_candidate_end_with_final_after_ms():
+    # The final's second pass runs before the model is asked, not beside it. A value under
+    # the VAD's hangover closes it as soon as the silence is known.
+    t = new_call(EARLY)
+    n = len(t.actions)
+    start = spoke_then_fell_silent(t)
+    closed = kinds(t.actions[n:], FinishTranscription)
+    assert closed == [FinishTranscription(discard=False)] and not kinds(t.actions[n:], ScoreTurn)
+    assert t.clock.now >= start + EARLY.final_after_ms / 1000 - 1e-9
+    assert t.call.next_deadline() == pytest.approx(start + EARLY.turn_model_after_ms / 1000)
+    acts = t.fire_timer()  # the candidate end: the score only, the utterance is already closed
+    asks = kinds(acts, ScoreTurn)
+    assert len(asks) == 1 and not kinds(acts, FinishTranscription)
+    t.at(FinalTranscript(text="i would like to move my appointment"))
+    t.at(TurnScored(request=asks[0].request, probability=SURE))
+    end = [d for d in t.decisions("turn") if d.outcome == "end_of_turn"][-1]
+    assert end.evidence["final_at_candidate"] is True
+    assert t.call.context[-1]["content"] == "i would like to move my appointment"
+
+
+def test_the_early_close_leaves_words_that_end_open_to_their_silence():
+    t = new_call(EARLY)
+    n = len(t.actions)
+    start = spoke_then_fell_silent(t, "i would like to move my appointment to")
+    assert not kinds(t.actions[n:], FinishTranscription) and t.call.turn.transcribing
+    t.fire_timer()  # the candidate end: open words are not scored
+    assert not kinds(t.actions[n:], ScoreTurn)
+    t.fire_timer()
+    end = t.decisions("turn")[-1]
+    assert end.rule == "turn.end.open_ending"
+    assert t.clock.now == pytest.approx(start + EARLY.end_silence_open_ms / 1000)
+
+
+def test_a_caller_who_goes_on_after_the_early_close_opens_a_new_utterance():
+    t = new_call(EARLY)
+    spoke_then_fell_silent(t)
+    assert not t.call.turn.transcribing  # closed early
+    acts = t.windows(speech(), 10)
+    assert kinds(acts, StartTranscription) and t.call.turn.close_due is None

@@ -140,8 +140,7 @@ class Call:
         if state is State.CALLER_SPEAKING:
             if (m := t.max_deadline()) is not None:
                 ds.append(m)
-            if t.score_due is not None:
-                ds.append(t.score_due)
+            ds += [d for d in (t.score_due, t.close_due) if d is not None]
         if state is State.PAUSED and self.pause is not None and (d := self.pause.next_deadline()) is not None:
             ds.append(d)
         return min(ds) if ds else None
@@ -242,8 +241,11 @@ class Call:
                 self._end_turn(now, t.rule, out)
             elif (mt := t.max_deadline()) is not None and now >= mt:
                 self._end_turn(now, "turn.end.max_duration", out)
-            elif t.score_due is not None and now >= t.score_due and not self.sound.in_speech:
-                t.ask_score(now, out)
+            else:
+                if t.close_due is not None and now >= t.close_due and not self.sound.in_speech:
+                    t.close_early(out)
+                if t.score_due is not None and now >= t.score_due and not self.sound.in_speech:
+                    t.ask_score(now, out)
         elif state is State.PAUSED:
             if self.pause is not None:
                 ducked = self.gen is not None and self.gen.playback.ducked

@@ -34,6 +34,9 @@ class TurnParams:
     # second pass) is computed while the model scores; if the caller goes on, a new
     # utterance opens and the early final is the start of the turn's words.
     final_at_candidate: bool = True
+    # Close it sooner: this much silence into a pause (0: at the candidate end). The final's
+    # second pass then runs before the model is asked, not beside it.
+    final_after_ms: int = 0
     # With that final in hand and the caller silent, the answer starts (model and first
     # synthesis, nothing played) and is kept if the turn ends on the same words and the
     # gates decide the same (core/speculation.py); a caller who goes on drops it.

@@ -49,6 +49,7 @@ class CallerTurn:
         self.requests = 0                    # ScoreTurn requests so far (numbers them)
         self.asked: int | None = None        # the request whose score would still count
         self.score: float | None = None      # the model's probability for this silence
+        self.close_due: float | None = None  # the STT utterance closes then (final_after_ms)
         self.final_outstanding = False       # an utterance was closed for a final that has not come
         self.early_final = False             # this turn's utterance was closed at a candidate end
         self._logged: dict[str, tuple[str, str]] = {}
@@ -84,6 +85,8 @@ class CallerTurn:
             self.silence_start, self.score, self.asked = silence_start, None, None
             after = self.p.turn_model_after_ms
             self.score_due = silence_start + after / 1000 if after > 0 else None
+            early = self.p.final_after_ms if self.p.final_at_candidate else 0
+            self.close_due = silence_start + early / 1000 if 0 < early < after else None
         self._set_deadline(silence_start)
 
     def _set_deadline(self, silence_start: float) -> None:
@@ -96,12 +99,21 @@ class CallerTurn:
     def resumed(self) -> None:
         """The caller's sound started again: no end of turn pending, any score in flight is stale."""
         self.deadline = self.silence_start = self.score_due = self.asked = self.score = None
+        self.close_due = None
 
     def heard(self, text: str, silence_start: float) -> None:
         """A partial while the caller speaks: the words so far may move the end of turn."""
         self.partial = (self.pending + " " + text).strip()
         if self.deadline is not None:
             self._set_deadline(self.silence_start if self.silence_start is not None else silence_start)
+
+    def close_early(self, out: list[Action]) -> None:
+        """``final_after_ms`` into the silence: close the STT utterance for its final, unless
+        the words end open (then, as at the candidate end, their silence decides alone)."""
+        self.close_due = None
+        if end_of_turn_rule(self.partial, self.p)[1] not in _WORDS_DECIDE and \
+                self.close_utterance(out, discard=False):
+            self.early_final = True
 
     def ask_score(self, now: float, out: list[Action]) -> None:
         """The candidate end is due: ask for the model's score of the turn's audio so far,
