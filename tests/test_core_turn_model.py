@@ -240,3 +240,13 @@ def test_a_caller_who_goes_on_after_the_early_close_opens_a_new_utterance():
     assert not t.call.turn.transcribing  # closed early
     acts = t.windows(speech(), 10)
     assert kinds(acts, StartTranscription) and t.call.turn.close_due is None
+
+
+def test_the_utterance_reopened_after_a_pause_does_not_hear_the_words_before_it_again():
+    # Its preroll reaches back to the pause's start, not into the closed utterance's words.
+    t = new_call(EARLY)
+    start = spoke_then_fell_silent(t)
+    acts = t.windows(speech(), 10)
+    (opened,) = kinds(acts, StartTranscription)
+    assert 0 < opened.preroll_ms <= round((t.clock.now - start) * 1000)
+    assert opened.preroll_ms < EARLY.preroll_ms

@@ -401,7 +401,8 @@ THREATENED = [
     "he told me he'd kill me if I left", "someone threatened to shoot me outside your branch",
     "they said they would hurt my kids if I don't pay", "my boyfriend hits me and takes my bank card",
     "my husband beats me", "I'm scared my partner will hurt me", "he threatened me with a knife",
-    "she texted that she's going to kill us",
+    "she texted that she's going to kill us", "my ex threatened to start stabbing me",
+    "he swore he was going to strangle me", "I'm afraid he'll shoot me",
 ]
 NOT_THREATENED = [
     "my wife will kill me if this payment bounces", "my son's going to kill me when he sees this bill",

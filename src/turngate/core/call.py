@@ -198,8 +198,12 @@ class Call:
                                 onset_ms=self.ms(onset), level_db=round(ev.level_db, 1))
             case State.CALLER_SPEAKING:
                 speculation.drop(self, "caller_resumed", now, out)
+                quiet = self.turn.silence_start
                 self.turn.resumed()  # the caller went on after a pause
-                self.turn.open_utterance(out)  # the last one may have closed at a candidate end
+                # The last utterance may have closed in the pause (a candidate end, or sooner with
+                # final_after_ms): it holds the words up to the pause, so the new one's preroll
+                # reaches back no further than the pause's start, or a word is heard twice.
+                self.turn.open_utterance(out, preroll_ms=None if quiet is None else round((now - quiet) * 1000))
             case State.THINKING:
                 # The caller resumed before we answered: their words take priority.
                 speculation.drop(self, "caller_resumed", now, out)

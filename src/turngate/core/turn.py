@@ -65,10 +65,12 @@ class CallerTurn:
         self.partial = self.pending
         self.open_utterance(out)
 
-    def open_utterance(self, out: list[Action]) -> None:
-        """Open an STT utterance unless one is open."""
+    def open_utterance(self, out: list[Action], *, preroll_ms: int | None = None) -> None:
+        """Open an STT utterance unless one is open (``preroll_ms``: less audio from before
+        the onset than the policy's, when part of it is already in a closed utterance)."""
         if not self.transcribing:
-            out.append(StartTranscription(preroll_ms=self.p.preroll_ms))
+            preroll = self.p.preroll_ms if preroll_ms is None else max(0, min(preroll_ms, self.p.preroll_ms))
+            out.append(StartTranscription(preroll_ms=preroll))
             self.transcribing = True
 
     def close_utterance(self, out: list[Action], *, discard: bool) -> bool:

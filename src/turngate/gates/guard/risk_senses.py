@@ -186,14 +186,15 @@ def not_mine(text: str, m: re.Match[str]) -> bool:
 # call: the advisor must not read "the caller threatened staff". ``THREATENED`` is the floor
 # for the plain disclosures: a threat reported with "threaten", a threat reported in
 # someone's words ("he told me he'd kill me"), fear of it ("I'm scared my partner will hurt
-# me") and violence told in the present ("my husband beats me"). Not: "my wife will kill me if this payment bounces" (no report: the
-# hyperbole is left to the models), "the letter threatened me with court action" (no
-# violence), "my son beats me at chess", "he hits me up every week".
+# me") and violence told in the present ("my husband beats me"). Not: "my wife will kill me
+# if this payment bounces" (no report: the hyperbole is left to the models), "the letter
+# threatened me with court action" (no violence), "my son beats me at chess", "he hits me up
+# every week".
 _ME = (r"(?:me|us|my (?:kids|children|child|son|daughter|family|baby|babies|mum|mom|mother|dad|father|wife|"
        r"husband|partner|girlfriend|boyfriend))\b")
 # a violent verb and its object, the caller or their family: "kill me", "hurt my kids", "break my legs"
-_HARM_ME = (rf"(?:(?:kill|hurt|harm|beat|batter|hit|attack|stab|shoot|strangle|choke|punch|kick|burn|rape|murder)"
-            rf"\w{{0,3}} {_ME}|break (?:my|our) (?:legs?|arms?|neck|face|jaw)\b)")
+_HARM_ME = (rf"(?:(?:kill|hurt|harm|beat|batter|hit|attack|stab|shoot|shot|strangl|chok|punch|kick|burn|rape|"
+            rf"raping|murder)\w{{0,4}} {_ME}|break (?:my|our) (?:legs?|arms?|neck|face|jaw)\b)")
 _THIRD = (r"(?:he|she|they|someone|somebody|(?:my|his|her|their|the|a|this|that|these|those|some|our) (?:\w+ ){0,2}?"
           r"(?:husband|wife|partner|ex|boyfriend|girlfriend|father|dad|stepdad|stepfather|mother|mum|mom|"
           r"son|daughter|brother|sister|landlord|neighbou?r|man|woman|guy|guys|people|person|gang|family|"
