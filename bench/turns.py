@@ -147,16 +147,18 @@ def _aligned(p: Path) -> list[tuple[str, float, float]]:
             if w.get("t") not in ("<s>", "</s>", "<sil>", "(NULL)")]
 
 
-def _arctic_words(p: Path) -> list[tuple[str, float, float]]:
-    """(word, start s, end s) of a cmu_arctic clip, forced-aligned to its ARCTIC prompt
-    ([] when the clip has no verified prompt or a word is not in the dictionary)."""
+def _arctic_prompts() -> dict[str, str]:
     import csv
 
+    return {r["file"]: r["transcript"] for r in csv.DictReader((DATA / "cmu_arctic" / "transcripts.csv").open())}
+
+
+def _arctic_words(p: Path, text: str) -> list[tuple[str, float, float]]:
+    """(word, start s, end s) of a cmu_arctic clip, forced-aligned to its ARCTIC prompt
+    ``text`` ([] when there is none or a word is not in the dictionary)."""
     import pocketsphinx
     import soundfile as sf
 
-    prompts = {r["file"]: r["transcript"] for r in csv.DictReader((DATA / "cmu_arctic" / "transcripts.csv").open())}
-    text = prompts.get(p.name, "")
     if not text:
         return []
     x, sr = sf.read(p, dtype="int16")
@@ -192,16 +194,14 @@ def hesitation_turns(read: list[Turn]) -> list[Turn]:
     """A 700 ms pause at more places inside the read sentences (see the module docstring);
     each copy is in its sentence's half."""
     half = {t.source: t.half for t in read if t.kind == "read"}
+    prompts = _arctic_prompts()
     turns = []
     for p in sorted(DATA.glob("cmu_arctic/*.wav")):
-        words = _arctic_words(p)
+        words = _arctic_words(p, prompts.get(p.name, ""))
         if len(words) < 3:
             continue
         x = read_8k(p)
-        fr = x[: len(x) // 80 * 80].reshape(-1, 80).astype(np.float64)
-        lv = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-9)
-        voiced = np.nonzero(lv > lv.max() - 35)[0]
-        on, off = int(voiced[0]) * 80, (int(voiced[-1]) + 1) * 80  # as read_turns cuts it
+        on, off = _voiced_span(x)  # as read_turns cuts it
         seg = x[on:off]
         gain = active_gain(seg, CALLER_DB)
         for word, start in _boundaries(words, (1 / 3, 1 / 2, 2 / 3)):
@@ -222,14 +222,19 @@ def hesitation_turns(read: list[Turn]) -> list[Turn]:
     return turns
 
 
+def _voiced_span(x: np.ndarray) -> tuple[int, int]:
+    """First and last sample of the 10 ms frames within 35 dB of the clip's loudest."""
+    fr = x[: len(x) // 80 * 80].reshape(-1, 80).astype(np.float64)
+    lv = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-9)
+    voiced = np.nonzero(lv > lv.max() - 35)[0]
+    return int(voiced[0]) * 80, (int(voiced[-1]) + 1) * 80
+
+
 def read_turns() -> list[Turn]:
     turns = []
     for p in sorted(DATA.glob("cmu_arctic/*.wav")):
         x = read_8k(p)
-        fr = x[: len(x) // 80 * 80].reshape(-1, 80).astype(np.float64)
-        lv = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-9)
-        voiced = np.nonzero(lv > lv.max() - 35)[0]
-        on, off = int(voiced[0]) * 80, (int(voiced[-1]) + 1) * 80
+        on, off = _voiced_span(x)
         seg = x[on:off]
         turns.append(Turn("read", f"arctic/{p.stem}", seg * active_gain(seg, CALLER_DB), len(seg) / 8000,
                           half=HALVES[len(turns) % 2]))

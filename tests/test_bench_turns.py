@@ -25,11 +25,14 @@ def turns():
 
 
 def test_forced_alignment_gives_the_prompts_words_in_order(turns):
-    words = turns._arctic_words(DATA / "cmu_arctic" / "cmu_arctic_us_aew_a0003.wav")
+    prompts = turns._arctic_prompts()
+    words = turns._arctic_words(DATA / "cmu_arctic" / "cmu_arctic_us_aew_a0003.wav",
+                                prompts["cmu_arctic_us_aew_a0003.wav"])
     assert [w for w, _, _ in words] == "for the twentieth time that evening the two men shook hands".split()
     starts = [a for _, a, _ in words]
     assert starts == sorted(starts)
-    assert turns._arctic_words(DATA / "cmu_arctic" / "arctic_a0024.wav") == []  # no verified prompt
+    assert prompts["arctic_a0024.wav"] == ""  # no verified prompt: no words, no hesitation cases
+    assert turns._arctic_words(DATA / "cmu_arctic" / "arctic_a0024.wav", prompts["arctic_a0024.wav"]) == []
 
 
 def test_hesitations_pause_inside_the_sentence_in_its_own_half(turns):

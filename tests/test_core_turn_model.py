@@ -250,3 +250,17 @@ def test_the_utterance_reopened_after_a_pause_does_not_hear_the_words_before_it_
     (opened,) = kinds(acts, StartTranscription)
     assert 0 < opened.preroll_ms <= round((t.clock.now - start) * 1000)
     assert opened.preroll_ms < EARLY.preroll_ms
+
+
+def test_a_caller_who_resumes_after_the_turn_ended_in_the_pause_is_not_heard_twice_either():
+    # The same rule when the turn had ended (a confident score) and the caller goes on. A long
+    # preroll, so that the pause (candidate end plus the onset) is the shorter of the two.
+    long_preroll = replace(EARLY, preroll_ms=2000)
+    t = new_call(long_preroll)
+    start = spoke_then_fell_silent(t)
+    ask = kinds(t.fire_timer(), ScoreTurn)[0]
+    t.at(TurnScored(request=ask.request, probability=SURE))
+    assert t.call.state is State.THINKING
+    (opened,) = kinds(t.windows(speech(), 10), StartTranscription)
+    assert t.call.state is State.CALLER_SPEAKING
+    assert 0 < opened.preroll_ms <= round((t.clock.now - start) * 1000) < long_preroll.preroll_ms

@@ -228,7 +228,7 @@ def start_pause(call: Call, now: float, onset: float, ev: VoiceActivity, out: li
     call.pause = BargeIn(call.p, at=now, onset=onset,
                          evidence=dict(onset_ms=call.ms(onset), heard_ms=pb.heard_ms(), heard_text=pb.heard_text()))
     call.turn.partial = ""
-    call.turn.open_utterance(out)
+    call.turn.open_utterance(now, out)
     call.log.decide("turn", "pause", "caller_sound_over_playback", "bargein.stop_fast", now, out,
                     level_db=round(ev.level_db, 1), echo_floor_db=round(floor, 1),
                     **({} if ev.residual_db is None else dict(residual_db=round(ev.residual_db, 1))),
@@ -329,4 +329,4 @@ def abandon(call: Call, now: float, found: Abandon, out: list[Action], text: str
             return
         # The caller is still talking ("Actually, | I want a refund"): the rest of
         # their words join this turn in a new utterance.
-    t.open_utterance(out)
+    t.open_utterance(now, out)

@@ -140,7 +140,10 @@ class Call:
         if state is State.CALLER_SPEAKING:
             if (m := t.max_deadline()) is not None:
                 ds.append(m)
-            ds += [d for d in (t.score_due, t.close_due) if d is not None]
+            if t.score_due is not None:
+                ds.append(t.score_due)
+            if t.close_due is not None:
+                ds.append(t.close_due)
         if state is State.PAUSED and self.pause is not None and (d := self.pause.next_deadline()) is not None:
             ds.append(d)
         return min(ds) if ds else None
@@ -198,12 +201,8 @@ class Call:
                                 onset_ms=self.ms(onset), level_db=round(ev.level_db, 1))
             case State.CALLER_SPEAKING:
                 speculation.drop(self, "caller_resumed", now, out)
-                quiet = self.turn.silence_start
                 self.turn.resumed()  # the caller went on after a pause
-                # The last utterance may have closed in the pause (a candidate end, or sooner with
-                # final_after_ms): it holds the words up to the pause, so the new one's preroll
-                # reaches back no further than the pause's start, or a word is heard twice.
-                self.turn.open_utterance(out, preroll_ms=None if quiet is None else round((now - quiet) * 1000))
+                self.turn.open_utterance(now, out)  # the last one may have closed in the pause
             case State.THINKING:
                 # The caller resumed before we answered: their words take priority.
                 speculation.drop(self, "caller_resumed", now, out)
@@ -366,7 +365,7 @@ class Call:
                     # The caller spoke again while this final was on its way: never resume over them.
                     t.partial = text
                     pause.spoke_again(text, now)
-                    t.open_utterance(out)
+                    t.open_utterance(now, out)
                 else:
                     bargein.resume(self, now, "backchannel" if words(text) else "no_words", "bargein.final_backchannel", out)
             case _:

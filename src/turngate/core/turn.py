@@ -51,7 +51,8 @@ class CallerTurn:
         self.score: float | None = None      # the model's probability for this silence
         self.close_due: float | None = None  # the STT utterance closes then (final_after_ms)
         self.final_outstanding = False       # an utterance was closed for a final that has not come
-        self.early_final = False             # this turn's utterance was closed at a candidate end
+        self.early_final = False             # this turn's utterance was closed in a pause (candidate end or sooner)
+        self.closed_in_pause: float | None = None  # the start of the pause the last utterance closed in
         self._logged: dict[str, tuple[str, str]] = {}
 
     def begin(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
@@ -63,15 +64,19 @@ class CallerTurn:
             self.pending = ""
             self.pending_confidence = None
         self.partial = self.pending
-        self.open_utterance(out)
+        self.open_utterance(now, out)
 
-    def open_utterance(self, out: list[Action], *, preroll_ms: int | None = None) -> None:
-        """Open an STT utterance unless one is open (``preroll_ms``: less audio from before
-        the onset than the policy's, when part of it is already in a closed utterance)."""
+    def open_utterance(self, now: float, out: list[Action]) -> None:
+        """Open an STT utterance unless one is open. If the last one closed in a pause, that
+        one holds the words up to the pause: the preroll reaches back no further than the
+        pause's start, or the end of a word is heard twice."""
         if not self.transcribing:
-            preroll = self.p.preroll_ms if preroll_ms is None else max(0, min(preroll_ms, self.p.preroll_ms))
+            preroll = self.p.preroll_ms
+            if self.closed_in_pause is not None:
+                preroll = max(0, min(preroll, round((now - self.closed_in_pause) * 1000)))
             out.append(StartTranscription(preroll_ms=preroll))
             self.transcribing = True
+            self.closed_in_pause = None
 
     def close_utterance(self, out: list[Action], *, discard: bool) -> bool:
         """Close the open STT utterance, if any (``discard``: no final wanted). True if one was open."""
@@ -79,6 +84,7 @@ class CallerTurn:
             return False
         out.append(FinishTranscription(discard=discard))
         self.transcribing = False
+        self.closed_in_pause = self.silence_start
         self.final_outstanding = not discard
         return True
 

@@ -192,7 +192,7 @@ TAKE_BACK = re.compile(
 
 def without_take_backs(text: str) -> str:
     """``text`` less the caller's own take-backs (what the model scores)."""
-    return TAKE_BACK.sub(" ", text) if TAKE_BACK.search(text) else text
+    return TAKE_BACK.sub(" ", text)
 
 
 @dataclass(frozen=True, slots=True)

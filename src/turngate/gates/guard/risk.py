@@ -233,7 +233,7 @@ def scan_patterns(text: str) -> str:
         for m in rx.finditer(spoken if kind == "self_harm" else text):
             if kind == "self_harm" and not_mine(spoken, m):
                 continue
-            if kind == "threat" and threat_idiom(text, m):
+            if kind in ("threat", "threatened") and threat_idiom(text, m):
                 continue
             if kind == "harmful_request" and m[0].lower().startswith("access") and AUTHORITY.search(text):
                 continue

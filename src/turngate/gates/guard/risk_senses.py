@@ -147,9 +147,11 @@ AUTHORITY = re.compile(
 
 
 def threat_idiom(text: str, m: re.Match[str]) -> bool:
-    """Whether a threat hit ("i'll shoot you") goes on as its verb's idiom ("... an email")."""
+    """Whether a threat hit ("i'll shoot you", "he said he'd shoot me") goes on as its
+    verb's idiom ("... an email"); the verb may be inflected ("beating me to it")."""
     words = m[0].lower().split()
-    rx = _THREAT_IDIOM.get(words[-2]) if len(words) >= 2 else None
+    verb = words[-2] if len(words) >= 2 else ""
+    rx = next((rx for stem, rx in _THREAT_IDIOM.items() if verb.startswith(stem)), None)
     return bool(rx and rx.match(text, m.end()))
 
 
@@ -189,7 +191,7 @@ def not_mine(text: str, m: re.Match[str]) -> bool:
 # me") and violence told in the present ("my husband beats me"). Not: "my wife will kill me
 # if this payment bounces" (no report: the hyperbole is left to the models), "the letter
 # threatened me with court action" (no violence), "my son beats me at chess", "he hits me up
-# every week".
+# every week", and a threat verb's idiom ("she said she'd shoot me a text", ``threat_idiom``).
 _ME = (r"(?:me|us|my (?:kids|children|child|son|daughter|family|baby|babies|mum|mom|mother|dad|father|wife|"
        r"husband|partner|girlfriend|boyfriend))\b")
 # a violent verb and its object, the caller or their family: "kill me", "hurt my kids", "break my legs"
