@@ -272,6 +272,7 @@ class Result:
     # What the compute in series was made of (wall ms): the score that ended the turn, the STT
     # final, the audio time that final had already had, the first flite sentence.
     parts: dict[str, float] = field(default_factory=dict)
+    heard: list[str] = field(default_factory=list)  # the caller's words as the call took them, per turn
 
 
 class _TimedStt:
@@ -353,7 +354,8 @@ def run_turn(t: Turn, stt: _TimedStt, vad: SileroBatch, tts: FliteTts, params: T
     return Result(t, resp, cut_in, compute, rule, list(h.score_ms),
                   [(round(ms - LEAD_S * 1000), round(p, 4)) for ms, p in h.scores], adopted, resp_unspeculated,
                   dropped, {"score_ms": round(score, 1), "final_ms": round(final, 1), "final_waited_ms": round(waited, 1),
-                            "synth_ms": round(synth, 1), "adopted": adopted})
+                            "synth_ms": round(synth, 1), "adopted": adopted},
+                  [m["content"] for m in h.call.context if m["role"] == "user"])
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -388,7 +390,7 @@ def main() -> None:
     ap.add_argument("--no-turn-model", action="store_true", help="without the end-of-turn model")
     ap.add_argument("--model-ttft-ms", type=float, default=0.0,
                     help="a model's time to first token, added to the answer (0: the scripted agent)")
-    ap.add_argument("--dump", metavar="PATH", help="one JSON line per turn: kind, half, end, pauses, rule, scores")
+    ap.add_argument("--dump", metavar="PATH", help="one JSON line per turn: kind, half, end, pauses, rule, scores, words heard")
     args = ap.parse_args()
     policy = load_policy(None)
     params = policy.turn_taking
@@ -425,7 +427,8 @@ def main() -> None:
                 f.write(json.dumps({"kind": r.turn.kind, "source": r.turn.source, "half": r.turn.half,
                                     "end_ms": round(r.turn.end_s * 1000), "pauses": r.turn.pauses,
                                     "rule": r.rule, "cut_in": r.cut_in, "response_ms": r.response_ms,
-                                    "compute_ms": r.compute_ms, "scores": r.scores, **r.parts}) + "\n")
+                                    "compute_ms": r.compute_ms, "scores": r.scores, "heard": r.heard,
+                                    **r.parts}) + "\n")
     rules: dict[str, int] = {}
     for r in results:
         rules[r.rule] = rules.get(r.rule, 0) + 1

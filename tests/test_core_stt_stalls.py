@@ -3,13 +3,15 @@ words are never dropped in silence, and each fallback is a decision record."""
 
 from __future__ import annotations
 
-from turngate.core import State
-from turngate.core.actions import ClearPlayback, FinishTranscription, StartModel
-from turngate.core.events import FinalTranscript, PartialTranscript
-from turngate.testing import silence, speech
+from turngate.core import Call, State
+from turngate.core.actions import ClearPlayback, FinishTranscription, StartModel, Synthesize
+from turngate.core.events import (CallStarted, FinalTranscript, ModelDone, ModelTextDelta, PartialTranscript,
+                                  SpeechSynthesized)
+from turngate.core.params import TurnParams
+from turngate.testing import OpenGatekeeper, Timeline, silence, speech
 
 from test_core_bargein import answering, caller
-from test_core_transitions import kinds, new_call
+from test_core_transitions import echo_marks, kinds, new_call
 
 
 def paused_and_the_final_never_came():
@@ -68,3 +70,89 @@ def test_a_late_final_with_only_a_backchannel_changes_nothing():
     t = paused_and_the_final_never_came()
     acts = t.at(FinalTranscript(text="uh huh okay"), 0.5)
     assert not kinds(acts, ClearPlayback) and t.call.state is State.SPEAKING
+
+
+ASK_AGAIN = "Sorry, I didn't catch that. Could you say it again?"
+
+
+def asking_call() -> Timeline:
+    t = Timeline(Call("CA1", gates=OpenGatekeeper(),
+                      params=TurnParams(no_words_reply=ASK_AGAIN, no_words_min_ms=600)))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    return t
+
+
+def wordless_turn(t: Timeline, windows: int, final: str | None = "") -> list:
+    """The caller's sound for ``windows`` VAD windows, silence to the end of the turn, then
+    its final (``None``: the final never comes)."""
+    n = len(t.actions)
+    t.windows(speech(), windows)
+    t.windows(silence(), 30)
+    assert t.call.state is State.THINKING
+    if final is None:
+        t.fire_timer()
+    else:
+        t.at(FinalTranscript(text=final))
+    return t.actions[n:]
+
+
+def play_out(t: Timeline, actions) -> None:
+    """Synthesize every sentence asked for in ``actions`` and echo the marks: the caller
+    heard it all, and the call listens again."""
+    for syn in kinds(actions, Synthesize):
+        t.at(SpeechSynthesized(generation=syn.generation, segment=syn.segment, text=syn.text, audio=b"\x7f" * 800))
+    echo_marks(t, t.actions)
+    assert t.call.state is State.LISTENING
+
+
+def said(actions) -> str:
+    return " ".join(a.text for a in kinds(actions, Synthesize))
+
+
+def test_a_turn_of_speech_with_no_words_is_asked_again_once_not_met_with_silence():
+    t = asking_call()
+    acts = wordless_turn(t, 40)  # 1.3 s of the caller's voice; the recogniser heard nothing
+    d = t.decisions("turn")[-1]
+    assert (d.outcome, d.reason, d.rule) == ("no_words", "empty_transcript", "turn.noise.ask_again")
+    assert d.evidence["spoke_ms"] >= 1200 and d.evidence["min_ms"] == 600
+    assert said(acts) == ASK_AGAIN and t.call.state is State.THINKING
+    assert not [m for m in t.call.context if m["role"] == "user"], "no words: nothing of the caller's enters the context"
+
+    play_out(t, acts)
+    acts = wordless_turn(t, 40)  # asked again, the caller's next wordless sound is noise
+    d = t.decisions("turn")[-1]
+    assert (d.outcome, d.rule) == ("no_words", "turn.noise") and d.evidence["asked_again_last_turn"] is True
+    assert not said(acts) and t.call.state is State.LISTENING
+
+
+def test_words_in_between_let_the_next_wordless_turn_be_asked_again():
+    t = asking_call()
+    play_out(t, wordless_turn(t, 40))
+    acts = wordless_turn(t, 40, final="what are your opening hours")
+    gen = kinds(acts, StartModel)[-1].generation
+    n = len(t.actions)
+    t.at(ModelTextDelta(generation=gen, text="We open at nine."))
+    t.at(ModelDone(generation=gen))
+    play_out(t, t.actions[n:])
+    acts = wordless_turn(t, 40)
+    assert said(acts) == ASK_AGAIN
+
+
+def test_a_short_wordless_sound_is_noise_and_an_empty_reply_turns_asking_off():
+    t = asking_call()
+    acts = wordless_turn(t, 12)  # ~380 ms: a cough, a bang
+    d = t.decisions("turn")[-1]
+    assert (d.rule, d.evidence["spoke_ms"] < 600) == ("turn.noise", True)
+    assert not said(acts) and t.call.state is State.LISTENING
+
+    t = new_call()  # TurnParams() asks nothing: the policy turns it on
+    acts = wordless_turn(t, 40)
+    assert t.decisions("turn")[-1].rule == "turn.noise" and not said(acts)
+
+
+def test_a_stalled_final_with_no_partials_after_a_long_turn_is_asked_again():
+    t = asking_call()
+    acts = wordless_turn(t, 40, final=None)
+    d = t.decisions("turn")[-1]
+    assert (d.outcome, d.reason, d.rule) == ("no_transcript", "stt_final_timeout", "turn.stt_timeout.ask_again")
+    assert said(acts) == ASK_AGAIN

@@ -71,6 +71,7 @@ class Call:
         self._retired: list[Playback] = []    # cancelled playbacks whose marks Twilio still echoes
         self._pending_transfer: tuple[str, str, str] | None = None
         self._follow_ups: set[str] = set()
+        self._asked_again = False             # the last turn had no words and we asked again
 
     @property
     def decisions(self) -> list[Decision]:
@@ -266,11 +267,10 @@ class Call:
                     # the caller's question. A final that comes later is stale and ignored.
                     self.log.decide("turn", "partial_used", "stt_final_timeout", "turn.stt_timeout_partial",
                                     now, out, words=len(words(t.partial)))
+                    self._asked_again = False
                     answering.answer(self, t.partial, now, out)
                     return
-                speculation.drop(self, "no_words", now, out)
-                self.go(Trigger.SPEECH_NOISE)
-                self.log.decide("turn", "no_transcript", "stt_final_timeout", "turn.stt_timeout", now, out)
+                self._no_words("no_transcript", "stt_final_timeout", "turn.stt_timeout", now, out)
 
     def _on_turn_score(self, ev: TurnScored, now: float, out: list[Action]) -> None:
         t = self.turn
@@ -293,9 +293,11 @@ class Call:
         evidence = t.model_evidence()
         t.resumed()
         self.go(Trigger.END_OF_TURN)
+        turn_ms = self.ms(now) - self.ms(t.started or now)
+        t.spoke_ms = max(0, turn_ms - self.sound.silence_run_ms)
         self.log.decide("turn", "end_of_turn", rule.rsplit(".", 1)[-1], rule, now, out,
                         silence_ms=self.sound.silence_run_ms, words=len(words(t.partial)),
-                        turn_ms=self.ms(now) - self.ms(t.started or now), **evidence, **extra,
+                        turn_ms=turn_ms, **evidence, **extra,
                         **({"final_at_candidate": True} if t.early_final else {}))
         if t.close_utterance(out, discard=False) or t.final_outstanding:
             # The final of the utterance just closed, or of one closed at the candidate end
@@ -305,6 +307,21 @@ class Call:
             # The utterance was already closed (an interruption decided on its final).
             t.final_due = now
             self._on_final("", now, out)
+
+    def _no_words(self, outcome: str, reason: str, rule: str, now: float, out: list[Action]) -> None:
+        """A turn ended and the recogniser gave no words for it. A turn long enough to be
+        speech is asked again once (``no_words_reply``); anything else is noise."""
+        speculation.drop(self, "no_words", now, out)
+        spoke_ms, reply = self.turn.spoke_ms, self.p.no_words_reply
+        if reply and spoke_ms >= self.p.no_words_min_ms and not self._asked_again:
+            self._asked_again = True
+            self.log.decide("turn", outcome, reason, rule + ".ask_again", now, out,
+                            spoke_ms=spoke_ms, min_ms=self.p.no_words_min_ms)
+            answering.start_scripted(self, reply, "no_words", now, out)
+            return
+        self.go(Trigger.SPEECH_NOISE)
+        self.log.decide("turn", outcome, reason, rule, now, out, spoke_ms=spoke_ms,
+                        **({"asked_again_last_turn": True} if self._asked_again else {}))
 
     # ------------------------------------------------------------ transcripts
     def _on_partial(self, text: str, now: float, out: list[Action]) -> None:
@@ -340,10 +357,9 @@ class Call:
                 sure = _least(t.pending_confidence, confidence)
                 t.pending, t.pending_confidence = "", None
                 if not words(full):
-                    speculation.drop(self, "no_words", now, out)
-                    self.go(Trigger.SPEECH_NOISE)
-                    self.log.decide("turn", "no_words", "empty_transcript", "turn.noise", now, out)
+                    self._no_words("no_words", "empty_transcript", "turn.noise", now, out)
                     return
+                self._asked_again = False
                 answering.answer(self, full, now, out, stt_confidence=sure)
             case State.CALLER_SPEAKING:
                 # The final of an utterance the caller continued: part of this turn.

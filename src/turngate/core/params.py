@@ -44,6 +44,12 @@ class TurnParams:
     vad_hangover_ms: int = 128         # silence before "speech ended" (bridges short gaps between words)
     preroll_ms: int = 300              # audio from before the VAD onset fed to a new STT utterance
     final_wait_ms: int = 3000          # an STT final that never comes must not hang the call
+    # A turn of at least no_words_min_ms of the caller's sound whose transcript came back
+    # empty (or never came) is asked again with no_words_reply, so a caller the recogniser
+    # missed (noise, a stalled provider) is not left in silence. Once: a second such turn in
+    # a row is taken for noise, as every one is with an empty reply (off).
+    no_words_reply: str = ""
+    no_words_min_ms: int = 600
     echo_tail_ms: int = 400            # after our playback ends its echo may still arrive
     caller_lead_in_ms: int = 250       # quiet start of a caller's sound, before the VAD onset
     # Barge-in: pause at once, then confirm.

@@ -53,6 +53,7 @@ class CallerTurn:
         self.final_outstanding = False       # an utterance was closed for a final that has not come
         self.early_final = False             # this turn's utterance was closed in a pause (candidate end or sooner)
         self.closed_in_pause: float | None = None  # the start of the pause the last utterance closed in
+        self.spoke_ms = 0                    # the ended turn's span from onset to its last sound
         self._logged: dict[str, tuple[str, str]] = {}
 
     def begin(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
