@@ -444,3 +444,17 @@ def test_the_guard_escalates_a_threatened_caller_with_its_own_reason_and_reply()
                     route="faq", requires_auth=False)
     assert (d.outcome, d.reason, d.rule) == ("escalate", "threatened", "guard.risk.threatened.pattern")
     assert "emergency" in d.safe_reply and "safeguarding" in GUARD_REASONS["threatened"]
+
+
+@pytest.mark.parametrize("text, aimed", [
+    ("you're a useless piece of shit", True), ("piss off you worthless bot", True),
+    ("what kind of a moron are you", True), ("the last agent was a complete idiot", True),
+    ("your staff are a disgrace", True), ("your mother", True), ("what a bunch of clowns", True),
+    ("this is a fucking joke", False), ("fuck this bank", False), ("your app is shit", False),
+    ("are you fucking kidding me", False), ("you've got to be joking", False),
+    ("you know what, this is bullshit", False), ("thank you for nothing, this is crap", False),
+])
+def test_abuse_needs_someone_to_be_aimed_at(text, aimed):
+    from turngate.gates.guard.risk_senses import at_a_person
+
+    assert at_a_person(text) is aimed, text

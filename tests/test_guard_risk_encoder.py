@@ -39,7 +39,12 @@ VEILED = [
     "I'm going to turn up at that office and someone will get hurt",
     "I've got a knife and I know where your staff go for lunch",
 ]
-ABUSIVE = ["you are a brainless useless waste of time", "shut up you pathetic idiot"]
+ABUSIVE = ["you are a brainless useless waste of time", "shut up you pathetic idiot", "go fuck yourself",
+           "you people are idiots", "you absolute waste of space"]
+# A caller swearing at the situation, not at anyone: frustration, which a contact centre hears
+# all day, not abuse of the agent (the models alone flagged the first four as abuse).
+SWEARING_AT_THINGS = ["this is a fucking joke", "fuck this bank", "your service is shit",
+                      "are you fucking kidding me", "I've been on hold for a fucking hour", "this is bullshit"]
 LOOKALIKES = [
     "this is killing me", "I could kill for a coffee", "I'm going to cancel unless you fix this",
     "my back is killing me", "these charges are killing me", "I'm dying to get this sorted today",
@@ -91,6 +96,12 @@ def test_who_threatens_whom_sets_the_reason(text, reason, encoder):
 @pytest.mark.parametrize("text", ABUSIVE)
 def test_abuse_of_the_agent_escalates(text, encoder):
     assert final(text, encoder).reason == "abuse", text
+
+
+@pytest.mark.parametrize("text", SWEARING_AT_THINGS)
+def test_swearing_at_the_situation_is_not_abuse(text, encoder):
+    d = final(text, encoder)
+    assert d.outcome == "allow" and d.risk is None, (text, d.reason)
 
 
 @pytest.mark.parametrize("text", LOOKALIKES)

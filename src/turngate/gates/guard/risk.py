@@ -32,7 +32,9 @@ Theory of operation. A floor of patterns, then two model views on finals:
    own thresholds.
 
 The models run on finals: a partial ("I could kill ...") is not yet what the
-caller said, and partials must stay fast (patterns only).
+caller said, and partials must stay fast (patterns only). A model's "abuse" stands only
+when the words are aimed at someone (``risk_senses.at_a_person``): the models learnt swear
+words, and a caller swearing at the situation is frustrated, not abusive.
 
 Every hit escalates to a person (``gate.guard_input``); the verdict says which
 detector fired and why, for the decision log and the CRM note.
@@ -50,7 +52,8 @@ import numpy as np
 from ...data import bundled_json_gz
 from .injection import LinearModel
 from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, LIFE_COMPOUND, LITERAL, POLICY_TERM, PROVIDER,
-                          THREATENED, TRIVIAL_DOSE, against_caller, not_mine, threat_idiom)
+                          THREATENED, TRIVIAL_DOSE, against_caller, at_a_person, not_mine,
+                          threat_idiom)
 
 # Always a person's call. "threatened": the caller says someone threatens them (safeguarding).
 PERSON_KINDS = ("self_harm", "threat", "threatened", "abuse")
@@ -336,4 +339,6 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
         source = "model"
     if kind == "threat" and against_caller(text):
         kind = "threatened"  # the models learnt violent words, not who threatens whom
+    elif kind == "abuse" and not at_a_person(text):
+        kind = ""  # sworn at the situation, not at anyone
     return RiskVerdict(kind, source, p) if kind else RiskVerdict("")

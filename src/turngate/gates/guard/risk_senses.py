@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["AUTHORITY", "A_PLACE", "GONE_ON_WITH", "LIFE_COMPOUND", "LITERAL", "POLICY_TERM", "PROVIDER",
-           "THREATENED", "TRIVIAL_DOSE", "against_caller", "not_mine", "threat_idiom"]
+           "THREATENED", "TRIVIAL_DOSE", "against_caller", "at_a_person", "not_mine", "threat_idiom"]
 
 
 # A self-harm phrase is the caller's own statement unless the words just before it
@@ -223,3 +223,31 @@ def against_caller(text: str) -> bool:
     """Whether a threat the models found is one made *to* the caller (or their family) by
     someone else, as the caller tells it."""
     return bool(_AGAINST_CALLER.search(text))
+
+
+# Abuse of the agent is aimed at a person: the one on the line ("you", "you people"), their
+# colleagues or family ("your staff", "your mother"), or someone called a person-insult
+# ("what a bunch of idiots"). Swearing at the situation is a frustrated caller, and a contact
+# centre hears it all day: "this is a fucking joke", "fuck this bank", "your app is shit",
+# "are you kidding me" (disbelief, not an insult). The models learnt the swear words; this says
+# whether anyone is sworn at. Abuse only: a threat or self-harm is never cleared for its target.
+_YOU = re.compile(r"\b(?:you|ya|u|yourself|yourselves|you're|youre|you've|you'll|youll|y'all|ur)\b", re.I)
+_YOU_IDIOM = re.compile(
+    r"\b(?:are|r) (?:you|u) (?:\w+ ){0,2}?(?:kidding|joking|serious|having a laugh)\b|"
+    r"\byou(?:'ve| have)? (?:got|gotta|have) to be (?:\w+ )?(?:kidding|joking)\b|"
+    r"\byou must be (?:\w+ )?(?:kidding|joking)\b|"
+    r"\b(?:you know|you see|thank you|thank u|see you|if you ask me|mind you|would you believe)\b", re.I)
+_YOUR_PEOPLE = re.compile(
+    r"\byour (?:\w+ )?(?:staff|people|agents?|advisors?|advisers?|colleagues?|team|manager|boss|supervisor|"
+    r"mother|mum|mom|mama|dad|father|wife|husband|sister|brother|family|kind|lot)\b", re.I)
+_INSULT = re.compile(
+    r"\b(?:idiot|moron|imbecile|cretin|bitch|bastard|wanker|twat|cunt|dickhead|asshole|arsehole|prick|scum|"
+    r"retard|clown|loser|muppet|tosser|dumbass|jackass|jerk|slut|whore|knob|bellend|numpty|creep|freak)"
+    r"(?:s|es)?\b", re.I)
+
+
+def at_a_person(text: str) -> bool:
+    """Whether abusive words are aimed at someone, not at a thing or the situation."""
+    if _INSULT.search(text) or _YOUR_PEOPLE.search(text):
+        return True
+    return bool(_YOU.search(_YOU_IDIOM.sub(" ", text)))
