@@ -57,6 +57,12 @@ from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, LIFE_COMPOUND, LITER
 
 # Always a person's call. "threatened": the caller says someone threatens them (safeguarding).
 PERSON_KINDS = ("self_harm", "threat", "threatened", "abuse")
+# Abuse with no one named in the words stands only this far (log-odds) past its threshold: a
+# slur or a group called vermin names no "you" and is abuse; swearing at the situation ("this
+# is a fucking joke") sits near the threshold. Chosen on the licensed sets' validation split:
+# the middle of the gap between the unaimed benign rows (up to 1.24) and the unaimed abuse
+# rows (from 3.45) (docs/benchmarks.md, "Issue 10, seventh pass").
+ABUSE_UNAIMED_OVER = 2.3
 
 # Self-harm by method (C-SSRS asks about method, preparation and attempts): a lethal
 # amount of a medicine, a bottle of pills at once, cutting one's wrists or an
@@ -251,16 +257,23 @@ class RiskModel:
     def scores(self, text: str) -> dict[str, float]:
         return {k: m.score(text) for k, m in self.kinds.items()}
 
-    def classify(self, text: str) -> tuple[str, float]:
-        """(kind, probability) of the kind furthest over its threshold, or ("", best probability)."""
+    def classify(self, text: str, skip: tuple[str, ...] = ()) -> tuple[str, float]:
+        """(kind, probability) of the kind furthest over its threshold, or ("", best probability);
+        ``skip``: kinds not to consider."""
         best, best_p, margin = "", 0.0, 1.0
         for kind, m in self.kinds.items():
+            if kind in skip:
+                continue
             p = m.score(text)
             if p >= m.threshold and p / m.threshold >= margin:
                 best, best_p, margin = kind, p, p / m.threshold
             elif not best:
                 best_p = max(best_p, p)
         return best, best_p
+
+    def over(self, kind: str, p: float) -> float:
+        """How far ``p`` is past ``kind``'s threshold, in log-odds."""
+        return _logit(p) - _logit(self.kinds[kind].threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,11 +290,14 @@ class RiskHead:
     def logits(self, embedding: np.ndarray) -> np.ndarray:
         return np.asarray(embedding, dtype=np.float32) @ self.W + self.b
 
-    def classify(self, model: RiskModel, text: str, embedding: np.ndarray) -> tuple[str, float]:
+    def classify(self, model: RiskModel, text: str, embedding: np.ndarray,
+                 skip: tuple[str, ...] = ()) -> tuple[str, float]:
         """(kind, combined probability) of the kind furthest over its threshold, or ("", best)."""
         z_head = self.logits(embedding)
         best, best_p, margin = "", 0.0, -math.inf
         for i, kind in enumerate(self.kinds):
+            if kind in skip:
+                continue
             z = (_logit(model.kinds[kind].score(text)) + float(z_head[i])) / 2
             p = 1.0 / (1.0 + math.exp(-z))
             over = z - self.thresholds[kind]
@@ -290,6 +306,10 @@ class RiskHead:
             elif not best:
                 best_p = max(best_p, p)
         return best, best_p
+
+    def over(self, kind: str, p: float) -> float:
+        """How far the combined probability ``p`` is past ``kind``'s threshold, in log-odds."""
+        return _logit(p) - self.thresholds[kind]
 
 
 def _logit(p: float) -> float:
@@ -331,14 +351,20 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
         return RiskVerdict("")
     head = load_risk_head() if embedding is not None else None
     words = literal(text)  # the models read an idiom's literal sense ("I'll send you an email")
+    view: RiskHead | RiskModel
     if head is not None and embedding is not None and embedding.shape[-1] == head.dim:
-        kind, p = head.classify(model, words, embedding)
-        source = "encoder"
+        def classify(skip: tuple[str, ...] = ()) -> tuple[str, float]:
+            return head.classify(model, words, embedding, skip)
+        view, source = head, "encoder"
     else:
-        kind, p = model.classify(words)
-        source = "model"
+        def classify(skip: tuple[str, ...] = ()) -> tuple[str, float]:
+            return model.classify(words, skip)
+        view, source = model, "model"
+    kind, p = classify()
+    if kind == "abuse" and not at_a_person(text) and view.over(kind, p) < ABUSE_UNAIMED_OVER:
+        # Sworn at the situation, not at anyone: not abuse. Another kind over its threshold
+        # still stands ("I'm worthless, I can't do this anymore" may read as abuse first).
+        kind, p = classify(skip=("abuse",))
     if kind == "threat" and against_caller(text):
         kind = "threatened"  # the models learnt violent words, not who threatens whom
-    elif kind == "abuse" and not at_a_person(text):
-        kind = ""  # sworn at the situation, not at anyone
     return RiskVerdict(kind, source, p) if kind else RiskVerdict("")

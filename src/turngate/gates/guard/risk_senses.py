@@ -226,8 +226,8 @@ def against_caller(text: str) -> bool:
 
 
 # Abuse of the agent is aimed at a person: the one on the line ("you", "you people"), their
-# colleagues or family ("your staff", "your mother"), or someone called a person-insult
-# ("what a bunch of idiots"). Swearing at the situation is a frustrated caller, and a contact
+# colleagues or family ("your staff", "your mother"), someone else ("he is a scumbag", "these
+# people"), or someone called a person-insult ("what a bunch of idiots"). Swearing at the situation is a frustrated caller, and a contact
 # centre hears it all day: "this is a fucking joke", "fuck this bank", "your app is shit",
 # "are you kidding me" (disbelief, not an insult). The models learnt the swear words; this says
 # whether anyone is sworn at. Abuse only: a threat or self-harm is never cleared for its target.
@@ -240,6 +240,10 @@ _YOU_IDIOM = re.compile(
 _YOUR_PEOPLE = re.compile(
     r"\byour (?:\w+ )?(?:staff|people|agents?|advisors?|advisers?|colleagues?|team|manager|boss|supervisor|"
     r"mother|mum|mom|mama|dad|father|wife|husband|sister|brother|family|kind|lot)\b", re.I)
+# Someone else: a person named by a pronoun or as people ("he is a scumbag", "these people are vile").
+_THIRD_PERSON = re.compile(
+    r"\b(?:he|she|him|her|they|them|himself|herself|themselves|he's|she's|they're|people|women|men|guys?|"
+    r"blokes?|lady|ladies|woman|man|folks?|everyone|somebody|someone)\b", re.I)
 _INSULT = re.compile(
     r"\b(?:idiot|moron|imbecile|cretin|bitch|bastard|wanker|twat|cunt|dickhead|asshole|arsehole|prick|scum|"
     r"retard|clown|loser|muppet|tosser|dumbass|jackass|jerk|slut|whore|knob|bellend|numpty|creep|freak)"
@@ -248,6 +252,6 @@ _INSULT = re.compile(
 
 def at_a_person(text: str) -> bool:
     """Whether abusive words are aimed at someone, not at a thing or the situation."""
-    if _INSULT.search(text) or _YOUR_PEOPLE.search(text):
+    if _INSULT.search(text) or _YOUR_PEOPLE.search(text) or _THIRD_PERSON.search(text):
         return True
     return bool(_YOU.search(_YOU_IDIOM.sub(" ", text)))
