@@ -505,6 +505,8 @@ def main() -> None:
           f"{sum(o.paused_early for o in real)}; audio lost on resume in "
           f"{sum(o.lost_audio for o in outs)} cases; wall {time.time() - t0:.0f} s")
     for o in outs:
+        if o.case.kind == "real" and o.reaction_ms is None and not o.paused_early:
+            print(f"  missed: {o.case.source} ({o.case.condition}, {o.case.half} half)")
         if o.case.kind != "real" and o.abandoned:
             print(f"  false abandon: {o.case.kind} {o.case.source} ({o.case.condition}): {o.abandon_why}")
         if o.stuck:
