@@ -4,7 +4,8 @@ words are never dropped in silence, and each fallback is a decision record."""
 from __future__ import annotations
 
 from turngate.core import Call, State
-from turngate.core.actions import ClearPlayback, FinishTranscription, StartModel, Synthesize
+from turngate.core.actions import (ClearPlayback, FinishTranscription, QueueCrmNote, StartModel, Synthesize,
+                                   TransferCall)
 from turngate.core.events import (CallStarted, FinalTranscript, ModelDone, ModelTextDelta, PartialTranscript,
                                   SpeechSynthesized)
 from turngate.core.params import TurnParams
@@ -96,33 +97,37 @@ def wordless_turn(t: Timeline, windows: int, final: str | None = "") -> list:
     return t.actions[n:]
 
 
-def play_out(t: Timeline, actions) -> None:
+def play_out(t: Timeline, actions, *, listening: bool = True) -> None:
     """Synthesize every sentence asked for in ``actions`` and echo the marks: the caller
-    heard it all, and the call listens again."""
+    heard it all (and the call listens again)."""
     for syn in kinds(actions, Synthesize):
         t.at(SpeechSynthesized(generation=syn.generation, segment=syn.segment, text=syn.text, audio=b"\x7f" * 800))
     echo_marks(t, t.actions)
-    assert t.call.state is State.LISTENING
+    assert (t.call.state is State.LISTENING) is listening
 
 
 def said(actions) -> str:
     return " ".join(a.text for a in kinds(actions, Synthesize))
 
 
-def test_a_turn_of_speech_with_no_words_is_asked_again_once_not_met_with_silence():
+def test_a_turn_of_speech_with_no_words_is_asked_again_then_a_person_takes_over():
     t = asking_call()
     acts = wordless_turn(t, 40)  # 1.3 s of the caller's voice; the recogniser heard nothing
     d = t.decisions("turn")[-1]
     assert (d.outcome, d.reason, d.rule) == ("no_words", "empty_transcript", "turn.noise.ask_again")
     assert d.evidence["spoke_ms"] >= 1200 and d.evidence["min_ms"] == 600
+    assert t.decisions("handoff")[-1].outcome == "stay"
     assert said(acts) == ASK_AGAIN and t.call.state is State.THINKING
     assert not [m for m in t.call.context if m["role"] == "user"], "no words: nothing of the caller's enters the context"
 
     play_out(t, acts)
-    acts = wordless_turn(t, 40)  # asked again, the caller's next wordless sound is noise
-    d = t.decisions("turn")[-1]
-    assert (d.outcome, d.rule) == ("no_words", "turn.noise") and d.evidence["asked_again_last_turn"] is True
-    assert not said(acts) and t.call.state is State.LISTENING
+    acts = wordless_turn(t, 40)  # asked again, still no words: the gates' limit (2 in a row) is reached
+    d, h = t.decisions("turn")[-1], t.decisions("handoff")[-1]
+    assert d.rule == "turn.noise.handoff" and (h.outcome, h.reason) == ("handoff", "not_understood")
+    assert said(acts) == "One moment please." and kinds(acts, QueueCrmNote)
+    n = len(t.actions)
+    play_out(t, acts, listening=False)
+    assert kinds(t.actions[n:], TransferCall), "the transfer follows the announcement"
 
 
 def test_words_in_between_let_the_next_wordless_turn_be_asked_again():
@@ -156,3 +161,19 @@ def test_a_stalled_final_with_no_partials_after_a_long_turn_is_asked_again():
     d = t.decisions("turn")[-1]
     assert (d.outcome, d.reason, d.rule) == ("no_transcript", "stt_final_timeout", "turn.stt_timeout.ask_again")
     assert said(acts) == ASK_AGAIN
+
+
+def test_the_bundled_policys_keeper_asks_again_then_hands_off_with_the_reason_in_the_crm_note():
+    from turngate.gates.pipeline import keeper_factory
+    from turngate.policy import load_policy
+
+    policy = load_policy()
+    keeper = keeper_factory(policy, "")({})
+    t = Timeline(Call("CA1", gates=keeper, params=policy.turn_taking))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    play_out(t, wordless_turn(t, 40))
+    acts = wordless_turn(t, 40)
+    assert t.decisions("turn")[-1].rule == "turn.noise.handoff"
+    (crm,) = kinds(acts, QueueCrmNote)
+    assert crm.reason == "not_understood" and "HANDOFF: not_understood (rule handoff.not_understood)" in crm.note
+    assert said(acts) == "One moment please. I am connecting you with a colleague who can help."

@@ -53,6 +53,20 @@ def test_repeated_reasks_hand_off_at_the_policy_limit(policy):
     assert {"signal": "reasks", "value": limit, "threshold": limit} in ds[-1].evidence
 
 
+def test_turns_not_understood_in_a_row_hand_off_and_a_turn_with_words_ends_the_run(policy):
+    limit = policy.handoff.not_understood_limit
+    wordless, words = HandoffSignals(not_understood=True), HandoffSignals(route="faq", route_confidence=0.9)
+    ds, _ = _turns(policy, [wordless] * (limit - 1) + [words] + [wordless] * (limit - 1))
+    assert not any(d.handoff for d in ds), "a turn with words in between starts the count again"
+    ds, _ = _turns(policy, [wordless] * limit)
+    assert [d.handoff for d in ds] == [False] * (limit - 1) + [True]
+    assert (ds[-1].reason, ds[-1].queue) == ("not_understood", policy.handoff.default_queue)
+    assert {"signal": "not_understood_turns", "value": limit, "threshold": limit} in ds[-1].evidence
+    note = build_crm_note(ds[-1], policy, route=None)
+    assert "HANDOFF: not_understood" in note.to_text()
+    assert [f.kind for f in note.follow_ups] == ["quality_review"]
+
+
 def test_low_route_confidence_over_n_turns(policy):
     n = policy.handoff.low_confidence_turns
     weak = HandoffSignals(route="unknown", route_confidence=0.3)

@@ -135,6 +135,7 @@ class HandoffThresholds:
     refund_amount_limit: float = 250.0    # refunds above this need a person
     auth_failure_limit: int = 3
     provider_failure_limit: int = 2
+    not_understood_limit: int = 2         # turns of speech in a row with no words before a person
     default_queue: str = "general"
     human_queue: str = "general"
 
@@ -265,6 +266,7 @@ class _Handoff(_Strict):
     refund_amount_limit: float = Field(default=250.0, ge=0)
     auth_failure_limit: int = Field(default=3, ge=1)
     provider_failure_limit: int = Field(default=2, ge=1)
+    not_understood_limit: int = Field(default=2, ge=1)
     default_queue: str = "general"
     human_queue: str = "general"
 

@@ -71,7 +71,6 @@ class Call:
         self._retired: list[Playback] = []    # cancelled playbacks whose marks Twilio still echoes
         self._pending_transfer: tuple[str, str, str] | None = None
         self._follow_ups: set[str] = set()
-        self._asked_again = False             # the last turn had no words and we asked again
 
     @property
     def decisions(self) -> list[Decision]:
@@ -267,7 +266,6 @@ class Call:
                     # the caller's question. A final that comes later is stale and ignored.
                     self.log.decide("turn", "partial_used", "stt_final_timeout", "turn.stt_timeout_partial",
                                     now, out, words=len(words(t.partial)))
-                    self._asked_again = False
                     answering.answer(self, t.partial, now, out)
                     return
                 self._no_words("no_transcript", "stt_final_timeout", "turn.stt_timeout", now, out)
@@ -310,18 +308,26 @@ class Call:
 
     def _no_words(self, outcome: str, reason: str, rule: str, now: float, out: list[Action]) -> None:
         """A turn ended and the recogniser gave no words for it. A turn long enough to be
-        speech is asked again once (``no_words_reply``); anything else is noise."""
+        speech is asked again (``no_words_reply``), and past the policy's limit of such turns
+        in a row goes to a person (the handoff gate decides); anything shorter is noise."""
         speculation.drop(self, "no_words", now, out)
         spoke_ms, reply = self.turn.spoke_ms, self.p.no_words_reply
-        if reply and spoke_ms >= self.p.no_words_min_ms and not self._asked_again:
-            self._asked_again = True
-            self.log.decide("turn", outcome, reason, rule + ".ask_again", now, out,
-                            spoke_ms=spoke_ms, min_ms=self.p.no_words_min_ms)
-            answering.start_scripted(self, reply, "no_words", now, out)
+        if not reply or spoke_ms < self.p.no_words_min_ms:
+            self.go(Trigger.SPEECH_NOISE)
+            self.log.decide("turn", outcome, reason, rule, now, out, spoke_ms=spoke_ms)
             return
-        self.go(Trigger.SPEECH_NOISE)
-        self.log.decide("turn", outcome, reason, rule, now, out, spoke_ms=spoke_ms,
-                        **({"asked_again_last_turn": True} if self._asked_again else {}))
+        fv = self.gates.not_understood()
+        self.log.decide("turn", outcome, reason, rule + (".handoff" if fv.queue else ".ask_again"), now, out,
+                        spoke_ms=spoke_ms, min_ms=self.p.no_words_min_ms)
+        self.record_all(fv.verdicts, now, out)
+        self.queue_follow_ups(fv.follow_ups, out)
+        if not fv.queue:
+            answering.start_scripted(self, reply, "no_words", now, out)
+        elif fv.reply:
+            self.announce_transfer(fv.queue, "not_understood", fv.note, out)
+            answering.start_scripted(self, fv.reply, "no_words", now, out)
+        else:
+            self.handoff(fv.queue, fv.note, now, out, reason="not_understood")
 
     # ------------------------------------------------------------ transcripts
     def _on_partial(self, text: str, now: float, out: list[Action]) -> None:
@@ -359,7 +365,6 @@ class Call:
                 if not words(full):
                     self._no_words("no_words", "empty_transcript", "turn.noise", now, out)
                     return
-                self._asked_again = False
                 answering.answer(self, full, now, out, stt_confidence=sure)
             case State.CALLER_SPEAKING:
                 # The final of an utterance the caller continued: part of this turn.

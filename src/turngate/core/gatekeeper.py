@@ -70,7 +70,8 @@ class AgentTextVerdict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FailureVerdict:
-    """What to do when a generation failed: a fallback profile, or a handoff."""
+    """What to do when a generation failed (a fallback profile, or a handoff), or when a
+    caller's turn came back with no words (stay, or a handoff)."""
 
     verdicts: tuple[Verdict, ...]
     fallback_profile: str = ""
@@ -107,6 +108,12 @@ class Gatekeeper(Protocol):
     def dtmf(self, digit: str, at_ms: int) -> KeypadVerdict: ...
 
     def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict: ...
+
+    def not_understood(self) -> FailureVerdict:
+        """A turn of the caller's speech came back with no words: stay (the call asks again)
+        or, past the policy's limit of such turns in a row, a person (``queue``, ``note``, and
+        ``reply`` to say before the transfer)."""
+        ...
 
     def greeting(self) -> str: ...
 

@@ -56,6 +56,7 @@ class HandoffSignals:
     amount: float | None = None           # largest amount the caller named this turn
     provider_failed: bool = False
     auth_failed: bool = False
+    not_understood: bool = False          # a turn of the caller's speech the recogniser gave no words for
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +66,7 @@ class HandoffState:
     low_confidence_streak: int = 0
     auth_failures: int = 0
     provider_failures: int = 0
+    not_understood: int = 0               # such turns in a row (a turn with words ends the run)
     handed_off: bool = False
     reason: str | None = None
     rule: str | None = None
@@ -108,6 +110,7 @@ def handoff_gate(state: HandoffState, signals: HandoffSignals,
         (0 if signals.route_confidence is not None else state.low_confidence_streak),
         auth_failures=state.auth_failures + int(signals.auth_failed),
         provider_failures=state.provider_failures + int(signals.provider_failed),
+        not_understood=state.not_understood + 1 if signals.not_understood else 0,
     )
 
     if state.handed_off:
@@ -154,6 +157,10 @@ def _first_trigger(s: HandoffState, sig: HandoffSignals, policy: Policy
                 ({"signal": "provider_failures", "value": s.provider_failures,
                   "threshold": t.provider_failure_limit},),
                 None)
+    if s.not_understood >= t.not_understood_limit:
+        return ("not_understood",
+                ({"signal": "not_understood_turns", "value": s.not_understood,
+                  "threshold": t.not_understood_limit},), t.default_queue)
     if s.reasks >= t.reask_limit:
         return ("repeated_reask",
                 ({"signal": "reasks", "value": s.reasks, "threshold": t.reask_limit},), None)
@@ -359,6 +366,7 @@ def follow_up_tasks(decision: HandoffDecision, policy: Policy, *, route: str | N
         "auth_failures": "identity_review",
         "guard_escalation": "safety_review",
         "repeated_reask": "quality_review",
+        "not_understood": "quality_review",
         "low_route_confidence": "quality_review",
     }
     kind = by_reason.get(decision.reason)

@@ -354,6 +354,20 @@ class PolicyGatekeeper:
                              reply=REPLIES["mismatch"])
 
     # ------------------------------------------------------------ failures
+    def not_understood(self) -> FailureVerdict:
+        signals = HandoffSignals(route=self.route_state.held, not_understood=True)
+        hand_d, state = handoff_gate(self.handoff_state, signals, self.policy)
+        self.context = replace(self.context, handoff=state)
+        v = Verdict(gate="handoff", outcome=hand_d.outcome, reason=hand_d.reason, rule=hand_d.rule,
+                    evidence=hand_d.to_evidence())
+        if not hand_d.handoff:
+            return FailureVerdict(verdicts=(v,))
+        note = build_crm_note(hand_d, self.policy, route=self.route_state.held, verified=tuple(self.verified),
+                              confirmed_requests=tuple(self.confirmed), signals=signals)
+        return FailureVerdict(verdicts=(v,), queue=hand_d.queue or self.policy.handoff.default_queue,
+                              note=note.to_text(), reply=REPLIES["handoff"],
+                              follow_ups=self._follow_ups(hand_d, self.route_state.held, signals))
+
     def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict:
         limit = self.policy.handoff.provider_failure_limit
         if attempts < limit and profile != "fallback":

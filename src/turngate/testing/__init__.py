@@ -45,10 +45,14 @@ class OpenGatekeeper:
     policy_version: str = "test"
     fallback_profile: str = "strong_guard"
     seen: list[tuple[str, bool]] = field(default_factory=list)
+    not_understood_limit: int = 2
+    wordless: int = 0  # turns of speech with no words in a row
 
     def caller_text(self, text: str, *, final: bool, agent_speaking: bool,
                     stt_confidence: float | None = None) -> CallerTurnVerdict:
         self.seen.append((text, final))
+        if final:
+            self.wordless = 0
         verdicts = (Verdict(gate="route", outcome="route", reason="test", rule=f"route.{self.route}"),) if final else ()
         return CallerTurnVerdict(verdicts=verdicts, redacted=text, action="respond" if final else "none",
                                  route=self.route, profile=self.profile)
@@ -68,6 +72,15 @@ class OpenGatekeeper:
                                                     rule="model.fallback"),), fallback_profile=self.fallback_profile)
         return FailureVerdict(verdicts=(Verdict(gate="handoff", outcome="handoff", reason="provider_failure",
                                                 rule="handoff.provider_failure"),), queue="general", note="provider failure")
+
+    def not_understood(self) -> FailureVerdict:
+        self.wordless += 1
+        if self.wordless < self.not_understood_limit:
+            return FailureVerdict(verdicts=(Verdict(gate="handoff", outcome="stay", reason="no_trigger",
+                                                    rule="handoff.none"),))
+        return FailureVerdict(verdicts=(Verdict(gate="handoff", outcome="handoff", reason="not_understood",
+                                                rule="handoff.not_understood"),), queue="general",
+                              note="not understood", reply="One moment please.")
 
     def greeting(self) -> str:
         return self.greeting_text
