@@ -46,8 +46,9 @@ class TurnParams:
     final_wait_ms: int = 3000          # an STT final that never comes must not hang the call
     # A turn of at least no_words_min_ms of the caller's sound whose transcript came back
     # empty (or never came) is asked again with no_words_reply, so a caller the recogniser
-    # missed (noise, a stalled provider) is not left in silence. Once: a second such turn in
-    # a row is taken for noise, as every one is with an empty reply (off).
+    # missed (noise, a stalled provider) is not left in silence; the Handoff gate hands the
+    # call to a person after the policy's handoff.not_understood_limit such turns in a row.
+    # An empty reply (off): every such turn is noise, and nothing is said.
     no_words_reply: str = ""
     no_words_min_ms: int = 600
     echo_tail_ms: int = 400            # after our playback ends its echo may still arrive

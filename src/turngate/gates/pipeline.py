@@ -355,18 +355,9 @@ class PolicyGatekeeper:
 
     # ------------------------------------------------------------ failures
     def not_understood(self) -> FailureVerdict:
-        signals = HandoffSignals(route=self.route_state.held, not_understood=True)
-        hand_d, state = handoff_gate(self.handoff_state, signals, self.policy)
-        self.context = replace(self.context, handoff=state)
-        v = Verdict(gate="handoff", outcome=hand_d.outcome, reason=hand_d.reason, rule=hand_d.rule,
-                    evidence=hand_d.to_evidence())
-        if not hand_d.handoff:
-            return FailureVerdict(verdicts=(v,))
-        note = build_crm_note(hand_d, self.policy, route=self.route_state.held, verified=tuple(self.verified),
-                              confirmed_requests=tuple(self.confirmed), signals=signals)
-        return FailureVerdict(verdicts=(v,), queue=hand_d.queue or self.policy.handoff.default_queue,
-                              note=note.to_text(), reply=REPLIES["handoff"],
-                              follow_ups=self._follow_ups(hand_d, self.route_state.held, signals))
+        # Past the limit the caller is told why before the transfer; under it the call asks again.
+        return self._failure_handoff(HandoffSignals(route=self.route_state.held, not_understood=True),
+                                     self.handoff_state, handoff_reply=REPLIES["handoff"])
 
     def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict:
         limit = self.policy.handoff.provider_failure_limit
@@ -376,19 +367,25 @@ class PolicyGatekeeper:
                                                     evidence={"from": profile, "to": "fallback",
                                                               "error": reason[:120], "attempt": attempts}),),
                                   fallback_profile="fallback")
-        signals = HandoffSignals(route=self.route_state.held, provider_failed=True)
         # Every failed attempt counts, so the gate sees the policy's threshold crossed.
         state = replace(self.handoff_state, provider_failures=self.handoff_state.provider_failures + attempts - 1)
+        return self._failure_handoff(HandoffSignals(route=self.route_state.held, provider_failed=True), state,
+                                     stay_reply="Sorry, I am having trouble right now. Could you say that again?")
+
+    def _failure_handoff(self, signals: HandoffSignals, state: HandoffState, *, stay_reply: str = "",
+                         handoff_reply: str = "") -> FailureVerdict:
+        """The Handoff gate on a turn that went wrong: stay (with ``stay_reply``) or hand off."""
         hand_d, state = handoff_gate(state, signals, self.policy)
         self.context = replace(self.context, handoff=state)
         v = Verdict(gate="handoff", outcome=hand_d.outcome, reason=hand_d.reason, rule=hand_d.rule,
                     evidence=hand_d.to_evidence())
         if not hand_d.handoff:
-            return FailureVerdict(verdicts=(v,), reply="Sorry, I am having trouble right now. Could you say that again?")
+            return FailureVerdict(verdicts=(v,), reply=stay_reply)
         note = build_crm_note(hand_d, self.policy, route=self.route_state.held, verified=tuple(self.verified),
                               confirmed_requests=tuple(self.confirmed), signals=signals)
         return FailureVerdict(verdicts=(v,), queue=hand_d.queue or self.policy.handoff.default_queue,
-                              note=note.to_text(), follow_ups=self._follow_ups(hand_d, self.route_state.held, signals))
+                              note=note.to_text(), reply=handoff_reply,
+                              follow_ups=self._follow_ups(hand_d, self.route_state.held, signals))
 
     def _follow_ups(self, d: HandoffDecision, route: str | None, signals: HandoffSignals) -> tuple[FollowUp, ...]:
         return tuple(FollowUp(kind=t.kind, queue=t.queue or self.policy.handoff.default_queue,
