@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -353,13 +353,9 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
     words = literal(text)  # the models read an idiom's literal sense ("I'll send you an email")
     view: RiskHead | RiskModel
     if head is not None and embedding is not None and embedding.shape[-1] == head.dim:
-        def classify(skip: tuple[str, ...] = ()) -> tuple[str, float]:
-            return head.classify(model, words, embedding, skip)
-        view, source = head, "encoder"
+        view, source, classify = head, "encoder", partial(head.classify, model, words, embedding)
     else:
-        def classify(skip: tuple[str, ...] = ()) -> tuple[str, float]:
-            return model.classify(words, skip)
-        view, source = model, "model"
+        view, source, classify = model, "model", partial(model.classify, words)
     kind, p = classify()
     if kind == "abuse" and not at_a_person(text) and view.over(kind, p) < ABUSE_UNAIMED_OVER:
         # Sworn at the situation, not at anyone: not abuse. Another kind over its threshold
