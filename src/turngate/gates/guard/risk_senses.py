@@ -227,10 +227,12 @@ def against_caller(text: str) -> bool:
 
 # Abuse of the agent is aimed at a person: the one on the line ("you", "you people"), their
 # colleagues or family ("your staff", "your mother"), someone else ("he is a scumbag", "these
-# people"), or someone called a person-insult ("what a bunch of idiots"). Swearing at the situation is a frustrated caller, and a contact
-# centre hears it all day: "this is a fucking joke", "fuck this bank", "your app is shit",
-# "are you kidding me" (disbelief, not an insult). The models learnt the swear words; this says
-# whether anyone is sworn at. Abuse only: a threat or self-harm is never cleared for its target.
+# people"), or someone called a person-insult ("what a bunch of idiots"). Swearing at the
+# situation is a frustrated caller, and a contact centre hears it all day: "this is a fucking
+# joke", "fuck this bank", "your app is shit", "are you kidding me" (disbelief, not an insult).
+# The models learnt the swear words; this says whether anyone is sworn at (``risk.assess_risk``
+# still keeps abuse the models are very sure of: a slur names no one). Abuse only: a threat or
+# self-harm is never cleared for its target.
 _YOU = re.compile(r"\b(?:you|ya|u|yourself|yourselves|you're|youre|you've|you'll|youll|y'all|ur)\b", re.I)
 _YOU_IDIOM = re.compile(
     r"\b(?:are|r) (?:you|u) (?:\w+ ){0,2}?(?:kidding|joking|serious|having a laugh)\b|"
