@@ -88,7 +88,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(1, str(ROOT / "tools"))
 sys.path.insert(2, str(ROOT / "bench"))
 
-from guard_risk import injection_block, risk_block  # noqa: E402
+from guard_risk import abuse_margins, injection_block, risk_block  # noqa: E402
 from guard_sets import SPOKEN_AUTHORITY  # noqa: E402
 from guard_spoken import GEN, MONTHS, Example, to_spoken  # noqa: E402
 from train_injection import read_csv  # noqa: E402
@@ -364,7 +364,12 @@ def main() -> None:
     ap.add_argument("--no-tier1", action="store_true", help="ignored (tier 1 was deleted); kept for old commands")
     ap.add_argument("--sets-only", action="store_true",
                     help="injection and risk figures only (no PII sets, no latency): about a minute")
+    ap.add_argument("--abuse-margins", action="store_true",
+                    help="the validation gap risk.ABUSE_UNAIMED_OVER is chosen in, and nothing else")
     args = ap.parse_args()
+    if args.abuse_margins:
+        print(json.dumps({"bench": "guard_abuse_margins", "split": "val", **abuse_margins()}))
+        return
     if args.sets_only:
         inj, risk = injection_block(), risk_block()
         print("injection:", json.dumps(inj))

@@ -198,3 +198,29 @@ def risk_block() -> dict:
             enc.encode_one(risk_embed.shaped(t))
     out["risk_final_encode_us_mean"] = round((time.perf_counter() - t0) / 200 * 1e6, 1)
     return out
+
+
+def abuse_margins() -> dict:
+    """How ``risk.ABUSE_UNAIMED_OVER`` is chosen, on the licensed sets' *validation* split only:
+    among the rows the models call abuse with no one named in them (``at_a_person`` false),
+    how far past the abuse threshold (log-odds) the benign rows reach at most and the abuse
+    rows start at least, with the encoder and without it. The threshold sits in that gap."""
+    from turngate.gates.guard.risk import load_risk_head, load_risk_model
+    from turngate.gates.guard.risk_senses import at_a_person
+
+    model, head = load_risk_model(), load_risk_head()
+    rows = [(t, lab) for parts in risk_data.licensed_splits().values() for t, lab in parts["val"]
+            if not at_a_person(t)]
+    embs = risk_embed.embed([literal(t) for t, _ in rows])
+    out: dict = {}
+    for view in ("encoder", "no_encoder"):
+        over: dict[str, list[float]] = {"benign": [], "abuse": []}
+        for (t, lab), e in zip(rows, embs):
+            words = literal(t)
+            kind, p = model.classify(words) if view == "no_encoder" else head.classify(model, words, e)
+            if kind == "abuse" and lab in over:
+                over[lab].append((model if view == "no_encoder" else head).over("abuse", p))
+        out[view] = {"benign_max": round(max(over["benign"], default=float("nan")), 2),
+                     "abuse_min": round(min(over["abuse"], default=float("nan")), 2),
+                     "n": {k: len(v) for k, v in over.items()}}
+    return out

@@ -89,8 +89,35 @@ class Gateway:
             self._log.close()
 
 
+async def run_bundled(scenarios: list[Any], url: str, *, workdir: Path, store: str | None = None,
+                      at_once: int = 3) -> list[Any]:
+    """Each scenario's call (or the exception it raised), in order, ``at_once`` calls at a
+    time: on the gateway at ``url``, or for a scenario with model profiles or turn-taking
+    settings of its own, on a gateway started for it in a thread (its start-up must not stall
+    the other calls' real-time audio). ``store``: the own gateways' (default: one SQLite file
+    each in ``workdir``)."""
+    from .sim.caller import run_scenario
+    from .sim.models import scenario_gateway
+
+    slots = asyncio.Semaphore(at_once)
+
+    def own(s: Any) -> Any:
+        # Real model profiles, served by a local OpenAI-compatible server that stalls or
+        # fails the way the scenario says, and/or turn-taking settings of its own: the
+        # scenario's gateway runs the bundled policy with them.
+        d = workdir / f"demo-{s.name}"
+        with scenario_gateway(s, d, store=store or f"sqlite:///{d / 'calls.db'}") as own_url:
+            return asyncio.run(run_scenario(s, own_url, speed=1.0))
+
+    async def one(s: Any) -> Any:
+        async with slots:
+            return await (asyncio.to_thread(own, s) if s.own_gateway else run_scenario(s, url, speed=1.0))
+
+    return list(await asyncio.gather(*(one(s) for s in scenarios), return_exceptions=True))
+
+
 def demo_main(args: Any) -> int:
-    from .sim.cli import print_summary, run_all
+    from .sim.cli import print_summary
     from .sim.scenario import load_scenario
 
     paths = [Path(p) for p in args.scenarios] or sorted(ROOT_SCENARIOS.glob("*.yaml"))
@@ -102,24 +129,15 @@ def demo_main(args: Any) -> int:
     os.makedirs("var", exist_ok=True)
     print(f"starting the gateway (embedded stack: Silero VAD, pocketsphinx, flite, scripted agent); store {store}",
           file=sys.stderr)
-    plain = [s for s in scenarios if not s.own_gateway]
+    print(f"{len(scenarios)} calls at real-time pace, three at a time (a scenario with model profiles or "
+          f"turn-taking settings of its own gets a gateway of its own); the summaries follow", file=sys.stderr)
+    with Gateway(store=store, log_path="var/demo-gateway.log") as gw:
+        outcomes = asyncio.run(run_bundled(scenarios, gw.url, workdir=Path("var"), store=store))
     results = []
-    print(f"{len(scenarios)} calls at real-time pace, three at a time; the summaries follow", file=sys.stderr)
-    if plain:
-        with Gateway(store=store, log_path="var/demo-gateway.log") as gw:
-            # Three calls at a time, as a gateway takes them all day: half the wait of one by one.
-            results += asyncio.run(run_all(plain, gw.url, at_once=3))
-    for s in scenarios:
-        if s.own_gateway:
-            # Real model profiles, served by a local OpenAI-compatible server that stalls or
-            # fails the way the scenario says, and/or turn-taking settings of its own: the
-            # scenario's gateway runs the bundled policy with them.
-            from .sim.models import scenario_gateway
-
-            print(f"starting a gateway of its own for {s.name} (its model profiles or turn-taking settings)",
-                  file=sys.stderr)
-            with scenario_gateway(s, Path("var") / f"demo-{s.name}", store=store) as url:
-                results += asyncio.run(run_all([s], url))
+    for s, r in zip(scenarios, outcomes):
+        if isinstance(r, BaseException):
+            raise RuntimeError(f"scenario {s.name} could not run: {r}") from r
+        results.append(r)
     failed = 0
     for r in results:
         if args.json:

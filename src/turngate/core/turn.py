@@ -116,12 +116,16 @@ class CallerTurn:
         if self.deadline is not None:
             self._set_deadline(self.silence_start if self.silence_start is not None else silence_start)
 
+    def words_decide(self) -> bool:
+        """The words so far end open ("and", a number being read): their silence decides the
+        end of turn, whatever the model would say."""
+        return end_of_turn_rule(self.partial, self.p)[1] in _WORDS_DECIDE
+
     def close_early(self, out: list[Action]) -> None:
         """``final_after_ms`` into the silence: close the STT utterance for its final, unless
         the words end open (then, as at the candidate end, their silence decides alone)."""
         self.close_due = None
-        if end_of_turn_rule(self.partial, self.p)[1] not in _WORDS_DECIDE and \
-                self.close_utterance(out, discard=False):
+        if not self.words_decide() and self.close_utterance(out, discard=False):
             self.early_final = True
 
     def ask_score(self, now: float, out: list[Action]) -> None:
@@ -129,7 +133,7 @@ class CallerTurn:
         unless the words end open: then no score can change the end (their silence is the
         longest), and the model's ~0.1 CPU-s is not spent."""
         self.score_due = None
-        if end_of_turn_rule(self.partial, self.p)[1] in _WORDS_DECIDE:
+        if self.words_decide():
             return
         self.requests += 1
         self.asked = self.requests
@@ -147,8 +151,7 @@ class CallerTurn:
         self.asked = None
         self.score = probability
         if probability >= self.p.turn_model_threshold:
-            _, rule = end_of_turn_rule(self.partial, self.p)
-            if rule in _WORDS_DECIDE:
+            if self.words_decide():
                 return False  # the words say more is coming: their longer silence stands
             self.rule = "turn.end.model_complete"
             return True

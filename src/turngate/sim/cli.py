@@ -22,17 +22,11 @@ from .scenario import Scenario, ScenarioError, load_scenario
 
 async def run_all(scenarios: Sequence[Scenario], url: str, *, speed: float = 1.0, concurrent: bool = False,
                   auth_token: str | None = None, record_dir: str | None = None,
-                  admin_token: str | None = None, at_once: int = 1) -> list[CallResult]:
-    """Each scenario's call, in the scenarios' order: one after another, ``at_once`` at a time,
-    or (``concurrent``) all at once."""
+                  admin_token: str | None = None) -> list[CallResult]:
     kw: dict[str, Any] = {"auth_token": auth_token, "record_dir": record_dir, "admin_token": admin_token}
-    slots = asyncio.Semaphore(len(scenarios) if concurrent else max(1, at_once))
-
-    async def one(s: Scenario) -> CallResult:
-        async with slots:
-            return await run_scenario(s, url, speed, **kw)
-
-    return list(await asyncio.gather(*(one(s) for s in scenarios)))
+    if concurrent:
+        return list(await asyncio.gather(*(run_scenario(s, url, speed, **kw) for s in scenarios)))
+    return [await run_scenario(s, url, speed, **kw) for s in scenarios]
 
 
 def _fmt_ms(ms: int | float | None) -> str:

@@ -61,7 +61,7 @@ PERSON_KINDS = ("self_harm", "threat", "threatened", "abuse")
 # slur or a group called vermin names no "you" and is abuse; swearing at the situation ("this
 # is a fucking joke") sits near the threshold. Chosen on the licensed sets' validation split:
 # the middle of the gap between the unaimed benign rows (up to 1.24) and the unaimed abuse
-# rows (from 3.45) (docs/benchmarks.md, "Issue 10, seventh pass").
+# rows (from 3.45): `bench/guard.py --abuse-margins` (docs/benchmarks.md, "Issue 10, seventh pass").
 ABUSE_UNAIMED_OVER = 2.3
 
 # Self-harm by method (C-SSRS asks about method, preparation and attempts): a lethal
