@@ -25,6 +25,11 @@ not interruptions:
     and ``echo_hybrid``: 12 dB down, 150 ms, through 8 ms of a hybrid's dispersion
     (``echo_stops_per_min_hybrid``; no other key counts these cases).
   - ``noise``: 2.5 s of dishes or exercise bike at -45 and -35 dBFS starting at t = 1.0 s.
+  - ``backchannel_pair``: two different backchannels of one voice, the second 600 or 1200 ms
+    after the first ends ("uh-huh ... okay"), clean and with noise+echo: what a caller who
+    nods along twice does to a rule that joins sounds into one interjection
+    (``interjection_gap_ms``). Reported on their own (``backchannel_pairs_abandoned`` of
+    ``backchannel_pairs``, ``backchannel_pair_gap_ms_p90``); no other key counts them.
 Caller speech is scaled to -26 dBFS active level (ITU-T nominal) and everything goes
 through mu-law.
 
@@ -276,6 +281,18 @@ def non_interruptions(noise: list[np.ndarray], quick: bool) -> list[Case]:
             bed = _noise_bed(noise, k, total, NOISE_DB)
             cases.append(Case("backchannel", f"{v}:{word}", "noise+echo", speech + bed, LEAD_MS, ECHO,
                               bot=k + 1, half=half))
+        for k, (first, second) in enumerate(zip(BACKCHANNELS, BACKCHANNELS[3:] + BACKCHANNELS[:3])):
+            a, b = (mulaw.decode(tts.synthesize(w).audio).astype(np.float32) for w in (first, second))
+            on, end = energy_onset(a), len(a) - energy_onset(a[::-1])
+            for gap_ms in (600, 1200):
+                x = np.concatenate([a[:end], np.zeros(gap_ms * 8, np.float32), b[energy_onset(b):]])
+                x = x * active_gain(x, CALLER_DB)
+                speech = _place(x, on, total)
+                half = HALVES[(k + CALLER_VOICES.index(v)) % 2]
+                cond = "clean" if (k + gap_ms // 600) % 2 else "noise+echo"
+                bed = _noise_bed(noise, k, total, NOISE_DB) if cond != "clean" else 0
+                cases.append(Case("backchannel_pair", f"{v}:{first}+{gap_ms}ms+{second}", cond, speech + bed,
+                                  LEAD_MS, ECHO if cond != "clean" else None, bot=k, half=half))
     for att in (18.0, 12.0):
         for delay in (120, 250):
             for b in range(len(BOT_TEXTS)):
@@ -369,7 +386,9 @@ def _pct(xs, q):
 
 def summarize(outs: list[Outcome]) -> dict:
     real = [o for o in outs if o.case.kind == "real"]
-    other = [o for o in outs if o.case.kind not in ("real", "echo_hybrid")]
+    other = [o for o in outs if o.case.kind not in ("real", "echo_hybrid", "backchannel_pair")]
+    pairs = [o for o in outs if o.case.kind == "backchannel_pair"]
+    pair_gaps = [g for o in pairs for g in o.audible_gaps]
     hybrid = [o for o in outs if o.case.kind == "echo_hybrid"]
     hybrid_min = sum(len(o.case.caller) for o in hybrid) / 8000 / 60
     reactions = [o.reaction_ms for o in real if o.reaction_ms is not None]
@@ -398,6 +417,9 @@ def summarize(outs: list[Outcome]) -> dict:
         "talkover_ms_p90_real": round(_pct([o.talkover_ms for o in real if o.abandoned and o.reaction_ms is not None], 90), 1),
         "talkover_real": sum(o.talkover_ms > 0 for o in real),
         "ducked_ms_p90": round(_pct([g for o in other for g in o.ducked_ms], 90), 1) if any(o.ducked_ms for o in other) else 0.0,
+        "backchannel_pairs_abandoned": sum(o.abandoned for o in pairs),
+        "backchannel_pairs": len(pairs),
+        "backchannel_pair_gap_ms_p90": round(_pct(pair_gaps, 90), 1) if pair_gaps else 0.0,
     }
 
 

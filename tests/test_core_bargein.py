@@ -125,6 +125,36 @@ def test_noise_without_words_resumes_after_the_confirm_window():
     assert not kinds(acts, ClearPlayback)
 
 
+def test_a_caller_who_starts_with_um_is_not_talked_over():
+    """At the confirm window the recogniser has only "um" of a sound still going: it may be
+    "um, I want ...", so the call waits until the sound is longer than a backchannel."""
+    t = answering(600)
+    caller(t, 4)
+    t.at(PartialTranscript(text="um"))
+    caller(t, 14)                                # 576 ms of sound: past the 500 ms confirm window
+    assert t.call.state is State.PAUSED
+    t.at(PartialTranscript(text="um i want to"))
+    caller(t, 12)                                # 960 ms: longer than a backchannel
+    t.at(PartialTranscript(text="um i want to change my address"))
+    assert t.call.state is State.CALLER_SPEAKING
+    assert t.decisions("turn")[-1].reason == "new_request"
+
+
+def test_a_backchannel_still_going_at_backchannel_length_resumes():
+    """Only "yeah" from a sound that outlasts a backchannel: noise with a word in it, as
+    before; the same continuing sound does not pause us again."""
+    t = answering(600)
+    caller(t, 4)
+    t.at(PartialTranscript(text="yeah"))
+    caller(t, 14)
+    assert t.call.state is State.PAUSED
+    caller(t, 10)                                # 896 ms, still only "yeah"
+    assert t.call.state is State.SPEAKING
+    d = t.decisions("turn")[-1]
+    assert (d.outcome, d.reason, d.rule) == ("resume", "noise", "bargein.confirm_timeout")
+    assert not kinds(caller(t, 20), ClearPlayback)
+
+
 def test_new_request_over_playback_abandons():
     t = new()
     long_answer(t)

@@ -147,6 +147,11 @@ class BargeIn:
         """The pause's timers: the confirm window, sustained speech, the final's wait, the duck."""
         kind, _, ws = classify_interjection(partial, self.p)
         if self.confirm_deadline is not None and now >= self.confirm_deadline:
+            if kind == "backchannel" and in_speech and sound_ms < self.p.backchannel_max_ms:
+                # "Um", "yeah" from a sound still going: "yeah, but ..." and "um, I want ..."
+                # start so. A backchannel ends by backchannel_max_ms; judge it then (or its final).
+                self.confirm_deadline = now + (self.p.backchannel_max_ms - sound_ms) / 1000
+                return None
             self.confirm_deadline = None
             if not self.final_requested and (kind == "backchannel" or not self.new_words(partial)):
                 # No words after the confirm window: noise or our echo. Resume, and do not
