@@ -339,6 +339,22 @@ def test_noise_that_goes_on_after_a_misheard_word_is_not_sustained_speech():
     assert t.decisions("turn")[-1].reason == "noise"
 
 
+def test_sustained_speech_whose_own_words_come_with_its_final_abandons():
+    """1.3 s of the caller's voice over our echo: the partials hold only our own words, the
+    final adds one of the caller's. It decides as the timer's sustained-speech rule would
+    have (bench/bargein.py: a read sentence under noise and echo was played over)."""
+    t = answering()
+    caller(t, 6)
+    t.at(PartialTranscript(text="appointment friday"))  # our echo, as the recogniser hears it
+    caller(t, 35)                                # 1.3 s in all
+    t.windows(silence(), 3)
+    t.at(FinalTranscript(text="appointment friday had"))
+    d = [d for d in t.decisions("turn") if d.outcome in ("abandon", "resume")][-1]
+    assert (d.outcome, d.reason, d.rule) == ("abandon", "sustained_speech", "bargein.sustained_speech")
+    assert d.evidence["words"] == ["had"]
+    assert t.call.state is State.THINKING         # the caller fell silent: their turn is answered
+
+
 def test_a_line_whose_own_sound_keeps_pausing_us_gets_an_echo_canceller_once():
     from turngate.core.actions import StartEchoCanceller
 

@@ -132,6 +132,11 @@ class BargeIn:
             return Abandon("intent_drift", "route.drift_preempt", Trigger.PREEMPT, dict(route=verdict.route))
         if kind == "new_request" and long_enough:
             return Abandon(kind, rule, Trigger.ABANDON, dict(words=ws[:6], sound_ms=sound_ms))
+        if final and kind == "unknown" and sound_ms >= p.abandon_speech_ms and self.new_words(text):
+            # Sustained speech whose words came only with its final (the partials lagged the
+            # sound): the same evidence as the timer's rule in ``due``, one event later.
+            return Abandon("sustained_speech", "bargein.sustained_speech", Trigger.ABANDON,
+                           dict(words=ws[:6], sound_ms=sound_ms))
         return None
 
     def louder(self, level_db: float, *, ducked: bool) -> bool:
