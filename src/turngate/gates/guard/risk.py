@@ -51,8 +51,8 @@ import numpy as np
 
 from ...data import bundled_json_gz
 from .injection import LinearModel
-from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, LIFE_COMPOUND, LITERAL, POLICY_TERM, PROVIDER,
-                          THREATENED, TRIVIAL_DOSE, against_caller, at_a_person, not_mine,
+from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, HARM_A_PERSON, LIFE_COMPOUND, LITERAL, POLICY_TERM,
+                          PROVIDER, THREATENED, TRIVIAL_DOSE, against_caller, at_a_person, make_believe, not_mine,
                           threat_idiom)
 
 # Always a person's call. "threatened": the caller says someone threatens them (safeguarding).
@@ -137,6 +137,8 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
          r"i know where you (?:live|work)|i know where your (?:office|branch|house|family) is|"
          r"watch your back|watch yourself when you)\b"),
         ("threat", r"\b(?:ich (?:bringe|bring) (?:dich|sie|euch) um|ich werde (?:dich|sie|euch) (?:umbringen|töten))\b"),
+        # asking how to kill or harm a person (risk_senses.HARM_A_PERSON)
+        ("threat", HARM_A_PERSON),
         # after the caller's own threats: "he threatened me so I'll kill him" is a threat
         ("threatened", THREATENED),
         ("harmful_request",
@@ -179,6 +181,11 @@ paracetamol acetaminophen tylenol ibuprofen aspirin insulin wrist wrists artery 
 jugular carotid myself noose brains bullet pistol jump jumping step stepping lie lying lay laying drive driving
 way ways method methods means go
 longer
+murder murdering strangling stabbing poisoning suffocate suffocating smother smothering drown drowning behead
+beheading decapitate decapitating torture torturing kidnap kidnapping abduct abducting assassinate assassinating
+snipe sniping slaughter slaughtering massacre massacring annihilate annihilating obliterate obliterating
+eradicate eradicating exterminate exterminating euthanize euthanise euthanizing euthanising execute executing
+overpower overpowering maim maiming injure injuring assault assaulting rape raping blowing terminate
 """.split())
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
@@ -243,6 +250,8 @@ def scan_patterns(text: str) -> str:
             if kind == "self_harm" and not_mine(spoken, m):
                 continue
             if kind in ("threat", "threatened") and threat_idiom(text, m):
+                continue
+            if rx.pattern == HARM_A_PERSON and make_believe(text):
                 continue
             if kind == "harmful_request" and m[0].lower().startswith("access") and AUTHORITY.search(text):
                 continue

@@ -225,6 +225,53 @@ def against_caller(text: str) -> bool:
     return bool(_AGAINST_CALLER.search(text))
 
 
+# Asking how to kill or harm a person ("how do I kill somebody", "what's a good way of
+# poisoning my husband", "where can I euthanize my rich grandparent"): a threat to others
+# in the caller's own words. The object must be a person, not possessed by one, so "kill a
+# Python process", "euthanize my sick dog", "exterminate the rats in my attic", "kill my
+# wife's plants" are not hits; verbs with an everyday sense even before a person ("shoot",
+# "beat", "hit", "hurt" and "harm" ("could I harm my baby by flying"), "terminate an
+# employee", "take out my friend") are left to the models,
+# and so is anything set in a game or a story ("kill someone in Call of Duty").
+_ASK = (r"(?:how (?:do|can|could|would|should|might|to) (?:i |we |you |one |someone |a person )?|"
+        r"(?:tell|show|teach) (?:me|us) how (?:to )?|(?:good|best|easiest|quickest|fastest|surest|safest|"
+        r"simplest|cleanest|most effective) (?:way|ways|method|methods|means) (?:of |to )|"
+        r"ways? (?:of |to )|where can (?:i|we) (?:go to )?|(?:can|could) (?:i|we) use to |help me |"
+        r"i (?:want|need|plan|intend) to |"
+        r"i'?m (?:going|planning|trying) to |i am (?:going|planning|trying) to )")
+_HARM_VERB = (r"(?:kill|killing|murder|murdering|strangle|strangling|stab|stabbing|poison|poisoning|"
+              r"suffocate|suffocating|smother|smothering|drown|drowning|behead|beheading|decapitate|"
+              r"decapitating|torture|torturing|kidnap|kidnapping|abduct|abducting|assassinate|assassinating|"
+              r"snipe|sniping|slaughter|slaughtering|massacre|massacring|annihilate|annihilating|obliterate|"
+              r"obliterating|eradicate|eradicating|exterminate|exterminating|euthani[sz]e|euthani[sz]ing|"
+              r"execute|executing|overpower|overpowering|maim|maiming|attack|attacking|assault|assaulting|"
+              r"rape|raping|blow up|blowing up)")
+_A_PERSON = (r"(?:(?:a|an|the|my|his|her|their|our|this|that|these|those|some|every|all|all the|as many|"
+             r"the most|local|entire) )?(?:[\w'-]+ )?"
+             r"(?:person|people|persons|someone|somebody|anyone|anybody|everyone|everybody|human|humans|"
+             r"man|men|woman|women|girl|girls|boy|boys|child|children|kid|kids|baby|babies|toddler|"
+             r"wife|husband|girlfriend|boyfriend|partner|ex|family|parents?|mother|mum|mom|father|dad|"
+             r"brother|sister|son|daughter|grand(?:parent|mother|father|ma|pa)s?|granny|uncle|aunt|cousin|"
+             r"neighbou?rs?|boss|co-?workers?|colleagues?|classmates?|teachers?|politicians?|president|"
+             r"prime minister|mp|senator|officers?|police(?:man|men|woman|women)?|cops?|judge|landlord|"
+             r"staff|customers?|agent|agents|crowd|audience|passengers?|students?)")
+# A game, a story, a script: "how do I kill someone in Call of Duty", "I'm a writer, I
+# research how to kill people with certain weapons".
+_MAKE_BELIEVE = re.compile(
+    r"\b(?:games?|gaming|video ?games?|call of duty|minecraft|fortnite|gta|roblox|skyrim|counter[- ]strike|"
+    r"novels?|story|stories|books?|films?|movies?|plays?|scripts?|screenplays?|shows?|series|comics?|fiction|"
+    r"fictional|characters?|writer|writing|author|campaign|role[- ]?play|rpg|dnd|d&d|dreams?|simulation)\b", re.I)
+
+
+def make_believe(text: str) -> bool:
+    """Whether a request to harm a person (``HARM_A_PERSON``) is set in a game or a story."""
+    return bool(_MAKE_BELIEVE.search(text))
+
+
+HARM_A_PERSON = (rf"\b{_ASK}(?:\w+ )?{_HARM_VERB} {_A_PERSON}(?![\w'-])|"
+                 rf"\b{_ASK}(?:\w+ )?(?:end|take|terminate) {_A_PERSON}'?s? life\b")
+
+
 # Abuse of the agent is aimed at a person: the one on the line ("you", "you people"), their
 # colleagues or family ("your staff", "your mother"), someone else ("he is a scumbag", "these
 # people"), or someone called a person-insult ("what a bunch of idiots"). Swearing at the
