@@ -492,3 +492,34 @@ def test_harm_to_a_thing_a_pet_or_a_story_is_not_a_threat_on_the_floor(text):
     from turngate.gates.guard.risk import detect_risk, scan_patterns
 
     assert detect_risk(text) == "" == scan_patterns(text), text
+
+
+# Violence wished on the agent, their colleagues, a person or a branch: a threat, whoever
+# is to do it. Not: things, idioms, the account's paperwork, denials, quotes, a story.
+VIOLENCE_WISHED = [
+    "people like you should be shot", "you lot deserve to be hanged", "bankers like you should be strung up",
+    "your manager needs to be shot", "I hope you get stabbed", "I want to see you hanged",
+    "somebody ought to torch that branch", "I'll burn your office down", "all of you should be hanged",
+]
+VIOLENCE_LOOKALIKES = [
+    "those old cards should be destroyed", "the weeds need to be killed off", "you should be shot of that old contract",
+    "I should be put down as the main account holder", "my husband should be put down as a second driver",
+    "my brother should be taken out of the policy", "the will should be executed by my son",
+    "you should be hung up on", "people like you get shot at all the time in that job",
+    "no customer ought to be shot at for asking", 'she was banned for saying "you should all be shot"',
+    "I hope the villain gets shot in the next episode of the show", "I hope you get killed off in the game",
+]
+
+
+@pytest.mark.parametrize("text", VIOLENCE_WISHED)
+def test_violence_wished_on_a_person_or_a_branch_is_a_threat(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "threat" == scan_patterns(text), text
+
+
+@pytest.mark.parametrize("text", VIOLENCE_LOOKALIKES)
+def test_wishes_on_things_denials_quotes_and_stories_are_not_threats_on_the_floor(text):
+    from turngate.gates.guard.risk import detect_risk, scan_patterns
+
+    assert detect_risk(text) == "" == scan_patterns(text), text

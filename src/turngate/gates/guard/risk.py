@@ -52,8 +52,8 @@ import numpy as np
 from ...data import bundled_json_gz
 from .injection import LinearModel
 from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, HARM_A_PERSON, LIFE_COMPOUND, LITERAL, POLICY_TERM,
-                          PROVIDER, THREATENED, TRIVIAL_DOSE, against_caller, at_a_person, make_believe, not_mine,
-                          threat_idiom)
+                          PROVIDER, THREATENED, TRIVIAL_DOSE, VIOLENCE_WISHED, against_caller, at_a_person,
+                          denied_or_quoted, make_believe, not_mine, threat_idiom)
 
 # Always a person's call. "threatened": the caller says someone threatens them (safeguarding).
 PERSON_KINDS = ("self_harm", "threat", "threatened", "abuse")
@@ -139,6 +139,8 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("threat", r"\b(?:ich (?:bringe|bring) (?:dich|sie|euch) um|ich werde (?:dich|sie|euch) (?:umbringen|töten))\b"),
         # asking how to kill or harm a person (risk_senses.HARM_A_PERSON)
         ("threat", HARM_A_PERSON),
+        # calling for violence against a person or a branch (risk_senses.VIOLENCE_WISHED)
+        ("threat", VIOLENCE_WISHED),
         # after the caller's own threats: "he threatened me so I'll kill him" is a threat
         ("threatened", THREATENED),
         ("harmful_request",
@@ -186,6 +188,8 @@ beheading decapitate decapitating torture torturing kidnap kidnapping abduct abd
 snipe sniping slaughter slaughtering massacre massacring annihilate annihilating obliterate obliterating
 eradicate eradicating exterminate exterminating euthanize euthanise euthanizing euthanising execute executing
 overpower overpowering maim maiming injure injuring assault assaulting rape raping blowing terminate
+hanged hung strung shot killed stabbed lynched beaten murdered burned burnt fire executed put gassed
+slaughtered tortured beheaded strangled taken torch torches burns firebomb petrol
 """.split())
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
@@ -251,7 +255,9 @@ def scan_patterns(text: str) -> str:
                 continue
             if kind in ("threat", "threatened") and threat_idiom(text, m):
                 continue
-            if rx.pattern == HARM_A_PERSON and make_believe(text):
+            if rx.pattern in (HARM_A_PERSON, VIOLENCE_WISHED) and make_believe(text):
+                continue
+            if rx.pattern == VIOLENCE_WISHED and denied_or_quoted(text, m):
                 continue
             if kind == "harmful_request" and m[0].lower().startswith("access") and AUTHORITY.search(text):
                 continue

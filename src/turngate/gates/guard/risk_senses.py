@@ -263,13 +263,54 @@ _MAKE_BELIEVE = re.compile(
     r"fictional|characters?|writer|writing|author|campaign|role[- ]?play|rpg|dnd|d&d|dreams?|simulation)\b", re.I)
 
 
+_DENIED_BEFORE = re.compile(r"\b(?:no|not|never|nobody|none of|no one)\s+(?:[\w'-]+\s+){0,2}$", re.I)
+
+
+def denied_or_quoted(text: str, m: re.Match[str]) -> bool:
+    """Whether a wish of violence (``VIOLENCE_WISHED``) is denied ("no woman ought to be
+    executed") or quoted ("banned for saying 'they should all be killed'")."""
+    before = text[:m.start()]
+    # the match may open with its own determiner slot: "No woman ought to ..."
+    return bool(_DENIED_BEFORE.search(before + m[0].split()[0] + " ")) or before.count('"') % 2 == 1 or \
+        before.count("\u201c") > before.count("\u201d")
+
+
 def make_believe(text: str) -> bool:
-    """Whether a request to harm a person (``HARM_A_PERSON``) is set in a game or a story."""
+    """Whether harm asked for or wished on a person (``HARM_A_PERSON``, ``VIOLENCE_WISHED``) is
+    set in a game or a story."""
     return bool(_MAKE_BELIEVE.search(text))
 
 
 HARM_A_PERSON = (rf"\b{_ASK}(?:\w+ )?{_HARM_VERB} {_A_PERSON}(?![\w'-])|"
                  rf"\b{_ASK}(?:\w+ )?(?:end|take|terminate) {_A_PERSON}'?s? life\b")
+
+
+# Calling for violence against a person: "you lot deserve to be hanged", "bankers like you
+# should be strung up", "your manager needs to be shot"; and against a branch or an office:
+# "someone ought to torch that branch", "I'll burn your office down". A person or "you" must
+# be the one it is wished on ("those old cards should be destroyed", "the weeds need to be
+# killed off" are not), and the everyday senses are left out: "you should be shot of that
+# contract" (rid of it), "hung up on", "put down as the account holder", "taken out of the
+# policy".
+_WISHED_ON = (rf"(?:you|you lot|you people|you guys|you all|y'all|all of you|the (?:whole )?lot of you|"
+              rf"(?:people|\w+) like you|your (?:\w+ )?(?:staff|manager|managers|boss|ceo|team|colleagues|"
+              rf"people|family|kids|children|wife|husband|mother|mum|mom)|{_A_PERSON})")
+_VIOLENCE_DONE = (r"(?:hanged|hung(?! up)|strung up|shot(?! of\b| at\b| down\b)|killed(?! off\b)|stabbed|lynched|"
+                  r"beaten(?: up)?|murdered|burned alive|burnt alive|set on fire|executed(?! as\b)|"
+                  r"put down(?! (?:as|for|on)\b)|gassed|slaughtered|tortured|beheaded|strangled|"
+                  r"taken out (?:back|and shot)|shot dead|put against a wall|put up against a wall)")
+_BUILDING = (r"(?:your|that|the|this|their|every) (?:\w+ )?(?:branch|branches|office|offices|bank|store|shop|"
+             r"building|headquarters|hq|call cent(?:re|er)|depot)")
+VIOLENCE_WISHED = (
+    rf"\b{_WISHED_ON} (?:all )?(?:should|ought to|deserves? to|needs? to|must) (?:all )?(?:be|get) {_VIOLENCE_DONE}\b|"
+    rf"\b(?:i hope|hope|i want to see|i'?d like to see|i'?d love to see|i wish) {_WISHED_ON} "
+    rf"(?:(?:all )?(?:gets?|is|are|were|was) )?{_VIOLENCE_DONE}\b|"
+    r"\b(?:i'?ll|i will|i'?m going to|i am going to|i'?m gonna|gonna|someone should|somebody should|"
+    r"someone ought to|somebody ought to|i hope someone|i hope somebody|i could|i want to|i should) "
+    rf"(?:\w+ )?(?:torch|torches|burn down|burns down|firebomb|petrol bomb|set fire to|sets fire to) {_BUILDING}\b|"
+    r"\b(?:i'?ll|i will|i'?m going to|i am going to|i'?m gonna|gonna|someone should|somebody should|"
+    r"someone ought to|somebody ought to|i hope someone|i hope somebody) "
+    rf"(?:\w+ )?(?:burn|burns) {_BUILDING} (?:down|to the ground)\b")
 
 
 # Abuse of the agent is aimed at a person: the one on the line ("you", "you people"), their
