@@ -156,14 +156,14 @@ class BargeIn:
                 # "Um", "yeah" from a sound still going: "yeah, but ..." and "um, I want ..."
                 # start so. A backchannel ends by backchannel_max_ms; judge it then (or its final).
                 self.confirm_deadline = now + (self.p.backchannel_max_ms - sound_ms) / 1000
-                return None
-            self.confirm_deadline = None
-            if not self.final_requested and (kind == "backchannel" or not self.new_words(partial)):
-                # No words after the confirm window: noise or our echo. Resume, and do not
-                # pause again for the same continuing sound. (An earlier sound's final that
-                # leads this utterance is not words of this one: noise that never ends
-                # after a misheard "stop" must not hold us paused.)
-                return Resume("noise" if in_speech else "no_words", "bargein.confirm_timeout", hold=in_speech)
+            else:
+                self.confirm_deadline = None
+                if not self.final_requested and (kind == "backchannel" or not self.new_words(partial)):
+                    # No words after the confirm window: noise or our echo. Resume, and do not
+                    # pause again for the same continuing sound. (An earlier sound's final that
+                    # leads this utterance is not words of this one: noise that never ends
+                    # after a misheard "stop" must not hold us paused.)
+                    return Resume("noise" if in_speech else "no_words", "bargein.confirm_timeout", hold=in_speech)
         if in_speech and sound_ms >= self.p.abandon_speech_ms and kind == "unknown" and self.new_words(partial):
             return Abandon("sustained_speech", "bargein.sustained_speech", Trigger.ABANDON, dict(words=ws[:6]))
         if self.final_due is not None and now >= self.final_due:

@@ -281,7 +281,13 @@ def make_believe(text: str) -> bool:
     return bool(_MAKE_BELIEVE.search(text))
 
 
-HARM_A_PERSON = (rf"\b{_ASK}(?:\w+ )?{_HARM_VERB} {_A_PERSON}(?![\w'-])|"
+# The person ends the phrase ("kill my boss without ...", "poison a person quickly"), so a
+# compound is not a person: "kill a child process", "execute a customer order".
+_PHRASE_END = (r"(?=\s*(?:$|[.,!?;:)\"]|(?:and|or|but|with|without|in|at|on|for|from|to|so|because|before|"
+               r"after|when|while|if|who|whom|that|quickly|quietly|slowly|fast|today|tonight|tomorrow|now|"
+               r"please|using|by|like|as|of|into|then|first|again|already|too|instead|here|there|properly|"
+               r"painlessly|easily|safely|legally|myself|ourselves)\b))")
+HARM_A_PERSON = (rf"\b{_ASK}(?:\w+ )?{_HARM_VERB} {_A_PERSON}{_PHRASE_END}|"
                  rf"\b{_ASK}(?:\w+ )?(?:end|take|terminate) {_A_PERSON}'?s? life\b")
 
 
