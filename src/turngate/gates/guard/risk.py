@@ -51,8 +51,9 @@ import numpy as np
 
 from ...data import bundled_json_gz
 from .injection import LinearModel
-from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, HARM_A_PERSON, LIFE_COMPOUND, LITERAL, POLICY_TERM,
-                          PROVIDER, THREATENED, TRIVIAL_DOSE, VIOLENCE_WISHED, against_caller, at_a_person,
+from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, HARM_A_PERSON, HARM_A_PERSON_WORDS, LIFE_COMPOUND,
+                          LITERAL, POLICY_TERM, PROVIDER, THREATENED, TRIVIAL_DOSE, VIOLENCE_WISHED,
+                          VIOLENCE_WISHED_WORDS, against_caller, at_a_person,
                           denied_or_quoted, make_believe, not_mine, threat_idiom)
 
 # Always a person's call. "threatened": the caller says someone threatens them (safeguarding).
@@ -239,17 +240,28 @@ def literal(text: str) -> str:
     return "".join(out) + text[last:]
 
 
+# The two person-harm patterns are long (a verb list, a person list, every word boundary a
+# start): each runs only when one of its own words is in the text, so a partial that merely
+# says "kill" or "put" pays for the short patterns alone.
+_OWN_WORDS = {HARM_A_PERSON: HARM_A_PERSON_WORDS, VIOLENCE_WISHED: VIOLENCE_WISHED_WORDS}
+
+
 def detect_risk(text: str) -> str:
     """The first risk kind the patterns find ("" when none)."""
-    if TRIGGER_WORDS.isdisjoint(WORD_RE.findall(text.lower())):
+    words = set(WORD_RE.findall(text.lower()))
+    if TRIGGER_WORDS.isdisjoint(words):
         return ""
-    return scan_patterns(text)
+    return scan_patterns(text, words)
 
 
-def scan_patterns(text: str) -> str:
-    """``detect_risk`` without the trigger-word shortcut (tests compare the two)."""
+def scan_patterns(text: str, words: set[str] | None = None) -> str:
+    """``detect_risk`` without the trigger-word shortcuts unless ``words`` (the text's words)
+    are given (tests compare the two)."""
     spoken = _spoken(text)
     for kind, rx in RISK:
+        own = _OWN_WORDS.get(rx.pattern)
+        if words is not None and own is not None and own.isdisjoint(words):
+            continue
         for m in rx.finditer(spoken if kind == "self_harm" else text):
             if kind == "self_harm" and not_mine(spoken, m):
                 continue

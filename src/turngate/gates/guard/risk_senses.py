@@ -287,6 +287,9 @@ _PHRASE_END = (r"(?=\s*(?:$|[.,!?;:)\"]|(?:and|or|but|with|without|in|at|on|for|
                r"after|when|while|if|who|whom|that|quickly|quietly|slowly|fast|today|tonight|tomorrow|now|"
                r"please|using|by|like|as|of|into|then|first|again|already|too|instead|here|there|properly|"
                r"painlessly|easily|safely|legally|myself|ourselves)\b))")
+# Every word either pattern can turn on: the long patterns run only when one is there.
+HARM_A_PERSON_WORDS = frozenset(re.findall(r"[a-z]+", _HARM_VERB.replace("[sz]", "s")) +
+                                re.findall(r"[a-z]+", _HARM_VERB.replace("[sz]", "z")) + ["life"]) - {"up"}
 HARM_A_PERSON = (rf"\b{_ASK}(?:\w+ )?{_HARM_VERB} {_A_PERSON}{_PHRASE_END}|"
                  rf"\b{_ASK}(?:\w+ )?(?:end|take|terminate) {_A_PERSON}'?s? life\b")
 
@@ -307,6 +310,8 @@ _VIOLENCE_DONE = (r"(?:hanged|hung(?! up)|strung up|shot(?! of\b| at\b| down\b)|
                   r"taken out (?:back|and shot)|shot dead|put against a wall|put up against a wall)")
 _BUILDING = (r"(?:your|that|the|this|their|every) (?:\w+ )?(?:branch|branches|office|offices|bank|store|shop|"
              r"building|headquarters|hq|call cent(?:re|er)|depot)")
+VIOLENCE_WISHED_WORDS = frozenset("""hanged hung strung shot killed stabbed lynched beaten murdered burned burnt
+fire executed put gassed slaughtered tortured beheaded strangled taken torch torches burn burns firebomb petrol""".split())
 VIOLENCE_WISHED = (
     rf"\b{_WISHED_ON} (?:all )?(?:should|ought to|deserves? to|needs? to|must) (?:all )?(?:be|get) {_VIOLENCE_DONE}\b|"
     rf"\b(?:i hope|hope|i want to see|i'?d like to see|i'?d love to see|i wish) {_WISHED_ON} "
