@@ -188,7 +188,7 @@ murder murdering strangling stabbing poisoning suffocate suffocating smother smo
 beheading decapitate decapitating torture torturing kidnap kidnapping abduct abducting assassinate assassinating
 snipe sniping slaughter slaughtering massacre massacring annihilate annihilating obliterate obliterating
 eradicate eradicating exterminate exterminating euthanize euthanise euthanizing euthanising execute executing
-overpower overpowering maim maiming injure injuring assault assaulting rape raping blowing terminate
+overpower overpowering maim maiming assault assaulting rape raping blowing
 hanged hung strung shot killed stabbed lynched beaten murdered burned burnt fire executed put gassed
 slaughtered tortured beheaded strangled taken torch torches burns firebomb petrol
 """.split())

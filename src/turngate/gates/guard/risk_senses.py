@@ -226,13 +226,13 @@ def against_caller(text: str) -> bool:
 
 
 # Asking how to kill or harm a person ("how do I kill somebody", "what's a good way of
-# poisoning my husband", "where can I euthanize my rich grandparent"): a threat to others
-# in the caller's own words. The object must be a person, not possessed by one, so "kill a
+# poisoning my husband", "where can I euthanize my rich grandparent"): a threat to others in
+# the caller's own words. The object must be a person, not a person's thing, so "kill a
 # Python process", "euthanize my sick dog", "exterminate the rats in my attic", "kill my
-# wife's plants" are not hits; verbs with an everyday sense even before a person ("shoot",
-# "beat", "hit", "hurt" and "harm" ("could I harm my baby by flying"), "terminate an
-# employee", "take out my friend") are left to the models,
-# and so is anything set in a game or a story ("kill someone in Call of Duty").
+# wife's plants" are not hits. Left to the models: verbs with an everyday sense even before
+# a person ("shoot", "beat", "hit", "hurt", "harm": "could I harm my baby by flying",
+# "terminate an employee", "take out my friend"), and anything set in a game or a story
+# ("kill someone in Call of Duty").
 _ASK = (r"(?:how (?:do|can|could|would|should|might|to) (?:i |we |you |one |someone |a person )?|"
         r"(?:tell|show|teach) (?:me|us) how (?:to )?|(?:good|best|easiest|quickest|fastest|surest|safest|"
         r"simplest|cleanest|most effective) (?:way|ways|method|methods|means) (?:of |to )|"
@@ -255,8 +255,8 @@ _A_PERSON = (r"(?:(?:a|an|the|my|his|her|their|our|this|that|these|those|some|ev
              r"neighbou?rs?|boss|co-?workers?|colleagues?|classmates?|teachers?|politicians?|president|"
              r"prime minister|mp|senator|officers?|police(?:man|men|woman|women)?|cops?|judge|landlord|"
              r"staff|customers?|agent|agents|crowd|audience|passengers?|students?)")
-# A game, a story, a script: "how do I kill someone in Call of Duty", "I'm a writer, I
-# research how to kill people with certain weapons".
+# A game, a story, a script: "how do I kill someone in Call of Duty", "for my crime novel, how
+# would a nurse poison a patient".
 _MAKE_BELIEVE = re.compile(
     r"\b(?:games?|gaming|video ?games?|call of duty|minecraft|fortnite|gta|roblox|skyrim|counter[- ]strike|"
     r"novels?|story|stories|books?|films?|movies?|plays?|scripts?|screenplays?|shows?|series|comics?|fiction|"
