@@ -511,6 +511,8 @@ VIOLENCE_LOOKALIKES = [
     "you should be hung up on", "people like you get shot at all the time in that job",
     "no customer ought to be shot at for asking", 'she was banned for saying "you should all be shot"',
     "I hope the villain gets shot in the next episode of the show", "I hope you get killed off in the game",
+    "you lot should be hung out to dry for this", "you deserve to be beaten at your own game",
+    "you must be tortured by this hold music", "you must be gassed about the new app",
 ]
 
 

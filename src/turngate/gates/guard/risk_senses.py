@@ -299,21 +299,23 @@ HARM_A_PERSON = (rf"\b{_ASK}(?:\w+ )?{_HARM_VERB} {_A_PERSON}{_PHRASE_END}|"
 # "someone ought to torch that branch", "I'll burn your office down". A person or "you" must
 # be the one it is wished on ("those old cards should be destroyed", "the weeds need to be
 # killed off" are not), and the everyday senses are left out: "you should be shot of that
-# contract" (rid of it), "hung up on", "put down as the account holder", "taken out of the
-# policy".
+# contract" (rid of it), "hung up on", "hung out to dry", "beaten at your own game", "put
+# down as the account holder", "taken out of the policy", and "must" ("you must be tortured
+# by this hold music" says what the caller supposes, not what they want).
 _WISHED_ON = (rf"(?:you|you lot|you people|you guys|you all|y'all|all of you|the (?:whole )?lot of you|"
               rf"(?:people|\w+) like you|your (?:\w+ )?(?:staff|manager|managers|boss|ceo|team|colleagues|"
               rf"people|family|kids|children|wife|husband|mother|mum|mom)|{_A_PERSON})")
-_VIOLENCE_DONE = (r"(?:hanged|hung(?! up)|strung up|shot(?! of\b| at\b| down\b)|killed(?! off\b)|stabbed|lynched|"
-                  r"beaten(?: up)?|murdered|burned alive|burnt alive|set on fire|executed(?! as\b)|"
-                  r"put down(?! (?:as|for|on)\b)|gassed|slaughtered|tortured|beheaded|strangled|"
+_VIOLENCE_DONE = (r"(?:hanged|hung(?! up| out to dry)|strung up|shot(?! of\b| at\b| down\b)|killed(?! off\b)|"
+                  r"stabbed|lynched|beaten(?: up\b|(?! (?:at|to|by)\b))|murdered|burned alive|burnt alive|"
+                  r"set on fire|executed(?! as\b)|put down(?! (?:as|for|on)\b)|gassed(?! (?:about|for|that|to)\b)|"
+                  r"slaughtered|tortured|beheaded|strangled|"
                   r"taken out (?:back|and shot)|shot dead|put against a wall|put up against a wall)")
 _BUILDING = (r"(?:your|that|the|this|their|every) (?:\w+ )?(?:branch|branches|office|offices|bank|store|shop|"
              r"building|headquarters|hq|call cent(?:re|er)|depot)")
 VIOLENCE_WISHED_WORDS = frozenset("""hanged hung strung shot killed stabbed lynched beaten murdered burned burnt
 fire executed put gassed slaughtered tortured beheaded strangled taken torch torches burn burns firebomb petrol""".split())
 VIOLENCE_WISHED = (
-    rf"\b{_WISHED_ON} (?:all )?(?:should|ought to|deserves? to|needs? to|must) (?:all )?(?:be|get) {_VIOLENCE_DONE}\b|"
+    rf"\b{_WISHED_ON} (?:all )?(?:should|ought to|deserves? to|needs? to) (?:all )?(?:be|get) {_VIOLENCE_DONE}\b|"
     rf"\b(?:i hope|hope|i want to see|i'?d like to see|i'?d love to see|i wish) {_WISHED_ON} "
     rf"(?:(?:all )?(?:gets?|is|are|were|was) )?{_VIOLENCE_DONE}\b|"
     r"\b(?:i'?ll|i will|i'?m going to|i am going to|i'?m gonna|gonna|someone should|somebody should|"
