@@ -224,3 +224,23 @@ def abuse_margins() -> dict:
                      "abuse_min": round(min(over["abuse"], default=float("nan")), 2),
                      "n": {k: len(v) for k, v in over.items()}}
     return out
+
+
+def floor_cost(repeats: int = 5) -> dict:
+    """What the risk floor costs a partial: ``detect_risk`` on every word-by-word partial of
+    Banking77 and CLINC150 test (service speech, where it almost never fires), mean us per
+    partial, best of ``repeats``; and the share of partials with a trigger word (those run
+    the pattern scan). Run beside an older tree on the same machine: absolute figures move."""
+    from turngate.gates.guard.risk import TRIGGER_WORDS, WORD_RE
+
+    service = risk_data.service_text()
+    parts = [" ".join(ws[:k]) for t in service["banking77_test"] + service["clinc150_test"]
+             for ws in [t.split()] for k in range(1, len(ws) + 1)]
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for p in parts:
+            detect_risk(p)
+        best = min(best, (time.perf_counter() - t0) / len(parts) * 1e6)
+    scanned = sum(not TRIGGER_WORDS.isdisjoint(WORD_RE.findall(p.lower())) for p in parts)
+    return {"partials": len(parts), "floor_us_mean": round(best, 2), "scanned_share": round(scanned / len(parts), 4)}

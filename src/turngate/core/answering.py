@@ -44,17 +44,24 @@ def answer(call: Call, text: str, now: float, out: list[Action], *, stt_confiden
     match verdict.action:
         case "handoff":
             reason = next((v.reason for v in verdict.verdicts if v.gate == "handoff"), "handoff")
-            if verdict.reply:
-                call.announce_transfer(verdict.queue, reason, verdict.note, out)
-                start_scripted(call, verdict.reply, verdict.route, now, out)
-            else:
-                call.handoff(verdict.queue, verdict.note, now, out, reason=reason)
+            hand_over(call, verdict.queue, reason, verdict.note, verdict.reply, verdict.route, now, out)
         case "say":
             start_scripted(call, verdict.reply, verdict.route, now, out)
         case "respond" | "none":
             begin_model(call, verdict, tuple(call.context), now, out)
         case other:
             raise ValueError(f"unknown gate action {other!r}")
+
+
+def hand_over(call: Call, queue: str, reason: str, note: str, reply: str, route: str, now: float,
+              out: list[Action]) -> None:
+    """To a person on ``queue``: told first with ``reply`` (the transfer follows when it has
+    played), or at once without one."""
+    if reply:
+        call.announce_transfer(queue, reason, note, out)
+        start_scripted(call, reply, route, now, out)
+    else:
+        call.handoff(queue, note, now, out, reason=reason)
 
 
 def begin_model(call: Call, verdict: CallerTurnVerdict, context: tuple[dict[str, str], ...], now: float,

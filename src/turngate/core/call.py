@@ -321,13 +321,10 @@ class Call:
                         spoke_ms=spoke_ms, min_ms=self.p.no_words_min_ms)
         self.record_all(fv.verdicts, now, out)
         self.queue_follow_ups(fv.follow_ups, out)
-        if not fv.queue:
-            answering.start_scripted(self, reply, "no_words", now, out)
-        elif fv.reply:
-            self.announce_transfer(fv.queue, "not_understood", fv.note, out)
-            answering.start_scripted(self, fv.reply, "no_words", now, out)
+        if fv.queue:
+            answering.hand_over(self, fv.queue, "not_understood", fv.note, fv.reply, "no_words", now, out)
         else:
-            self.handoff(fv.queue, fv.note, now, out, reason="not_understood")
+            answering.start_scripted(self, reply, "no_words", now, out)
 
     # ------------------------------------------------------------ transcripts
     def _on_partial(self, text: str, now: float, out: list[Action]) -> None:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -106,11 +107,35 @@ _METHOD = (
     r"how (?:do|can|could|would|should) i die\b(?! in\b)"
 )
 
-# (kind, pattern); kind is the reason code. The self-harm patterns read a text in
-# its spoken form (``_spoken``: "don t", "don’t" -> "don't") and a hit is set aside
-# when the words around it make it someone else's or another sense (``risk_senses``).
-RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(rx, re.I)) for kind, rx in (
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """One floor pattern. ``kind`` is the reason code; a hit is set aside when ``unless``
+    (the text searched, the hit) says the words around it make it someone else's or another
+    sense (``risk_senses``); ``needs``: words one of which every hit holds, so a text with
+    none of them skips this pattern (only for the long ones; ``TRIGGER_WORDS`` gates all)."""
+
+    kind: str
+    rx: re.Pattern[str]
+    unless: Callable[[str, re.Match[str]], bool] | None = None
+    needs: frozenset[str] = frozenset()
+
+
+def _harm_asked_aside(text: str, m: re.Match[str]) -> bool:
+    return threat_idiom(text, m) or make_believe(text)
+
+
+def _violence_wished_aside(text: str, m: re.Match[str]) -> bool:
+    return threat_idiom(text, m) or make_believe(text) or denied_or_quoted(text, m)
+
+
+def _authorised_access(text: str, m: re.Match[str]) -> bool:
+    return m[0].lower().startswith("access") and AUTHORITY.search(text) is not None
+
+
+# The self-harm patterns read a text in its spoken form (``_spoken``: "don t", "don’t" ->
+# "don't"), the others as written.
+RISK: tuple[Floor, ...] = tuple(
+    Floor(kind, re.compile(rx, re.I), *rest) for kind, rx, *rest in (
         ("self_harm",
          rf"\b(?:kill(?:ing)? myself|end(?:ing)? (?:my (?:own )?life(?!{LIFE_COMPOUND})|it all(?!{PROVIDER}))|"
          rf"take my (?:own )?life(?!{LIFE_COMPOUND})|"
@@ -126,24 +151,25 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
          r"(?:can'?t|cannot|can not) go on(?= *(?:$|[.!?;,]|any ?more\b|any longer\b|living\b))|"
          r"i won'?t be (?:around|here) (?:much longer|anymore|tomorrow)|"
          r"i(?: will not|'?m not going to| am not going to|'?m not gonna| am not gonna) be (?:around|here) "
-         rf"(?:much longer|for much longer|anymore)|{_METHOD})\b"),
+         rf"(?:much longer|for much longer|anymore)|{_METHOD})\b", not_mine),
         ("self_harm",
          r"\b(?:mich umbringen|mir das leben nehmen|selbstmord|suizid|nicht mehr leben (?:will|möchte)|"
-         r"will sterben)\b"),
+         r"will sterben)\b", not_mine),
         ("threat",
          r"\b(?:i(?:'ll| will| am going to|'m going to|'m gonna| gonna) "
          r"(?:kill|shoot|stab|hurt|beat|burn|blow up|bomb|attack|strangle) (?:you|him|her|them|everyone|"
          r"your (?:staff|office|branch|family|manager))|"
          r"(?:bomb|gun|shoot(?:ing)?) (?:at|in|to) (?:your|the) (?:branch|office|bank|store)|"
          r"i know where you (?:live|work)|i know where your (?:office|branch|house|family) is|"
-         r"watch your back|watch yourself when you)\b"),
-        ("threat", r"\b(?:ich (?:bringe|bring) (?:dich|sie|euch) um|ich werde (?:dich|sie|euch) (?:umbringen|töten))\b"),
+         r"watch your back|watch yourself when you)\b", threat_idiom),
+        ("threat", r"\b(?:ich (?:bringe|bring) (?:dich|sie|euch) um|ich werde (?:dich|sie|euch) (?:umbringen|töten))\b",
+         threat_idiom),
         # asking how to kill or harm a person (risk_senses.HARM_A_PERSON)
-        ("threat", HARM_A_PERSON),
+        ("threat", HARM_A_PERSON, _harm_asked_aside, HARM_A_PERSON_WORDS),
         # calling for violence against a person or a branch (risk_senses.VIOLENCE_WISHED)
-        ("threat", VIOLENCE_WISHED),
+        ("threat", VIOLENCE_WISHED, _violence_wished_aside, VIOLENCE_WISHED_WORDS),
         # after the caller's own threats: "he threatened me so I'll kill him" is a threat
-        ("threatened", THREATENED),
+        ("threatened", THREATENED, threat_idiom),
         ("harmful_request",
          r"\b(?:how (?:do i|to|can i|would i)|instructions for|steps to|tutorial on|help me)\b"
          r"[\w\s,']{0,40}?\b(?:make|build|synthesi[sz]e|cook|produce|obtain|buy)\b[\w\s,']{0,30}?"
@@ -162,7 +188,8 @@ RISK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("harmful_request",
          r"\b(?:steal (?:someone'?s |a )?identity|"
          r"(?:hack|break) into (?:someone|an?|his|her|their|my ex'?s?)|"
-         r"access (?:someone else'?s|another (?:person|customer)'?s|my (?:ex|neighbou?r)'?s) account)\b"),
+         r"access (?:someone else'?s|another (?:person|customer)'?s|my (?:ex|neighbou?r)'?s) account)\b",
+         _authorised_access),
     )
 )
 
@@ -223,12 +250,13 @@ def literal(text: str) -> str:
     teaching them the idioms cost threat recall (docs/benchmarks.md), so they read the
     literal words instead. Only the idiom's verb changes: a real threat in the same text
     ("... and then I'll shoot you") stays as it was, and the floor reads the original."""
-    if TRIGGER_WORDS.isdisjoint(WORD_RE.findall(text.lower())):
+    words = set(WORD_RE.findall(text.lower()))
+    if TRIGGER_WORDS.isdisjoint(words):
         return text
     spans = []  # (start, end, literal verb) of each idiom's verb
-    for kind, rx in RISK:
-        if kind == "threat":
-            for m in rx.finditer(text):
+    for f in RISK:
+        if f.kind == "threat" and not (f.needs and f.needs.isdisjoint(words)):
+            for m in f.rx.finditer(text):
                 if threat_idiom(text, m):
                     verb = m[0].split()[-2]
                     at = m.start() + m[0].lower().rfind(f" {verb.lower()} ") + 1
@@ -238,12 +266,6 @@ def literal(text: str) -> str:
         out.append(text[last:a] + word)
         last = b
     return "".join(out) + text[last:]
-
-
-# The two person-harm patterns are long (a verb list, a person list, every word boundary a
-# start): each runs only when one of its own words is in the text, so a partial that merely
-# says "kill" or "put" pays for the short patterns alone.
-_OWN_WORDS = {HARM_A_PERSON: HARM_A_PERSON_WORDS, VIOLENCE_WISHED: VIOLENCE_WISHED_WORDS}
 
 
 def detect_risk(text: str) -> str:
@@ -258,22 +280,13 @@ def scan_patterns(text: str, words: set[str] | None = None) -> str:
     """``detect_risk`` without the trigger-word shortcuts unless ``words`` (the text's words)
     are given (tests compare the two)."""
     spoken = _spoken(text)
-    for kind, rx in RISK:
-        own = _OWN_WORDS.get(rx.pattern)
-        if words is not None and own is not None and own.isdisjoint(words):
-            continue
-        for m in rx.finditer(spoken if kind == "self_harm" else text):
-            if kind == "self_harm" and not_mine(spoken, m):
-                continue
-            if kind in ("threat", "threatened") and threat_idiom(text, m):
-                continue
-            if rx.pattern in (HARM_A_PERSON, VIOLENCE_WISHED) and make_believe(text):
-                continue
-            if rx.pattern == VIOLENCE_WISHED and denied_or_quoted(text, m):
-                continue
-            if kind == "harmful_request" and m[0].lower().startswith("access") and AUTHORITY.search(text):
-                continue
-            return kind
+    for f in RISK:
+        if words is not None and f.needs and f.needs.isdisjoint(words):
+            continue  # a long pattern none of whose words is here
+        searched = spoken if f.kind == "self_harm" else text
+        for m in f.rx.finditer(searched):
+            if f.unless is None or not f.unless(searched, m):
+                return f.kind
     return ""
 
 

@@ -263,7 +263,7 @@ _MAKE_BELIEVE = re.compile(
     r"fictional|characters?|writer|writing|author|campaign|role[- ]?play|rpg|dnd|d&d|dreams?|simulation)\b", re.I)
 
 
-_DENIED_BEFORE = re.compile(r"\b(?:no|not|never|nobody|none of|no one)\s+(?:[\w'-]+\s+){0,2}$", re.I)
+_DENIED_BEFORE = re.compile(rf"\b(?:{_NEGATOR}|no|nobody|none of|no one)\s+(?:[\w'-]+\s+){{0,2}}$", re.I)
 
 
 def denied_or_quoted(text: str, m: re.Match[str]) -> bool:
@@ -319,11 +319,9 @@ VIOLENCE_WISHED = (
     rf"\b(?:i hope|hope|i want to see|i'?d like to see|i'?d love to see|i wish) {_WISHED_ON} "
     rf"(?:(?:all )?(?:gets?|is|are|were|was) )?{_VIOLENCE_DONE}\b|"
     r"\b(?:i'?ll|i will|i'?m going to|i am going to|i'?m gonna|gonna|someone should|somebody should|"
-    r"someone ought to|somebody ought to|i hope someone|i hope somebody|i could|i want to|i should) "
-    rf"(?:\w+ )?(?:torch|torches|burn down|burns down|firebomb|petrol bomb|set fire to|sets fire to) {_BUILDING}\b|"
-    r"\b(?:i'?ll|i will|i'?m going to|i am going to|i'?m gonna|gonna|someone should|somebody should|"
-    r"someone ought to|somebody ought to|i hope someone|i hope somebody) "
-    rf"(?:\w+ )?(?:burn|burns) {_BUILDING} (?:down|to the ground)\b")
+    r"someone ought to|somebody ought to|i hope someone|i hope somebody|i could|i want to|i should) (?:\w+ )?"
+    rf"(?:(?:torch|torches|burn down|burns down|firebomb|petrol bomb|set fire to|sets fire to) {_BUILDING}|"
+    rf"(?:burn|burns) {_BUILDING} (?:down|to the ground))\b")
 
 
 # Abuse of the agent is aimed at a person: the one on the line ("you", "you people"), their
