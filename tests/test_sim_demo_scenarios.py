@@ -38,4 +38,14 @@ def test_bundled_scenario_meets_its_expectations_against_the_real_gateway(path, 
     if isinstance(result, BaseException):
         raise result
     failed = [f"{c.name}: {c.detail}" for c in result.expectations if not c.passed]
-    assert result.passed, "\n".join(failed + result.problems)
+    assert result.passed, "\n".join(failed + result.problems + [the_call(result)])
+
+
+def the_call(result) -> str:
+    """What a failed call's record says, one decision to a line: a failure on CI is read from
+    its log alone, where the call cannot be run again."""
+    lines = [f"{d.get('at_ms', '?'):>7} {d.get('gate')}/{d.get('outcome')} {d.get('rule', '')} "
+             f"{d.get('evidence', {})}" for d in result.decisions]
+    said = [f"caller {u.label!r} {u.onset_ms}-{u.end_ms} ms" for u in result.utterances]
+    bot = [f"bot audio {s.start_ms}-{s.end_ms} ms" for s in result.bot_spans]
+    return "\n".join(["the call:", *said, *bot, f"clears at {result.clears_ms} ms", *lines])

@@ -33,6 +33,7 @@ def answer(call: Call, text: str, now: float, out: list[Action], *, stt_confiden
     """The caller's turn is final: the gates decide, and the call answers, hands off or asks.
     ``stt_confidence``: the recogniser's in these words (None: no measure), which model
     selection may read as an uncertain turn."""
+    call.turn.answered = (text, stt_confidence)  # until the answer plays (Call.go)
     verdict = call.gates.caller_text(text, final=True, agent_speaking=False, stt_confidence=stt_confidence)
     call.record_all(verdict.verdicts, now, out)
     call.queue_follow_ups(verdict.follow_ups, out)

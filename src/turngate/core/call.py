@@ -151,6 +151,24 @@ class Call:
     # ------------------------------------------------------------ helpers
     def go(self, trigger: Trigger) -> None:
         self.state = transition(self.state, trigger)
+        if self.state is not State.THINKING:
+            self.turn.answered = None  # our answer is playing, or failed, or a person has the call
+
+    def _take_back(self) -> int:
+        """The caller went on before a word of our answer played: the words it answered go
+        back to their turn (and out of the context), so that the turn is answered once, as a
+        whole; if what follows is only a cough or a clatter, its words are still answered,
+        not dropped with the cancelled answer. Returns how many words came back."""
+        t = self.turn
+        if t.answered is None:
+            return 0
+        text, confidence = t.answered
+        t.answered = None
+        if self.context and self.context[-1]["role"] == "user":
+            self.context.pop()
+        t.pending = (text + " " + t.pending).strip()
+        t.pending_confidence = _least(confidence, t.pending_confidence)
+        return len(words(text))
 
     def record_all(self, verdicts: tuple[Verdict, ...], now: float, out: list[Action]) -> None:
         for v in verdicts:
@@ -204,14 +222,17 @@ class Call:
                 self.turn.resumed()  # the caller went on after a pause
                 self.turn.open_utterance(now, out)  # the last one may have closed in the pause
             case State.THINKING:
+                if self._pending_transfer is not None:
+                    return  # the transfer announcement is on its way, whatever the caller says now
                 # The caller resumed before we answered: their words take priority.
                 speculation.drop(self, "caller_resumed", now, out)
                 self.cancel_generation("caller_resumed", out)
+                kept = self._take_back()
                 self.go(Trigger.SPEECH_START)
                 self.turn.final_due = None
                 self.turn.begin(now, out, keep_text=True)
                 self.log.decide("turn", "yield", "caller_resumed", "turn.caller_priority", now, out,
-                                onset_ms=self.ms(onset))
+                                onset_ms=self.ms(onset), **({"kept_words": kept} if kept else {}))
             case State.SPEAKING:
                 if self.sound.hold or self._pending_transfer is not None:
                     return  # continuing noise; or the transfer announcement, which is not up for debate

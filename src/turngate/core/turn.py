@@ -54,6 +54,9 @@ class CallerTurn:
         self.early_final = False             # this turn's utterance was closed in a pause (candidate end or sooner)
         self.closed_in_pause: float | None = None  # the start of the pause the last utterance closed in
         self.spoke_ms = 0                    # the ended turn's span from onset to its last sound
+        # The words (and their confidence) an answer is being prepared for, until it plays:
+        # a caller who goes on before then takes them back into the turn (Call._take_back).
+        self.answered: tuple[str, float | None] | None = None
         self._logged: dict[str, tuple[str, str]] = {}
 
     def begin(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
