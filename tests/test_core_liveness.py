@@ -24,9 +24,10 @@ import pytest
 from turngate.core import Call, State
 from turngate.core.actions import (CancelModel, CancelSynthesis, ClearPlayback, FinishTranscription, ScoreTurn,
                                    SendAudio, SendMark, StartModel, StartTranscription, Synthesize, WriteDecision)
-from turngate.core.events import (CallStarted, FinalTranscript, MarkPlayed, ModelDone, ModelTextDelta,
-                                  PartialTranscript, TimerFired, TurnScored, VoiceActivity)
-from turngate.core.gatekeeper import CallerTurnVerdict
+from turngate.core.events import (CallStarted, FinalTranscript, MarkPlayed, ModelDone, ModelFailed, ModelTextDelta,
+                                  PartialTranscript, SpeechSynthesized, SynthesisFailed, TimerFired, TurnScored,
+                                  VoiceActivity)
+from turngate.core.gatekeeper import CallerTurnVerdict, FailureVerdict
 from turngate.core.params import TurnParams
 from turngate.policy import load_policy
 from turngate.sim.playout import Speaker
@@ -51,6 +52,10 @@ class SayingGatekeeper(OpenGatekeeper):
     def caller_text(self, text: str, *, final: bool, agent_speaking: bool,
                     stt_confidence: float | None = None) -> CallerTurnVerdict:
         return self._verdict(text, final)
+
+    def generation_failed(self, profile: str, reason: str, attempts: int) -> FailureVerdict:
+        # As the bundled policy's gates: the fallback profile once, then a person.
+        return super().generation_failed(profile, reason, 2 if profile == self.fallback_profile else 1)
 
     def preview(self, text: str, *, stt_confidence: float | None = None) -> CallerTurnVerdict:
         v = self._verdict(text, True)
@@ -146,15 +151,29 @@ class World:
                     self.later(self.rng.uniform(0.05, 0.6),
                                TurnScored(request=a.request, probability=self.rng.random()))
             case StartModel():
-                d = self.rng.uniform(0.05, 1.5)
-                self.later(d, ModelTextDelta(generation=a.generation, attempt=a.attempt, text="Sure. "))
-                self.later(d + 0.1, ModelTextDelta(generation=a.generation, attempt=a.attempt,
-                                                   text="I can help with that."))
-                self.later(d + 0.2, ModelDone(generation=a.generation, attempt=a.attempt))
+                d, r = self.rng.uniform(0.05, 1.5), self.rng.random()
+                if r < 0.08:  # the provider fails (a refused request, a dropped stream)
+                    self.later(d, ModelFailed(generation=a.generation, attempt=a.attempt, reason="503",
+                                              kind=self.rng.choice(("error", "server_error", "disconnect"))))
+                elif r < 0.12:  # it stalls, until the adapter's read timeout
+                    self.later(d + self.rng.uniform(3.0, 15.0),
+                               ModelFailed(generation=a.generation, attempt=a.attempt, reason="read timeout",
+                                           kind="timeout"))
+                elif r < 0.15:
+                    self.later(d, ModelDone(generation=a.generation, attempt=a.attempt))  # nothing said
+                else:
+                    self.later(d, ModelTextDelta(generation=a.generation, attempt=a.attempt, text="Sure. "))
+                    self.later(d + 0.1, ModelTextDelta(generation=a.generation, attempt=a.attempt,
+                                                       text="I can help with that."))
+                    self.later(d + 0.2, ModelDone(generation=a.generation, attempt=a.attempt))
             case Synthesize():
-                audio = b"\x7f" * int(8000 * 0.06 * max(1, len(a.text.split())))
-                self.later(self.rng.uniform(0.02, 0.8),
-                           synthesized_event(a.generation, a.segment, a.text, audio, ()))
+                d, r = self.rng.uniform(0.02, 0.8), self.rng.random()
+                if r < 0.08:  # refused, or stalled until the adapter's read timeout
+                    d += self.rng.uniform(3.0, 10.0) if r < 0.03 else 0.0
+                    self.later(d, SynthesisFailed(generation=a.generation, segment=a.segment, reason="tts down"))
+                else:
+                    audio = b"\x7f" * int(8000 * 0.06 * max(1, len(a.text.split())))
+                    self.later(d, synthesized_event(a.generation, a.segment, a.text, audio, ()))
             case SendAudio():
                 self.speaker.push_audio(a.payload)
             case SendMark():
@@ -291,3 +310,101 @@ def test_a_transfer_being_announced_is_not_cancelled_by_the_caller():
     t.windows(speech(), 10)
     assert t.call.state is State.THINKING
     assert not [a for a in t.actions[n:] if isinstance(a, (CancelModel, CancelSynthesis))]
+
+
+def test_a_caller_who_goes_on_while_the_final_is_on_its_way_keeps_its_partial_words_if_it_is_lost():
+    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t.windows(speech(), 40)
+    t.at(PartialTranscript(text="what are your opening hours"))
+    t.windows(silence(), 30)
+    assert t.call.state is State.THINKING  # the final is on its way
+    t.windows(speech(), 8)  # a cough; the final is lost (a recogniser that crashed)
+    t.windows(silence(), 30)
+    t.at(FinalTranscript(text=""))  # the cough's
+    assert users(t) == ["what are your opening hours"], "the partial's words stood in for the lost final"
+
+
+def test_the_final_that_comes_replaces_the_partial_words_that_stood_in_for_it():
+    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t.windows(speech(), 40)
+    t.at(PartialTranscript(text="what are your opening"))
+    t.windows(silence(), 30)
+    t.windows(speech(), 20)
+    t.at(FinalTranscript(text="what are your opening hours"))  # the first utterance's, late
+    t.at(PartialTranscript(text="on saturday"))
+    t.windows(silence(), 30)
+    t.at(FinalTranscript(text="on saturday"))
+    assert users(t) == ["what are your opening hours on saturday"]
+
+
+def test_speech_before_the_caller_went_on_counts_toward_asking_again():
+    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams(no_words_reply="Sorry?", no_words_min_ms=600)))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t.windows(speech(), 40)  # 1.3 s the recogniser gets nothing from
+    t.windows(silence(), 30)
+    t.windows(speech(), 8)   # and a cough after it, while its final was on its way
+    t.at(FinalTranscript(text=""))
+    t.windows(silence(), 30)
+    t.at(FinalTranscript(text=""))
+    d = t.decisions("turn")[-1]
+    assert d.rule == "turn.noise.ask_again" and d.evidence["spoke_ms"] >= 1200, "not a cough's silence"
+
+
+def answer_playing(text: str) -> tuple[Timeline, int]:
+    """The model's answer ``text`` is streaming; returns the call and its generation."""
+    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t.windows(speech(), 20)
+    t.windows(silence(), 30)
+    t.at(FinalTranscript(text="what are your opening hours"))
+    gen = [a for a in t.actions if isinstance(a, StartModel)][-1].generation
+    t.at(ModelTextDelta(generation=gen, text=text))
+    return t, gen
+
+
+def synthesize(t: Timeline, gen: int, segment: int, fail: bool = False, ms: int = 237) -> None:
+    s = next(a for a in t.actions if isinstance(a, Synthesize) and (a.generation, a.segment) == (gen, segment))
+    t.at(SynthesisFailed(generation=gen, segment=segment, reason="503") if fail
+         else SpeechSynthesized(generation=gen, segment=segment, text=s.text, audio=b"\x7f" * (8 * ms)))
+
+
+def echo(t: Timeline) -> None:
+    """Twilio plays what was sent and echoes each mark once."""
+    done = t.__dict__.setdefault("echoed", set())
+    for m in [a for a in t.actions if isinstance(a, SendMark) and a.name not in done]:
+        done.add(m.name)
+        t.at(MarkPlayed(name=m.name), 0.05)
+
+
+def test_a_last_sentence_that_fails_in_tts_after_the_rest_played_ends_the_answer():
+    t, gen = answer_playing("We are open from nine. We close at five. ")
+    t.at(ModelDone(generation=gen))
+    synthesize(t, gen, 0, ms=400)  # whole 100 ms chunks: nothing is held back
+    echo(t)
+    assert t.call.state is State.SPEAKING
+    synthesize(t, gen, 1, fail=True)
+    echo(t)
+    assert t.call.state is State.LISTENING and t.decisions("turn")[-1].outcome == "agent_done"
+
+
+def test_a_models_last_word_after_its_audio_played_out_sends_the_held_chunk_and_ends():
+    t, gen = answer_playing("We are open from nine. ")
+    synthesize(t, gen, 0)
+    echo(t)  # all but the last part-chunk, held until the answer is complete
+    n = len(t.actions)
+    t.at(ModelDone(generation=gen))
+    assert [a for a in t.actions[n:] if isinstance(a, SendAudio)], "the held-back chunk goes out"
+    echo(t)
+    assert t.call.state is State.LISTENING
+
+
+def test_an_answer_whose_every_sentence_fails_in_tts_is_a_failed_answer_not_silence():
+    t, gen = answer_playing("We are open from nine. ")
+    t.at(ModelDone(generation=gen))
+    synthesize(t, gen, 0, fail=True)
+    empty, fallback = t.decisions("model")[-2:]
+    assert (empty.outcome, fallback.outcome) == ("empty", "fallback")
+    again = [a for a in t.actions if isinstance(a, StartModel)][-1]
+    assert again.generation != gen and again.profile == "strong_guard" and not again.continue_from

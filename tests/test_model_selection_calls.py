@@ -9,8 +9,8 @@ import pytest
 
 from turngate.config import Config
 from turngate.core import Call, State
-from turngate.core.actions import StartModel, Synthesize
-from turngate.core.events import CallStarted, FinalTranscript, PartialTranscript, TimerFired
+from turngate.core.actions import SendMark, StartModel, Synthesize
+from turngate.core.events import CallStarted, FinalTranscript, MarkPlayed, PartialTranscript, SpeechSynthesized, TimerFired
 from turngate.embedding.cache import for_policy
 from turngate.gates.customers import Customer, CustomerDirectory
 from turngate.gates.pipeline import keeper_factory
@@ -31,14 +31,20 @@ def factory(policy):
 
 
 def call_saying(factory, *turns: str, caller: str = "+15550100", confidence: float | None = None):
-    """A call in which the caller says each of ``turns`` in order; a later turn is spoken
-    over the gateway's reply to the one before (the caller's words take priority). Returns
-    the call and the actions of the last turn."""
+    """A call in which the caller says each of ``turns`` in order, each after hearing the
+    gateway's fixed reply to the one before (a model's answer is not played: the caller
+    goes on before it, and their words take priority). Returns the call and the actions
+    of the last turn."""
     call = Call("CA1", gates=factory({"from": caller}))
     t = Timeline(call)
     t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
     acts = t.at(TimerFired(), 1.0)
     for text in turns:
+        if call.gen is not None and call.gen.scripted:
+            for s in [a for a in acts if isinstance(a, Synthesize)]:
+                t.at(SpeechSynthesized(generation=s.generation, segment=s.segment, text=s.text, audio=b"\x7f" * 800))
+            for m in [a for a in t.actions if isinstance(a, SendMark)]:
+                t.at(MarkPlayed(name=m.name), 0.1)
         t.windows(speech(), 10)
         t.at(PartialTranscript(text=text))
         t.windows(silence(), 4)

@@ -238,11 +238,23 @@ def _maybe_complete(call: Call, now: float, out: list[Action]) -> None:
     if g is None or not g.finished:
         return
     g.playback.complete = True
+    if call.state is State.SPEAKING:
+        # The held-back last chunk can go now; and if every mark already came back (the
+        # last word came after the audio had played out, or the last sentence failed in
+        # TTS), no mark is left to end the answer: it ends here.
+        g.pump(out)
+        if g.playback.done:
+            call.playback_done(now, out)
+        return
     if call.state is State.THINKING and not g.playback.audio:
-        # Nothing to say after all (every segment blocked or failed).
-        call.gen = None
-        call.go(Trigger.GENERATION_FAILED)
+        # Nothing to say after all: every sentence failed in TTS or was blocked by the
+        # output guard. The caller asked and would hear silence: this is a failed answer,
+        # and the fallback chain and the gates decide what follows (another profile, a
+        # fixed reply, a person), on a fresh generation with nothing said.
         call.log.decide("model", "empty", "no_audio", "model.empty_response", now, out)
+        a = g.latest or Attempt(0, g.profile, g.started_at)
+        call.gen = g.successor(call.next_generation_number(), now, call.p)
+        _failed(call, call.gen, a, "no_audio", "error", now, out)
 
 
 def deadlines(call: Call) -> list[float]:

@@ -161,6 +161,9 @@ class Call:
         not dropped with the cancelled answer. Returns how many words came back."""
         t = self.turn
         if t.answered is None:
+            if t.final_outstanding and t.tentative is None and words(t.partial):
+                # Its final is still on its way: until it comes, the partial's words stand in.
+                t.tentative, t.pending = t.pending, t.partial
             return 0
         text, confidence = t.answered
         t.answered = None
@@ -313,7 +316,7 @@ class Call:
         t.resumed()
         self.go(Trigger.END_OF_TURN)
         turn_ms = self.ms(now) - self.ms(t.started or now)
-        t.spoke_ms = max(0, turn_ms - self.sound.silence_run_ms)
+        t.spoke_ms = t.spoke_before + max(0, turn_ms - self.sound.silence_run_ms)
         self.log.decide("turn", "end_of_turn", rule.rsplit(".", 1)[-1], rule, now, out,
                         silence_ms=self.sound.silence_run_ms, words=len(words(t.partial)),
                         turn_ms=turn_ms, **evidence, **extra,
@@ -376,6 +379,9 @@ class Call:
         match self.state:
             case State.THINKING if t.final_due is not None:
                 t.final_due = None
+                if t.tentative is not None:
+                    # The final the partial stood in for never came; this is the next one.
+                    t.tentative = None
                 full = (t.pending + " " + text).strip()
                 # The turn's words are as sure as the least sure of their finals.
                 sure = _least(t.pending_confidence, confidence)
@@ -385,7 +391,10 @@ class Call:
                     return
                 answering.answer(self, full, now, out, stt_confidence=sure)
             case State.CALLER_SPEAKING:
-                # The final of an utterance the caller continued: part of this turn.
+                # The final of an utterance the caller continued: part of this turn (in place
+                # of the partial words that stood in for it, see _take_back).
+                if t.tentative is not None:
+                    t.pending, t.tentative = t.tentative, None
                 t.pending = t.partial = (t.pending + " " + text).strip()
                 t.pending_confidence = _least(t.pending_confidence, confidence)
                 if self.p.speculate and t.early_final and not self.sound.in_speech and words(t.pending):

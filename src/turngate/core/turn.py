@@ -54,19 +54,26 @@ class CallerTurn:
         self.early_final = False             # this turn's utterance was closed in a pause (candidate end or sooner)
         self.closed_in_pause: float | None = None  # the start of the pause the last utterance closed in
         self.spoke_ms = 0                    # the ended turn's span from onset to its last sound
+        self.spoke_before = 0                # ... of its part before the caller went on (a yield)
         # The words (and their confidence) an answer is being prepared for, until it plays:
         # a caller who goes on before then takes them back into the turn (Call._take_back).
         self.answered: tuple[str, float | None] | None = None
+        # While an ended turn's final is on its way and the caller went on, its partial words
+        # stand in ``pending`` for it; this holds ``pending`` as it was before them, for the
+        # final to replace them (Call._take_back). A final lost on the way leaves the partial.
+        self.tentative: str | None = None
         self._logged: dict[str, tuple[str, str]] = {}
 
     def begin(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
         self.started = now
+        self.spoke_before = self.spoke_ms if keep_text else 0
         self.early_final = False
         self.resumed()
         self._logged = {}
         if not keep_text:
             self.pending = ""
             self.pending_confidence = None
+            self.tentative = None
         self.partial = self.pending
         self.open_utterance(now, out)
 
