@@ -32,11 +32,12 @@ from pathlib import Path
 import risk_data
 import risk_embed
 from guard_sets import (
-    CALLER_ABUSE, CALLER_COMPLAINT, CALLER_LOOKALIKE, CALLER_SELF_HARM, CALLER_THREAT, SPOKEN_AUTHORITY,
-    SPOKEN_ROLEPLAY,
+    CALLER_ABUSE, CALLER_COMPLAINT, CALLER_LOOKALIKE, CALLER_SELF_HARM, CALLER_SLOT_ANSWERS, CALLER_THREAT,
+    SPOKEN_AUTHORITY, SPOKEN_ROLEPLAY,
 )
 from train_injection import garak_split, is_german, read_csv
 
+from turngate.gates.guard.entities import detect
 from turngate.gates.guard.injection import detect_injection
 from turngate.gates.guard.risk import assess_risk, detect_risk, literal
 
@@ -66,10 +67,11 @@ def injection_block() -> dict:
     voice = [v for v in voice if v]
     service = risk_data.service_text()
     benign = {"banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
-              "caller_complaint": CALLER_COMPLAINT, "abcd_customer": abcd_customer_turns()}
+              "caller_complaint": CALLER_COMPLAINT, "abcd_customer": abcd_customer_turns(),
+              "caller_slot_answers": CALLER_SLOT_ANSWERS}
 
-    def inj(t: str) -> bool:
-        return detect_injection(t).injection
+    def inj(t: str) -> bool:  # as the gate asks: with the guard's PII findings in the text
+        return detect_injection(t, findings=detect(t).findings).injection
 
     def flagged(t: str) -> bool:  # what the gate does not let through: injection or unsafe
         return inj(t) or bool(detect_risk(t))

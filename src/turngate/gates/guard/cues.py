@@ -39,6 +39,10 @@ CUE_PHRASES: dict[str, tuple[str, ...]] = {
     "last4": ("last four", "last 4"),
     "expiry": ("expiry", "expires", "expiration", "expiring", "exp", "valid thru",
                "valid through", "valid until"),
+    # A caller's secret: what proves who they are, never what a model should hear.
+    "credential": ("pin", "pin number", "pin code", "passcode", "pass code", "password", "passphrase",
+                   "one time code", "one time passcode", "one time password", "otp",
+                   "access code", "security pin", "telephone banking code", "phone banking code"),
 }
 
 

@@ -23,6 +23,7 @@ auditable and cheap, and the policy can name what they guard.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,7 +35,22 @@ from .findings import Finding
 from .numbers import Chunk, Run, digit_runs, lone_oh, tokenize
 
 # Cues that make a number near a card cue something other than the card number.
-_NOT_CARD = frozenset({"phone", "account", "other_id", "cvv", "expiry", "ssn", "dob", "last4"})
+_NOT_CARD = frozenset({"phone", "account", "other_id", "cvv", "expiry", "ssn", "dob", "last4", "credential"})
+# A secret said in words: the value after "my password is", up to four words, stopping at
+# a pause in the text or where the caller goes on ("... and I want to ...").
+_SECRET_WORDS = re.compile(
+    r"\b(?:pass ?word|pass ?phrase|pass ?code|memorable (?:word|name|place|date)|secret (?:word|answer)|"
+    r"security (?:answer|word)|security question answer|answer to (?:my|the) security question|"
+    r"(?:mother'?s )?maiden name)(?: is| was| it's)[:,]? "
+    # Not a state of the secret ("my password is not working", "was changed", "is the
+    # same as before"): those are the caller's problem, which the model must read.
+    r"(?!(?:not|no|wrong|incorrect|invalid|locked|blocked|expired|broken|working|changed|reset|stolen|"
+    r"compromised|lost|forgotten|the|a|an|my|your|too|still|being|been|in|on|for|to|required|needed|asking|"
+    r"saying|showing|same|different|new|old|that|this|what|how|why|it|there|also|just|really|very|so|"
+    r"going|supposed|meant|set|case|sensitive|ok|okay|fine|right|correct|definitely|probably|like|about|"
+    r"only|at|of|with|and|but|or|because|when|if|now|saved|stored|written|somewhere)\b)"
+    r"((?:(?!and\b|but\b|so\b|because\b)[\w'-]+ ?){1,4})",
+    re.I)
 CUE_WINDOW = 64  # characters between a cue's end and the run it arms
 STATE_WINDOW = 32  # an armed field from the previous turn applies to a run this near the start
 
@@ -77,6 +93,10 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
         else:
             claimed.append((s, e))  # an ordinary date: not PII, but not a number either
     low = text.lower()
+    for m in _SECRET_WORDS.finditer(text) if _SECRET_CUE(low) else ():
+        s, e = m.start(1), m.start(1) + len(m.group(1).rstrip())
+        if not any(s < ce and cs < e for cs, ce in claimed):
+            claim("CREDENTIAL", "guard.pii.credential.words", s, e)
     for s, e in find_emails(text, tokens) if ("@" in text or " at " in low) else ():
         if not any(s < ce and cs < e for cs, ce in claimed):
             claim("EMAIL", "guard.pii.email", s, e)
@@ -128,6 +148,8 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
         card_only = "card" in kinds and not kinds & _NOT_CARD
         if ("cvv" in kinds or _cue_after(cues, "cvv", run.end)) and 3 <= len(run.digits) <= 4:
             claim("CVV", "guard.pii.cvv", run.start, run.end)
+        elif "credential" in kinds and 3 <= n <= 10:
+            claim("CREDENTIAL", "guard.pii.credential", run.start, run.end)
         elif "expiry" in kinds and 3 <= n <= 6:
             claim("CARD_EXPIRY", "guard.pii.card_expiry", run.start, run.end)
         elif "dob" in kinds and 5 <= n <= 8 and numeric_date(r):
@@ -177,10 +199,15 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
                 tail_armed |= open_kinds & {"card", "account", "ssn", "phone"}
     last_run_end = runs[-1].end if runs else 0
     for c in cues:
-        if c.end >= last_run_end and c.kind in ("card", "cvv", "ssn", "dob", "account", "phone"):
+        if c.end >= last_run_end and c.kind in ("card", "cvv", "ssn", "dob", "account", "phone", "credential"):
             tail_armed.add(c.kind)
     return Scan(tuple(sorted(findings, key=lambda f: f.start)), tail_digits,
                 frozenset(tail_armed))
+
+
+def _SECRET_CUE(low: str) -> bool:
+    # The secret-words pattern runs only when one of its words is there (most turns: none).
+    return any(w in low for w in ("pass", "memorable", "secret", "security", "maiden"))
 
 
 def _cue_after(cues: list[Cue], kind: str, end: int) -> bool:

@@ -9,7 +9,7 @@ Outcome = Literal["allow", "redact", "block", "require_auth", "escalate"]
 
 ENTITY_TYPES: tuple[str, ...] = (
     "CARD_NUMBER", "CVV", "SSN", "DATE_OF_BIRTH", "PHONE", "EMAIL", "ACCOUNT_NUMBER",
-    "CARD_EXPIRY",
+    "CARD_EXPIRY", "CREDENTIAL",
 )
 
 

@@ -28,7 +28,7 @@ from .numbers import digit_runs, tokenize
 from .risk import PERSON_KINDS, assess_risk
 from .rules import GuardRules
 
-_ARMABLE = ("card", "cvv", "ssn", "dob", "account", "phone")
+_ARMABLE = ("card", "cvv", "ssn", "dob", "account", "phone", "credential")
 
 
 def guard_input(
@@ -59,7 +59,7 @@ def guard_input(
     redacted = redact(text, findings)
     new_state = GuardState(carry=scan.tail_digits, armed=scan.tail_armed)
 
-    inj = detect_injection(text, threshold=rules.injection_threshold)
+    inj = detect_injection(text, threshold=rules.injection_threshold, findings=findings)
     verdict = assess_risk(text, final=final, embedding=embedding if final else None)
     risk = verdict.kind
     common = dict(findings=findings, redacted=redacted, injection=inj.injection, unsafe=bool(risk),

@@ -28,9 +28,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from functools import lru_cache
 
 from ...data import bundled_json_gz
+from .findings import Finding
 
 MAX_CHARS = 3000  # long pasted prompts: the opening carries the attack
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -312,12 +314,29 @@ def match_patterns(text: str) -> str:
     return ""
 
 
-def detect_injection(text: str, *, threshold: float | None = None) -> InjectionVerdict:
-    """Patterns, then the n-gram model: cheap enough for every partial."""
+def gives_a_value(text: str, findings: Sequence[Finding]) -> bool:
+    """The caller is reading out a value the guard found ("the security code is one two
+    three", "security question answer is smith"): a few words naming a field, then the
+    value, and nothing after it. A slot being filled is data, not an instruction; the
+    n-gram model, which learned "security" from jailbreaks, is not asked about it."""
+    if not findings:
+        return False
+    first, last = min(f.start for f in findings), max(f.end for f in findings)
+    return len(WORD_RE.findall(text[:first])) <= _FIELD_WORDS and not text[last:].strip(" \t.,;:!?")
+
+
+_FIELD_WORDS = 6  # "the answer to my security question is": the longest field name we read
+
+
+def detect_injection(text: str, *, threshold: float | None = None,
+                     findings: Sequence[Finding] = ()) -> InjectionVerdict:
+    """Patterns, then the n-gram model: cheap enough for every partial. ``findings``: the
+    guard's PII findings in ``text``; a turn that only gives a value is judged by the
+    patterns alone (``gives_a_value``)."""
     reason = match_patterns(text)
     model = load_model()
     score = model.score(without_take_backs(text)) if model is not None else 0.0
-    if not reason and model is not None:
+    if not reason and model is not None and not gives_a_value(text, findings):
         if score >= (threshold if threshold is not None else model.threshold):
             reason = "injection_model"
     return InjectionVerdict(injection=bool(reason), reason=reason, score=score)

@@ -40,8 +40,10 @@ _INBOUND = {t: "redact" for t in ENTITY_TYPES}
 _OUTBOUND = {
     "CARD_NUMBER": "mask_last4", "CVV": "block", "SSN": "block", "DATE_OF_BIRTH": "redact",
     "PHONE": "allow", "EMAIL": "allow", "ACCOUNT_NUMBER": "mask_last4", "CARD_EXPIRY": "redact",
+    "CREDENTIAL": "block",
 }
-_NEVER_SEND = frozenset({"CARD_NUMBER", "CVV", "SSN", "DATE_OF_BIRTH", "ACCOUNT_NUMBER", "CARD_EXPIRY"})
+_NEVER_SEND = frozenset({"CARD_NUMBER", "CVV", "SSN", "DATE_OF_BIRTH", "ACCOUNT_NUMBER", "CARD_EXPIRY",
+                         "CREDENTIAL"})
 SAFE_REPLIES: dict[str, str] = {
     "injection": "I can't do that, but I'm happy to help with your account.",
     "authority_claim": (
