@@ -103,6 +103,7 @@ def test_cvv_armed_by_the_agents_question_or_the_previous_turn():
 def test_a_callers_secret_is_redacted_never_sent_and_blocked_on_the_way_out():
     assert inp("my pin is four five six seven").redacted == "my pin is [CREDENTIAL]"
     assert inp("the one time code is 882419").redacted == "the one time code is [CREDENTIAL]"
+    assert inp("the code you texted me is five five one zero").redacted == "the code you texted me is [CREDENTIAL]"
     assert inp("my password is blue monkey and I want to check my balance").redacted == \
         "my password is [CREDENTIAL] and I want to check my balance"
     assert inp("my mother's maiden name is jones").redacted == "my mother's maiden name is [CREDENTIAL]"

@@ -139,3 +139,9 @@ def test_replay_records_hold_no_canary_value(replayed):
             assert canary not in digits, text
         for canary in ("four one one one", "seven three nine", "five three six two two"):
             assert canary not in text, text
+
+
+def test_a_secret_said_in_words_never_reaches_the_replay_record():
+    for text in ("my password is blue monkey", "my mother's maiden name is jones"):
+        assert encode_event(FinalTranscript(text=text), 10)[2] == "[REDACTED]"
+    assert encode_event(FinalTranscript(text="my password is not working"), 10)[2] == "my password is not working"

@@ -4,7 +4,8 @@ The shell's :class:`EventRecorder` sees every event it feeds ``Call.handle`` and
 what replay needs, already redacted:
 
 - caller and model text: numbers replaced by surrogates (``redact.py``); a text in
-  which the guard finds a non-numeric entity (an e-mail address) becomes ``[REDACTED]``;
+  which the guard finds an entity in words (an e-mail address, a password or security
+  answer) becomes ``[REDACTED]``;
 - keypad digits: every digit becomes ``0`` (a PIN is zero-retention; replay of a
   correct PIN therefore shows a mismatch, and says so);
 - synthesized audio: its length only (replay plays silence of that length), with
@@ -39,7 +40,9 @@ def redact_text(text: str) -> str:
 
     out = redact_numbers(text)
     try:
-        if any(f.type in ("EMAIL",) for f in detect(out).findings):
+        # Entities in words, which surrogate digits do not cover: an e-mail address, a
+        # password or security answer said aloud.
+        if any(f.type == "EMAIL" or f.rule == "guard.pii.credential.words" for f in detect(out).findings):
             return "[REDACTED]"
     except Exception:  # the detector is best effort here; numbers are already replaced
         pass

@@ -42,7 +42,9 @@ CUE_PHRASES: dict[str, tuple[str, ...]] = {
     # A caller's secret: what proves who they are, never what a model should hear.
     "credential": ("pin", "pin number", "pin code", "passcode", "pass code", "password", "passphrase",
                    "one time code", "one time passcode", "one time password", "otp",
-                   "access code", "security pin", "telephone banking code", "phone banking code"),
+                   "access code", "security pin", "telephone banking code", "phone banking code",
+                   "code you texted", "code you sent", "code they texted", "code they sent", "sms code",
+                   "texted code", "text code"),
 }
 
 
