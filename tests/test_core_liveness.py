@@ -297,10 +297,16 @@ def test_with_the_bundled_policys_gates_too(seed, bundled_gates):
 
 # ------------------------------------------------------------ the case the world found
 
+def listening(params: TurnParams | None = None, gates: OpenGatekeeper | None = None) -> Timeline:
+    """A call that has started and listens: no greeting."""
+    t = Timeline(Call("CA1", gates=gates or OpenGatekeeper(), params=params or TurnParams()))
+    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    return t
+
+
 def question_being_answered() -> Timeline:
     """The caller asked, the final came, and our answer is being prepared: nothing plays yet."""
-    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams()))
-    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t = listening()
     t.windows(speech(), 40)
     t.at(PartialTranscript(text="what are your opening hours"))
     t.windows(silence(), 30)
@@ -336,9 +342,7 @@ def test_words_said_before_our_answer_plays_join_the_question():
 
 
 def test_a_transfer_being_announced_is_not_cancelled_by_the_caller():
-    t = Timeline(Call("CA1", gates=OpenGatekeeper(not_understood_limit=1),
-                      params=TurnParams(no_words_reply="Sorry?", no_words_min_ms=600)))
-    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t = listening(TurnParams(no_words_reply="Sorry?", no_words_min_ms=600), OpenGatekeeper(not_understood_limit=1))
     t.windows(speech(), 40)
     t.windows(silence(), 30)
     t.at(FinalTranscript(text=""))  # no words, and the limit is one: a person, announced
@@ -350,8 +354,7 @@ def test_a_transfer_being_announced_is_not_cancelled_by_the_caller():
 
 
 def test_a_caller_who_goes_on_while_the_final_is_on_its_way_keeps_its_partial_words_if_it_is_lost():
-    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams()))
-    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t = listening()
     t.windows(speech(), 40)
     t.at(PartialTranscript(text="what are your opening hours"))
     t.windows(silence(), 30)
@@ -363,8 +366,7 @@ def test_a_caller_who_goes_on_while_the_final_is_on_its_way_keeps_its_partial_wo
 
 
 def test_the_final_that_comes_replaces_the_partial_words_that_stood_in_for_it():
-    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams()))
-    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t = listening()
     t.windows(speech(), 40)
     t.at(PartialTranscript(text="what are your opening"))
     t.windows(silence(), 30)
@@ -377,8 +379,7 @@ def test_the_final_that_comes_replaces_the_partial_words_that_stood_in_for_it():
 
 
 def test_speech_before_the_caller_went_on_counts_toward_asking_again():
-    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams(no_words_reply="Sorry?", no_words_min_ms=600)))
-    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t = listening(params=TurnParams(no_words_reply="Sorry?", no_words_min_ms=600))
     t.windows(speech(), 40)  # 1.3 s the recogniser gets nothing from
     t.windows(silence(), 30)
     t.windows(speech(), 8)   # and a cough after it, while its final was on its way
@@ -391,8 +392,7 @@ def test_speech_before_the_caller_went_on_counts_toward_asking_again():
 
 def answer_playing(text: str) -> tuple[Timeline, int]:
     """The model's answer ``text`` is streaming; returns the call and its generation."""
-    t = Timeline(Call("CA1", gates=OpenGatekeeper(), params=TurnParams()))
-    t.at(CallStarted(call_id="CA1", stream_sid="MZ1"))
+    t = listening()
     t.windows(speech(), 20)
     t.windows(silence(), 30)
     t.at(FinalTranscript(text="what are your opening hours"))
