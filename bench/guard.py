@@ -88,7 +88,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(1, str(ROOT / "tools"))
 sys.path.insert(2, str(ROOT / "bench"))
 
-from guard_risk import abuse_margins, floor_cost, injection_block, risk_block  # noqa: E402
+from guard_risk import abuse_margins, floor_cost, injection_block, risk_block, secrets  # noqa: E402
 from guard_sets import SPOKEN_AUTHORITY  # noqa: E402
 from guard_spoken import GEN, MONTHS, Example, to_spoken  # noqa: E402
 from train_injection import read_csv  # noqa: E402
@@ -366,11 +366,16 @@ def main() -> None:
                     help="injection and risk figures only (no PII sets, no latency): about a minute")
     ap.add_argument("--abuse-margins", action="store_true",
                     help="the validation gap risk.ABUSE_UNAIMED_OVER is chosen in, and nothing else")
+    ap.add_argument("--secrets", action="store_true",
+                    help="CREDENTIAL findings on the slot answers and on service text, and nothing else: ~5 s")
     ap.add_argument("--floor-cost", action="store_true",
                     help="what the risk floor costs a partial (us, best of 5), and nothing else: ~10 s")
     args = ap.parse_args()
     if args.floor_cost:
         print(json.dumps({"bench": "guard_floor_cost", **floor_cost()}))
+        return
+    if args.secrets:
+        print(json.dumps({"bench": "guard_secrets", **secrets()}))
         return
     if args.abuse_margins:
         print(json.dumps({"bench": "guard_abuse_margins", "split": "val", **abuse_margins()}))

@@ -228,6 +228,32 @@ def abuse_margins() -> dict:
     return out
 
 
+def secrets() -> dict:
+    """CREDENTIAL findings (PINs, passcodes, passwords, security answers): on the hand-written
+    slot answers that name one (recall), and on benign service text, where every hit must be
+    a secret being read out (Banking77 and CLINC150 test, the ABCD customer turns, the
+    complaint set). The hits on service text are listed, for a reader to judge."""
+    from turngate.gates.guard.entities import detect
+
+    def found(t: str) -> bool:
+        return any(f.type == "CREDENTIAL" for f in detect(t).findings)
+
+    named = [t for t in CALLER_SLOT_ANSWERS if any(w in t for w in _SECRET_WORDS)]
+    service = risk_data.service_text()
+    benign = {"banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
+              "abcd_customer": abcd_customer_turns(), "caller_complaint": CALLER_COMPLAINT}
+    hits = {name: [t for t in texts if found(t)] for name, texts in benign.items()}
+    return {"credential_recall_slot_answers": rate(list(map(found, named))), "slot_answers_naming_one": len(named),
+            "credential_hits_on_service_text": {name: len(v) for name, v in hits.items()}
+            | {"n": sum(map(len, benign.values()))},
+            "credential_hit_texts": [t for v in hits.values() for t in v]}
+
+
+# The words that name a secret in CALLER_SLOT_ANSWERS (the rest name other fields).
+_SECRET_WORDS = ("pin", "pass", "password", "memorable", "maiden", "security question", "security answer",
+                 "secret", "one time", "texted", "banking code", "access code")
+
+
 def floor_cost(repeats: int = 5) -> dict:
     """What the risk floor costs a partial: ``detect_risk`` on every word-by-word partial of
     Banking77 and CLINC150 test (service speech, where it almost never fires), mean us per
