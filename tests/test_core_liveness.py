@@ -25,8 +25,8 @@ from turngate.core import Call, State
 from turngate.core.actions import (CancelModel, CancelSynthesis, ClearPlayback, FinishTranscription, ScoreTurn,
                                    SendAudio, SendMark, StartModel, StartTranscription, Synthesize, WriteDecision)
 from turngate.core.events import (CallStarted, FinalTranscript, MarkPlayed, ModelDone, ModelFailed, ModelTextDelta,
-                                  PartialTranscript, SpeechSynthesized, SynthesisFailed, TimerFired, TurnScored,
-                                  VoiceActivity)
+                                  PartialTranscript, SpeechSynthesized, StreamStopped, SynthesisFailed, TimerFired,
+                                  TurnScored, VoiceActivity)
 from turngate.core.gatekeeper import CallerTurnVerdict, FailureVerdict
 from turngate.core.params import TurnParams
 from turngate.policy import load_policy
@@ -129,6 +129,7 @@ class World:
     order: itertools.count = field(default_factory=itertools.count)
     speaker: Speaker = field(default_factory=Speaker)
     decisions: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
     utterance_words: list[str] | None = None    # the open STT utterance's words so far
     sounds: list[Sound] = field(default_factory=list)
 
@@ -153,6 +154,7 @@ class World:
         return self.rng.uniform(0.01, 0.4)
 
     def act(self, a) -> None:
+        self.actions.append(a)
         match a:
             case WriteDecision():
                 self.decisions.append(a.decision)
@@ -276,6 +278,22 @@ def settles(w: World) -> None:
 @pytest.mark.parametrize("seed", range(300))
 def test_every_ended_turn_is_answered_or_explained_and_the_call_settles(seed):
     settles(World(seed))
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_a_caller_who_hangs_up_at_any_moment_ends_the_call_and_nothing_goes_out_after(seed):
+    w = World(seed)
+    hang_up = random.Random(seed).uniform(0.5, max(s.end for s in w.sounds) + 2.0)
+    while w.now < hang_up:
+        w.window()
+    w.handle(StreamStopped(reason="stop"))
+    ended = len(w.actions)
+    for _ in range(300):  # 10 s of the providers' late answers, timers and stray frames
+        w.window()
+    assert w.call.state is State.ENDED, (seed, w.call.state)
+    assert [d.outcome for d in w.decisions if d.gate == "turn"][-1] == "ended"
+    late = [a for a in w.actions[ended:] if not isinstance(a, WriteDecision)]
+    assert not late, (seed, late[:5])
 
 
 @pytest.fixture(scope="module")
