@@ -24,7 +24,7 @@ import pytest
 from turngate.core import Call, State
 from turngate.core.actions import (CancelModel, CancelSynthesis, ClearPlayback, FinishTranscription, ScoreTurn,
                                    SendAudio, SendMark, StartModel, StartTranscription, Synthesize, WriteDecision)
-from turngate.core.events import (CallStarted, FinalTranscript, MarkPlayed, ModelDone, ModelFailed, ModelTextDelta,
+from turngate.core.events import (CallStarted, DtmfReceived, FinalTranscript, MarkPlayed, ModelDone, ModelFailed, ModelTextDelta,
                                   PartialTranscript, SpeechSynthesized, StreamStopped, SynthesisFailed, TimerFired,
                                   TurnScored, VoiceActivity)
 from turngate.core.gatekeeper import CallerTurnVerdict, FailureVerdict
@@ -132,6 +132,7 @@ class World:
     actions: list = field(default_factory=list)
     utterance_words: list[str] | None = None    # the open STT utterance's words so far
     sounds: list[Sound] = field(default_factory=list)
+    presses: list[tuple[float, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -139,6 +140,10 @@ class World:
         gates = self.gates or SayingGatekeeper(greeting_text="Thanks for calling. How can I help?")
         self.call = Call("CA1", gates=gates, params=params)
         self.sounds = script(self.rng, self.phrases)
+        # Keypad presses (a menu choice, digits typed instead of said), at any moment.
+        end = max(s.end for s in self.sounds)
+        self.presses = sorted((self.rng.uniform(0.5, end), self.rng.choice("0123456789*#"))
+                              for _ in range(self.rng.choice((0, 0, 1, 4))))
         self.handle(CallStarted(call_id="CA1", stream_sid="MZ1"))
 
     # ------------------------------------------------------------ the providers
@@ -220,6 +225,8 @@ class World:
             self.now = max(self.now, at)
             self.handle(ev)
         self.now = end
+        while self.presses and self.presses[0][0] <= end:
+            self.handle(DtmfReceived(digit=self.presses.pop(0)[1]))
         played = self.speaker.play(int(FRAME * WINDOW / 0.02), now_ms=self.now * 1000)
         for m in played.marks:
             self.handle(MarkPlayed(name=m))

@@ -108,6 +108,8 @@ class Call:
                 pass
             case TurnScored():
                 self._on_turn_score(event, now, out)
+            case DtmfReceived() if self.state is State.ENDED:
+                pass  # a key pressed as the stream stopped: the call is over
             case DtmfReceived():
                 kv = self.gates.dtmf(event.digit, self.ms(now))
                 for v in kv.verdicts:
