@@ -386,8 +386,24 @@ def test_a_caller_who_goes_on_while_the_final_is_on_its_way_keeps_its_partial_wo
     assert t.call.state is State.THINKING  # the final is on its way
     t.windows(speech(), 8)  # a cough; the final is lost (a recogniser that crashed)
     t.windows(silence(), 30)
-    t.at(FinalTranscript(text=""))  # the cough's
+    t.at(FinalTranscript(text=""))  # the cough's, taken for the late one: the next is awaited
+    t.fire_timer()  # and never comes
     assert users(t) == ["what are your opening hours"], "the partial's words stood in for the lost final"
+
+
+def test_a_final_that_comes_after_the_caller_went_on_and_stopped_again_is_joined_once():
+    t = listening()
+    t.windows(speech(), 40)
+    t.at(PartialTranscript(text="what are your opening"))
+    t.windows(silence(), 30)
+    t.windows(speech(), 12)
+    t.at(PartialTranscript(text="on saturday"))
+    t.windows(silence(), 30)
+    assert t.call.state is State.THINKING  # both finals on their way: the recogniser lags
+    t.at(FinalTranscript(text="what are your opening hours"))
+    assert users(t) == [], "the second utterance's final is still to come"
+    t.at(FinalTranscript(text="on saturday"))
+    assert users(t) == ["what are your opening hours on saturday"]
 
 
 def test_the_final_that_comes_replaces_the_partial_words_that_stood_in_for_it():

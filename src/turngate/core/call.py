@@ -379,11 +379,14 @@ class Call:
         t, pause = self.turn, self.pause
         t.final_outstanding = False
         match self.state:
+            case State.THINKING if t.final_due is not None and t.tentative is not None:
+                # The final the partial words stood in for (finals come in order), late: it
+                # takes their place, and the final of the utterance after it is still to come.
+                t.pending, t.tentative = (t.tentative + " " + text).strip(), None
+                t.pending_confidence = _least(t.pending_confidence, confidence)
+                t.final_outstanding = True
             case State.THINKING if t.final_due is not None:
                 t.final_due = None
-                if t.tentative is not None:
-                    # The final the partial stood in for never came; this is the next one.
-                    t.tentative = None
                 full = (t.pending + " " + text).strip()
                 # The turn's words are as sure as the least sure of their finals.
                 sure = _least(t.pending_confidence, confidence)
