@@ -12,10 +12,13 @@ wrote. Detectors then decide what a run is, in this order:
   issuer prefix, an allowed length and a valid Luhn digit. A window that is
   not the whole run also needs a card cue, so a long reference number does
   not yield cards by chance;
-- CVV (3-4 digits), SSN (9 digits, or the written 3-2-4 form), account numbers
-  and phone numbers need their cue, except written SSNs and phone numbers in a
-  recognisable format. A cue arms only the next run after it, and only within
-  ``CUE_WINDOW`` characters.
+- CVV (3-4 digits), SSN (9 digits, or the written 3-2-4 form), account numbers,
+  credentials (a PIN, passcode, one-time code: 3-10 digits) and phone numbers need
+  their cue, except written SSNs and phone numbers in a recognisable format. A cue
+  arms only the next run after it, and only within ``CUE_WINDOW`` characters;
+- a credential said in words ("my password is blue monkey", "my mother's maiden name
+  is jones") is the few words after its cue, unless they tell the secret's state
+  ("my password is not working").
 
 Cues are word phrases (``cues.CUE_PHRASES``) rather than a model: they are few,
 auditable and cheap, and the policy can name what they guard.
@@ -93,7 +96,7 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
         else:
             claimed.append((s, e))  # an ordinary date: not PII, but not a number either
     low = text.lower()
-    for m in _SECRET_WORDS.finditer(text) if _SECRET_CUE(low) else ():
+    for m in _SECRET_WORDS.finditer(text) if _secret_cue(low) else ():
         s, e = m.start(1), m.start(1) + len(m.group(1).rstrip())
         if not any(s < ce and cs < e for cs, ce in claimed):
             claim("CREDENTIAL", "guard.pii.credential.words", s, e)
@@ -205,7 +208,7 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
                 frozenset(tail_armed))
 
 
-def _SECRET_CUE(low: str) -> bool:
+def _secret_cue(low: str) -> bool:
     # The secret-words pattern runs only when one of its words is there (most turns: none).
     return any(w in low for w in ("pass", "memorable", "secret", "security", "maiden"))
 

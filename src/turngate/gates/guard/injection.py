@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ...data import bundled_json_gz
@@ -314,6 +314,9 @@ def match_patterns(text: str) -> str:
     return ""
 
 
+_FIELD_WORDS = 6  # "the answer to my security question is": the longest field name we read
+
+
 def gives_a_value(text: str, findings: Sequence[Finding]) -> bool:
     """The caller is reading out a value the guard found ("the security code is one two
     three", "security question answer is smith"): a few words naming a field, then the
@@ -323,9 +326,6 @@ def gives_a_value(text: str, findings: Sequence[Finding]) -> bool:
         return False
     first, last = min(f.start for f in findings), max(f.end for f in findings)
     return len(WORD_RE.findall(text[:first])) <= _FIELD_WORDS and not text[last:].strip(" \t.,;:!?")
-
-
-_FIELD_WORDS = 6  # "the answer to my security question is": the longest field name we read
 
 
 def detect_injection(text: str, *, threshold: float | None = None,
