@@ -1,16 +1,19 @@
 """No caller is left in silence, whatever order and latency the providers answer in.
 
 A small world around the call core, on the fake clock: a caller who speaks, pauses,
-coughs and talks over us by a random script; a recogniser whose finals come back in
-20 ms, in seconds, empty, or never; an end-of-turn model that scores late or not at
-all; a model and a TTS with their own delays; and Twilio's playout, which echoes
-marks as their audio plays. Seeded, so a failure names the seed that reproduces it.
+coughs, talks over us and presses keys by a random script; a recogniser whose finals
+come back in 10 ms, in seconds, empty, or never; an end-of-turn model that scores late
+or not at all; models that answer, fail, stall until their read timeout or say nothing;
+TTS that answers late or fails; and Twilio's playout, which echoes marks as their audio
+plays. Seeded, so a failure names the seed that reproduces it. It runs on open gates
+and on the bundled policy's own (routes, fixed replies, the guard, handoffs).
 
 The property: every turn the call ends is accounted for (an answer starts, the caller
-is asked again, or a decision says why not: noise, a handoff), and once the caller has
-been quiet long enough for every budget to run out, the call is back to listening (or
-with a person). A call stuck waiting for nothing is the silence a caller hears when
-"the bot did not speak"."""
+is asked again, or a decision says why not: noise, a handoff), the caller's last words
+are answered or a person has them, and once the caller has been quiet long enough for
+every budget to run out, the call is back to listening (or with a person). A call stuck
+waiting for nothing is the silence a caller hears when "the bot did not speak". And a
+caller who hangs up at any moment ends the call: nothing but records goes out after."""
 
 from __future__ import annotations
 
@@ -24,9 +27,9 @@ import pytest
 from turngate.core import Call, State
 from turngate.core.actions import (CancelModel, CancelSynthesis, ClearPlayback, FinishTranscription, ScoreTurn,
                                    SendAudio, SendMark, StartModel, StartTranscription, Synthesize, WriteDecision)
-from turngate.core.events import (CallStarted, DtmfReceived, FinalTranscript, MarkPlayed, ModelDone, ModelFailed, ModelTextDelta,
-                                  PartialTranscript, SpeechSynthesized, StreamStopped, SynthesisFailed, TimerFired,
-                                  TurnScored, VoiceActivity)
+from turngate.core.events import (CallStarted, DtmfReceived, FinalTranscript, MarkPlayed, ModelDone, ModelFailed,
+                                  ModelTextDelta, PartialTranscript, SpeechSynthesized, StreamStopped, SynthesisFailed,
+                                  TimerFired, TurnScored, VoiceActivity)
 from turngate.core.gatekeeper import CallerTurnVerdict, FailureVerdict
 from turngate.core.params import TurnParams
 from turngate.policy import load_policy
