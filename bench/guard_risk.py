@@ -233,12 +233,10 @@ def secrets() -> dict:
     slot answers that name one (recall), and on benign service text, where every hit must be
     a secret being read out (Banking77 and CLINC150 test, the ABCD customer turns, the
     complaint set). The hits on service text are listed, for a reader to judge."""
-    from turngate.gates.guard.entities import detect
-
     def found(t: str) -> bool:
         return any(f.type == "CREDENTIAL" for f in detect(t).findings)
 
-    named = [t for t in CALLER_SLOT_ANSWERS if any(w in t for w in _SECRET_WORDS)]
+    named = [t for t in CALLER_SLOT_ANSWERS if any(w in t for w in _NAMES_A_SECRET)]
     service = risk_data.service_text()
     benign = {"banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
               "abcd_customer": abcd_customer_turns(), "caller_complaint": CALLER_COMPLAINT}
@@ -250,7 +248,7 @@ def secrets() -> dict:
 
 
 # The words that name a secret in CALLER_SLOT_ANSWERS (the rest name other fields).
-_SECRET_WORDS = ("pin", "pass", "password", "memorable", "maiden", "security question", "security answer",
+_NAMES_A_SECRET = ("pin", "pass", "memorable", "maiden", "security question", "security answer",
                  "secret", "one time", "texted", "banking code", "access code")
 
 
