@@ -53,6 +53,13 @@ def abcd_customer_turns() -> list[str]:
     return [text for d in dialogues for who, text in d["original"] if who == "customer"]
 
 
+def service_sets() -> dict[str, list[str]]:
+    """Benign service text: Banking77 and CLINC150 test, the complaint set, the ABCD customer turns."""
+    service = risk_data.service_text()
+    return {"banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
+            "caller_complaint": CALLER_COMPLAINT, "abcd_customer": abcd_customer_turns()}
+
+
 def injection_block() -> dict:
     g = DATA / "guard"
     test = read_csv(g / "deepset_prompt_injections" / "test.csv")
@@ -65,10 +72,7 @@ def injection_block() -> dict:
     voice = [r["prompt"] for r in read_csv(g / "voice_jailbreak" / "voicejailbreak.csv")]
     voice += [r.get("prompt") or r.get("text") or "" for r in read_csv(g / "voice_jailbreak" / "text_jailbreak_prompts.csv")]
     voice = [v for v in voice if v]
-    service = risk_data.service_text()
-    benign = {"banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
-              "caller_complaint": CALLER_COMPLAINT, "abcd_customer": abcd_customer_turns(),
-              "caller_slot_answers": CALLER_SLOT_ANSWERS}
+    benign = service_sets() | {"caller_slot_answers": CALLER_SLOT_ANSWERS}
 
     def inj(t: str) -> bool:  # as the gate asks: with the guard's PII findings in the text
         return detect_injection(t, findings=detect(t).findings).injection
@@ -237,9 +241,7 @@ def secrets() -> dict:
         return any(f.type == "CREDENTIAL" for f in detect(t).findings)
 
     named = [t for t in CALLER_SLOT_ANSWERS if any(w in t for w in _NAMES_A_SECRET)]
-    service = risk_data.service_text()
-    benign = {"banking77_test": service["banking77_test"], "clinc150_test+oos": service["clinc150_test"],
-              "abcd_customer": abcd_customer_turns(), "caller_complaint": CALLER_COMPLAINT}
+    benign = service_sets()
     hits = {name: [t for t in texts if found(t)] for name, texts in benign.items()}
     return {"credential_recall_slot_answers": rate(list(map(found, named))), "slot_answers_naming_one": len(named),
             "credential_hits_on_service_text": {name: len(v) for name, v in hits.items()}

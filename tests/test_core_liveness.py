@@ -253,20 +253,17 @@ class World:
 
 
 def unanswered_turns(decisions) -> list[str]:
-    """Each ended turn whose next turn record is not an answer, a question again, a yield
-    to the caller, noise or a handoff: a turn dropped in silence."""
-    answered = {"agent_started", "yield", "no_words", "no_transcript", "speculation_dropped"}
+    """Each ended turn not followed by an answer, a question again, a yield to the caller,
+    noise or a handoff: a turn dropped in silence."""
+    answered = {"agent_started", "yield", "no_words", "no_transcript"}
     out, open_turn = [], None
     for d in decisions:
         if d.gate == "turn" and d.outcome == "end_of_turn":
             if open_turn is not None:
                 out.append(f"turn ended at {open_turn} ms, then another at {d.at_ms} ms with nothing between")
             open_turn = d.at_ms
-        elif open_turn is not None and ((d.gate == "turn" and d.outcome in answered)
-                                        or d.gate == "handoff" and d.outcome == "handoff"
-                                        or d.gate == "model"):
-            if d.outcome != "speculation_dropped":
-                open_turn = None
+        elif (d.gate == "turn" and d.outcome in answered) or (d.gate == "handoff" and d.outcome == "handoff"):
+            open_turn = None
     if open_turn is not None:
         out.append(f"turn ended at {open_turn} ms and nothing followed")
     return out

@@ -9,12 +9,14 @@ import pytest
 
 from turngate.config import Config
 from turngate.core import Call, State
-from turngate.core.actions import SendMark, StartModel, Synthesize
-from turngate.core.events import CallStarted, FinalTranscript, MarkPlayed, PartialTranscript, SpeechSynthesized, TimerFired
+from turngate.core.actions import StartModel, Synthesize
+from turngate.core.events import CallStarted, FinalTranscript, PartialTranscript, TimerFired
 from turngate.embedding.cache import for_policy
 from turngate.gates.customers import Customer, CustomerDirectory
 from turngate.gates.pipeline import keeper_factory
 from turngate.testing import Timeline, silence, speech
+
+from test_core_stt_stalls import play_out
 
 DIRECTORY = CustomerDirectory(by_phone={
     "+15550100": Customer(phone="+15550100", fields={"name": "Alex Morgan", "branch": "Main Street"}),
@@ -41,10 +43,7 @@ def call_saying(factory, *turns: str, caller: str = "+15550100", confidence: flo
     acts = t.at(TimerFired(), 1.0)
     for text in turns:
         if call.gen is not None and call.gen.scripted:
-            for s in [a for a in acts if isinstance(a, Synthesize)]:
-                t.at(SpeechSynthesized(generation=s.generation, segment=s.segment, text=s.text, audio=b"\x7f" * 800))
-            for m in [a for a in t.actions if isinstance(a, SendMark)]:
-                t.at(MarkPlayed(name=m.name), 0.1)
+            play_out(t, acts)
         t.windows(speech(), 10)
         t.at(PartialTranscript(text=text))
         t.windows(silence(), 4)

@@ -239,12 +239,7 @@ def _maybe_complete(call: Call, now: float, out: list[Action]) -> None:
         return
     g.playback.complete = True
     if call.state is State.SPEAKING:
-        # The held-back last chunk can go now; and if every mark already came back (the
-        # last word came after the audio had played out, or the last sentence failed in
-        # TTS), no mark is left to end the answer: it ends here.
-        g.pump(out)
-        if g.playback.done:
-            call.playback_done(now, out)
+        call.play_on(now, out)  # the held-back last chunk goes, or the answer ends here
         return
     if call.state is State.THINKING and not g.playback.audio:
         # Nothing to say after all: every sentence failed in TTS or was blocked by the

@@ -157,10 +157,11 @@ class Call:
             self.turn.answered = None  # our answer is playing, or failed, or a person has the call
 
     def _take_back(self) -> int:
-        """The caller went on before a word of our answer played: the words it answered go
-        back to their turn (and out of the context), so that the turn is answered once, as a
-        whole; if what follows is only a cough or a clatter, its words are still answered,
-        not dropped with the cancelled answer. Returns how many words came back."""
+        """The caller went on before a word of our answer played: the ended turn's words go
+        back into the turn, so that it is answered once, as a whole, and a cough or a clatter
+        after it does not drop them. The words an answer was prepared for leave the context
+        with it; or, when the final is still on its way, the partial's words stand in for it
+        (``CallerTurn.tentative``). Returns how many answered words came back."""
         t = self.turn
         if t.answered is None:
             if t.final_outstanding and t.tentative is None and words(t.partial):
@@ -474,6 +475,17 @@ class Call:
             self._retired.append(pb)
         self.gen = None
 
+    def play_on(self, now: float, out: list[Action]) -> None:
+        """While we speak: send what is ready, or, when every word has played and its mark
+        come back, end the answer. Called on a mark, and when the answer completes (its last
+        sentence may come, or fail, after the rest has played: no mark is left then)."""
+        g = self.gen
+        assert g is not None
+        if g.playback.done:
+            self.playback_done(now, out)
+        else:
+            g.pump(out)
+
     def playback_done(self, now: float, out: list[Action]) -> None:
         """Every mark of the answer echoed as played: it is in the context, and the turn is the caller's."""
         g = self.gen
@@ -498,12 +510,8 @@ class Call:
             if self.state is State.PAUSED and pb.ducked:
                 g.pump(out)  # an unconfirmed pause goes on, lowered (bargein.duck)
                 return
-            if self.state is not State.SPEAKING:
-                return
-            if not pb.done:
-                g.pump(out)
-                return
-            self.playback_done(now, out)
+            if self.state is State.SPEAKING:
+                self.play_on(now, out)
             return
         for old in self._retired:
             if old.on_mark(name):

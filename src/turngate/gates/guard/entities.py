@@ -45,15 +45,15 @@ _SECRET_WORDS = re.compile(
     r"\b(?:pass ?word|pass ?phrase|pass ?code|memorable (?:word|name|place|date)|secret (?:word|answer)|"
     r"security (?:answer|word)|security question answer|answer to (?:my|the) security question|"
     r"(?:mother'?s )?maiden name)(?: is| was| it's)[:,]? "
-    # Not a state of the secret ("my password is not working", "was changed", "is the
-    # same as before"): those are the caller's problem, which the model must read.
-    r"(?!(?:not|no|wrong|incorrect|invalid|locked|blocked|expired|broken|working|changed|reset|stolen|"
-    r"compromised|lost|forgotten|the|a|an|my|your|too|still|being|been|in|on|for|to|required|needed|asking|"
-    r"saying|showing|same|different|new|old|that|this|what|how|why|it|there|also|just|really|very|so|"
-    r"going|supposed|meant|set|case|sensitive|ok|okay|fine|right|correct|definitely|probably|like|about|"
-    r"only|at|of|with|and|but|or|because|when|if|now|saved|stored|written|somewhere)\b)"
     r"((?:(?!and\b|but\b|so\b|because\b)[\w'-]+ ?){1,4})",
     re.I)
+# Words that start the secret's state, not the secret ("my password is not working", "was
+# changed", "is the same as before"): the caller's problem, which the model must read.
+_SECRET_STATE = frozenset("""not no wrong incorrect invalid locked blocked expired broken working changed reset
+stolen compromised lost forgotten the a an my your too still being been in on for to required needed asking
+saying showing same different new old that this what how why it there also just really very so going supposed
+meant set case sensitive ok okay fine right correct definitely probably like about only at of with and but or
+because when if now saved stored written somewhere""".split())
 CUE_WINDOW = 64  # characters between a cue's end and the run it arms
 STATE_WINDOW = 32  # an armed field from the previous turn applies to a run this near the start
 
@@ -98,7 +98,7 @@ def detect(text: str, *, carry: str = "", armed: Iterable[str] = ()) -> Scan:
     low = text.lower()
     for m in _SECRET_WORDS.finditer(text) if _secret_cue(low) else ():
         s, e = m.start(1), m.start(1) + len(m.group(1).rstrip())
-        if not any(s < ce and cs < e for cs, ce in claimed):
+        if m.group(1).split()[0].lower() not in _SECRET_STATE and not any(s < ce and cs < e for cs, ce in claimed):
             claim("CREDENTIAL", "guard.pii.credential.words", s, e)
     for s, e in find_emails(text, tokens) if ("@" in text or " at " in low) else ():
         if not any(s < ce and cs < e for cs, ce in claimed):

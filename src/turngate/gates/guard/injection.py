@@ -314,7 +314,10 @@ def match_patterns(text: str) -> str:
     return ""
 
 
-_FIELD_WORDS = 6  # "the answer to my security question is": the longest field name we read
+# Words naming the field before the value ("yes the security answer is"). Set when the rule
+# was written, not fitted to a set; a longer lead-in ("the answer to my security question
+# is") is judged by the model as before.
+_FIELD_WORDS = 6
 
 
 def gives_a_value(text: str, findings: Sequence[Finding]) -> bool:
