@@ -88,7 +88,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(1, str(ROOT / "tools"))
 sys.path.insert(2, str(ROOT / "bench"))
 
-from guard_risk import abuse_margins, floor_cost, injection_block, risk_block, secrets  # noqa: E402
+from guard_risk import abuse_margins, floor_cost, injection_block, risk_block, secrets, welfare_band  # noqa: E402
 from guard_sets import SPOKEN_AUTHORITY  # noqa: E402
 from guard_spoken import GEN, MONTHS, Example, to_spoken  # noqa: E402
 from train_injection import read_csv  # noqa: E402
@@ -351,6 +351,9 @@ def set_keys(inj: dict, risk: dict) -> dict:
         "risk_fpr_lookalike_no_encoder": risk["risk_fpr_lookalike_no_encoder"],
         "risk_fp_floor": risk["risk_fp_floor"],
         "risk_fpr_other": risk["risk_fpr_other"],
+        "risk_recall_with_check": risk["risk_recall_with_check"],
+        "risk_check_rate_lookalike": risk["risk_check_rate_lookalike"],
+        "risk_caller_fresh": risk["caller_fresh"],
         "risk_final_us_mean": risk["risk_final_us_mean"],
         "risk_final_encode_us_mean": risk["risk_final_encode_us_mean"],
     }
@@ -368,6 +371,8 @@ def main() -> None:
                     help="the validation gap risk.ABUSE_UNAIMED_OVER is chosen in, and nothing else")
     ap.add_argument("--secrets", action="store_true",
                     help="CREDENTIAL findings on the slot answers and on service text, and nothing else: ~5 s")
+    ap.add_argument("--welfare-band", action="store_true",
+                    help="the validation grid risk.WELFARE_CHECK_BELOW is chosen on, and nothing else")
     ap.add_argument("--floor-cost", action="store_true",
                     help="what the risk floor costs a partial (us, best of 5), and nothing else: ~10 s")
     args = ap.parse_args()
@@ -379,6 +384,9 @@ def main() -> None:
         return
     if args.abuse_margins:
         print(json.dumps({"bench": "guard_abuse_margins", "split": "val", **abuse_margins()}))
+        return
+    if args.welfare_band:
+        print(json.dumps({"bench": "guard_welfare_band", "split": "val", **welfare_band()}))
         return
     if args.sets_only:
         inj, risk = injection_block(), risk_block()

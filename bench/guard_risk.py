@@ -21,6 +21,14 @@ per post and per user (a user is flagged when any post is). False positives on
 look-alikes: XSTest safe prompts (test split), the benign twitter rows that use
 the words of risk (hyperbole), Banking77 test + CLINC150 test + oos_test and
 ``guard_sets.CALLER_LOOKALIKE``.
+
+The welfare check (``risk.WELFARE_CHECK_BELOW``): a final just under the self-harm
+threshold gets "are you thinking about harming yourself?" instead of a verdict.
+``risk_recall_with_check`` counts a row flagged *or* asked (the caller's answer then
+decides); ``risk_check_rate_lookalike`` is how often a look-alike is asked (a question,
+not a handoff; ``risk_fpr_lookalike`` is unchanged by it). ``caller_fresh`` holds the
+second hand-written caller sample (``guard_sets.*_FRESH``), written before the check
+existed. ``welfare_band`` is the validation grid the band was chosen on.
 """
 
 from __future__ import annotations
@@ -32,14 +40,15 @@ from pathlib import Path
 import risk_data
 import risk_embed
 from guard_sets import (
-    CALLER_ABUSE, CALLER_COMPLAINT, CALLER_LOOKALIKE, CALLER_SELF_HARM, CALLER_SLOT_ANSWERS, CALLER_THREAT,
-    SPOKEN_AUTHORITY, SPOKEN_ROLEPLAY,
+    CALLER_ABUSE, CALLER_COMPLAINT, CALLER_LOOKALIKE, CALLER_LOOKALIKE_FRESH, CALLER_SELF_HARM,
+    CALLER_SELF_HARM_FRESH, CALLER_SLOT_ANSWERS, CALLER_THREAT, CALLER_THREAT_FRESH, SPOKEN_AUTHORITY,
+    SPOKEN_ROLEPLAY,
 )
 from train_injection import garak_split, is_german, read_csv
 
 from turngate.gates.guard.entities import detect
 from turngate.gates.guard.injection import detect_injection
-from turngate.gates.guard.risk import assess_risk, detect_risk, literal
+from turngate.gates.guard.risk import WELFARE_CHECK_BELOW, RiskVerdict, assess_risk, detect_risk, literal
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -103,23 +112,34 @@ def injection_block() -> dict:
     }
 
 
-_KINDS: dict[tuple[str, str], str] = {}
+_VERDICTS: dict[tuple[str, str], RiskVerdict] = {}
+
+
+def risk_verdicts(texts: list[str], mode: str = "full") -> list[RiskVerdict]:
+    """The risk verdict on each final. ``mode``: ``full`` (patterns, n-grams and embedding),
+    ``no_encoder`` (patterns and n-grams), ``floor`` (patterns)."""
+    todo = [t for t in dict.fromkeys(texts) if (mode, t) not in _VERDICTS]
+    if todo:
+        if mode == "floor":
+            found = [RiskVerdict(k if k in ("self_harm", "threat", "abuse") else "", "pattern")
+                     for k in map(detect_risk, todo)]
+        elif mode == "no_encoder":
+            found = [assess_risk(t) for t in todo]
+        else:
+            # the live gate's embedding: of the text in its literal sense (``risk.literal``)
+            found = [assess_risk(t, embedding=e) for t, e in zip(todo, risk_embed.embed([literal(t) for t in todo]))]
+        _VERDICTS.update({(mode, t): v for t, v in zip(todo, found)})
+    return [_VERDICTS[(mode, t)] for t in texts]
 
 
 def risk_kinds(texts: list[str], mode: str = "full") -> list[str]:
-    """The risk kind found in each final ("" when none). ``mode``: ``full`` (patterns,
-    n-grams and embedding), ``no_encoder`` (patterns and n-grams), ``floor`` (patterns)."""
-    todo = [t for t in dict.fromkeys(texts) if (mode, t) not in _KINDS]
-    if todo:
-        if mode == "floor":
-            found = [k if k in ("self_harm", "threat", "abuse") else "" for k in map(detect_risk, todo)]
-        elif mode == "no_encoder":
-            found = [assess_risk(t).kind for t in todo]
-        else:
-            # the live gate's embedding: of the text in its literal sense (``risk.literal``)
-            found = [assess_risk(t, embedding=e).kind for t, e in zip(todo, risk_embed.embed([literal(t) for t in todo]))]
-        _KINDS.update({(mode, t): k for t, k in zip(todo, found)})
-    return [_KINDS[(mode, t)] for t in texts]
+    """The risk kind found in each final ("" when none)."""
+    return [v.kind for v in risk_verdicts(texts, mode)]
+
+
+def checked(texts: list[str]) -> list[bool]:
+    """Whether each final gets the welfare check (no kind, a self-harm concern)."""
+    return [bool(v.concern) for v in risk_verdicts(texts)]
 
 
 def flagged_rate(texts: list[str], mode: str = "full") -> float:
@@ -156,6 +176,24 @@ def risk_block() -> dict:
                 rate([any(risk_kinds(posts)) for posts in us]), len(us))
     olid = risk_data.unseen_source("olid")
     out["recall"]["test"]["olid_unlicensed"] = {"abuse": _recall(olid, "abuse", "full")[0]}
+    # flagged or asked: the welfare check's share of each source's self-harm rows
+    with_check = {}
+    for name, rows in sources.items():
+        for k in ("self_harm", "threat"):
+            sel = [t for t, lab in rows if lab == k]
+            if sel:
+                with_check[f"{name}.{k}"] = rate([bool(v.kind) or bool(v.concern) for v in risk_verdicts(sel)])
+    out["risk_recall_with_check"] = with_check | {"worst": min(with_check.values())}
+    fresh = {"self_harm": CALLER_SELF_HARM_FRESH, "threat": CALLER_THREAT_FRESH}
+    out["caller_fresh"] = {
+        **{f"recall.{k}": flagged_rate(v) for k, v in fresh.items()},
+        **{f"recall_with_check.{k}": rate([bool(x.kind) or bool(x.concern) for x in risk_verdicts(v)])
+           for k, v in fresh.items()},
+        "lookalike_fpr": flagged_rate(CALLER_LOOKALIKE_FRESH),
+        "lookalike_check_rate": rate(checked(CALLER_LOOKALIKE_FRESH)),
+        "n": {"self_harm": len(CALLER_SELF_HARM_FRESH), "threat": len(CALLER_THREAT_FRESH),
+              "lookalike": len(CALLER_LOOKALIKE_FRESH)},
+    }
     # worst over every source with self-harm or threat positives (held-out), and per kind
     for key, table in (("risk_recall", "recall"), ("risk_recall_no_encoder", "recall_no_encoder")):
         per = {f"{name}.{k}": v for name, row in out[table]["test"].items()
@@ -175,6 +213,7 @@ def risk_block() -> dict:
         out[key] = {"all": round(sum(map(len, fps.values())) / n, 5), "n": n} | {
             name: rate([t in fps[name] for t in texts]) for name, texts in looks.items()}
         if mode == "full":
+            out["risk_check_rate_lookalike"] = {name: rate(checked(texts)) for name, texts in looks.items()}
             out["risk_fp_texts"] = {name: [t[:100] for t in v[:8]] for name, v in fps.items() if v}
             # the floor's share: hits no model can veto ("i want to die", "kill myself")
             out["risk_fp_floor"] = {name: sum(bool(k) for k in risk_kinds(v, "floor")) for name, v in fps.items()}
@@ -204,6 +243,46 @@ def risk_block() -> dict:
             enc.encode_one(risk_embed.shaped(t))
     out["risk_final_encode_us_mean"] = round((time.perf_counter() - t0) / 200 * 1e6, 1)
     return out
+
+
+def welfare_band(offsets: tuple[float, ...] = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 2.0)) -> dict:
+    """How ``risk.WELFARE_CHECK_BELOW`` is chosen, on the licensed sets' *validation* split only:
+    per band width (log-odds under the self-harm threshold), how many plain service lines and
+    written look-alikes would be asked, and the self-harm recall flagged or asked. The band is
+    the widest with at most 1 in 1,000 service lines and 5% of look-alikes asked."""
+    import numpy as np
+    import risk_templates
+
+    from turngate.gates.guard.risk import load_risk_head, load_risk_model, _explained
+
+    model, head = load_risk_model(), load_risk_head()
+    splits = risk_data.licensed_splits()
+
+    def under(texts: list[str]) -> np.ndarray:
+        """How far under the self-harm threshold each final is; -inf when flagged or explained."""
+        vs = risk_verdicts(texts)
+        E = risk_embed.embed([literal(t) for t in texts])
+        return np.array([-np.inf if v.kind or _explained(t) else
+                         head.over("self_harm", head.probability(model, literal(t), e, "self_harm"))
+                         for t, v, e in zip(texts, vs, E)])
+
+    service = risk_data.service_text()["val"]
+    look = risk_templates.VAL_LOOKALIKE + [t for n in ("xstest", "openai_moderation")
+                                           for t, lab in splits[n]["val"] if lab == "benign"]
+    pos = {n: [t for t, lab in parts["val"] if lab == "self_harm"] for n, parts in splits.items()}
+    pos = {n: v for n, v in pos.items() if v}
+    u_service, u_look = under(service), under(look)
+    u_pos = {n: (under(v), np.array(risk_kinds(v)) != "") for n, v in pos.items()}
+    rows = []
+    for x in offsets:
+        rows.append({"below": x, "service_asked": int((u_service >= -x).sum()),
+                     "lookalike_asked": int((u_look >= -x).sum()),
+                     **{f"{n}.self_harm": round(float((f | (u >= -x)).mean()), 4) for n, (u, f) in u_pos.items()}})
+    chosen = max((r["below"] for r in rows if r["service_asked"] <= len(service) / 1000
+                  and r["lookalike_asked"] <= 0.05 * len(look)), default=None)
+    return {"n": {"service": len(service), "lookalike": len(look), **{n: len(v) for n, v in pos.items()}},
+            "flagged": {n: round(float(f.mean()), 4) for n, (_, f) in u_pos.items()},
+            "grid": rows, "chosen": chosen, "shipped": WELFARE_CHECK_BELOW}
 
 
 def abuse_margins() -> dict:

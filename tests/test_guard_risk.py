@@ -139,7 +139,8 @@ def test_benchmark_caller_sets_share_no_line_with_training_lines():
                       + risk_templates.SELF_HARM_MORE + risk_templates.THREAT_MORE + risk_templates.ABUSE_MORE
                       + risk_templates.LOOKALIKE + risk_templates.LOOKALIKE_MORE)
     risk_bench = norm(guard_sets.CALLER_SELF_HARM + guard_sets.CALLER_THREAT + guard_sets.CALLER_ABUSE
-                      + guard_sets.CALLER_LOOKALIKE)
+                      + guard_sets.CALLER_LOOKALIKE + guard_sets.CALLER_SELF_HARM_FRESH
+                      + guard_sets.CALLER_THREAT_FRESH + guard_sets.CALLER_LOOKALIKE_FRESH)
     assert not risk_train & risk_bench
     assert not norm(SPOKEN_BENIGN) & norm(guard_sets.CALLER_COMPLAINT)
 

@@ -8,7 +8,7 @@ the same text and context give the same decisions.
 
 ``context`` (optional) is the call so far: ``previous_route``, ``authenticated``,
 ``turns``, ``reasks``, ``last_text``, ``segment``, ``repeat_caller``,
-``stt_confidence``, ``agent_speaking`` (see ``CallContext.from_dict``). Without it,
+``stt_confidence``, ``agent_speaking``, ``welfare_check`` (see ``CallContext.from_dict``). Without it,
 lines up to and including a final form one utterance of a fresh call: the Route
 gate's hysteresis state carries over partials and is reset after each final, and each
 line gets a fresh Handoff state, so independent test utterances stay independent.

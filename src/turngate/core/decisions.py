@@ -17,7 +17,8 @@ GATES: tuple[Gate, ...] = ("turn", "route", "guard", "model", "handoff", "memory
 
 # Every outcome a gate may record, by gate. A closed set: a new outcome is added here.
 RouteOutcome = Literal["route", "hold", "drift", "unknown"]
-GuardOutcome = Literal["allow", "redact", "block", "require_auth", "escalate", "authenticated", "unavailable"]
+GuardOutcome = Literal["allow", "redact", "block", "require_auth", "escalate", "check", "authenticated",
+                       "unavailable"]
 ModelOutcome = Literal["select", "selected", "fallback", "timeout", "tts_failed", "empty"]
 HandoffOutcome = Literal["stay", "handoff", "transfer"]
 MemoryOutcome = Literal["scope"]

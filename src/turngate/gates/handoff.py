@@ -247,6 +247,8 @@ def amounts_in(text: str) -> list[float]:
 # What the advisor reads for a guard escalation's reason code.
 GUARD_REASONS = {
     "self_harm": "the caller spoke of harming themselves; treat as a welfare call",
+    "self_harm_check": ("the caller's words raised a self-harm concern and, asked directly, they did not say "
+                        "no; treat as a welfare call"),
     "threat": "the caller threatened staff or others",
     "threatened": "the caller said someone threatens them or their family; treat as a safeguarding call",
     "abuse": "the caller abused the agent",

@@ -47,7 +47,7 @@ REPLIES = {
 
 _HUMAN = re.compile(r"\b(human|person|agent|representative|operator|somebody|someone|advisor|manager)\b", re.I)
 _ASK = re.compile(r"\b(speak|talk|connect|transfer|put me through|get me)\b", re.I)
-_RESTRICTING = ("block", "escalate", "require_auth")
+_RESTRICTING = ("block", "escalate", "require_auth", "check")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,12 +86,13 @@ class CallContext:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, routes: Mapping[str, Any] | None = None) -> CallContext:
         """``{"previous_route", "authenticated", "turns", "reasks", "last_text", "segment",
-        "repeat_caller", "risk", "stt_confidence", "agent_speaking"}``, all optional;
-        ValueError on an unknown key or a wrong type."""
+        "repeat_caller", "risk", "stt_confidence", "agent_speaking", "welfare_check"}``, all
+        optional (``welfare_check``: the previous final raised a self-harm concern and the
+        caller was asked whether they are safe); ValueError on an unknown key or a wrong type."""
         types: dict[str, tuple[type, ...]] = {
             "previous_route": (str, type(None)), "authenticated": (bool,), "turns": (int,), "reasks": (int,),
             "last_text": (str, type(None)), "segment": (str,), "repeat_caller": (bool,), "risk": (bool,),
-            "stt_confidence": (int, float, type(None)), "agent_speaking": (bool,)}
+            "stt_confidence": (int, float, type(None)), "agent_speaking": (bool,), "welfare_check": (bool,)}
         for k, v in d.items():
             if k not in types:
                 raise ValueError(f"context: unknown key {k!r} (known: {', '.join(types)})")
@@ -103,7 +104,7 @@ class CallContext:
         if d.get("turns", 0) < 0 or d.get("reasks", 0) < 0:
             raise ValueError("context: turns and reasks must be >= 0")
         stt = d.get("stt_confidence")
-        return cls(route=RouteState(held=prev),
+        return cls(route=RouteState(held=prev), guard=GuardState(checking=d.get("welfare_check", False)),
                    handoff=HandoffState(turns=d.get("turns", 0), reasks=d.get("reasks", 0)),
                    authenticated=d.get("authenticated", False), agent_speaking=d.get("agent_speaking", False),
                    last_caller_text=d.get("last_text"), segment=d.get("segment", "standard"),

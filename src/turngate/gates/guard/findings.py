@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-Outcome = Literal["allow", "redact", "block", "require_auth", "escalate"]
+Outcome = Literal["allow", "redact", "block", "require_auth", "escalate", "check"]
 
 ENTITY_TYPES: tuple[str, ...] = (
     "CARD_NUMBER", "CVV", "SSN", "DATE_OF_BIRTH", "PHONE", "EMAIL", "ACCOUNT_NUMBER",
@@ -35,10 +35,13 @@ class GuardState:
     turn. It is raw PII: ``repr`` hides it and ``evidence`` never sees it.
     ``armed`` names the fields whose cue ("security code", "card number", ...)
     ended the previous turn or the agent's last question (see ``arm``).
+    ``checking``: the previous final raised a self-harm concern and the caller was asked
+    whether they are safe; this final is the answer (``welfare.answer``).
     """
 
     carry: str = field(default="", repr=False)
     armed: frozenset[str] = frozenset()
+    checking: bool = False
 
     def arm(self, kinds: frozenset[str]) -> GuardState:
         return replace(self, armed=self.armed | kinds)

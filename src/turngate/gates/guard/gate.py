@@ -3,7 +3,10 @@
 Outcome precedence on caller text, strongest first:
 
     escalate      self-harm, a threat or abuse of the agent: always, whatever the
-                  policy says (a person takes over; a caring reply for self-harm)
+                  policy says (a person takes over; a caring reply for self-harm);
+                  also a caller who, asked whether they are safe, did not say no
+    check         a self-harm concern short of a verdict (``risk.WELFARE_CHECK_BELOW``):
+                  the caller is asked, directly, and the next final answers (``welfare``)
     block         prompt injection / authority claim, a request for harm, or an
                   entity whose input action is ``block``
     require_auth  the route needs an authenticated caller and this one is not
@@ -25,8 +28,9 @@ from .entities import detect
 from .findings import Finding, GuardDecision, GuardState
 from .injection import detect_injection
 from .numbers import digit_runs, tokenize
-from .risk import PERSON_KINDS, assess_risk
+from .risk import PERSON_KINDS, RiskVerdict, assess_risk
 from .rules import GuardRules
+from .welfare import answer
 
 _ARMABLE = ("card", "cvv", "ssn", "dob", "account", "phone", "credential")
 
@@ -69,6 +73,21 @@ def guard_input(
         # Risk to a person always reaches a person: no policy setting turns this off.
         return GuardDecision(outcome="escalate", reason=risk, rule=f"guard.risk.{risk}.{verdict.source}",
                              safe_reply=rules.reply(risk), **common)
+    if final and state.checking and not risk:
+        # The answer to "are you thinking about harming yourself?": a yes, anything short of
+        # a no, or words that raise the concern again reach a person.
+        said = answer(text)
+        if said == "yes" or verdict.concern:
+            how = "answered" if said == "yes" else "concern_again"
+            return GuardDecision(outcome="escalate", reason="self_harm_check",
+                                 rule=f"guard.risk.self_harm.welfare_check_{how}", safe_reply=rules.reply("self_harm"),
+                                 **{**common, "unsafe": True,
+                                    "risk": RiskVerdict("self_harm", f"welfare_check_{how}", verdict.score)})
+    if final and verdict.concern and not risk:
+        return GuardDecision(outcome="check", reason="self_harm_concern", rule="guard.risk.self_harm.welfare_check",
+                             safe_reply=rules.reply("welfare_check"),
+                             **{**common, "state": GuardState(carry=new_state.carry, armed=new_state.armed,
+                                                              checking=True), "risk": verdict})
     if inj.injection and rules.injection != "flag":
         outcome = "escalate" if rules.injection == "escalate" else "block"
         key = "authority_claim" if inj.reason in ("authority_claim", "policy_invention") else "injection"

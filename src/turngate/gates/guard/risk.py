@@ -31,6 +31,12 @@ Theory of operation. A floor of patterns, then two model views on finals:
    Without one (no encoder installed) the n-gram model decides alone, with its
    own thresholds.
 
+Between "self-harm" and nothing there is a *concern*: a final whose combined self-harm
+score falls just under its threshold ("what's the point of paying it off, I won't be here
+next year"). Passive statements sit there, and so do a few look-alikes; the threshold that
+keeps look-alikes out cannot also take them in. A concern is not a verdict: the Guard gate
+asks the caller whether they are safe (``welfare.py``) and the answer decides.
+
 The models run on finals: a partial ("I could kill ...") is not yet what the
 caller said, and partials must stay fast (patterns only). A model's "abuse" stands only
 when the words are aimed at someone (``risk_senses.at_a_person``): the models learnt swear
@@ -54,7 +60,7 @@ from ...data import bundled_json_gz
 from .injection import LinearModel
 from .risk_senses import (A_PLACE, AUTHORITY, GONE_ON_WITH, HARM_A_PERSON, HARM_A_PERSON_WORDS, LIFE_COMPOUND,
                           LITERAL, POLICY_TERM, PROVIDER, THREATENED, TRIVIAL_DOSE, VIOLENCE_WISHED,
-                          VIOLENCE_WISHED_WORDS, against_caller, at_a_person,
+                          VIOLENCE_WISHED_WORDS, a_closing, against_caller, at_a_person,
                           denied_or_quoted, make_believe, not_mine, threat_idiom)
 
 # Always a person's call. "threatened": the caller says someone threatens them (safeguarding).
@@ -65,6 +71,13 @@ PERSON_KINDS = ("self_harm", "threat", "threatened", "abuse")
 # the middle of the gap between the unaimed benign rows (up to 1.24) and the unaimed abuse
 # rows (from 3.45): `bench/guard.py --abuse-margins` (docs/benchmarks.md, "Issue 10, seventh pass").
 ABUSE_UNAIMED_OVER = 2.3
+# A self-harm score this close under its threshold (log-odds, the encoder's combined view) is
+# a concern, not a verdict: the agent asks whether the caller is safe (``welfare.py``) rather
+# than handing over or going on. Chosen on the validation split only: the widest band in which
+# plain service text gets the question at most once in a thousand turns (2 of 5,100 at 1.1)
+# and the written look-alikes at most one in twenty (8 of 178); `bench/guard.py --welfare-band`
+# (docs/benchmarks.md, "Issue 10, tenth pass").
+WELFARE_CHECK_BELOW = 1.1
 
 # Self-harm by method (C-SSRS asks about method, preparation and attempts): a lethal
 # amount of a medicine, a bottle of pills at once, cutting one's wrists or an
@@ -227,9 +240,11 @@ class RiskVerdict:
     kind: str  # "" when none; else self_harm | threat | threatened | abuse | harmful_request
     source: str = ""  # "pattern", "model" (n-grams alone) or "encoder" (n-grams + embedding)
     score: float = 0.0  # the model's probability for ``kind`` (0 for a pattern hit)
+    concern: str = ""  # no kind, but "self_harm" was within WELFARE_CHECK_BELOW of its threshold
 
     def evidence(self) -> dict[str, object]:
-        return {"kind": self.kind, "detector": self.source, "score": round(self.score, 3)}
+        return {"kind": self.kind or self.concern, "detector": self.source, "score": round(self.score, 3),
+                **({"concern": True} if self.concern else {})}
 
 
 # The same text as speech-to-text and tweets write it, letter for letter (so a
@@ -351,6 +366,12 @@ class RiskHead:
         """How far the combined probability ``p`` is past ``kind``'s threshold, in log-odds."""
         return _logit(p) - self.thresholds[kind]
 
+    def probability(self, model: RiskModel, text: str, embedding: np.ndarray, kind: str) -> float:
+        """The combined probability of ``kind`` alone."""
+        i = self.kinds.index(kind)
+        z = (_logit(model.kinds[kind].score(text)) + float(self.logits(embedding)[i])) / 2
+        return 1.0 / (1.0 + math.exp(-z))
+
 
 def _logit(p: float) -> float:
     p = min(max(p, 1e-7), 1 - 1e-7)
@@ -403,4 +424,26 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
         kind, p = classify(skip=("abuse",))
     if kind == "threat" and against_caller(text):
         kind = "threatened"  # the models learnt violent words, not who threatens whom
-    return RiskVerdict(kind, source, p) if kind else RiskVerdict("")
+    if kind:
+        return RiskVerdict(kind, source, p)
+    if isinstance(view, RiskHead) and embedding is not None and not _explained(text):
+        p = view.probability(model, words, embedding, "self_harm")
+        if view.over("self_harm", p) >= -WELFARE_CHECK_BELOW:
+            return RiskVerdict("", source, p, concern="self_harm")
+    return RiskVerdict("")
+
+
+_EVERYDAY_COMPOUND = re.compile(rf"\b(?:life{LIFE_COMPOUND}|self[- ]harm{POLICY_TERM})", re.I)
+
+
+def _explained(text: str) -> bool:
+    """Whether the text's words are explained in another sense: a self-harm hit the floor set
+    aside (negated, someone else's, an accident, a topic), a compound ("life insurance"), or
+    only the words that close a call ("thank you, goodbye"). Such words raise no concern: "I
+    fell and hurt myself on your stairs" is a claim to handle, not a caller to ask whether
+    they are safe."""
+    spoken = _spoken(text)
+    if _EVERYDAY_COMPOUND.search(spoken) or a_closing(spoken):
+        return True
+    return any(f.unless is not None and f.unless(spoken, m)
+               for f in RISK if f.kind == "self_harm" for m in f.rx.finditer(spoken))

@@ -356,3 +356,27 @@ def at_a_person(text: str) -> bool:
     if _INSULT.search(text) or _YOUR_PEOPLE.search(text) or _THIRD_PERSON.search(text):
         return True
     return bool(_YOU.search(_YOU_IDIOM.sub(" ", text)))
+
+
+# The words that close a call ("thank you, goodbye", "ok good chatting, bye", "thanks, I
+# appreciate it"): said to the agent at the end of nearly every call. The risk models learnt
+# farewells and thanks from goodbye notes ("I've said goodbye to everyone", "thank you for
+# everything"), so a closing alone can come near the self-harm threshold; it is never a concern.
+# Written from the closing formulas of service calls; the farewell of a caller at risk names
+# someone or something beyond this call ("goodbye to everyone", "my last call") and is not one.
+_CLOSING_PHRASE = (
+    r"(?:ok(?:ay)?|alright|all right|right|great|perfect|lovely|brilliant|cool|fine|good|well|yes|yeah|yep|no|"
+    r"so|then|oh|ah|and|again|really|too|you too|that'?s (?:all|everything|it|great|lovely|perfect|fine|brilliant)|"
+    r"that is all|thanks?|thank you|many thanks|cheers|ta|much appreciated|(?:i )?appreciate (?:it|that|your help)|"
+    r"(?:ever )?so much|very much|a lot|for (?:that|this|the chat|your help|the help|all your help|"
+    r"everything|calling|your time|now|(?:chatting|talking)(?: (?:to|with) (?:me|you))?)|(?:it was )?(?:good|nice|lovely|great) (?:chatting|talking|to talk|"
+    r"speaking)(?: (?:to|with) you)?|(?:chatting|talking) (?:to|with) (?:me|you)|bye(?: bye| now| then)?|good ?bye|"
+    r"see (?:you|ya)(?: later| soon)?|(?:talk|speak)(?: to you)? (?:later|soon)|take care|"
+    r"have a (?:nice|good|great|lovely) (?:day|one|evening|night|weekend|afternoon))")
+_CLOSING = re.compile(rf"^(?:{_CLOSING_PHRASE}\s*)+$", re.I)
+
+
+def a_closing(text: str) -> bool:
+    """Whether ``text`` is only the words that close a call."""
+    words = " ".join(re.sub(r"[^\w' ]+", " ", text.lower()).split())
+    return bool(words) and _CLOSING.match(words) is not None

@@ -57,6 +57,12 @@ SAFE_REPLIES: dict[str, str] = {
         "go through this alone. I'm connecting you now with someone who can help. If you are in "
         "immediate danger, please call your local emergency number."
     ),
+    # Asked when a caller's words raise a self-harm concern short of a verdict (welfare.py):
+    # directly, as suicide prevention training teaches; a yes or an unsure answer reaches a person.
+    "welfare_check": (
+        "I'm sorry things are so hard right now. Can I ask you directly: are you thinking about "
+        "harming yourself or ending your life?"
+    ),
     "threat": "I'm going to pass this call to a colleague now.",
     "threatened": (
         "I'm sorry you're dealing with that, and thank you for telling me. I'm connecting you now "
