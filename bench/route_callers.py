@@ -6,9 +6,17 @@ policy eval`` (``policy_cli.Evaluator``): word-prefix partials (every second wor
 final; the final's route is compared with the label. The tuning half is where policy edits
 are chosen; quote the held-out half.
 
-    .venv/bin/python bench/route_callers.py [--policy FILE] [--half tune|heldout|all] [--misses]
+``--spoken``: the requests as the embedded stack hears them. Each is spoken by the three
+flite voices (slt, awb, rms), sent through the phone path (8 kHz, G.711 mu-law) and the
+gateway's recogniser (pocketsphinx with the domain LM built from the policy and the agent
+script, as ``turngate serve`` builds it); its partials and final go through the gates.
+Synthetic voices, so a floor on what a caller's voice gives, not an estimate of it.
 
-Last line: ``{"bench": "route_callers", "caller_request_acc": ..., "heldout_caller_request_acc": ...}``.
+    .venv/bin/python bench/route_callers.py [--policy FILE] [--half tune|heldout|all] [--misses]
+    .venv/bin/python bench/route_callers.py --spoken      # ~2 min
+
+Last line: ``{"bench": "route_callers", "caller_request_acc": ..., "heldout_caller_request_acc": ...}``
+(``--spoken``: ``spoken_*`` keys, and ``spoken_wer``).
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -31,15 +41,66 @@ from turngate.policy import load_policy  # noqa: E402
 from turngate.policy_cli import Evaluator  # noqa: E402
 
 
-def first_turn_route(ev: Evaluator, text: str) -> str:
-    words = text.split()
-    for n in range(2, len(words), 2):
-        ev.evaluate(" ".join(words[:n]), final=False, auth=False)
+def first_turn_route(ev: Evaluator, text: str, partials: list[str] | None = None) -> str:
+    """The route a fresh call leaves after ``partials`` (default: every second word of
+    ``text``) and the final ``text``."""
+    if partials is None:
+        words = text.split()
+        partials = [" ".join(words[:n]) for n in range(2, len(words), 2)]
+    for p in partials:
+        ev.evaluate(p, final=False, auth=False)
     return ev.evaluate(text, final=True, auth=False)["route"]["name"]
 
 
-def score(ev: Evaluator, rows: list[tuple[str, str]]) -> dict:
-    got = [(t, want, first_turn_route(ev, t)) for t, want in rows]
+VOICES = ("slt", "awb", "rms")
+
+
+class Heard:
+    """What the gateway's recogniser makes of each request in each flite voice."""
+
+    def __init__(self, policy_file: str | None, **engine_options) -> None:
+        import stt  # bench/stt.py: the phone path
+
+        from turngate.agent.scripted import load_agent_script
+        from turngate.server.providers import stt_phrases
+        from turngate.speech.flite_tts import FliteTts
+        from turngate.speech.lm import normalize
+        from turngate.speech.pocketsphinx_stt import PocketsphinxEngine
+
+        self._stt, self._normalize = stt, normalize
+        self.engine = PocketsphinxEngine(stt_phrases(load_policy(policy_file), load_agent_script(None)),
+                                         **engine_options)
+        self.tts = {v: FliteTts(v) for v in VOICES}
+        self.errors = self.words = 0
+
+    def __call__(self, text: str, voice: str) -> tuple[str, list[str]]:
+        """(final, partials) of ``text`` spoken by ``voice``."""
+        from turngate.audio import mulaw
+
+        pad = np.zeros(2400, dtype=np.int16)  # 300 ms of line silence each side, as a VAD pre-roll gives
+        pcm = np.concatenate([pad, mulaw.decode(self.tts[voice].synthesize(text).audio), pad])
+        stream = self.engine.new_stream()
+        stream.start_utterance()
+        partials: list[str] = []
+        for i in range(0, len(pcm), 160):
+            partials += [r.text for r in stream.feed(pcm[i:i + 160]) if r.text and (not partials or r.text != partials[-1])]
+        final = stream.end_utterance().text
+        stream.close()
+        ref = self._normalize(text)
+        self.errors += self._stt.edits(ref, final.split())
+        self.words += len(ref)
+        return final, partials
+
+
+def score(ev: Evaluator, rows: list[tuple[str, str]], heard: Heard | None = None) -> dict:
+    if heard is None:
+        got = [(t, want, first_turn_route(ev, t)) for t, want in rows]
+    else:
+        got = []
+        for t, want in rows:
+            for voice in VOICES:
+                final, partials = heard(t, voice)
+                got.append((f"{voice}: {t} -> {final!r}", want, first_turn_route(ev, final, partials)))
     per = Counter(want for _, want, _ in got)
     right = Counter(want for _, want, r in got if r == want)
     return {
@@ -55,23 +116,33 @@ def main() -> None:
     ap.add_argument("--policy", help="policy file (default: the bundled policy)")
     ap.add_argument("--half", choices=("tune", "heldout", "all"), default="all")
     ap.add_argument("--misses", action="store_true", help="print each misrouted request")
+    ap.add_argument("--spoken", action="store_true", help="through flite and the embedded recogniser")
+    ap.add_argument("--stt", action="append", default=[], metavar="NAME=VALUE",
+                    help="a PocketsphinxEngine option for --spoken (general_weight=0.3, general_vocab=10000)")
     args = ap.parse_args()
     ev = Evaluator(load_policy(args.policy))
+    options = {k: float(v) if "." in v else int(v) for k, v in (o.split("=", 1) for o in args.stt)}
+    heard = Heard(args.policy, **options) if args.spoken else None
     halves = ("tune", "heldout") if args.half == "all" else (args.half,)
-    results = {h: score(ev, caller_requests.half(h)) for h in halves}
+    results = {h: score(ev, caller_requests.half(h), heard) for h in halves}
     if args.misses:
         for h, res in results.items():
             for m in res["misses"]:
                 print(f"{h}: {m['want']:>12} -> {m['got']:<12} {m['text']}")
     line: dict = {"bench": "route_callers", "half": args.half}
+    key = "spoken_caller_request" if args.spoken else "caller_request"
     for h, res in results.items():
         prefix = "" if h == "tune" and args.half != "all" else ("heldout_" if h == "heldout" else "tune_")
-        line[f"{prefix}caller_request_acc"] = res["acc"]
-        line[f"{prefix}caller_request_n"] = res["n"]
-        line[f"{prefix}caller_request_by_route"] = res["by_route"]
+        line[f"{prefix}{key}_acc"] = res["acc"]
+        line[f"{prefix}{key}_n"] = res["n"]
+        line[f"{prefix}{key}_by_route"] = res["by_route"]
     if args.half == "all":
         n = sum(r["n"] for r in results.values())
-        line["caller_request_acc"] = round(sum(r["acc"] * r["n"] for r in results.values()) / n, 4)
+        line[f"{key}_acc"] = round(sum(r["acc"] * r["n"] for r in results.values()) / n, 4)
+    if heard is not None:
+        line["spoken_wer"] = round(heard.errors / max(heard.words, 1), 4)
+        line["voices"] = list(VOICES)
+        line["stt_options"] = options
     print(json.dumps(line))
 
 

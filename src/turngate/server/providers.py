@@ -98,6 +98,13 @@ def breakers_for(models: Any) -> Breakers:
     return Breakers(BreakerPolicy(failures_to_open=b.failures_to_open, cool_down_s=b.cool_down_ms / 1000))
 
 
+def stt_phrases(policy, script) -> list[str]:
+    """What the embedded recogniser's domain language model is built from: the policy's route
+    examples and the scripted agent's lines (callers echo the agent's words)."""
+    phrases = [ex for r in policy.routes.values() for ex in r.examples]
+    return phrases + [rule.say for rules in script.routes.values() for rule in rules] + [script.greeting]
+
+
 def embedded(config: Config) -> Providers:
     """The default stack: no API keys, no downloads."""
     from ..agent.scripted import ScriptedAgent, load_agent_script
@@ -114,8 +121,7 @@ def embedded(config: Config) -> Providers:
 
     policy = load_policy(config.policy or None)
     script = load_agent_script(config.agent or None)
-    phrases = [ex for r in policy.routes.values() for ex in r.examples]
-    phrases += [rule.say for rules in script.routes.values() for rule in rules] + [script.greeting]
+    phrases = stt_phrases(policy, script)
     log.info("loading embedded stack: policy %s, STT %s, TTS %s, model profiles: %s", policy.version, config.stt,
              config.tts, ", ".join(f"{n}={p.model}@{p.base_url}" for n, p in policy.models.profiles.items())
              or "none (scripted agent)")
