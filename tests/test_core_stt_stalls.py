@@ -177,3 +177,16 @@ def test_the_bundled_policys_keeper_asks_again_then_hands_off_with_the_reason_in
     (crm,) = kinds(acts, QueueCrmNote)
     assert crm.reason == "not_understood" and "HANDOFF: not_understood (rule handoff.not_understood)" in crm.note
     assert said(acts) == "One moment please. I am connecting you with a colleague who can help."
+
+
+def test_a_cough_before_the_question_again_plays_does_not_count_the_turn_twice():
+    t = asking_call()
+    acts = wordless_turn(t, 40)  # counted once (the gates' limit is 2 in a row), asked again
+    assert said(acts) == ASK_AGAIN and t.call.state is State.THINKING
+    acts = wordless_turn(t, 8)   # a cough before the question played: the call yields to it
+    d = t.decisions("turn")[-1]
+    assert d.rule == "turn.noise.ask_again" and d.evidence["counted_already"], "one turn, counted once"
+    assert [h.outcome for h in t.decisions("handoff")] == ["stay"] and said(acts) == ASK_AGAIN
+    play_out(t, acts)            # now the caller has heard the question once
+    acts = wordless_turn(t, 40)  # and still no words: the second in a row reaches a person
+    assert t.decisions("handoff")[-1].reason == "not_understood" and said(acts) == "One moment please."

@@ -343,6 +343,14 @@ class Call:
             self.go(Trigger.SPEECH_NOISE)
             self.log.decide("turn", outcome, reason, rule, now, out, spoke_ms=spoke_ms)
             return
+        if self.turn.counted:
+            # Its first part was counted and asked again, and the caller went on before the
+            # question played (a cough): the same turn, asked again, counted once.
+            self.log.decide("turn", outcome, reason, rule + ".ask_again", now, out, spoke_ms=spoke_ms,
+                            min_ms=self.p.no_words_min_ms, counted_already=True)
+            self.turn.reasked = True
+            answering.start_scripted(self, reply, "no_words", now, out)
+            return
         fv = self.gates.not_understood()
         self.log.decide("turn", outcome, reason, rule + (".handoff" if fv.queue else ".ask_again"), now, out,
                         spoke_ms=spoke_ms, min_ms=self.p.no_words_min_ms)
@@ -351,6 +359,7 @@ class Call:
         if fv.queue:
             answering.hand_over(self, fv.queue, "not_understood", fv.note, fv.reply, "no_words", now, out)
         else:
+            self.turn.reasked = True
             answering.start_scripted(self, reply, "no_words", now, out)
 
     # ------------------------------------------------------------ transcripts
