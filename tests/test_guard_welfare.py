@@ -79,11 +79,14 @@ def test_a_yes_or_an_unsure_answer_reaches_a_person_and_the_note_says_why(keeper
 
 
 @needs_encoder
-def test_a_no_lets_the_call_go_on_and_the_check_is_over(keeper_for):
+@pytest.mark.parametrize("reply", ["no no i'm fine", "no i'm fine", "no i'm fine thanks", "nope"])
+def test_a_no_lets_the_call_go_on_and_the_check_is_over(keeper_for, reply):
+    # The no stands even where the models score the words near the line (the hopeless write
+    # "I'm fine" too); only a verdict on the answer's own words overrides it.
     gk = keeper_for()
     say(gk, CONCERNS[0])
-    v, guard = say(gk, "no no i'm fine")
-    assert guard.outcome != "escalate" and str(v.action) != "handoff"
+    v, guard = say(gk, reply)
+    assert guard.outcome not in ("escalate", "check") and str(v.action) != "handoff", (reply, guard.rule)
     assert not gk.context.guard.checking
     v, guard = say(gk, "yes")  # a later "yes" is an ordinary answer
     assert guard.outcome != "escalate"

@@ -75,7 +75,8 @@ def guard_input(
                              safe_reply=rules.reply(risk), **common)
     if final and state.checking and not risk:
         # The answer to "are you thinking about harming yourself?": a yes, anything short of
-        # a no, or words that raise the concern again reach a person.
+        # a no, or words that raise the concern again ("no, but I'm so tired of everything")
+        # reach a person.
         said = answer(text)
         if said == "yes" or verdict.concern:
             how = "answered" if said == "yes" else "concern_again"
