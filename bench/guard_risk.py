@@ -253,7 +253,7 @@ def welfare_band(offsets: tuple[float, ...] = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.
     import numpy as np
     import risk_templates
 
-    from turngate.gates.guard.risk import load_risk_head, load_risk_model, _explained
+    from turngate.gates.guard.risk import explained, load_risk_head, load_risk_model
 
     model, head = load_risk_model(), load_risk_head()
     splits = risk_data.licensed_splits()
@@ -262,7 +262,7 @@ def welfare_band(offsets: tuple[float, ...] = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.
         """How far under the self-harm threshold each final is; -inf when flagged or explained."""
         vs = risk_verdicts(texts)
         E = risk_embed.embed([literal(t) for t in texts])
-        return np.array([-np.inf if v.kind or _explained(t) else
+        return np.array([-np.inf if v.kind or explained(t) else
                          head.over("self_harm", head.probability(model, literal(t), e, "self_harm"))
                          for t, v, e in zip(texts, vs, E)])
 

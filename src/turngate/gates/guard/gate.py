@@ -21,6 +21,8 @@ detector misses or the policy sets ``injection: flag``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .cues import find_cues
@@ -87,8 +89,7 @@ def guard_input(
     if final and verdict.concern and not risk:
         return GuardDecision(outcome="check", reason="self_harm_concern", rule="guard.risk.self_harm.welfare_check",
                              safe_reply=rules.reply("welfare_check"),
-                             **{**common, "state": GuardState(carry=new_state.carry, armed=new_state.armed,
-                                                              checking=True), "risk": verdict})
+                             **{**common, "state": replace(new_state, checking=True), "risk": verdict})
     if inj.injection and rules.injection != "flag":
         outcome = "escalate" if rules.injection == "escalate" else "block"
         key = "authority_claim" if inj.reason in ("authority_claim", "policy_invention") else "injection"

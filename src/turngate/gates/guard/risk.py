@@ -426,7 +426,7 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
         kind = "threatened"  # the models learnt violent words, not who threatens whom
     if kind:
         return RiskVerdict(kind, source, p)
-    if isinstance(view, RiskHead) and embedding is not None and not _explained(text):
+    if isinstance(view, RiskHead) and embedding is not None and not explained(text):
         p = view.probability(model, words, embedding, "self_harm")
         if view.over("self_harm", p) >= -WELFARE_CHECK_BELOW:
             return RiskVerdict("", source, p, concern="self_harm")
@@ -436,7 +436,7 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
 _EVERYDAY_COMPOUND = re.compile(rf"\b(?:life{LIFE_COMPOUND}|self[- ]harm{POLICY_TERM})", re.I)
 
 
-def _explained(text: str) -> bool:
+def explained(text: str) -> bool:
     """Whether the text's words are explained in another sense: a self-harm hit the floor set
     aside (negated, someone else's, an accident, a topic), a compound ("life insurance"), or
     only the words that close a call ("thank you, goodbye"). Such words raise no concern: "I

@@ -369,8 +369,9 @@ _CLOSING_PHRASE = (
     r"so|then|oh|ah|and|again|really|too|you too|that'?s (?:all|everything|it|great|lovely|perfect|fine|brilliant)|"
     r"that is all|thanks?|thank you|many thanks|cheers|ta|much appreciated|(?:i )?appreciate (?:it|that|your help)|"
     r"(?:ever )?so much|very much|a lot|for (?:that|this|the chat|your help|the help|all your help|"
-    r"everything|calling|your time|now|(?:chatting|talking)(?: (?:to|with) (?:me|you))?)|(?:it was )?(?:good|nice|lovely|great) (?:chatting|talking|to talk|"
-    r"speaking)(?: (?:to|with) you)?|(?:chatting|talking) (?:to|with) (?:me|you)|bye(?: bye| now| then)?|good ?bye|"
+    r"everything|calling|your time|now|(?:chatting|talking)(?: (?:to|with) (?:me|you))?)|"
+    r"(?:it was )?(?:good|nice|lovely|great) (?:chatting|talking|to talk|speaking)(?: (?:to|with) you)?|"
+    r"bye(?: bye| now| then)?|good ?bye|"
     r"see (?:you|ya)(?: later| soon)?|(?:talk|speak)(?: to you)? (?:later|soon)|take care|"
     r"have a (?:nice|good|great|lovely) (?:day|one|evening|night|weekend|afternoon))")
 _CLOSING = re.compile(rf"^(?:{_CLOSING_PHRASE}\s*)+$", re.I)

@@ -1,4 +1,4 @@
-"""The welfare check: what a caller's answer to "are you safe?" says.
+"""The welfare check: what a caller's answer to "are you thinking about harming yourself?" says.
 
 A final whose self-harm score sits just under its threshold (``risk.WELFARE_CHECK_BELOW``)
 is a concern, not a verdict. A person on the phone would not hand such a caller over
