@@ -176,9 +176,10 @@ def risk_block() -> dict:
                 rate([any(risk_kinds(posts)) for posts in us]), len(us))
     olid = risk_data.unseen_source("olid")
     out["recall"]["test"]["olid_unlicensed"] = {"abuse": _recall(olid, "abuse", "full")[0]}
-    # flagged or asked: the welfare check's share of each source's self-harm rows
+    # flagged or asked: the welfare check's share of each held-out source's rows
     with_check = {}
-    for name, rows in sources.items():
+    tests = {name: parts["test"] for name, parts in splits.items()} | unseen
+    for name, rows in tests.items():
         for k in ("self_harm", "threat"):
             sel = [t for t, lab in rows if lab == k]
             if sel:
