@@ -88,7 +88,9 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(1, str(ROOT / "tools"))
 sys.path.insert(2, str(ROOT / "bench"))
 
-from guard_risk import abuse_margins, floor_cost, injection_block, risk_block, secrets, welfare_band  # noqa: E402
+from guard_risk import (  # noqa: E402
+    abuse_margins, floor_cost, injection_block, risk_block, secrets, spoken_risk, welfare_band,
+)
 from guard_sets import SPOKEN_AUTHORITY  # noqa: E402
 from guard_spoken import GEN, MONTHS, Example, to_spoken  # noqa: E402
 from train_injection import read_csv  # noqa: E402
@@ -373,6 +375,9 @@ def main() -> None:
                     help="CREDENTIAL findings on the slot answers and on service text, and nothing else: ~5 s")
     ap.add_argument("--welfare-band", action="store_true",
                     help="the validation grid risk.WELFARE_CHECK_BELOW is chosen on, and nothing else")
+    ap.add_argument("--spoken-risk", action="store_true",
+                    help="the caller risk lines through flite and the embedded recogniser, and nothing else: ~2 min")
+    ap.add_argument("--policy", help="policy file for --spoken-risk (default: the bundled policy)")
     ap.add_argument("--floor-cost", action="store_true",
                     help="what the risk floor costs a partial (us, best of 5), and nothing else: ~10 s")
     args = ap.parse_args()
@@ -384,6 +389,9 @@ def main() -> None:
         return
     if args.abuse_margins:
         print(json.dumps({"bench": "guard_abuse_margins", "split": "val", **abuse_margins()}))
+        return
+    if args.spoken_risk:
+        print(json.dumps({"bench": "guard_spoken_risk", **spoken_risk(args.policy)}))
         return
     if args.welfare_band:
         print(json.dumps({"bench": "guard_welfare_band", "split": "val", **welfare_band()}))

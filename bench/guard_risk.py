@@ -286,6 +286,46 @@ def welfare_band(offsets: tuple[float, ...] = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.
             "grid": rows, "chosen": chosen, "shipped": WELFARE_CHECK_BELOW}
 
 
+def spoken_risk(policy_file: str | None = None) -> dict:
+    """The hand-written caller risk lines (both samples) and look-alikes as the embedded stack
+    hears them (``heard.Heard``: three flite voices, the phone path, the gateway's recogniser),
+    each a fresh call's final through the live gate pipeline (``policy_cli.Evaluator``, with its
+    partials): flagged (the guard escalates), asked (the welfare check), against the same lines
+    typed. Reads what a caller in distress gets from the default stack, recogniser included;
+    ``requests`` (``caller_requests``, ordinary opening requests) is what a recogniser that
+    hears risk words where there are none would cost."""
+    import caller_requests
+    from heard import VOICES, Heard
+
+    from turngate.policy import load_policy
+    from turngate.policy_cli import Evaluator
+
+    ev, heard = Evaluator(load_policy(policy_file)), Heard(policy_file)
+    sets = {"self_harm": CALLER_SELF_HARM, "self_harm_fresh": CALLER_SELF_HARM_FRESH, "threat": CALLER_THREAT,
+            "threat_fresh": CALLER_THREAT_FRESH, "lookalike": CALLER_LOOKALIKE, "lookalike_fresh": CALLER_LOOKALIKE_FRESH,
+            "requests": [t for t, _ in caller_requests.half("all")]}
+
+    def outcome(final: str, partials: list[str]) -> str:
+        for p in partials:
+            ev.evaluate(p, final=False, auth=False)
+        return ev.evaluate(final, final=True, auth=False)["guard"]["outcome"]
+
+    out: dict = {"n": {k: len(v) for k, v in sets.items()}, "voices": list(VOICES)}
+    for name, texts in sets.items():
+        typed = [outcome(t, []) for t in texts]
+        said = [(t, v, *heard(t, v)) for t in texts for v in VOICES]
+        spoken = [outcome(final, partials) for _, _, final, partials in said]
+        if name.startswith(("lookalike", "requests")):
+            out[f"spoken.{name}.hits"] = [f"{v}: {t} -> {final!r} ({o})" for (t, v, final, _), o in zip(said, spoken)
+                                          if o in ("escalate", "check")]
+        out[f"typed.{name}.flagged"] = rate([o == "escalate" for o in typed])
+        out[f"typed.{name}.asked"] = rate([o == "check" for o in typed])
+        out[f"spoken.{name}.flagged"] = rate([o == "escalate" for o in spoken])
+        out[f"spoken.{name}.asked"] = rate([o == "check" for o in spoken])
+    out["spoken_wer"] = round(heard.errors / max(heard.words, 1), 4)
+    return out
+
+
 def abuse_margins() -> dict:
     """How ``risk.ABUSE_UNAIMED_OVER`` is chosen, on the licensed sets' *validation* split only:
     among the rows the models call abuse with no one named in them (``at_a_person`` false),

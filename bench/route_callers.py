@@ -28,8 +28,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -37,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import caller_requests  # noqa: E402
+from heard import VOICES, Heard  # noqa: E402
 from turngate.policy import load_policy  # noqa: E402
 from turngate.policy_cli import Evaluator  # noqa: E402
 
@@ -50,46 +49,6 @@ def first_turn_route(ev: Evaluator, text: str, partials: list[str] | None = None
     for p in partials:
         ev.evaluate(p, final=False, auth=False)
     return ev.evaluate(text, final=True, auth=False)["route"]["name"]
-
-
-VOICES = ("slt", "awb", "rms")
-
-
-class Heard:
-    """What the gateway's recogniser makes of each request in each flite voice."""
-
-    def __init__(self, policy_file: str | None, **engine_options) -> None:
-        import stt  # bench/stt.py: the phone path
-
-        from turngate.agent.scripted import load_agent_script
-        from turngate.server.providers import stt_phrases
-        from turngate.speech.flite_tts import FliteTts
-        from turngate.speech.lm import normalize
-        from turngate.speech.pocketsphinx_stt import PocketsphinxEngine
-
-        self._stt, self._normalize = stt, normalize
-        self.engine = PocketsphinxEngine(stt_phrases(load_policy(policy_file), load_agent_script(None)),
-                                         **engine_options)
-        self.tts = {v: FliteTts(v) for v in VOICES}
-        self.errors = self.words = 0
-
-    def __call__(self, text: str, voice: str) -> tuple[str, list[str]]:
-        """(final, partials) of ``text`` spoken by ``voice``."""
-        from turngate.audio import mulaw
-
-        pad = np.zeros(2400, dtype=np.int16)  # 300 ms of line silence each side, as a VAD pre-roll gives
-        pcm = np.concatenate([pad, mulaw.decode(self.tts[voice].synthesize(text).audio), pad])
-        stream = self.engine.new_stream()
-        stream.start_utterance()
-        partials: list[str] = []
-        for i in range(0, len(pcm), 160):
-            partials += [r.text for r in stream.feed(pcm[i:i + 160]) if r.text and (not partials or r.text != partials[-1])]
-        final = stream.end_utterance().text
-        stream.close()
-        ref = self._normalize(text)
-        self.errors += self._stt.edits(ref, final.split())
-        self.words += len(ref)
-        return final, partials
 
 
 def score(ev: Evaluator, rows: list[tuple[str, str]], heard: Heard | None = None) -> dict:

@@ -100,8 +100,10 @@ def breakers_for(models: Any) -> Breakers:
 
 def stt_phrases(policy, script) -> list[str]:
     """What the embedded recogniser's domain language model is built from: the policy's route
-    examples and the scripted agent's lines (callers echo the agent's words)."""
+    examples, its risk language (``guard.phrases``: a caller in distress must be heard) and the
+    scripted agent's lines (callers echo the agent's words)."""
     phrases = [ex for r in policy.routes.values() for ex in r.examples]
+    phrases += list(policy.guard_rules.phrases) if policy.guard_rules is not None else []
     return phrases + [rule.say for rules in script.routes.values() for rule in rules] + [script.greeting]
 
 
