@@ -426,9 +426,10 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
         kind = "threatened"  # the models learnt violent words, not who threatens whom
     if kind:
         return RiskVerdict(kind, source, p)
-    if isinstance(view, RiskHead) and embedding is not None and not explained(text):
+    if isinstance(view, RiskHead) and embedding is not None:
         p = view.probability(model, words, embedding, "self_harm")
-        if view.over("self_harm", p) >= -WELFARE_CHECK_BELOW:
+        # the band first: ``explained`` scans the floor's long patterns, and few finals are near the line
+        if view.over("self_harm", p) >= -WELFARE_CHECK_BELOW and not explained(text):
             return RiskVerdict("", source, p, concern="self_harm")
     return RiskVerdict("")
 
