@@ -215,6 +215,8 @@ def risk_block() -> dict:
             name: rate([t in fps[name] for t in texts]) for name, texts in looks.items()}
         if mode == "full":
             out["risk_check_rate_lookalike"] = {name: rate(checked(texts)) for name, texts in looks.items()}
+            out["risk_check_texts"] = {name: [t[:100] for t, c in zip(texts, checked(texts)) if c][:8]
+                                       for name, texts in looks.items() if any(checked(texts))}
             out["risk_fp_texts"] = {name: [t[:100] for t in v[:8]] for name, v in fps.items() if v}
             # the floor's share: hits no model can veto ("i want to die", "kill myself")
             out["risk_fp_floor"] = {name: sum(bool(k) for k in risk_kinds(v, "floor")) for name, v in fps.items()}
@@ -264,7 +266,7 @@ def welfare_band(offsets: tuple[float, ...] = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.
         vs = risk_verdicts(texts)
         E = risk_embed.embed([literal(t) for t in texts])
         return np.array([-np.inf if v.kind or explained(t) else
-                         head.over("self_harm", head.probability(model, literal(t), e, "self_harm"))
+                         head.log_odds(model, literal(t), e)["self_harm"] - head.thresholds["self_harm"]
                          for t, v, e in zip(texts, vs, E)])
 
     service = risk_data.service_text()["val"]

@@ -391,12 +391,19 @@ def test_a_caller_who_goes_on_while_the_final_is_on_its_way_keeps_its_partial_wo
     assert users(t) == ["what are your opening hours"], "the partial's words stood in for the lost final"
 
 
-def test_a_final_that_comes_after_the_caller_went_on_and_stopped_again_is_joined_once():
+def went_on(windows: int) -> Timeline:
+    """The caller says "what are your opening", falls silent until the turn ends, its final on
+    its way, and goes on for ``windows`` VAD windows."""
     t = listening()
     t.windows(speech(), 40)
     t.at(PartialTranscript(text="what are your opening"))
     t.windows(silence(), 30)
-    t.windows(speech(), 12)
+    t.windows(speech(), windows)
+    return t
+
+
+def test_a_final_that_comes_after_the_caller_went_on_and_stopped_again_is_joined_once():
+    t = went_on(12)
     t.at(PartialTranscript(text="on saturday"))
     t.windows(silence(), 30)
     assert t.call.state is State.THINKING  # both finals on their way: the recogniser lags
@@ -407,11 +414,7 @@ def test_a_final_that_comes_after_the_caller_went_on_and_stopped_again_is_joined
 
 
 def test_the_final_that_comes_replaces_the_partial_words_that_stood_in_for_it():
-    t = listening()
-    t.windows(speech(), 40)
-    t.at(PartialTranscript(text="what are your opening"))
-    t.windows(silence(), 30)
-    t.windows(speech(), 20)
+    t = went_on(20)
     t.at(FinalTranscript(text="what are your opening hours"))  # the first utterance's, late
     t.at(PartialTranscript(text="on saturday"))
     t.windows(silence(), 30)

@@ -128,8 +128,8 @@ def test_the_models_alone_would_ask_a_caller_saying_goodbye(router):
     from turngate.gates.guard.risk import WELFARE_CHECK_BELOW, literal, load_risk_model
 
     head, model, text = load_risk_head(), load_risk_model(), "thank you goodbye"
-    p = head.probability(model, literal(text), router.embedding(literal(text)), "self_harm")
-    assert head.over("self_harm", p) >= -WELFARE_CHECK_BELOW
+    z = head.log_odds(model, literal(text), router.embedding(literal(text)))["self_harm"]
+    assert z - head.thresholds["self_harm"] >= -WELFARE_CHECK_BELOW
     assert not assess_risk(text, embedding=router.embedding(literal(text))).concern
 
 

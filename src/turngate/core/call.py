@@ -348,7 +348,6 @@ class Call:
             # question played (a cough): the same turn, asked again, counted once.
             self.log.decide("turn", outcome, reason, rule + ".ask_again", now, out, spoke_ms=spoke_ms,
                             min_ms=self.p.no_words_min_ms, counted_already=True)
-            self.turn.reasked = True
             answering.start_scripted(self, reply, "no_words", now, out)
             return
         fv = self.gates.not_understood()
@@ -359,7 +358,7 @@ class Call:
         if fv.queue:
             answering.hand_over(self, fv.queue, "not_understood", fv.note, fv.reply, "no_words", now, out)
         else:
-            self.turn.reasked = True
+            self.turn.counted = True
             answering.start_scripted(self, reply, "no_words", now, out)
 
     # ------------------------------------------------------------ transcripts

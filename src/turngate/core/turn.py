@@ -55,10 +55,9 @@ class CallerTurn:
         self.closed_in_pause: float | None = None  # the start of the pause the last utterance closed in
         self.spoke_ms = 0                    # the ended turn's span from onset to its last sound
         self.spoke_before = 0                # ... of its part before the caller went on (a yield)
-        # This turn's wordless speech was counted as not understood and its re-ask is on its
-        # way; ``counted``: an earlier part of this turn was, and its re-ask never played (the
-        # caller went on), so asking again does not count it twice.
-        self.reasked = False
+        # This turn's wordless speech was counted as not understood (and asked again). It stays
+        # set when the caller goes on before the question plays (``begin(keep_text=True)``), so
+        # the same turn is not counted twice; a turn begun afresh clears it.
         self.counted = False
         # The words (and their confidence) an answer is being prepared for, until it plays:
         # a caller who goes on before then takes them back into the turn (Call._take_back).
@@ -72,7 +71,7 @@ class CallerTurn:
     def begin(self, now: float, out: list[Action], *, keep_text: bool = False) -> None:
         self.started = now
         self.spoke_before = self.spoke_ms if keep_text else 0
-        self.counted, self.reasked = (self.reasked or self.counted) if keep_text else False, False
+        self.counted = self.counted and keep_text
         self.early_final = False
         self.resumed()
         self._logged = {}

@@ -345,15 +345,19 @@ class RiskHead:
     def logits(self, embedding: np.ndarray) -> np.ndarray:
         return np.asarray(embedding, dtype=np.float32) @ self.W + self.b
 
+    def log_odds(self, model: RiskModel, text: str, embedding: np.ndarray) -> dict[str, float]:
+        """Per kind, the mean of the n-gram model's and this head's log-odds."""
+        z_head = self.logits(embedding)
+        return {kind: (_logit(model.kinds[kind].score(text)) + float(z_head[i])) / 2
+                for i, kind in enumerate(self.kinds)}
+
     def classify(self, model: RiskModel, text: str, embedding: np.ndarray,
                  skip: tuple[str, ...] = ()) -> tuple[str, float]:
         """(kind, combined probability) of the kind furthest over its threshold, or ("", best)."""
-        z_head = self.logits(embedding)
         best, best_p, margin = "", 0.0, -math.inf
-        for i, kind in enumerate(self.kinds):
+        for kind, z in self.log_odds(model, text, embedding).items():
             if kind in skip:
                 continue
-            z = (_logit(model.kinds[kind].score(text)) + float(z_head[i])) / 2
             p = 1.0 / (1.0 + math.exp(-z))
             over = z - self.thresholds[kind]
             if over >= 0 and over > margin:
@@ -365,12 +369,6 @@ class RiskHead:
     def over(self, kind: str, p: float) -> float:
         """How far the combined probability ``p`` is past ``kind``'s threshold, in log-odds."""
         return _logit(p) - self.thresholds[kind]
-
-    def probability(self, model: RiskModel, text: str, embedding: np.ndarray, kind: str) -> float:
-        """The combined probability of ``kind`` alone."""
-        i = self.kinds.index(kind)
-        z = (_logit(model.kinds[kind].score(text)) + float(self.logits(embedding)[i])) / 2
-        return 1.0 / (1.0 + math.exp(-z))
 
 
 def _logit(p: float) -> float:
@@ -427,10 +425,10 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
     if kind:
         return RiskVerdict(kind, source, p)
     if isinstance(view, RiskHead) and embedding is not None:
-        p = view.probability(model, words, embedding, "self_harm")
+        z = view.log_odds(model, words, embedding)["self_harm"]
         # the band first: ``explained`` scans the floor's long patterns, and few finals are near the line
-        if view.over("self_harm", p) >= -WELFARE_CHECK_BELOW and not explained(text):
-            return RiskVerdict("", source, p, concern="self_harm")
+        if z - view.thresholds["self_harm"] >= -WELFARE_CHECK_BELOW and not explained(text):
+            return RiskVerdict("", source, 1.0 / (1.0 + math.exp(-z)), concern="self_harm")
     return RiskVerdict("")
 
 

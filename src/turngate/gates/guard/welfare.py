@@ -35,10 +35,12 @@ _NOT_OKAY = re.compile(
 _YES = re.compile(rf"^{_FILLER}(?:yes|yeah|yep|yup|yea|aye|i'?m afraid so|i think so|i guess so)\b", re.I)
 # "I am", "I do": a yes only as the whole answer ("I do want to pay my bill" is not one)
 _YES_SHORT = re.compile(rf"^{_FILLER}i (?:am|do|have|have been|really am|really do)(?: (?:yes|yeah|really))?$", re.I)
+# A no said with a "not" of its own, which is no sign of not being okay.
+_NOT_NO = r"not at all|of course not|definitely not|not like that"
 _NO = re.compile(
-    rf"^{_FILLER}(?:no|nope|nah|not at all|of course not|definitely not|god no|no way|"
+    rf"^{_FILLER}(?:no|nope|nah|{_NOT_NO}|god no|no way|"
     r"i'?m (?:fine|ok(?:ay)?|alright|all right|safe|good)|i am (?:fine|ok(?:ay)?|alright|all right|safe|good)|"
-    r"i didn'?t mean (?:it|that)|not like that|that'?s not what i meant)\b",
+    r"i didn'?t mean (?:it|that)|that'?s not what i meant)\b",
     re.I)
 
 
@@ -58,5 +60,5 @@ def answer(text: str) -> str:
 
 def _plain_no(t: str) -> bool:
     """A no whose only "not ..." is the no itself ("not at all", "of course not")."""
-    rest = re.sub(r"\b(?:not at all|of course not|definitely not|not like that)\b", "", t)
+    rest = re.sub(rf"\b(?:{_NOT_NO})\b", "", t)
     return not _NOT_OKAY.search(rest)
