@@ -48,7 +48,7 @@ from train_injection import garak_split, is_german, read_csv
 
 from turngate.gates.guard.entities import detect
 from turngate.gates.guard.injection import detect_injection
-from turngate.gates.guard.risk import WELFARE_CHECK_BELOW, RiskVerdict, assess_risk, detect_risk, literal
+from turngate.gates.guard.risk import WELFARE_CHECK_BELOW, RiskVerdict, assess_risk, detect_risk, model_words
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -127,7 +127,7 @@ def risk_verdicts(texts: list[str], mode: str = "full") -> list[RiskVerdict]:
             found = [assess_risk(t) for t in todo]
         else:
             # the live gate's embedding: of the text in its literal sense (``risk.literal``)
-            found = [assess_risk(t, embedding=e) for t, e in zip(todo, risk_embed.embed([literal(t) for t in todo]))]
+            found = [assess_risk(t, embedding=e) for t, e in zip(todo, risk_embed.embed([model_words(t) for t in todo]))]
         _VERDICTS.update({(mode, t): v for t, v in zip(todo, found)})
     return [_VERDICTS[(mode, t)] for t in texts]
 
@@ -264,9 +264,9 @@ def welfare_band(offsets: tuple[float, ...] = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.
     def under(texts: list[str]) -> np.ndarray:
         """How far under the self-harm threshold each final is; -inf when flagged or explained."""
         vs = risk_verdicts(texts)
-        E = risk_embed.embed([literal(t) for t in texts])
+        E = risk_embed.embed([model_words(t) for t in texts])
         return np.array([-np.inf if v.kind or explained(t) else
-                         head.log_odds(model, literal(t), e)["self_harm"] - head.thresholds["self_harm"]
+                         head.log_odds(model, model_words(t), e)["self_harm"] - head.thresholds["self_harm"]
                          for t, v, e in zip(texts, vs, E)])
 
     service = risk_data.service_text()["val"]
@@ -339,12 +339,12 @@ def abuse_margins() -> dict:
     model, head = load_risk_model(), load_risk_head()
     rows = [(t, lab) for parts in risk_data.licensed_splits().values() for t, lab in parts["val"]
             if not at_a_person(t)]
-    embs = risk_embed.embed([literal(t) for t, _ in rows])
+    embs = risk_embed.embed([model_words(t) for t, _ in rows])
     out: dict = {}
     for view in ("encoder", "no_encoder"):
         over: dict[str, list[float]] = {"benign": [], "abuse": []}
         for (t, lab), e in zip(rows, embs):
-            words = literal(t)
+            words = model_words(t)
             kind, p = model.classify(words) if view == "no_encoder" else head.classify(model, words, e)
             if kind == "abuse" and lab in over:
                 over[lab].append((model if view == "no_encoder" else head).over("abuse", p))

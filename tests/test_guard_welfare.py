@@ -79,7 +79,7 @@ def test_a_yes_or_an_unsure_answer_reaches_a_person_and_the_note_says_why(keeper
 
 
 @needs_encoder
-@pytest.mark.parametrize("reply", ["no no i'm fine", "no i'm fine", "no i'm fine thanks", "nope"])
+@pytest.mark.parametrize("reply", ["no no i'm fine", "no i'm fine", "no i'm fine thanks", "nope", "no im fine"])
 def test_a_no_lets_the_call_go_on_and_the_check_is_over(keeper_for, reply):
     # The no stands even where the models score the words near the line (the hopeless write
     # "I'm fine" too); only a verdict on the answer's own words overrides it.
@@ -166,3 +166,35 @@ def test_a_closing_is_only_the_words_that_end_a_call(text, closing):
     from turngate.gates.guard.risk_senses import a_closing
 
     assert a_closing(text) is closing, text
+
+
+# Typed without apostrophes, as chat, SMS and ``policy eval`` users type. The models learnt the
+# bare spellings from posts by people at risk: "im ok" scored self-harm 0.99 and escalated.
+BARE_ORDINARY = ["im fine thanks", "im ok", "im done", "im tired of waiting", "dont worry im fine",
+                 "thanks im all set", "no thanks im good"]
+BARE_RISK = ["im going to kill myself", "i dont want to live anymore", "ive been cutting myself again"]
+
+
+@needs_encoder
+@pytest.mark.parametrize("text", BARE_ORDINARY)
+def test_a_contraction_typed_without_its_apostrophe_is_not_a_risk(keeper_for, text):
+    v, guard = say(keeper_for(), text)
+    assert guard.outcome not in ("escalate", "check") and str(v.action) != "handoff", (text, guard.rule)
+
+
+@needs_encoder
+@pytest.mark.parametrize("text", BARE_RISK)
+def test_risk_typed_without_apostrophes_still_reaches_a_person(keeper_for, text):
+    v, guard = say(keeper_for(), text)
+    assert guard.outcome == "escalate" and str(v.action) == "handoff", (text, guard.rule)
+
+
+@needs_encoder
+def test_the_everyday_words_of_a_call_raise_no_concern(keeper_for):
+    # The recogniser's list of what callers say on any line ("no, nothing else", "never mind",
+    # "sorry"): before 2026-12-08 "nothing else" and "never mind" were asked the welfare question.
+    from turngate.speech.lm import BASE_PHRASES
+
+    asked = [t for t in (*BASE_PHRASES, "no nothing else", "nothing else thanks", "ya", "thank you for that reply")
+             if say(keeper_for(), t)[1].outcome in ("escalate", "check")]
+    assert asked == []

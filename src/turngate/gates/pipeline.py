@@ -30,7 +30,7 @@ from ..policy import Policy
 from .customers import Customer, CustomerDirectory
 from .guard import GuardDecision, GuardRules, GuardState, arm_after_prompt, guard_input, guard_output
 from .guard.numbers import number_shape
-from .guard.risk import literal
+from .guard.risk import model_words
 from .model import ModelSelection, SelectionInputs, select_model
 from .handoff import (
     HandoffDecision, HandoffSignals, HandoffState, VerifiedField, amounts_in, build_crm_note, handoff_gate,
@@ -145,9 +145,9 @@ def run_gates(router: Router, policy: Policy, text: str, *, final: bool, context
     spec = policy.route(route_d.route)
     # A final's sentence embedding, as the route gate's encoder gives it (the shell's cache
     # holds it already), is the risk model's second view: one encoding per final. A final
-    # with a threat verb's idiom ("I'll shoot you an email") is read in its literal sense,
-    # one more encoding on those finals only.
-    embedding = router.embedding(literal(shaped)) if final else None
+    # with a threat verb's idiom ("I'll shoot you an email") is read in its literal sense, and
+    # one typed without apostrophes ("im ok") as "i'm ok": one more encoding on those finals only.
+    embedding = router.embedding(model_words(shaped)) if final else None
     guard_d = guard_input(text, rules=policy.guard_rules or GuardRules(), authenticated=ctx.authenticated,
                           route=spec.name, requires_auth=spec.requires_auth and final, state=ctx.guard,
                           final=final, embedding=embedding)
@@ -419,8 +419,8 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
                                 customer=directory.lookup(parameters.get("from", "")))
 
     # The shell calls this in a worker thread with each final before the core sees it.
-    # It warms the text the Route gate will read (numbers in their fixed shape) and, for a
-    # final with a threat verb's idiom, the literal text the risk view reads.
+    # It warms the text the Route gate will read (numbers in their fixed shape) and, where it
+    # differs (a threat verb's idiom, a bare contraction), the text the risk view reads.
     warm = getattr(encoder, "warm", None)
     make.prefetch = (lambda text: _warm_final(warm, number_shape(text))) if warm else None  # type: ignore[attr-defined]
     return make
@@ -428,5 +428,5 @@ def keeper_factory(policy: Policy, greeting: str, directory: CustomerDirectory |
 
 def _warm_final(warm, shaped: str) -> None:
     warm(shaped)
-    if (words := literal(shaped)) != shaped:
+    if (words := model_words(shaped)) != shaped:
         warm(words)

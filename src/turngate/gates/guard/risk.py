@@ -74,10 +74,11 @@ ABUSE_UNAIMED_OVER = 2.3
 # A self-harm score this close under its threshold (log-odds, the encoder's combined view) is
 # a concern, not a verdict: the agent asks whether the caller is safe (``welfare.py``) rather
 # than handing over or going on. Chosen on the validation split only: the widest band in which
-# plain service text gets the question at most once in a thousand turns (2 of 5,100 at 1.1)
+# plain service text gets the question at most once in a thousand turns
 # and the written look-alikes at most one in twenty (8 of 178); `bench/guard.py --welfare-band`
-# (docs/benchmarks.md, "Issue 10, tenth pass").
-WELFARE_CHECK_BELOW = 1.1
+# (docs/benchmarks.md, "Issue 10, tenth pass"). 1.1 until the models read bare contractions
+# with their apostrophe; the same rule then gives 1.4 (5 of 5,100; "twelfth pass").
+WELFARE_CHECK_BELOW = 1.4
 
 # Self-harm by method (C-SSRS asks about method, preparation and attempts): a lethal
 # amount of a medicine, a bottle of pills at once, cutting one's wrists or an
@@ -258,6 +259,26 @@ def _spoken(text: str) -> str:
     return _SPLIT_CONTRACTION.sub(lambda m: f"{m[1]}n't" if m[1] else f"{m[3]}'{m[4]}", text.translate(_QUOTES))
 
 
+# Contractions typed without their apostrophe ("im fine thanks", "dont worry"), as chat,
+# SMS and ``policy eval`` users type them. The models learnt the bare spellings from Reddit
+# and twitter posts, where they are common and most of the writers were at risk, so "im ok"
+# scored self-harm 0.99 and "i'm ok" 0.02: a spelling, not a risk. The models read them with
+# the apostrophe. Only spellings that are not also words ("ill", "were", "its", "well",
+# "hell", "shell", "id" and "lets" are left alone).
+_UNMARKED = {w.replace("'", ""): w for w in (
+    "i'm", "i've", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't", "weren't", "can't", "won't",
+    "couldn't", "wouldn't", "shouldn't", "haven't", "hasn't", "hadn't", "ain't", "mustn't", "needn't",
+    "you're", "you've", "you'll", "they're", "they've", "they'll", "we've", "that's", "what's", "there's",
+    "who's")}
+_UNMARKED_RE = re.compile(rf"\b({'|'.join(_UNMARKED)})\b", re.I)
+
+
+def model_words(text: str) -> str:
+    """What the risk models read of a final: its bare contractions spelled with their
+    apostrophe, then ``literal``."""
+    return literal(_UNMARKED_RE.sub(lambda m: _UNMARKED[m[1].lower()], text))
+
+
 def literal(text: str) -> str:
     """``text`` with each threat verb that the floor read as an idiom in its literal sense.
 
@@ -409,7 +430,7 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
     if not final or (model := load_risk_model()) is None:
         return RiskVerdict("")
     head = load_risk_head() if embedding is not None else None
-    words = literal(text)  # the models read an idiom's literal sense ("I'll send you an email")
+    words = model_words(text)  # an idiom in its literal sense ("I'll send you an email"); "im" as "i'm"
     view: RiskHead | RiskModel
     if head is not None and embedding is not None and embedding.shape[-1] == head.dim:
         view, source, classify = head, "encoder", partial(head.classify, model, words, embedding)
