@@ -126,7 +126,7 @@ def risk_verdicts(texts: list[str], mode: str = "full") -> list[RiskVerdict]:
         elif mode == "no_encoder":
             found = [assess_risk(t) for t in todo]
         else:
-            # the live gate's embedding: of the text in its literal sense (``risk.literal``)
+            # the live gate's embedding: of the text the models read (``risk.model_words``)
             found = [assess_risk(t, embedding=e) for t, e in zip(todo, risk_embed.embed([model_words(t) for t in todo]))]
         _VERDICTS.update({(mode, t): v for t, v in zip(todo, found)})
     return [_VERDICTS[(mode, t)] for t in texts]

@@ -263,8 +263,8 @@ def _spoken(text: str) -> str:
 # SMS and ``policy eval`` users type them. The models learnt the bare spellings from Reddit
 # and twitter posts, where they are common and most of the writers were at risk, so "im ok"
 # scored self-harm 0.99 and "i'm ok" 0.02: a spelling, not a risk. The models read them with
-# the apostrophe. Only spellings that are not also words ("ill", "were", "its", "well",
-# "hell", "shell", "id" and "lets" are left alone).
+# the apostrophe. Bare spellings that are words of their own ("ill", "were", "its", "well",
+# "hell", "shell", "id", "lets", "wed") are left alone.
 _UNMARKED = {w.replace("'", ""): w for w in (
     "i'm", "i've", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't", "weren't", "can't", "won't",
     "couldn't", "wouldn't", "shouldn't", "haven't", "hasn't", "hadn't", "ain't", "mustn't", "needn't",

@@ -360,9 +360,9 @@ def at_a_person(text: str) -> bool:
 
 # The words that close a call ("thank you, goodbye", "ok good chatting, bye", "thanks, I
 # appreciate it", "no, nothing else", "never mind"): said to the agent at the end of nearly
-# every call. The risk models learnt
-# farewells and thanks from goodbye notes ("I've said goodbye to everyone", "thank you for
-# everything"), so a closing alone can come near the self-harm threshold; it is never a concern.
+# every call. The risk models learnt farewells and thanks from goodbye notes ("I've said
+# goodbye to everyone", "thank you for everything"), so a closing alone can come near the
+# self-harm threshold; it is never a concern.
 # Written from the closing formulas of service calls; the farewell of a caller at risk names
 # someone or something beyond this call ("goodbye to everyone", "my last call") and is not one.
 _CLOSING_PHRASE = (
