@@ -74,11 +74,13 @@ ABUSE_UNAIMED_OVER = 2.3
 # A self-harm score this close under its threshold (log-odds, the encoder's combined view) is
 # a concern, not a verdict: the agent asks whether the caller is safe (``welfare.py``) rather
 # than handing over or going on. Chosen on the validation split only: the widest band in which
-# plain service text gets the question at most once in a thousand turns
-# and the written look-alikes at most one in twenty (8 of 178); `bench/guard.py --welfare-band`
-# (docs/benchmarks.md, "Issue 10, tenth pass"). 1.1 until the models read bare contractions
-# with their apostrophe; the same rule then gives 1.4 (5 of 5,100; "twelfth pass").
-WELFARE_CHECK_BELOW = 1.4
+# plain service text gets the question at most once in a thousand turns (1 of 5,100 at 1.1)
+# and the written look-alikes at most one in twenty (7 of 178); `bench/guard.py --welfare-band`
+# (docs/benchmarks.md, "Issue 10, tenth pass"), and none of the bundled policy's own route
+# examples: its cancellation example "i'm thinking of leaving you" sits 1.11 under the line,
+# so the 1.4 the first two conditions allow since the models read bare contractions with
+# their apostrophe would ask it ("twelfth pass").
+WELFARE_CHECK_BELOW = 1.1
 
 # Self-harm by method (C-SSRS asks about method, preparation and attempts): a lethal
 # amount of a medicine, a bottle of pills at once, cutting one's wrists or an
