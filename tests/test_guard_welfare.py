@@ -198,3 +198,12 @@ def test_the_everyday_words_of_a_call_raise_no_concern(keeper_for):
     asked = [t for t in (*BASE_PHRASES, "no nothing else", "nothing else thanks", "ya", "thank you for that reply")
              if say(keeper_for(), t)[1].outcome in ("escalate", "check")]
     assert asked == []
+
+
+@needs_encoder
+def test_no_route_example_of_the_bundled_policy_raises_a_concern(keeper_for, policy):
+    # The band's second condition (risk.WELFARE_CHECK_BELOW): what the policy itself says a
+    # caller says is never asked about ("i'm thinking of leaving you" is 1.11 under the line).
+    asked = [ex for r in policy.routes.values() for ex in r.examples
+             if say(keeper_for(), ex)[1].outcome in ("escalate", "check")]
+    assert asked == []
