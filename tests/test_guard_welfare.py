@@ -195,7 +195,7 @@ def test_the_everyday_words_of_a_call_raise_no_concern(keeper_for):
     # "sorry"): before 2026-12-08 "nothing else" and "never mind" were asked the welfare question.
     from turngate.speech.lm import BASE_PHRASES
 
-    asked = [t for t in (*BASE_PHRASES, "no nothing else", "nothing else thanks", "ya", "thank you for that reply")
+    asked = [t for t in (*BASE_PHRASES, "no nothing else", "nothing else thanks")
              if say(keeper_for(), t)[1].outcome in ("escalate", "check")]
     assert asked == []
 

@@ -377,8 +377,12 @@ class RiskHead:
     def classify(self, model: RiskModel, text: str, embedding: np.ndarray,
                  skip: tuple[str, ...] = ()) -> tuple[str, float]:
         """(kind, combined probability) of the kind furthest over its threshold, or ("", best)."""
+        return self.pick(self.log_odds(model, text, embedding), skip)
+
+    def pick(self, log_odds: dict[str, float], skip: tuple[str, ...] = ()) -> tuple[str, float]:
+        """``classify`` of combined log-odds already computed."""
         best, best_p, margin = "", 0.0, -math.inf
-        for kind, z in self.log_odds(model, text, embedding).items():
+        for kind, z in log_odds.items():
             if kind in skip:
                 continue
             p = 1.0 / (1.0 + math.exp(-z))
@@ -434,8 +438,10 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
     head = load_risk_head() if embedding is not None else None
     words = model_words(text)  # an idiom in its literal sense ("I'll send you an email"); "im" as "i'm"
     view: RiskHead | RiskModel
+    z: dict[str, float] = {}
     if head is not None and embedding is not None and embedding.shape[-1] == head.dim:
-        view, source, classify = head, "encoder", partial(head.classify, model, words, embedding)
+        z = head.log_odds(model, words, embedding)  # once: the verdict and the concern band read it
+        view, source, classify = head, "encoder", partial(head.pick, z)
     else:
         view, source, classify = model, "model", partial(model.classify, words)
     kind, p = classify()
@@ -447,11 +453,11 @@ def assess_risk(text: str, *, final: bool = True, embedding: np.ndarray | None =
         kind = "threatened"  # the models learnt violent words, not who threatens whom
     if kind:
         return RiskVerdict(kind, source, p)
-    if isinstance(view, RiskHead) and embedding is not None:
-        z = view.log_odds(model, words, embedding)["self_harm"]
+    if isinstance(view, RiskHead):
+        sh = z["self_harm"]
         # the band first: ``explained`` scans the floor's long patterns, and few finals are near the line
-        if z - view.thresholds["self_harm"] >= -WELFARE_CHECK_BELOW and not explained(text):
-            return RiskVerdict("", source, 1.0 / (1.0 + math.exp(-z)), concern="self_harm")
+        if sh - view.thresholds["self_harm"] >= -WELFARE_CHECK_BELOW and not explained(text):
+            return RiskVerdict("", source, 1.0 / (1.0 + math.exp(-sh)), concern="self_harm")
     return RiskVerdict("")
 
 

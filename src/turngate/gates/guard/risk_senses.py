@@ -367,10 +367,10 @@ def at_a_person(text: str) -> bool:
 # someone or something beyond this call ("goodbye to everyone", "my last call") and is not one.
 _CLOSING_PHRASE = (
     r"(?:ok(?:ay)?|alright|all right|right|great|perfect|lovely|brilliant|cool|fine|good|well|yes|yeah|yep|no|"
-    r"ya|yea|yup|sorry|never ?mind|no worries|no problem|nothing (?:else|more)|not today|"
+    r"yea|yup|sorry|never ?mind|no worries|no problem|nothing (?:else|more)|not today|"
     r"so|then|oh|ah|and|again|really|too|you too|that'?s (?:all|everything|it|great|lovely|perfect|fine|brilliant)|"
     r"that is all|thanks?|thank you|many thanks|cheers|ta|much appreciated|(?:i )?appreciate (?:it|that|your help)|"
-    r"(?:ever )?so much|very much|a lot|for (?:that|this|that reply|that answer|the chat|your help|the help|all your help|"
+    r"(?:ever )?so much|very much|a lot|for (?:that|this|the chat|your help|the help|all your help|"
     r"everything|calling|your time|now|(?:chatting|talking)(?: (?:to|with) (?:me|you))?)|"
     r"(?:it was )?(?:good|nice|lovely|great) (?:chatting|talking|to talk|speaking)(?: (?:to|with) you)?|"
     r"bye(?: bye| now| then)?|good ?bye|"
